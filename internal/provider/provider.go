@@ -1,0 +1,197 @@
+// Package provider is the Terraform glue of terraform-provider-registry:
+// schemas, plans and type conversion. Registry I/O lives in
+// internal/registry and the rules in internal/retention.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+)
+
+var _ provider.Provider = &RegistryProvider{}
+
+// RegistryProvider configures one *registry.Client per provider block (and
+// so per alias) and hands it to every resource, data source and action.
+type RegistryProvider struct {
+	version string
+}
+
+// New returns the provider factory that providerserver.Serve expects.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider { return &RegistryProvider{version: version} }
+}
+
+type providerModel struct {
+	URL                types.String `tfsdk:"url"`
+	Username           types.String `tfsdk:"username"`
+	Password           types.String `tfsdk:"password"`
+	BearerToken        types.String `tfsdk:"bearer_token"`
+	DockerConfig       types.Bool   `tfsdk:"docker_config"`
+	CAPEM              types.String `tfsdk:"ca_pem"`
+	InsecureSkipVerify types.Bool   `tfsdk:"insecure_skip_verify"`
+	MaxConcurrency     types.Int64  `tfsdk:"max_concurrency"`
+	RetryMaxAttempts   types.Int64  `tfsdk:"retry_max_attempts"`
+	RequestTimeout     types.String `tfsdk:"request_timeout"`
+}
+
+func (p *RegistryProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "registry"
+	resp.Version = p.version
+}
+
+func (p *RegistryProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	credentials := path.Expressions{path.MatchRoot("username"), path.MatchRoot("password")}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Manages image cleanup of a private Docker Distribution / OCI registry. " +
+			"One provider block talks to one registry; use aliases for several.",
+		Attributes: map[string]schema.Attribute{
+			"url": schema.StringAttribute{
+				MarkdownDescription: "Base URL of the registry, `https://host[:port]` (or `http://` for a plain-HTTP registry). Environment: `REGISTRY_URL`.",
+				Optional:            true,
+				Validators:          []validator.String{urlValidator},
+			},
+			"username": schema.StringAttribute{
+				MarkdownDescription: "User for basic auth; also used to obtain tokens from registries that answer with a Bearer challenge. Environment: `REGISTRY_USERNAME`.",
+				Optional:            true,
+				Validators:          []validator.String{stringvalidator.ConflictsWith(path.MatchRoot("bearer_token"))},
+			},
+			"password": schema.StringAttribute{
+				MarkdownDescription: "Password for `username`. Environment: `REGISTRY_PASSWORD`.",
+				Optional:            true,
+				Sensitive:           true,
+				Validators:          []validator.String{stringvalidator.ConflictsWith(path.MatchRoot("bearer_token"))},
+			},
+			"bearer_token": schema.StringAttribute{
+				MarkdownDescription: "A registry bearer token sent as is, instead of `username`/`password`. Environment: `REGISTRY_TOKEN`.",
+				Optional:            true,
+				Sensitive:           true,
+				Validators:          []validator.String{stringvalidator.ConflictsWith(credentials...)},
+			},
+			"docker_config": schema.BoolAttribute{
+				MarkdownDescription: "When no credentials are given, read them from the Docker config (`~/.docker/config.json` or `$DOCKER_CONFIG`) and its credential helpers. Default `false`, so a workstation's credentials are never used by surprise.",
+				Optional:            true,
+			},
+			"ca_pem": schema.StringAttribute{
+				MarkdownDescription: "PEM-encoded CA certificate(s) trusted in addition to the system roots, for registries with a private CA.",
+				Optional:            true,
+			},
+			"insecure_skip_verify": schema.BoolAttribute{
+				MarkdownDescription: "Skip TLS certificate verification. Only for testing; prefer `ca_pem`.",
+				Optional:            true,
+			},
+			"max_concurrency": schema.Int64Attribute{
+				MarkdownDescription: fmt.Sprintf("Maximum registry requests in flight at once. Default `%d`.", registry.DefaultMaxConcurrency),
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.Between(1, 256)},
+			},
+			"retry_max_attempts": schema.Int64Attribute{
+				MarkdownDescription: fmt.Sprintf("Attempts per request on 429, 5xx and connection errors, waiting as `Retry-After` says or with exponential backoff. `1` disables retries. Default `%d`.", registry.DefaultRetryMaxAttempts),
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.Between(1, 20)},
+			},
+			"request_timeout": schema.StringAttribute{
+				MarkdownDescription: fmt.Sprintf("Time limit for one request attempt, as a Go duration (`30s`, `2m`). Default `%s`.", registry.DefaultRequestTimeout),
+				Optional:            true,
+				Validators:          []validator.String{durationValidator},
+			},
+		},
+	}
+}
+
+func (p *RegistryProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var m providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	cfg, attr, err := clientConfig(m, p.version)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root(attr), "Invalid provider configuration", err.Error())
+		return
+	}
+	client, err := registry.New(ctx, cfg)
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot configure the registry client", err.Error())
+		return
+	}
+	resp.DataSourceData = client
+	resp.ResourceData = client
+	resp.ActionData = client
+}
+
+// clientConfig merges the configuration with REGISTRY_* environment
+// variables (configuration wins) and checks what validators cannot see:
+// values that come from the environment. It names the offending attribute.
+func clientConfig(m providerModel, version string) (registry.Config, string, error) {
+	cfg := registry.Config{
+		URL:                stringOr(m.URL, "REGISTRY_URL"),
+		Username:           stringOr(m.Username, "REGISTRY_USERNAME"),
+		Password:           stringOr(m.Password, "REGISTRY_PASSWORD"),
+		BearerToken:        stringOr(m.BearerToken, "REGISTRY_TOKEN"),
+		DockerConfig:       m.DockerConfig.ValueBool(),
+		CAPEM:              m.CAPEM.ValueString(),
+		InsecureSkipVerify: m.InsecureSkipVerify.ValueBool(),
+		MaxConcurrency:     int(m.MaxConcurrency.ValueInt64()),
+		RetryMaxAttempts:   int(m.RetryMaxAttempts.ValueInt64()),
+		UserAgent:          "terraform-provider-registry/" + version,
+	}
+	switch {
+	case cfg.URL == "":
+		return cfg, "url", fmt.Errorf("the registry URL is not set: set url in the provider block or REGISTRY_URL")
+	case cfg.BearerToken != "" && (cfg.Username != "" || cfg.Password != ""):
+		return cfg, "bearer_token", fmt.Errorf("bearer_token (REGISTRY_TOKEN) and username/password (REGISTRY_USERNAME/REGISTRY_PASSWORD) are both set: use one way to authenticate")
+	}
+	if _, err := registry.ParseURL(cfg.URL); err != nil {
+		return cfg, "url", err
+	}
+	if s := m.RequestTimeout.ValueString(); s != "" {
+		d, err := parsePositiveDuration(s)
+		if err != nil {
+			return cfg, "request_timeout", err
+		}
+		cfg.RequestTimeout = d
+	}
+	return cfg, "", nil
+}
+
+func stringOr(v types.String, env string) string {
+	if !v.IsNull() && !v.IsUnknown() {
+		return v.ValueString()
+	}
+	return os.Getenv(env)
+}
+
+func parsePositiveDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s is not a positive duration: write it like \"30s\", \"5m\" or \"168h\"", strconv.Quote(s))
+	}
+	return d, nil
+}
+
+func (p *RegistryProvider) Resources(_ context.Context) []func() resource.Resource {
+	return nil
+}
+
+func (p *RegistryProvider) DataSources(_ context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{
+		NewRepositoriesDataSource,
+		NewTagsDataSource,
+		NewDigestDataSource,
+	}
+}

@@ -1,0 +1,60 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+)
+
+// stringCheck adapts a parse function into a plan-time string validator,
+// so each validator is the library's own parser and one sentence.
+type stringCheck struct {
+	description string
+	check       func(string) error
+}
+
+var (
+	_ validator.String = stringCheck{}
+
+	urlValidator = stringCheck{
+		description: "must be https://host[:port] or http://host[:port]",
+		check:       func(s string) error { _, err := registry.ParseURL(s); return err },
+	}
+	durationValidator = stringCheck{
+		description: "must be a positive Go duration such as 30s or 168h",
+		check:       func(s string) error { _, err := parsePositiveDuration(s); return err },
+	}
+	regexValidator = stringCheck{
+		description: "must be a valid RE2 regular expression",
+		check: func(s string) error {
+			if _, err := regexp.Compile(s); err != nil {
+				return fmt.Errorf("%q is not a valid regular expression (RE2 syntax, see https://golang.org/s/re2syntax): %v", s, err)
+			}
+			return nil
+		},
+	}
+	repositoryValidator = stringCheck{
+		description: "must be a repository path such as team/app",
+		check:       registry.ValidateRepository,
+	}
+	tagValidator = stringCheck{
+		description: "must be a valid tag",
+		check:       registry.ValidateTag,
+	}
+)
+
+func (v stringCheck) Description(context.Context) string         { return v.description }
+func (v stringCheck) MarkdownDescription(context.Context) string { return v.description }
+
+func (v stringCheck) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := v.check(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(), err.Error())
+	}
+}

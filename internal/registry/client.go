@@ -1,0 +1,198 @@
+// Package registry is the provider's one place for registry HTTP: catalog
+// and tag paging, digest resolution, manifest description, with bounded
+// concurrency, retries and plain-language errors. It knows nothing about
+// Terraform.
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Config is everything needed to talk to one registry.
+type Config struct {
+	URL                string // scheme://host[:port]
+	Username           string
+	Password           string
+	BearerToken        string
+	DockerConfig       bool // resolve credentials from ~/.docker/config.json and helpers when none are given
+	CAPEM              string
+	InsecureSkipVerify bool
+	MaxConcurrency     int
+	RetryMaxAttempts   int
+	RequestTimeout     time.Duration
+	UserAgent          string
+}
+
+// Defaults applied when a Config field is zero.
+const (
+	DefaultMaxConcurrency   = 8
+	DefaultRetryMaxAttempts = 5
+	DefaultRequestTimeout   = 30 * time.Second
+	tagPageSize             = 1000 // distribution clamps n to 1000
+)
+
+// Client talks to one registry. It is safe for concurrent use and shares one
+// connection pool and one token per repository scope across all calls.
+type Client struct {
+	registry    name.Registry
+	url         string
+	concurrency int
+	puller      *remote.Puller
+	// Content under a digest never changes, so what was learned about it is
+	// kept for the life of the client (one provider run).
+	manifests memo[Manifest]  // manifest digest -> description
+	configs   memo[time.Time] // config digest -> created
+}
+
+// New validates cfg and builds a client. It performs no network I/O.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	cfg = withDefaults(cfg)
+	u, err := ParseURL(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	var nameOpts []name.Option
+	if u.Scheme == "http" {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(u.Host, nameOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("url %q: %w", cfg.URL, err)
+	}
+	base, err := baseTransport(cfg)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := authenticator(ctx, cfg, reg)
+	if err != nil {
+		return nil, err
+	}
+	rt := &schemeTransport{
+		host:   u.Host,
+		scheme: u.Scheme,
+		next: &retryTransport{
+			next:        &limitTransport{next: base, slots: make(chan struct{}, cfg.MaxConcurrency)},
+			maxAttempts: cfg.RetryMaxAttempts,
+			timeout:     cfg.RequestTimeout,
+			sleep:       sleepContext,
+		},
+	}
+	puller, err := remote.NewPuller(
+		remote.WithContext(ctx),
+		remote.WithAuth(auth),
+		remote.WithTransport(rt),
+		remote.WithUserAgent(cfg.UserAgent),
+		remote.WithPageSize(tagPageSize),
+		remote.WithJobs(cfg.MaxConcurrency),
+		// Retries are ours (retryTransport): a single ggcr attempt.
+		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
+		remote.WithRetryStatusCodes(),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{registry: reg, url: u.String(), concurrency: cfg.MaxConcurrency, puller: puller}, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.MaxConcurrency == 0 {
+		cfg.MaxConcurrency = DefaultMaxConcurrency
+	}
+	if cfg.RetryMaxAttempts == 0 {
+		cfg.RetryMaxAttempts = DefaultRetryMaxAttempts
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "terraform-provider-registry"
+	}
+	return cfg
+}
+
+// URL is the registry's base URL as configured.
+func (c *Client) URL() string { return c.url }
+
+// ParseURL accepts http(s)://host[:port] with no path, query or credentials.
+func ParseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%q is not a URL: %w", raw, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("%q must start with https:// (or http:// for a plain-HTTP registry)", raw)
+	case u.Host == "":
+		return nil, fmt.Errorf("%q has no host: write it as https://registry.example.com[:port]", raw)
+	case u.User != nil:
+		return nil, fmt.Errorf("%q must not carry credentials: use username/password or bearer_token", raw)
+	case strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("%q must be the registry root (no path, query or fragment): the API lives at /v2/", raw)
+	}
+	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
+}
+
+func baseTransport(cfg Config) (*http.Transport, error) {
+	tlsConfig := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // an explicit, documented opt-in
+	if cfg.CAPEM != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM([]byte(cfg.CAPEM)) {
+			return nil, errors.New("ca_pem holds no PEM certificate")
+		}
+		tlsConfig.RootCAs = pool
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tlsConfig
+	// Keep as many idle connections as requests may run at once, so the
+	// pool is reused instead of redialled.
+	t.MaxIdleConnsPerHost = cfg.MaxConcurrency
+	t.MaxIdleConns = 2 * cfg.MaxConcurrency
+	return t, nil
+}
+
+func authenticator(ctx context.Context, cfg Config, reg name.Registry) (authn.Authenticator, error) {
+	switch {
+	case cfg.BearerToken != "":
+		return authn.FromConfig(authn.AuthConfig{RegistryToken: cfg.BearerToken}), nil
+	case cfg.Username != "" || cfg.Password != "":
+		return &authn.Basic{Username: cfg.Username, Password: cfg.Password}, nil
+	case cfg.DockerConfig:
+		auth, err := authn.Resolve(ctx, authn.DefaultKeychain, reg)
+		if err != nil {
+			return nil, fmt.Errorf("reading docker credentials for %s: %w", reg.RegistryStr(), err)
+		}
+		return auth, nil
+	default:
+		return authn.Anonymous, nil
+	}
+}
+
+// schemeTransport pins requests for the registry host to the configured
+// scheme: ggcr otherwise talks plain HTTP to private and loopback addresses
+// even when the user configured https://.
+type schemeTransport struct {
+	host, scheme string
+	next         http.RoundTripper
+}
+
+func (t *schemeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host == t.host && req.URL.Scheme != t.scheme {
+		req = req.Clone(req.Context())
+		req.URL.Scheme = t.scheme
+	}
+	return t.next.RoundTrip(req)
+}

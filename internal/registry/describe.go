@@ -1,0 +1,257 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// Manifest describes one manifest as the provider needs it.
+type Manifest struct {
+	Digest    string
+	MediaType string
+	Size      int64
+	// Created is the image config's created time; for an index, its newest
+	// child's. Zero when unknown (absent, the 1970 epoch, or not an image).
+	Created time.Time
+	// Platforms lists an index's children in manifest order.
+	Platforms []Platform
+	// Subject is the digest this manifest refers to (signatures, SBOMs).
+	Subject string
+}
+
+// IsIndex reports whether the manifest is a multi-platform index.
+func (m Manifest) IsIndex() bool { return types.MediaType(m.MediaType).IsIndex() }
+
+// Platform is one child of an index.
+type Platform struct {
+	OS           string
+	Architecture string
+	Variant      string
+	Digest       string
+}
+
+// Tagged is a tag and the manifest it points at.
+type Tagged struct {
+	Tag string
+	Manifest
+}
+
+// Resolve returns the digest, media type and size a tag points at, using a
+// HEAD with every manifest media type in Accept (distribution 2.8 otherwise
+// answers with a schema1 digest).
+func (c *Client) Resolve(ctx context.Context, repo, tag string) (Manifest, error) {
+	op := fmt.Sprintf("resolving %s:%s", repo, tag)
+	ref, err := c.tagRef(repo, tag)
+	if err != nil {
+		return Manifest{}, err
+	}
+	desc, err := c.puller.Head(ctx, ref)
+	if err != nil {
+		return Manifest{}, c.translate(op, repo, needPull, err)
+	}
+	return Manifest{Digest: desc.Digest.String(), MediaType: string(desc.MediaType), Size: desc.Size}, nil
+}
+
+// Describe fetches the manifest a tag or digest points at with one GET and
+// fills in Created (one config blob per image, each fetched once per client)
+// and an index's platforms.
+func (c *Client) Describe(ctx context.Context, repo, reference string) (Manifest, error) {
+	r, err := c.repository(repo)
+	if err != nil {
+		return Manifest{}, err
+	}
+	ref, err := name.ParseReference(r.Name()+referenceSeparator(reference)+reference, name.StrictValidation)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("%q is neither a tag nor a digest: %v", reference, err)
+	}
+	op := fmt.Sprintf("reading %s%s%s", repo, referenceSeparator(reference), reference)
+	m, err := c.describe(ctx, ref)
+	return m, c.translate(op, repo, needPull, err)
+}
+
+// DescribeTags describes every tag of repo in parallel; the result is in
+// the order of tags.
+func (c *Client) DescribeTags(ctx context.Context, repo string, tags []string) ([]Tagged, error) {
+	out := make([]Tagged, len(tags))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.concurrency)
+	for i, tag := range tags {
+		g.Go(func() error {
+			m, err := c.Describe(ctx, repo, tag)
+			out[i] = Tagged{Tag: tag, Manifest: m}
+			return err
+		})
+	}
+	return out, g.Wait()
+}
+
+func (c *Client) tagRef(repo, tag string) (name.Tag, error) {
+	r, err := c.repository(repo)
+	if err != nil {
+		return name.Tag{}, err
+	}
+	if err := ValidateTag(tag); err != nil {
+		return name.Tag{}, err
+	}
+	return r.Tag(tag), nil
+}
+
+// ValidateTag checks a tag name with the reference grammar ggcr implements.
+func ValidateTag(tag string) error {
+	if _, err := name.NewTag("registry.invalid/repo:"+tag, name.StrictValidation); err != nil || tag == "" {
+		return fmt.Errorf("%q is not a valid tag: up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'", tag)
+	}
+	return nil
+}
+
+func referenceSeparator(reference string) string {
+	if _, err := v1.NewHash(reference); err == nil {
+		return "@"
+	}
+	return ":"
+}
+
+func (c *Client) describe(ctx context.Context, ref name.Reference) (Manifest, error) {
+	desc, err := c.puller.Get(ctx, ref)
+	if err != nil {
+		return Manifest{}, err
+	}
+	// Every tag on the same digest shares this work.
+	return c.manifests.get(desc.Digest.String(), func() (Manifest, error) {
+		return c.describeBody(ctx, ref.Context(), desc)
+	})
+}
+
+func (c *Client) describeBody(ctx context.Context, repo name.Repository, desc *remote.Descriptor) (Manifest, error) {
+	m := Manifest{Digest: desc.Digest.String(), MediaType: string(desc.MediaType), Size: desc.Size}
+	switch {
+	case desc.MediaType.IsIndex():
+		return m, c.describeIndex(ctx, repo, desc.Manifest, &m)
+	case desc.MediaType.IsImage():
+		return m, c.describeImage(ctx, repo, desc.Manifest, &m)
+	default:
+		return m, nil // schema1 and unknown types: nothing more to learn
+	}
+}
+
+func (c *Client) describeImage(ctx context.Context, repo name.Repository, body []byte, m *Manifest) error {
+	mf, err := v1.ParseManifest(bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("parsing manifest %s: %w", m.Digest, err)
+	}
+	if mf.Subject != nil {
+		m.Subject = mf.Subject.Digest.String()
+	}
+	if !mf.Config.MediaType.IsConfig() {
+		return nil // an artifact (signature, SBOM): its config carries no created time
+	}
+	m.Created, err = c.configCreated(ctx, repo, mf.Config.Digest)
+	return err
+}
+
+func (c *Client) describeIndex(ctx context.Context, repo name.Repository, body []byte, m *Manifest) error {
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("parsing index %s: %w", m.Digest, err)
+	}
+	if idx.Subject != nil {
+		m.Subject = idx.Subject.Digest.String()
+	}
+	created := make([]time.Time, len(idx.Manifests))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, child := range idx.Manifests {
+		m.Platforms = append(m.Platforms, platformOf(child))
+		if !child.MediaType.IsImage() {
+			continue
+		}
+		g.Go(func() error {
+			cm, err := c.describe(gctx, repo.Digest(child.Digest.String()))
+			created[i] = cm.Created
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, t := range created {
+		if t.After(m.Created) {
+			m.Created = t
+		}
+	}
+	return nil
+}
+
+func platformOf(child v1.Descriptor) Platform {
+	p := Platform{Digest: child.Digest.String()}
+	if child.Platform != nil {
+		p.OS, p.Architecture, p.Variant = child.Platform.OS, child.Platform.Architecture, child.Platform.Variant
+	}
+	return p
+}
+
+// configCreated fetches an image config blob (once per digest: blobs are
+// immutable) and returns its created time, zero when absent or the epoch.
+func (c *Client) configCreated(ctx context.Context, repo name.Repository, digest v1.Hash) (time.Time, error) {
+	return c.configs.get(digest.String(), func() (time.Time, error) {
+		layer, err := c.puller.Layer(ctx, repo.Digest(digest.String()))
+		if err != nil {
+			return time.Time{}, err
+		}
+		rc, err := layer.Compressed()
+		if err != nil {
+			return time.Time{}, err
+		}
+		defer rc.Close()
+		raw, err := io.ReadAll(io.LimitReader(rc, maxConfigSize))
+		if err != nil {
+			return time.Time{}, err
+		}
+		cfg, err := v1.ParseConfigFile(bytes.NewReader(raw))
+		if err != nil {
+			return time.Time{}, fmt.Errorf("parsing image config %s: %w", digest, err)
+		}
+		return knownTime(cfg.Created.Time), nil
+	})
+}
+
+// maxConfigSize bounds a config blob read; real ones are a few KiB.
+const maxConfigSize = 8 << 20
+
+// knownTime maps "no date" encodings (zero, the Unix epoch that
+// reproducible builds use) to the zero time, meaning unknown age.
+func knownTime(t time.Time) time.Time {
+	if t.Unix() <= 0 {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// memo computes a value once per key and keeps it; failures are forgotten
+// so the next call tries again. Safe for concurrent use.
+type memo[V any] struct{ entries sync.Map }
+
+type memoEntry[V any] struct {
+	once  sync.Once
+	value V
+	err   error
+}
+
+func (m *memo[V]) get(key string, compute func() (V, error)) (V, error) {
+	v, _ := m.entries.LoadOrStore(key, &memoEntry[V]{})
+	e := v.(*memoEntry[V])
+	e.once.Do(func() { e.value, e.err = compute() })
+	if e.err != nil {
+		m.entries.CompareAndDelete(key, e)
+	}
+	return e.value, e.err
+}

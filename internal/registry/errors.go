@@ -1,0 +1,124 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Kind classifies a registry failure by what the user has to do about it.
+type Kind int
+
+const (
+	KindOther Kind = iota
+	KindNotFound
+	KindUnauthorized
+	KindForbidden
+	KindDeleteDisabled
+	KindReadOnly
+	KindRateLimited
+	KindUnavailable
+)
+
+// Error is a registry failure translated into a sentence that says what
+// went wrong and what to do next. Op names what the provider was doing.
+type Error struct {
+	Op   string
+	Kind Kind
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Op + ": " + e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsNotFound reports whether err means the repository, tag or digest does not exist.
+func IsNotFound(err error) bool { return KindOf(err) == KindNotFound }
+
+// KindOf returns the Kind of a translated error, KindOther for anything else.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindOther
+}
+
+// action is the registry permission an operation needs, named in 403 errors.
+type action string
+
+const needPull action = "pull"
+
+// translate turns ggcr/transport errors into an *Error for the operation op
+// on repository repo (empty for registry-wide calls).
+func (c *Client) translate(op, repo string, need action, err error) error {
+	if err == nil {
+		return nil
+	}
+	var already *Error
+	if errors.As(err, &already) {
+		return err
+	}
+	kind, msg := c.explain(repo, need, err)
+	return &Error{Op: op, Kind: kind, Msg: msg, Err: err}
+}
+
+func (c *Client) explain(repo string, need action, err error) (Kind, string) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return KindUnavailable, fmt.Sprintf("no answer from %s in time (%v); raise request_timeout or check the registry", c.url, err)
+	}
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return KindUnavailable, fmt.Sprintf("cannot reach the registry at %s: %v", c.url, err)
+	}
+	code := diagnosticCode(terr)
+	switch terr.StatusCode {
+	case http.StatusUnauthorized:
+		return KindUnauthorized, fmt.Sprintf("the registry at %s rejected the credentials (401 Unauthorized): check username and password, bearer_token, or the docker config entry for %s", c.url, c.registry.RegistryStr())
+	case http.StatusForbidden:
+		return KindForbidden, fmt.Sprintf("access denied (403 Forbidden): the credentials are accepted but lack %q permission%s", need, onRepository(repo))
+	case http.StatusNotFound:
+		return KindNotFound, notFoundMessage(code, repo)
+	case http.StatusMethodNotAllowed:
+		if code == "UNSUPPORTED" {
+			return KindDeleteDisabled, "deletion is disabled on this registry: set storage.delete.enabled: true in its config.yml (or REGISTRY_STORAGE_DELETE_ENABLED=true) and restart it"
+		}
+		return KindReadOnly, "the registry refused the write (405 Method Not Allowed): it is probably in read-only mode (storage.maintenance.readonly); disable read-only mode and retry"
+	case http.StatusTooManyRequests:
+		return KindRateLimited, "the registry kept rate-limiting requests (429 Too Many Requests) after every retry: lower max_concurrency or raise retry_max_attempts"
+	}
+	if terr.StatusCode >= 500 {
+		return KindUnavailable, fmt.Sprintf("the registry failed with %d %s after every retry; check its logs (%s)", terr.StatusCode, http.StatusText(terr.StatusCode), terr.Error())
+	}
+	return KindOther, fmt.Sprintf("the registry answered %d %s: %s", terr.StatusCode, http.StatusText(terr.StatusCode), terr.Error())
+}
+
+func diagnosticCode(terr *transport.Error) transport.ErrorCode {
+	if len(terr.Errors) == 0 {
+		return ""
+	}
+	return terr.Errors[0].Code
+}
+
+func notFoundMessage(code transport.ErrorCode, repo string) string {
+	switch code {
+	case transport.NameUnknownErrorCode:
+		return fmt.Sprintf("repository %q does not exist on this registry", repo)
+	case transport.ManifestUnknownErrorCode:
+		return fmt.Sprintf("no such tag or digest in repository %q", repo)
+	}
+	if repo == "" {
+		return "not found (404): the registry does not offer this API"
+	}
+	return fmt.Sprintf("not found (404)%s", onRepository(repo))
+}
+
+func onRepository(repo string) string {
+	if repo == "" {
+		return ""
+	}
+	return fmt.Sprintf(" on repository %q", repo)
+}

@@ -1,0 +1,189 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// go-containerregistry's own retry transport ignores Retry-After and retries
+// with fixed timings, so the client disables it and layers these two
+// round-trippers over one pooled *http.Transport instead:
+//
+//	ggcr auth/paging -> retryTransport -> limitTransport -> http.Transport
+//
+// Retries sit outside the limiter so that a request waiting out a
+// Retry-After does not hold one of the max_concurrency slots.
+
+// retryableStatus are answers that mean "try again later", not "no".
+var retryableStatus = map[int]bool{
+	http.StatusTooManyRequests:     true,
+	http.StatusInternalServerError: true,
+	http.StatusBadGateway:          true,
+	http.StatusServiceUnavailable:  true,
+	http.StatusGatewayTimeout:      true,
+}
+
+const (
+	baseBackoff   = 250 * time.Millisecond
+	maxBackoff    = 10 * time.Second
+	maxRetryAfter = 60 * time.Second
+)
+
+type retryTransport struct {
+	next        http.RoundTripper
+	maxAttempts int
+	timeout     time.Duration // per attempt, including reading the body
+	sleep       func(context.Context, time.Duration) error
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := t.attempt(req)
+		if attempt >= t.maxAttempts || !t.canReplay(req) || !shouldRetry(req.Context(), resp, err) {
+			return resp, err
+		}
+		wait := backoff(attempt, resp)
+		if resp != nil {
+			drain(resp)
+		}
+		if err := t.sleep(req.Context(), wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// attempt runs one try with its own deadline; the deadline is released when
+// the caller closes the body, so slow bodies are bounded too.
+func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
+	try := req.Clone(req.Context())
+	if req.Body != nil && req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		try.Body = body
+	}
+	if t.timeout <= 0 {
+		return t.next.RoundTrip(try)
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	resp, err := t.next.RoundTrip(try.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &onClose{ReadCloser: resp.Body, release: cancel}
+	return resp, nil
+}
+
+// canReplay: a request whose body cannot be produced again is tried once.
+func (t *retryTransport) canReplay(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+func shouldRetry(ctx context.Context, resp *http.Response, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	if err != nil {
+		// Connection resets, refused dials, per-attempt timeouts: all transient.
+		return !errors.Is(err, context.Canceled)
+	}
+	return retryableStatus[resp.StatusCode]
+}
+
+// backoff honours Retry-After (seconds or HTTP date) and otherwise grows
+// exponentially with jitter.
+func backoff(attempt int, resp *http.Response) time.Duration {
+	if resp != nil {
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return d
+		}
+	}
+	d := baseBackoff << (attempt - 1)
+	if d > maxBackoff || d <= 0 {
+		d = maxBackoff
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func retryAfter(value string, now time.Time) (time.Duration, bool) {
+	if value == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if secs, err := strconv.Atoi(value); err == nil {
+		d = time.Duration(secs) * time.Second
+	} else if at, err := http.ParseTime(value); err == nil {
+		d = at.Sub(now)
+	} else {
+		return 0, false
+	}
+	return min(max(d, 0), maxRetryAfter), true
+}
+
+func sleepContext(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+}
+
+// limitTransport bounds the requests in flight, counting a request as in
+// flight until its body is closed or read to the end.
+type limitTransport struct {
+	next  http.RoundTripper
+	slots chan struct{}
+}
+
+func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	select {
+	case t.slots <- struct{}{}:
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
+	}
+	release := func() { <-t.slots }
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	resp.Body = &onClose{ReadCloser: resp.Body, release: release}
+	return resp, nil
+}
+
+// onClose runs release once, at EOF or Close, whichever comes first.
+type onClose struct {
+	io.ReadCloser
+	release func()
+	once    sync.Once
+}
+
+func (b *onClose) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.once.Do(b.release)
+	}
+	return n, err
+}
+
+func (b *onClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
