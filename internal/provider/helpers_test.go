@@ -1,16 +1,14 @@
 package provider
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+
+	"github.com/distreg/terraform-provider-registry/internal/devprovider"
 
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
@@ -31,60 +29,26 @@ func mustPushAt(t *testing.T, reg *testregistry.Registry, repo string, created t
 }
 
 var (
-	buildOnce   sync.Once
+	mirrorOnce  sync.Once
 	mirrorDir   string
-	buildFailed error
+	mirrorError error
 )
 
-// builtProviderVersion is the version the compiled provider is mirrored as.
-const builtProviderVersion = "0.0.1"
-
-// useBuiltProvider compiles the provider once per test binary, lays it out
-// as a local filesystem mirror for both the Terraform and the OpenTofu
-// provider address, and points the CLI at that mirror, so `init` installs
-// it like any released provider, with no network.
+// useBuiltProvider makes the CLI install the compiled provider (built once
+// per test binary) from a local mirror, and returns the ExternalProviders
+// entry that requires it.
 func useBuiltProvider(t *testing.T) map[string]resource.ExternalProvider {
 	t.Helper()
-	buildOnce.Do(func() { mirrorDir, buildFailed = buildProviderMirror() })
-	if buildFailed != nil {
-		t.Fatal(buildFailed)
+	mirrorOnce.Do(func() { mirrorDir, mirrorError = devprovider.BuildMirror(filepath.Join("..", "..")) })
+	if mirrorError != nil {
+		t.Fatal(mirrorError)
 	}
 	cliConfig := filepath.Join(t.TempDir(), "mirror.tfrc")
-	mirror := fmt.Sprintf("provider_installation {\n  filesystem_mirror {\n    path = %q\n  }\n}\n", mirrorDir)
-	if err := os.WriteFile(cliConfig, []byte(mirror), 0o600); err != nil {
+	if err := devprovider.WriteCLIConfig(cliConfig, mirrorDir); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TF_CLI_CONFIG_FILE", cliConfig)
 	return map[string]resource.ExternalProvider{
-		"registry": {Source: "distreg/registry", VersionConstraint: builtProviderVersion},
+		"registry": {Source: devprovider.Source, VersionConstraint: devprovider.Version},
 	}
-}
-
-func buildProviderMirror() (string, error) {
-	dir, err := os.MkdirTemp("", "tfprovider-registry-mirror-")
-	if err != nil {
-		return "", err
-	}
-	target := runtime.GOOS + "_" + runtime.GOARCH
-	first := ""
-	for _, host := range []string{"registry.terraform.io", "registry.opentofu.org"} {
-		pkg := filepath.Join(dir, host, "distreg", "registry", builtProviderVersion, target)
-		if err := os.MkdirAll(pkg, 0o755); err != nil {
-			return "", err
-		}
-		bin := filepath.Join(pkg, "terraform-provider-registry_v"+builtProviderVersion)
-		if first != "" {
-			if err := os.Link(first, bin); err != nil {
-				return "", err
-			}
-			continue
-		}
-		cmd := exec.Command("go", "build", "-o", bin, ".")
-		cmd.Dir = filepath.Join("..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("building the provider: %v\n%s", err, out)
-		}
-		first = bin
-	}
-	return dir, nil
 }

@@ -1,0 +1,57 @@
+# The demo configuration `make demo` applies against an embedded registry
+# that it seeds with sample images. Run it yourself against any registry:
+#   terraform apply -var registry_url=https://registry.example.com
+terraform {
+  required_providers {
+    registry = {
+      source = "distreg/registry"
+    }
+  }
+}
+
+variable "registry_url" {
+  type        = string
+  description = "Base URL of the registry to inspect."
+}
+
+provider "registry" {
+  url = var.registry_url
+}
+
+data "registry_repositories" "all" {}
+
+data "registry_tags" "app" {
+  repository   = "demo/app"
+  order_by     = "semver"
+  with_details = true
+}
+
+data "registry_digest" "latest" {
+  repository = "demo/app"
+  tag        = "latest"
+}
+
+data "registry_digest" "multi" {
+  repository = "demo/multi"
+  tag        = "latest"
+}
+
+output "repositories" {
+  description = "Every repository in the catalog."
+  value       = data.registry_repositories.all.names
+}
+
+output "app_tags_by_version" {
+  description = "demo/app tags, highest version first."
+  value       = data.registry_tags.app.tags
+}
+
+output "tags_deleted_with_latest_digest" {
+  description = "Deleting the manifest behind demo/app:latest would remove all of these tags."
+  value       = [for d in data.registry_tags.app.details : d.tag if d.digest == data.registry_digest.latest.digest]
+}
+
+output "multi_platforms" {
+  description = "Children of the multi-platform image demo/multi:latest."
+  value       = [for p in data.registry_digest.multi.platforms : "${p.os}/${p.architecture}${p.variant == "" ? "" : "/${p.variant}"} ${p.digest}"]
+}
