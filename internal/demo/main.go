@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -40,21 +39,25 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("seeding: %w", err)
 	}
 
-	work, err := os.MkdirTemp("", "registry-demo-")
+	root, err := devprovider.ModuleRoot()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	tf, err := newTerraform(work)
+	config, err := os.ReadFile(filepath.Join(root, "examples", "demo", "main.tf"))
 	if err != nil {
 		return err
 	}
+	tf, err := devprovider.NewWorkspace(config)
+	if err != nil {
+		return err
+	}
+	defer tf.Close()
 	step("terraform init (provider installed from a local mirror)")
-	if err := tf.run(ctx, "init", "-input=false", "-no-color"); err != nil {
+	if err := tf.Run(ctx, os.Stdout, "init", "-input=false", "-no-color"); err != nil {
 		return err
 	}
 	step("terraform apply")
-	return tf.run(ctx, "apply", "-auto-approve", "-input=false", "-no-color", "-var", "registry_url="+reg.URL)
+	return tf.Run(ctx, os.Stdout, "apply", "-auto-approve", "-input=false", "-no-color", "-var", "registry_url="+reg.URL)
 }
 
 // seed pushes the sample images: versions pushed out of order, latest
@@ -91,53 +94,6 @@ func seed(reg *testregistry.Registry) error {
 	}
 	step("Seeded demo/app (6 releases, latest = stable = v1.10.0, one signature) and demo/multi (amd64 + arm64 index)")
 	return nil
-}
-
-type terraform struct {
-	bin, dir, cliConfig string
-}
-
-func newTerraform(work string) (*terraform, error) {
-	root, err := moduleRoot()
-	if err != nil {
-		return nil, err
-	}
-	mirror, err := devprovider.BuildMirror(root)
-	if err != nil {
-		return nil, err
-	}
-	cliConfig := filepath.Join(work, "demo.tfrc")
-	if err := devprovider.WriteCLIConfig(cliConfig, mirror); err != nil {
-		return nil, err
-	}
-	config, err := os.ReadFile(filepath.Join(root, "examples", "demo", "main.tf"))
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(work, "main.tf"), config, 0o600); err != nil {
-		return nil, err
-	}
-	return &terraform{bin: filepath.Join(root, "bin", "terraform"), dir: work, cliConfig: cliConfig}, nil
-}
-
-func (t *terraform) run(ctx context.Context, args ...string) error {
-	cmd := exec.CommandContext(ctx, t.bin, args...)
-	cmd.Dir = t.dir
-	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+t.cliConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("terraform %s: %w", args[0], err)
-	}
-	return nil
-}
-
-// moduleRoot is where go.mod is: `go run` starts in the caller's directory.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("locating go.mod: %w", err)
-	}
-	return filepath.Dir(string(out[:len(out)-1])), nil
 }
 
 func step(format string, args ...any) {
