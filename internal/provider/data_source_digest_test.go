@@ -10,12 +10,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-
-	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
 func TestAccDigestDataSource_index(t *testing.T) {
-	reg := testregistry.Start(t)
+	reg := startRegistry(t)
 	created := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
 	platforms := []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64", Variant: "v8"}}
 	index, children, err := reg.PushIndex("multi/app", platforms, created, "1.0", "latest")
@@ -50,7 +48,7 @@ data "registry_digest" "app" {
 }
 
 func TestAccDigestDataSource_image(t *testing.T) {
-	reg := testregistry.Start(t)
+	reg := startRegistry(t)
 	img := mustPush(t, reg, "single/app", "v1")
 	const address = "data.registry_digest.app"
 	accTest(t,

@@ -7,12 +7,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-
-	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
 func TestAccRepositoriesDataSource(t *testing.T) {
-	reg := testregistry.Start(t)
+	reg := startRegistry(t)
 	for _, repo := range []string{"team/api", "team/web", "tools/ci", "teamless"} {
 		mustPush(t, reg, repo, "latest")
 	}

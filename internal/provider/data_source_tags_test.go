@@ -14,7 +14,7 @@ import (
 )
 
 func TestAccTagsDataSource_listsEveryPage(t *testing.T) {
-	reg := testregistry.Start(t)
+	reg := startRegistry(t)
 	const n = 2600 // three pages of distribution's 1000
 	if _, err := reg.SeedTags("big/app", n, func(i int) string { return fmt.Sprintf("build-%05d", i) }, func(int) time.Time { return time.Time{} }); err != nil {
 		t.Fatal(err)
@@ -33,7 +33,7 @@ data "registry_tags" "all" {
 }
 
 func TestAccTagsDataSource_ordering(t *testing.T) {
-	reg := testregistry.Start(t)
+	reg := startRegistry(t)
 	day := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	// Pushed out of order on purpose: neither push order nor name order
 	// matches version or age order.
@@ -68,7 +68,7 @@ data "registry_tags" "name" {
 }
 
 func TestAccTagsDataSource_details(t *testing.T) {
-	reg := testregistry.Start(t)
+	reg := startRegistry(t)
 	created := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
 	img := mustPushAt(t, reg, "det/app", created, "latest", "v1.9")
 	unknown := mustPush(t, reg, "det/app", "old")

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -51,4 +52,14 @@ func useBuiltProvider(t *testing.T) map[string]resource.ExternalProvider {
 	return map[string]resource.ExternalProvider{
 		"registry": {Source: devprovider.Source, VersionConstraint: devprovider.Version},
 	}
+}
+
+// startRegistry starts a real registry for an acceptance test, skipping
+// before any seeding work when acceptance tests are not enabled.
+func startRegistry(t *testing.T, opts ...testregistry.Option) *testregistry.Registry {
+	t.Helper()
+	if os.Getenv(resource.EnvTfAcc) == "" {
+		t.Skipf("acceptance tests run with %s=1 (make testacc)", resource.EnvTfAcc)
+	}
+	return testregistry.Start(t, opts...)
 }

@@ -74,8 +74,8 @@ func expectTags(address string, tags ...string) statecheck.StateCheck {
 // aliases are tested against the compiled binary installed from a local mirror,
 // exactly as users run it.
 func TestAccProvider_aliasesTalkToTheirOwnRegistry(t *testing.T) {
-	a := testregistry.Start(t)
-	b := testregistry.Start(t, testregistry.WithBasicAuth("ci", "s3cret"))
+	a := startRegistry(t)
+	b := startRegistry(t, testregistry.WithBasicAuth("ci", "s3cret"))
 	mustPush(t, a, "shared/app", "from-a")
 	mustPush(t, b, "shared/app", "from-b")
 
@@ -106,7 +106,7 @@ func TestAccProvider_auth(t *testing.T) {
 		"token":    testregistry.WithTokenAuth("ci", "s3cret"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			reg := testregistry.Start(t, opt)
+			reg := startRegistry(t, opt)
 			mustPush(t, reg, "private/app", "v1")
 			wrongPassword := fmt.Sprintf("provider \"registry\" {\n  url = %q\n  username = %q\n  password = \"wrong\"\n}\n", reg.URL, reg.Username)
 			data := `
@@ -128,7 +128,7 @@ data "registry_tags" "app" {
 }
 
 func TestAccProvider_environment(t *testing.T) {
-	reg := testregistry.Start(t, testregistry.WithBasicAuth("ci", "s3cret"))
+	reg := startRegistry(t, testregistry.WithBasicAuth("ci", "s3cret"))
 	mustPush(t, reg, "env/app", "v1")
 	accTest(t, resource.TestStep{
 		PreConfig: func() {
@@ -142,7 +142,7 @@ func TestAccProvider_environment(t *testing.T) {
 }
 
 func TestAccProvider_badInput(t *testing.T) {
-	reg := testregistry.Start(t)
+	reg := startRegistry(t)
 	mustPush(t, reg, "known/app", "v1")
 	tags := `
 data "registry_tags" "app" {
