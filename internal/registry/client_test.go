@@ -327,3 +327,22 @@ func TestRetryAfterParsing(t *testing.T) {
 		t.Error("retryAfter accepted garbage")
 	}
 }
+
+func TestForbiddenNamesThePermission(t *testing.T) {
+	reg := testregistry.Start(t)
+	seedTags(t, reg, "locked/app", 1)
+	proxy := newFaultProxy(t, reg.URL)
+	proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.Contains(r.URL.Path, "/tags/list") {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`))
+		return true
+	})
+	_, err := newClient(t, Config{URL: proxy.URL}).Tags(context.Background(), "locked/app")
+	if KindOf(err) != KindForbidden || !strings.Contains(err.Error(), `lack "pull" permission on repository "locked/app"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
