@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -24,4 +25,10 @@ func timeValue(t time.Time) types.String {
 		return types.StringNull()
 	}
 	return types.StringValue(t.UTC().Format(time.RFC3339))
+}
+
+func stringMap(ctx context.Context, values map[string]string, diags *diag.Diagnostics) types.Map {
+	m, d := types.MapValueFrom(ctx, types.StringType, values)
+	diags.Append(d...)
+	return m
 }

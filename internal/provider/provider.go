@@ -185,7 +185,10 @@ func parsePositiveDuration(s string) (time.Duration, error) {
 }
 
 func (p *RegistryProvider) Resources(_ context.Context) []func() resource.Resource {
-	return nil
+	return []func() resource.Resource{
+		NewManifestDeletionResource,
+		NewTagDeletionResource,
+	}
 }
 
 func (p *RegistryProvider) DataSources(_ context.Context) []func() datasource.DataSource {

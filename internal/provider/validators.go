@@ -41,6 +41,15 @@ var (
 		description: "must be a repository path such as team/app",
 		check:       registry.ValidateRepository,
 	}
+	digestValidator = stringCheck{
+		description: "must be a digest such as sha256:<64 hex digits>",
+		check: func(s string) error {
+			if !registry.IsDigest(s) {
+				return fmt.Errorf("%q is not a digest: write it as sha256:<64 lowercase hex digits> (registry_digest resolves a tag to one)", s)
+			}
+			return nil
+		},
+	}
 	tagValidator = stringCheck{
 		description: "must be a valid tag",
 		check:       registry.ValidateTag,

@@ -49,11 +49,16 @@ type Client struct {
 	registry    name.Registry
 	url         string
 	concurrency int
+	auth        authn.Authenticator
+	transport   http.RoundTripper // retries and the concurrency bound, under ggcr's auth
 	puller      *remote.Puller
+	pusher      *remote.Pusher
 	// Content under a digest never changes, so what was learned about it is
 	// kept for the life of the client (one provider run).
-	manifests memo[Manifest]  // manifest digest -> description
-	configs   memo[time.Time] // config digest -> created
+	manifests memo[Manifest]     // manifest digest -> description
+	configs   memo[time.Time]    // config digest -> created
+	writers   memo[*http.Client] // repository -> client holding a push,pull,delete token
+	children  memo[[]string]     // index digest -> child digests
 }
 
 // New validates cfg and builds a client. It performs no network I/O.
@@ -89,7 +94,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			sleep:       sleepContext,
 		},
 	}
-	puller, err := remote.NewPuller(
+	opts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuth(auth),
 		remote.WithTransport(rt),
@@ -99,11 +104,19 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		// Retries are ours (retryTransport): a single ggcr attempt.
 		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
 		remote.WithRetryStatusCodes(),
-	)
+	}
+	puller, err := remote.NewPuller(opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{registry: reg, url: u.String(), concurrency: cfg.MaxConcurrency, puller: puller}, nil
+	pusher, err := remote.NewPusher(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		registry: reg, url: u.String(), concurrency: cfg.MaxConcurrency,
+		auth: auth, transport: rt, puller: puller, pusher: pusher,
+	}, nil
 }
 
 func withDefaults(cfg Config) Config {

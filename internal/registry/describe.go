@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"sync"
 	"time"
 
@@ -46,18 +47,17 @@ type Tagged struct {
 	Manifest
 }
 
-// Resolve returns the digest, media type and size a tag points at, using a
-// HEAD with every manifest media type in Accept (distribution 2.8 otherwise
-// answers with a schema1 digest).
-func (c *Client) Resolve(ctx context.Context, repo, tag string) (Manifest, error) {
-	op := fmt.Sprintf("resolving %s:%s", repo, tag)
-	ref, err := c.tagRef(repo, tag)
+// Resolve returns the digest, media type and size a tag or digest points
+// at, using a HEAD with every manifest media type in Accept (distribution
+// 2.8 otherwise answers with a schema1 digest).
+func (c *Client) Resolve(ctx context.Context, repo, reference string) (Manifest, error) {
+	ref, err := c.reference(repo, reference)
 	if err != nil {
 		return Manifest{}, err
 	}
 	desc, err := c.puller.Head(ctx, ref)
 	if err != nil {
-		return Manifest{}, c.translate(op, repo, needPull, err)
+		return Manifest{}, c.translate("resolving "+ref.String(), repo, needPull, err)
 	}
 	return Manifest{Digest: desc.Digest.String(), MediaType: string(desc.MediaType), Size: desc.Size}, nil
 }
@@ -66,17 +66,12 @@ func (c *Client) Resolve(ctx context.Context, repo, tag string) (Manifest, error
 // fills in Created (one config blob per image, each fetched once per client)
 // and an index's platforms.
 func (c *Client) Describe(ctx context.Context, repo, reference string) (Manifest, error) {
-	r, err := c.repository(repo)
+	ref, err := c.reference(repo, reference)
 	if err != nil {
 		return Manifest{}, err
 	}
-	ref, err := name.ParseReference(r.Name()+referenceSeparator(reference)+reference, name.StrictValidation)
-	if err != nil {
-		return Manifest{}, fmt.Errorf("%q is neither a tag nor a digest: %v", reference, err)
-	}
-	op := fmt.Sprintf("reading %s%s%s", repo, referenceSeparator(reference), reference)
 	m, err := c.describe(ctx, ref)
-	return m, c.translate(op, repo, needPull, err)
+	return m, c.translate("reading "+ref.String(), repo, needPull, err)
 }
 
 // DescribeTags describes every tag of repo in parallel; the result is in
@@ -106,19 +101,25 @@ func (c *Client) tagRef(repo, tag string) (name.Tag, error) {
 	return r.Tag(tag), nil
 }
 
-// ValidateTag checks a tag name with the reference grammar ggcr implements.
+// tagGrammar is the distribution spec's tag grammar; ggcr's own check lets
+// a leading '.' or '-' through.
+var tagGrammar = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+
+// ValidateTag checks a tag name against the distribution spec's grammar.
 func ValidateTag(tag string) error {
-	if _, err := name.NewTag("registry.invalid/repo:"+tag, name.StrictValidation); err != nil || tag == "" {
+	if !tagGrammar.MatchString(tag) {
 		return fmt.Errorf("%q is not a valid tag: up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'", tag)
 	}
 	return nil
 }
 
-func referenceSeparator(reference string) string {
-	if _, err := v1.NewHash(reference); err == nil {
-		return "@"
+// reference parses a tag or a digest within repo.
+func (c *Client) reference(repo, reference string) (name.Reference, error) {
+	if IsDigest(reference) {
+		r, err := c.repository(repo)
+		return r.Digest(reference), err
 	}
-	return ":"
+	return c.tagRef(repo, reference)
 }
 
 func (c *Client) describe(ctx context.Context, ref name.Reference) (Manifest, error) {
@@ -254,4 +255,14 @@ func (m *memo[V]) get(key string, compute func() (V, error)) (V, error) {
 		m.entries.CompareAndDelete(key, e)
 	}
 	return e.value, e.err
+}
+
+// Exists reports whether a tag or digest exists in repo; a repository that
+// does not exist holds nothing.
+func (c *Client) Exists(ctx context.Context, repo, reference string) (bool, error) {
+	_, err := c.Resolve(ctx, repo, reference)
+	if IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -1,0 +1,49 @@
+package provider
+
+import (
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+// Deletion resources share one shape. The plan shows exactly what the apply
+// removes, and the apply performs only that, after checking the registry
+// again. Terraform plans every resource a second time during apply and
+// rejects a plan that changed, so a plan must come out the same both times:
+//
+//   - A new resource (or a changed configuration) is planned from the
+//     registry; if the registry changes between plan and apply, Terraform
+//     stops with "inconsistent final plan" before anything is deleted.
+//   - Afterwards, refresh (Read) records in `pending` what has appeared
+//     again, and the plan is made from that refreshed state alone, which
+//     both planning passes see identically; the apply's own checks then
+//     explain any change since the plan.
+//
+// Destroy only forgets.
+
+type planSource int
+
+const (
+	planNothing      planSource = iota // nothing changed: the plan is the state
+	planFromRegistry                   // new or reconfigured: ask the registry
+	planFromPending                    // refresh found things to delete again
+)
+
+func deletionPlanSource(req resource.ModifyPlanRequest, pending types.Object) planSource {
+	switch {
+	case !req.Config.Raw.IsFullyKnown():
+		// Computed values stay unknown; the apply works them out.
+		return planNothing
+	case req.State.Raw.IsNull() || !req.Plan.Raw.Equal(req.State.Raw):
+		return planFromRegistry
+	case !pending.IsNull() && !pending.IsUnknown():
+		return planFromPending
+	}
+	return planNothing
+}
+
+func warnDestroyForgets(diags *diag.Diagnostics) {
+	diags.AddWarning("Destroying only forgets",
+		"Removing this resource deletes nothing and restores nothing: registry deletions cannot be undone. "+
+			"It only stops Terraform from deleting the same things again if they reappear.")
+}

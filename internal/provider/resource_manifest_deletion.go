@@ -1,0 +1,300 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+)
+
+var (
+	_ resource.ResourceWithConfigure  = &ManifestDeletionResource{}
+	_ resource.ResourceWithModifyPlan = &ManifestDeletionResource{}
+)
+
+// ManifestDeletionResource deletes one manifest by digest, showing in the
+// plan every tag, referrer and index child that goes with it.
+type ManifestDeletionResource struct {
+	client *registry.Client
+}
+
+func NewManifestDeletionResource() resource.Resource { return &ManifestDeletionResource{} }
+
+type manifestDeletionModel struct {
+	ID               types.String `tfsdk:"id"`
+	Repository       types.String `tfsdk:"repository"`
+	Digest           types.String `tfsdk:"digest"`
+	Tag              types.String `tfsdk:"tag"`
+	DeleteReferrers  types.Bool   `tfsdk:"delete_referrers"`
+	RemovedTags      types.List   `tfsdk:"removed_tags"`
+	RemovedReferrers types.List   `tfsdk:"removed_referrers"`
+	RemovedChildren  types.List   `tfsdk:"removed_children"`
+	Pending          types.Object `tfsdk:"pending"`
+}
+
+// manifestPending is a deletion found by refresh, for the next apply.
+type manifestPending struct {
+	Digest    types.String `tfsdk:"digest"`
+	Tags      types.List   `tfsdk:"tags"`
+	Referrers types.List   `tfsdk:"referrers"`
+	Children  types.List   `tfsdk:"children"`
+}
+
+var manifestPendingType = map[string]attr.Type{
+	"digest":    types.StringType,
+	"tags":      types.ListType{ElemType: types.StringType},
+	"referrers": types.ListType{ElemType: types.StringType},
+	"children":  types.ListType{ElemType: types.StringType},
+}
+
+func (r *ManifestDeletionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_manifest_deletion"
+}
+
+func (r *ManifestDeletionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Deletes one manifest by digest: the registry removes **every tag** on that digest with it, and the plan " +
+			"lists them (`removed_tags`) before anything happens. Give `digest`, or `tag` to delete whatever image the tag points at " +
+			"(resolved at plan time). If the manifest (or, with `tag`, an image under that tag) appears again, the next plan deletes it again. " +
+			"Destroying this resource only forgets it: a deletion cannot be undone. Disk space is freed only by garbage collection.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "`<repository>@<digest>` or `<repository>:<tag>`.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"repository": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Repository path, e.g. `team/app`.",
+				Validators:          []validator.String{repositoryValidator},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"digest": schema.StringAttribute{
+				Optional:            true,
+				Computed:            true,
+				MarkdownDescription: "Digest of the manifest to delete (`sha256:...`). With `tag`, the digest the tag points at, resolved at plan time.",
+				Validators: []validator.String{
+					digestValidator,
+					stringvalidator.ExactlyOneOf(path.MatchRoot("digest"), path.MatchRoot("tag")),
+				},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIfConfigured()},
+			},
+			"tag": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Delete the manifest this tag points at (and so every other tag on it).",
+				Validators:          []validator.String{tagValidator},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"delete_referrers": schema.BoolAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(true),
+				MarkdownDescription: "Also delete the manifest's referrers: signatures, attestations and SBOMs found through `sha256-<hex>.*` fallback tags or the OCI referrers API. Default `true`: without its subject a referrer is garbage.",
+			},
+			"removed_tags": schema.ListAttribute{
+				Computed:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: "Every tag the deletion removes: the tags on the digest and, with `delete_referrers`, the referrers' fallback tags.",
+			},
+			"removed_referrers": schema.ListAttribute{
+				Computed:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: "Digests of referrers deleted before the manifest.",
+			},
+			"removed_children": schema.ListAttribute{
+				Computed:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: "For an index: digests of its children that no remaining tag or index references, deleted after it.",
+			},
+			"pending": schema.SingleNestedAttribute{
+				Computed: true,
+				MarkdownDescription: "Set by refresh when the manifest (or, with `tag`, an image under the tag) is in the registry again: " +
+					"what the next apply deletes. Null when there is nothing to delete.",
+				Attributes: map[string]schema.Attribute{
+					"digest":    schema.StringAttribute{Computed: true, MarkdownDescription: "Digest to delete."},
+					"tags":      schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Tags removed with it."},
+					"referrers": schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Referrers deleted before it."},
+					"children":  schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Index children deleted after it."},
+				},
+			},
+		},
+	}
+}
+
+func (r *ManifestDeletionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// reference is the tag or digest the configuration names.
+func (m manifestDeletionModel) reference() string {
+	if !m.Tag.IsNull() {
+		return m.Tag.ValueString()
+	}
+	return m.Digest.ValueString()
+}
+
+func (m manifestDeletionModel) id() string {
+	if !m.Tag.IsNull() {
+		return m.Repository.ValueString() + ":" + m.Tag.ValueString()
+	}
+	return m.Repository.ValueString() + "@" + m.Digest.ValueString()
+}
+
+func (r *ManifestDeletionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		warnDestroyForgets(&resp.Diagnostics)
+		return
+	}
+	var plan, state manifestDeletionModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
+	if resp.Diagnostics.HasError() || r.client == nil {
+		return
+	}
+	var d registry.ManifestDeletion
+	switch deletionPlanSource(req, state.Pending) {
+	case planNothing:
+		return
+	case planFromRegistry:
+		var err error
+		if d, err = r.client.PlanManifestDeletion(ctx, plan.Repository.ValueString(), plan.reference(), plan.DeleteReferrers.ValueBool()); err != nil {
+			resp.Diagnostics.AddError("Cannot plan the manifest deletion", err.Error())
+			return
+		}
+	case planFromPending:
+		d = state.pendingDeletion(ctx, &resp.Diagnostics)
+	}
+	if d.Empty() {
+		resp.Diagnostics.AddWarning("Nothing to delete",
+			fmt.Sprintf("%s does not exist in the registry: this apply deletes nothing. If it appears later, the next plan deletes it.", plan.id()))
+	} else if err := r.client.CheckDeletable(ctx, plan.Repository.ValueString()); err != nil {
+		resp.Diagnostics.AddError("The registry will not accept the deletion", err.Error())
+		return
+	}
+	plan.setDeletion(d, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// setDeletion records a planned deletion in the model.
+func (m *manifestDeletionModel) setDeletion(d registry.ManifestDeletion, diags *diag.Diagnostics) {
+	if !d.Empty() {
+		m.Digest = types.StringValue(d.Digest)
+	} else if m.Digest.IsUnknown() {
+		m.Digest = types.StringNull()
+	}
+	m.ID = types.StringValue(m.id())
+	m.RemovedTags = stringList(d.Tags, diags)
+	m.RemovedReferrers = stringList(d.Referrers, diags)
+	m.RemovedChildren = stringList(d.Children, diags)
+	m.Pending = types.ObjectNull(manifestPendingType)
+}
+
+// deletion is the planned deletion as recorded in the model.
+func (m manifestDeletionModel) deletion(ctx context.Context, diags *diag.Diagnostics) registry.ManifestDeletion {
+	d := registry.ManifestDeletion{Repository: m.Repository.ValueString(), Digest: m.Digest.ValueString(), ViaTag: m.Tag.ValueString()}
+	diags.Append(m.RemovedTags.ElementsAs(ctx, &d.Tags, false)...)
+	diags.Append(m.RemovedReferrers.ElementsAs(ctx, &d.Referrers, false)...)
+	diags.Append(m.RemovedChildren.ElementsAs(ctx, &d.Children, false)...)
+	return d
+}
+
+// pendingDeletion is the deletion that refresh recorded.
+func (m manifestDeletionModel) pendingDeletion(ctx context.Context, diags *diag.Diagnostics) registry.ManifestDeletion {
+	var p manifestPending
+	diags.Append(m.Pending.As(ctx, &p, basetypes.ObjectAsOptions{})...)
+	d := registry.ManifestDeletion{Repository: m.Repository.ValueString(), Digest: p.Digest.ValueString(), ViaTag: m.Tag.ValueString()}
+	diags.Append(p.Tags.ElementsAs(ctx, &d.Tags, false)...)
+	diags.Append(p.Referrers.ElementsAs(ctx, &d.Referrers, false)...)
+	diags.Append(p.Children.ElementsAs(ctx, &d.Children, false)...)
+	return d
+}
+
+func (r *ManifestDeletionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+func (r *ManifestDeletionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+// apply performs exactly the deletion in the plan. Values unknown at plan
+// time (a repository from another resource) are resolved now.
+func (r *ManifestDeletionResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
+	var plan manifestDeletionModel
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
+		return
+	}
+	if plan.RemovedTags.IsUnknown() {
+		d, err := r.client.PlanManifestDeletion(ctx, plan.Repository.ValueString(), plan.reference(), plan.DeleteReferrers.ValueBool())
+		if err != nil {
+			diags.AddError("Cannot plan the manifest deletion", err.Error())
+			return
+		}
+		plan.setDeletion(d, diags)
+	}
+	if d := plan.deletion(ctx, diags); !d.Empty() && !diags.HasError() {
+		if err := r.client.ExecuteManifestDeletion(ctx, d); err != nil {
+			diags.AddError("Cannot delete the manifest", err.Error())
+			return
+		}
+	}
+	diags.Append(state.Set(ctx, &plan)...)
+}
+
+// Read records in pending what the next apply must delete again: the
+// manifest, or with tag, whatever image the tag points at now.
+func (r *ManifestDeletionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state manifestDeletionModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	state.Pending = types.ObjectNull(manifestPendingType)
+	repo := state.Repository.ValueString()
+	exists, err := r.client.Exists(ctx, repo, state.reference())
+	if err == nil && exists {
+		var d registry.ManifestDeletion
+		if d, err = r.client.PlanManifestDeletion(ctx, repo, state.reference(), state.DeleteReferrers.ValueBool()); err == nil && !d.Empty() {
+			state.Pending = manifestPendingValue(d, &resp.Diagnostics)
+			resp.Diagnostics.AddWarning("Deleted manifest is back",
+				fmt.Sprintf("%s is in the registry again (%s); the next apply deletes it again.", state.id(), d.Digest))
+		}
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot check the registry", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func manifestPendingValue(d registry.ManifestDeletion, diags *diag.Diagnostics) types.Object {
+	v, dg := types.ObjectValue(manifestPendingType, map[string]attr.Value{
+		"digest":    types.StringValue(d.Digest),
+		"tags":      stringList(d.Tags, diags),
+		"referrers": stringList(d.Referrers, diags),
+		"children":  stringList(d.Children, diags),
+	})
+	diags.Append(dg...)
+	return v
+}
+
+func (r *ManifestDeletionResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {
+	// Destroy only forgets: ModifyPlan warned that nothing is restored.
+}

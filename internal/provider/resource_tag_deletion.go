@@ -1,0 +1,254 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+)
+
+var (
+	_ resource.ResourceWithConfigure  = &TagDeletionResource{}
+	_ resource.ResourceWithModifyPlan = &TagDeletionResource{}
+)
+
+// TagDeletionResource removes tags, never another tag on the same digest.
+type TagDeletionResource struct {
+	client *registry.Client
+}
+
+func NewTagDeletionResource() resource.Resource { return &TagDeletionResource{} }
+
+type tagDeletionModel struct {
+	ID                      types.String `tfsdk:"id"`
+	Repository              types.String `tfsdk:"repository"`
+	Tags                    types.Set    `tfsdk:"tags"`
+	DeleteUntaggedManifests types.Bool   `tfsdk:"delete_untagged_manifests"`
+	RemovedTags             types.Map    `tfsdk:"removed_tags"`
+	DeletedManifests        types.List   `tfsdk:"deleted_manifests"`
+	Pending                 types.Object `tfsdk:"pending"`
+}
+
+// tagPending is a deletion found by refresh, for the next apply.
+type tagPending struct {
+	Tags      types.Map  `tfsdk:"tags"`
+	Manifests types.List `tfsdk:"manifests"`
+}
+
+var tagPendingType = map[string]attr.Type{
+	"tags":      types.MapType{ElemType: types.StringType},
+	"manifests": types.ListType{ElemType: types.StringType},
+}
+
+func (r *TagDeletionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_tag_deletion"
+}
+
+func (r *TagDeletionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Removes tags from a repository and never touches another tag on the same digest: `latest` survives deleting " +
+			"`v1.9` even when both point at one image. Uses the registry's tag-delete API (distribution v3); on registries without it " +
+			"(distribution 2.8) the tag is first moved onto a unique empty placeholder, which is then deleted by digest. " +
+			"Removing a tag frees no space: the image stays until `delete_untagged_manifests` deletes it and garbage collection runs. " +
+			"Tags that do not exist are skipped; a tag that reappears is removed again by the next apply. Destroying this resource only forgets it.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The repository.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"repository": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Repository path, e.g. `team/app`.",
+				Validators:          []validator.String{repositoryValidator},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"tags": schema.SetAttribute{
+				Required:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: "Tags to remove.",
+				Validators:          []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(tagValidator)},
+			},
+			"delete_untagged_manifests": schema.BoolAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(false),
+				MarkdownDescription: "Also delete, by digest, each manifest these tags leave with no tag at all (with its referrers and the index children nothing else references). Default `false`.",
+			},
+			"removed_tags": schema.MapAttribute{
+				Computed:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: "The tags this apply removes, each with the digest it points at. If a tag points elsewhere at apply time, nothing is deleted.",
+			},
+			"deleted_manifests": schema.ListAttribute{
+				Computed:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: "With `delete_untagged_manifests`: digests this apply deletes, in order (referrers, the untagged manifest, its children).",
+			},
+			"pending": schema.SingleNestedAttribute{
+				Computed: true,
+				MarkdownDescription: "Set by refresh when some of `tags` are in the registry again: what the next apply removes. " +
+					"Null when there is nothing to remove.",
+				Attributes: map[string]schema.Attribute{
+					"tags":      schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Tags to remove, with their digests."},
+					"manifests": schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Manifests to delete as left untagged."},
+				},
+			},
+		},
+	}
+}
+
+func (r *TagDeletionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (m tagDeletionModel) tags(ctx context.Context, diags *diag.Diagnostics) []string {
+	var tags []string
+	diags.Append(m.Tags.ElementsAs(ctx, &tags, false)...)
+	slices.Sort(tags)
+	return tags
+}
+
+func (r *TagDeletionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		warnDestroyForgets(&resp.Diagnostics)
+		return
+	}
+	var plan, state tagDeletionModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
+	if resp.Diagnostics.HasError() || r.client == nil {
+		return
+	}
+	var d registry.TagDeletion
+	switch deletionPlanSource(req, state.Pending) {
+	case planNothing:
+		return
+	case planFromRegistry:
+		var err error
+		if d, err = r.client.PlanTagDeletion(ctx, plan.Repository.ValueString(), plan.tags(ctx, &resp.Diagnostics), plan.DeleteUntaggedManifests.ValueBool()); err != nil {
+			resp.Diagnostics.AddError("Cannot plan the tag deletion", err.Error())
+			return
+		}
+	case planFromPending:
+		d = state.pendingDeletion(ctx, &resp.Diagnostics)
+	}
+	if len(d.Tags) > 0 {
+		if err := r.client.CheckDeletable(ctx, plan.Repository.ValueString()); err != nil {
+			resp.Diagnostics.AddError("The registry will not accept the deletion", err.Error())
+			return
+		}
+	}
+	plan.setDeletion(ctx, d, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (m *tagDeletionModel) setDeletion(ctx context.Context, d registry.TagDeletion, diags *diag.Diagnostics) {
+	m.ID = m.Repository
+	m.RemovedTags = stringMap(ctx, d.Tags, diags)
+	m.DeletedManifests = stringList(d.Untagged, diags)
+	m.Pending = types.ObjectNull(tagPendingType)
+}
+
+func (m tagDeletionModel) deletion(ctx context.Context, diags *diag.Diagnostics) registry.TagDeletion {
+	d := registry.TagDeletion{Repository: m.Repository.ValueString()}
+	diags.Append(m.RemovedTags.ElementsAs(ctx, &d.Tags, false)...)
+	diags.Append(m.DeletedManifests.ElementsAs(ctx, &d.Untagged, false)...)
+	return d
+}
+
+func (m tagDeletionModel) pendingDeletion(ctx context.Context, diags *diag.Diagnostics) registry.TagDeletion {
+	var p tagPending
+	diags.Append(m.Pending.As(ctx, &p, basetypes.ObjectAsOptions{})...)
+	d := registry.TagDeletion{Repository: m.Repository.ValueString()}
+	diags.Append(p.Tags.ElementsAs(ctx, &d.Tags, false)...)
+	diags.Append(p.Manifests.ElementsAs(ctx, &d.Untagged, false)...)
+	return d
+}
+
+func (r *TagDeletionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+func (r *TagDeletionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+// apply performs exactly the deletion in the plan. Values unknown at plan
+// time (a repository from another resource) are resolved now.
+func (r *TagDeletionResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
+	var m tagDeletionModel
+	diags.Append(planned.Get(ctx, &m)...)
+	if diags.HasError() {
+		return
+	}
+	if m.RemovedTags.IsUnknown() {
+		d, err := r.client.PlanTagDeletion(ctx, m.Repository.ValueString(), m.tags(ctx, diags), m.DeleteUntaggedManifests.ValueBool())
+		if err != nil {
+			diags.AddError("Cannot plan the tag deletion", err.Error())
+			return
+		}
+		m.setDeletion(ctx, d, diags)
+	}
+	d := m.deletion(ctx, diags)
+	if diags.HasError() {
+		return
+	}
+	if err := r.client.ExecuteTagDeletion(ctx, d); err != nil {
+		diags.AddError("Cannot delete the tags", err.Error())
+		return
+	}
+	diags.Append(state.Set(ctx, &m)...)
+}
+
+// Read records in pending the tags that are back, and what removing them
+// would do, for the next apply.
+func (r *TagDeletionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state tagDeletionModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	repo, tags := state.Repository.ValueString(), state.tags(ctx, &resp.Diagnostics)
+	state.Pending = types.ObjectNull(tagPendingType)
+	present, err := r.client.PresentTags(ctx, repo, tags)
+	if err == nil && len(present) > 0 {
+		var d registry.TagDeletion
+		if d, err = r.client.PlanTagDeletion(ctx, repo, tags, state.DeleteUntaggedManifests.ValueBool()); err == nil && len(d.Tags) > 0 {
+			pending, dg := types.ObjectValue(tagPendingType, map[string]attr.Value{
+				"tags":      stringMap(ctx, d.Tags, &resp.Diagnostics),
+				"manifests": stringList(d.Untagged, &resp.Diagnostics),
+			})
+			resp.Diagnostics.Append(dg...)
+			state.Pending = pending
+			resp.Diagnostics.AddWarning("Deleted tags are back",
+				fmt.Sprintf("%s in %q exist again; the next apply removes them again.", strings.Join(present, ", "), repo))
+		}
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot check the registry", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *TagDeletionResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {
+	// Destroy only forgets: ModifyPlan warned that nothing is restored.
+}

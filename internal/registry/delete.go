@@ -1,0 +1,123 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+const needDelete action = "delete"
+
+// probeDigest names a manifest that cannot exist: it is the digest of a
+// string that is not JSON, and registries store only JSON manifests.
+var probeDigest = func() string {
+	sum := sha256.Sum256([]byte("terraform-provider-registry deletion probe: never a manifest"))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}()
+
+// CheckDeletable asks the registry to delete a manifest that cannot exist,
+// which deletes nothing and answers the questions that would otherwise
+// surface halfway through an apply: is deletion enabled (405 UNSUPPORTED),
+// is the registry read-only (405), do the credentials carry "delete"
+// (401/403)? A 404 means yes to all.
+func (c *Client) CheckDeletable(ctx context.Context, repo string) error {
+	err := c.deleteManifest(ctx, repo, probeDigest)
+	if err == nil || IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// DeleteManifest deletes a manifest by digest, which removes every tag
+// pointing at it. A manifest that is already gone counts as deleted.
+func (c *Client) DeleteManifest(ctx context.Context, repo, digest string) error {
+	if err := c.deleteManifest(ctx, repo, digest); err != nil && !IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+func (c *Client) deleteManifest(ctx context.Context, repo, reference string) error {
+	ref, err := c.reference(repo, reference)
+	if err != nil {
+		return err
+	}
+	return c.translate("deleting "+ref.String(), repo, needDelete, c.sendDelete(ctx, ref.Context(), reference))
+}
+
+// DeleteTag removes one tag and never another tag on the same digest: with
+// the tag-delete API where the registry has it, otherwise by pointing the
+// tag at a placeholder of its own and deleting that by digest. A tag that
+// does not exist counts as deleted.
+func (c *Client) DeleteTag(ctx context.Context, repo, tag string) error {
+	ref, err := c.tagRef(repo, tag)
+	if err != nil {
+		return err
+	}
+	err = c.sendDelete(ctx, ref.Context(), tag)
+	if isTagDeleteUnsupported(err) {
+		err = c.untagWithPlaceholder(ctx, ref)
+	}
+	err = c.translate(fmt.Sprintf("deleting tag %s:%s", repo, tag), repo, needDelete, err)
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// sendDelete issues DELETE /v2/<repo>/manifests/<reference> and returns the
+// registry's answer untranslated.
+func (c *Client) sendDelete(ctx context.Context, repo name.Repository, reference string) error {
+	client, err := c.writer(ctx, repo)
+	if err != nil {
+		return err
+	}
+	u := url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr(), Path: fmt.Sprintf("/v2/%s/manifests/%s", repo.RepositoryStr(), reference)}
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer drain(resp)
+	return transport.CheckError(resp, http.StatusOK, http.StatusAccepted)
+}
+
+// writer returns an HTTP client for repo holding a token with push, pull
+// and delete, made once per repository and reused for every deletion.
+func (c *Client) writer(ctx context.Context, repo name.Repository) (*http.Client, error) {
+	return c.writers.get(repo.Name(), func() (*http.Client, error) {
+		rt, err := transport.NewWithContext(ctx, repo.Registry, c.auth, c.transport, []string{repo.Scope(transport.DeleteScope)})
+		if err != nil {
+			return nil, err
+		}
+		return &http.Client{Transport: rt}, nil
+	})
+}
+
+// isTagDeleteUnsupported tells a registry without the tag-delete API
+// (distribution 2.8 answers 400 DIGEST_INVALID; others a bare 405) from
+// one with deletion disabled (405 UNSUPPORTED).
+func isTagDeleteUnsupported(err error) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return false
+	}
+	code := diagnosticCode(terr)
+	switch terr.StatusCode {
+	case http.StatusBadRequest:
+		return code == transport.DigestInvalidErrorCode
+	case http.StatusMethodNotAllowed:
+		return code == ""
+	}
+	return false
+}

@@ -1,0 +1,324 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// ManifestDeletion is everything that deleting one manifest by digest
+// removes, as shown in a plan and then performed by an apply.
+type ManifestDeletion struct {
+	Repository string
+	Digest     string
+	// Tags point at Digest; the registry removes them with it.
+	Tags []string
+	// Referrers (signatures, attestations, SBOMs) of Digest and of the
+	// deleted children, deleted first so none is left orphaned.
+	Referrers []string
+	// Children of an index that no remaining tag or index references,
+	// deleted after it.
+	Children []string
+	// ViaTag is the tag the user named, if any: if it points at another
+	// digest at apply time, the apply deletes nothing.
+	ViaTag string
+}
+
+// PlanManifestDeletion resolves reference (a tag or a digest) in repo and
+// works out what deleting its manifest removes. A reference that does not
+// exist plans nothing (Empty).
+func (c *Client) PlanManifestDeletion(ctx context.Context, repo, reference string, withReferrers bool) (ManifestDeletion, error) {
+	snap, err := c.Snapshot(ctx, repo)
+	if err != nil {
+		return ManifestDeletion{}, err
+	}
+	target, viaTag := snap.Tags[reference], reference
+	if IsDigest(reference) {
+		viaTag = ""
+		if target, err = c.Resolve(ctx, repo, reference); IsNotFound(err) {
+			return ManifestDeletion{}, nil
+		} else if err != nil {
+			return ManifestDeletion{}, err
+		}
+	}
+	if target.Digest == "" {
+		return ManifestDeletion{}, nil // no such tag
+	}
+	if err := c.addUntaggedIndex(ctx, snap, target); err != nil {
+		return ManifestDeletion{}, err
+	}
+	d := snap.PlanManifestDeletion(target.Digest, false, nil)
+	if withReferrers {
+		api, err := c.APIReferrers(ctx, repo, append([]string{target.Digest}, d.Children...))
+		if err != nil {
+			return ManifestDeletion{}, err
+		}
+		d = snap.PlanManifestDeletion(target.Digest, true, api)
+	}
+	d.ViaTag = viaTag
+	return d, nil
+}
+
+// addUntaggedIndex records the children of an index that no tag points at,
+// which a Snapshot does not read, so that deleting it by digest also plans
+// its children.
+func (c *Client) addUntaggedIndex(ctx context.Context, snap *Snapshot, target Manifest) error {
+	if !target.IsIndex() || snap.Children[target.Digest] != nil {
+		return nil
+	}
+	r, err := c.repository(snap.Repository)
+	if err != nil {
+		return err
+	}
+	kids, err := c.indexChildren(ctx, r.Digest(target.Digest))
+	snap.Children[target.Digest] = kids
+	return c.translate("reading index "+target.Digest, snap.Repository, needPull, err)
+}
+
+// IsDigest reports whether reference is a digest ("sha256:<hex>") rather
+// than a tag.
+func IsDigest(reference string) bool {
+	_, err := v1.NewHash(reference)
+	return err == nil
+}
+
+// PlanManifestDeletion works out what deleting digest removes. Referrers
+// are those named by the fallback tag schema, plus the extra digests a
+// registry with the referrers API reported (apiReferrers, by subject).
+func (s *Snapshot) PlanManifestDeletion(digest string, withReferrers bool, apiReferrers map[string][]string) ManifestDeletion {
+	tags := s.TagsOn(digest)
+	removing := setOf(tags)
+	d := ManifestDeletion{Repository: s.Repository, Digest: digest, Tags: tags}
+	kept := s.referenced(removing)
+	for _, child := range s.Children[digest] {
+		if !kept[child] && !slices.Contains(d.Children, child) {
+			d.Children = append(d.Children, child)
+		}
+	}
+	if !withReferrers {
+		return d
+	}
+	referrers := map[string]bool{}
+	for _, subject := range append([]string{digest}, d.Children...) {
+		for _, tag := range s.FallbackReferrerTags(subject) {
+			d.Tags = append(d.Tags, tag)
+			removing[tag] = true
+			m := s.Tags[tag]
+			referrers[m.Digest] = true
+			for _, child := range s.Children[m.Digest] { // the OCI fallback index lists referrers
+				referrers[child] = true
+			}
+		}
+		for _, r := range apiReferrers[subject] {
+			referrers[r] = true
+		}
+	}
+	// Something still tagged outside this deletion is not ours to delete.
+	kept = s.referenced(removing)
+	for r := range referrers {
+		if !kept[r] && r != digest {
+			d.Referrers = append(d.Referrers, r)
+		}
+	}
+	slices.Sort(d.Referrers)
+	slices.Sort(d.Tags)
+	return d
+}
+
+// Empty reports whether the deletion would remove nothing at all.
+func (d ManifestDeletion) Empty() bool { return d.Digest == "" }
+
+// ExecuteManifestDeletion performs a planned deletion after checking it
+// against a fresh snapshot. If a tag the plan did not list now points at
+// the digest, nothing is deleted: the registry would take that tag along.
+// Referrers and children that something tagged references again since the
+// plan are kept; what is already gone is skipped.
+func (c *Client) ExecuteManifestDeletion(ctx context.Context, planned ManifestDeletion) error {
+	fresh, err := c.Snapshot(ctx, planned.Repository)
+	if err != nil {
+		return err
+	}
+	return c.executeManifestDeletion(ctx, fresh, planned)
+}
+
+func (c *Client) executeManifestDeletion(ctx context.Context, fresh *Snapshot, planned ManifestDeletion) error {
+	if m, ok := fresh.Tags[planned.ViaTag]; ok && m.Digest != planned.Digest {
+		return fmt.Errorf("nothing deleted: since the plan, tag %q in %q moved from %s to %s; run plan again to review the new image",
+			planned.ViaTag, planned.Repository, planned.Digest, m.Digest)
+	}
+	if extra := missingFrom(planned.Tags, fresh.TagsOn(planned.Digest)); len(extra) > 0 {
+		return fmt.Errorf("nothing deleted: since the plan, %s now point(s) at %s in %q, and deleting the digest would remove them too; run plan again to review",
+			strings.Join(extra, ", "), planned.Digest, planned.Repository)
+	}
+	kept := fresh.referenced(setOf(planned.Tags))
+	var order []string
+	for _, r := range planned.Referrers {
+		if !kept[r] {
+			order = append(order, r)
+		}
+	}
+	order = append(order, planned.Digest) // an index goes before its children
+	for _, child := range planned.Children {
+		if !kept[child] {
+			order = append(order, child)
+		}
+	}
+	for _, digest := range order {
+		if err := c.DeleteManifest(ctx, planned.Repository, digest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TagDeletion is what removing some tags does, as shown in a plan and then
+// performed by an apply.
+type TagDeletion struct {
+	Repository string
+	// Tags maps each requested tag that exists to the digest it points at.
+	Tags map[string]string
+	// Untagged lists, in deletion order, the manifests to delete because
+	// the removed tags leave them with no tag: each with its referrers
+	// before it and its unreferenced index children after it.
+	Untagged []string
+}
+
+// PlanTagDeletion works out what removing tags does; tags that do not
+// exist are left out.
+func (s *Snapshot) PlanTagDeletion(tags []string, deleteUntagged bool) TagDeletion {
+	d := TagDeletion{Repository: s.Repository, Tags: map[string]string{}}
+	for _, tag := range tags {
+		if m, ok := s.Tags[tag]; ok {
+			d.Tags[tag] = m.Digest
+		}
+	}
+	if deleteUntagged {
+		d.Untagged = s.untagged(slices.Collect(maps.Values(d.Tags)), setOf(slices.Collect(maps.Keys(d.Tags))))
+	}
+	return d
+}
+
+// untagged returns which of candidates no tag outside removed references,
+// expanded with their referrers and unreferenced children, in deletion
+// order and without repeats.
+func (s *Snapshot) untagged(candidates []string, removed map[string]bool) []string {
+	kept := s.referenced(removed)
+	seen := map[string]bool{}
+	var order []string
+	add := func(digests ...string) {
+		for _, d := range digests {
+			if !seen[d] {
+				seen[d] = true
+				order = append(order, d)
+			}
+		}
+	}
+	slices.Sort(candidates)
+	for _, digest := range candidates {
+		if kept[digest] || seen[digest] {
+			continue
+		}
+		m := s.PlanManifestDeletion(digest, true, nil)
+		add(m.Referrers...)
+		add(digest)
+		add(m.Children...)
+	}
+	return order
+}
+
+// ExecuteTagDeletion removes the planned tags, one by one so no other tag
+// on the same digest is touched, then deletes the planned untagged
+// manifests that are still untagged. If a planned tag now points at
+// another digest than in the plan, nothing is deleted.
+func (c *Client) ExecuteTagDeletion(ctx context.Context, planned TagDeletion) error {
+	fresh, err := c.Snapshot(ctx, planned.Repository)
+	if err != nil {
+		return err
+	}
+	var moved []string
+	for tag, digest := range planned.Tags {
+		if m, ok := fresh.Tags[tag]; ok && m.Digest != digest {
+			moved = append(moved, fmt.Sprintf("%s (planned %s, now %s)", tag, digest, m.Digest))
+		}
+	}
+	if len(moved) > 0 {
+		slices.Sort(moved)
+		return fmt.Errorf("nothing deleted: since the plan, these tags in %q point at another image: %s; run plan again to review",
+			planned.Repository, strings.Join(moved, "; "))
+	}
+	for _, tag := range slices.Sorted(maps.Keys(planned.Tags)) {
+		if _, ok := fresh.Tags[tag]; ok {
+			if err := c.DeleteTag(ctx, planned.Repository, tag); err != nil {
+				return err
+			}
+		}
+	}
+	if len(planned.Untagged) == 0 {
+		return nil
+	}
+	if fresh, err = c.Snapshot(ctx, planned.Repository); err != nil {
+		return err
+	}
+	stillUntagged := setOf(fresh.untagged(slices.Collect(maps.Values(planned.Tags)), nil))
+	for _, digest := range planned.Untagged {
+		if stillUntagged[digest] {
+			if err := c.DeleteManifest(ctx, planned.Repository, digest); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// missingFrom returns the elements of got that want lacks, sorted.
+func missingFrom(want, got []string) []string {
+	wanted := setOf(want)
+	var extra []string
+	for _, g := range got {
+		if !wanted[g] {
+			extra = append(extra, g)
+		}
+	}
+	slices.Sort(extra)
+	return extra
+}
+
+func setOf(values []string) map[string]bool {
+	set := make(map[string]bool, len(values))
+	for _, v := range values {
+		set[v] = true
+	}
+	return set
+}
+
+// PlanTagDeletion snapshots repo and works out what removing tags does.
+func (c *Client) PlanTagDeletion(ctx context.Context, repo string, tags []string, deleteUntagged bool) (TagDeletion, error) {
+	snap, err := c.Snapshot(ctx, repo)
+	if err != nil {
+		return TagDeletion{}, err
+	}
+	return snap.PlanTagDeletion(tags, deleteUntagged), nil
+}
+
+// PresentTags returns which of tags exist in repo (none when the
+// repository does not exist).
+func (c *Client) PresentTags(ctx context.Context, repo string, tags []string) ([]string, error) {
+	all, err := c.Tags(ctx, repo)
+	if IsNotFound(err) {
+		return []string{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	existing := setOf(all)
+	present := []string{}
+	for _, t := range tags {
+		if existing[t] {
+			present = append(present, t)
+		}
+	}
+	return present, nil
+}
