@@ -36,14 +36,39 @@ data "registry_digest" "multi" {
   tag        = "latest"
 }
 
+# Remove the preview tags; delete their images once no tag points at them.
+resource "registry_tag_deletion" "previews" {
+  repository                = "demo/app"
+  tags                      = ["pr-41", "pr-42"]
+  delete_untagged_manifests = true
+}
+
+# Delete the oldest release by tag: the plan lists every tag on its digest.
+resource "registry_manifest_deletion" "oldest" {
+  repository = "demo/app"
+  tag        = "v1.0.0"
+}
+
+# Read again once the deletions are done.
+data "registry_tags" "after" {
+  repository = "demo/app"
+  order_by   = "semver"
+  depends_on = [registry_tag_deletion.previews, registry_manifest_deletion.oldest]
+}
+
 output "repositories" {
   description = "Every repository in the catalog."
   value       = data.registry_repositories.all.names
 }
 
 output "app_tags_by_version" {
-  description = "demo/app tags, highest version first."
+  description = "demo/app tags, highest version first, before the deletions."
   value       = data.registry_tags.app.tags
+}
+
+output "app_tags_after_deletions" {
+  description = "demo/app tags once the deletions are applied: no pr-*, no v1.0.0."
+  value       = data.registry_tags.after.tags
 }
 
 output "tags_deleted_with_latest_digest" {
