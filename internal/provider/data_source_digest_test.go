@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"regexp"
 	"testing"
 	"time"
 
@@ -71,7 +70,7 @@ data "registry_digest" "app" {
   repository = "single/app"
   tag        = "v2"
 }`,
-			ExpectError: regexp.MustCompile(`no such tag or digest in repository "single/app"`),
+			ExpectError: errorLike(`no such tag or digest in repository "single/app"`),
 		},
 	)
 }

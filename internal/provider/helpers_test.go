@@ -1,13 +1,23 @@
 package provider
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/distreg/terraform-provider-registry/internal/devprovider"
 
@@ -62,4 +72,81 @@ func startRegistry(t *testing.T, opts ...testregistry.Option) *testregistry.Regi
 		t.Skipf("acceptance tests run with %s=1 (make testacc)", resource.EnvTfAcc)
 	}
 	return testregistry.Start(t, opts...)
+}
+
+// forEachRegistry runs test against every real registry implementation the
+// provider supports, so both must end in the same state for the same
+// configuration.
+func forEachRegistry(t *testing.T, test func(t *testing.T, start func(...testregistry.Option) *testregistry.Registry)) {
+	t.Run("distribution-v3", func(t *testing.T) {
+		test(t, func(opts ...testregistry.Option) *testregistry.Registry { return startRegistry(t, opts...) })
+	})
+	t.Run("distribution-2.8", func(t *testing.T) {
+		test(t, func(opts ...testregistry.Option) *testregistry.Registry {
+			if os.Getenv(resource.EnvTfAcc) == "" {
+				t.Skipf("acceptance tests run with %s=1 (make testacc)", resource.EnvTfAcc)
+			}
+			return testregistry.StartV28(t, opts...)
+		})
+	})
+}
+
+// expectRegistryTags checks the registry itself, not Terraform state.
+func expectRegistryTags(reg *testregistry.Registry, repo string, want ...string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		got, err := reg.Tags(repo)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want) && (len(got) > 0 || len(want) > 0) {
+			return fmt.Errorf("registry tags of %s = %v, want %v", repo, got, want)
+		}
+		return nil
+	}
+}
+
+// expectManifests checks with HEAD requests whether each digest exists.
+func expectManifests(reg *testregistry.Registry, repo string, exists bool, digests ...v1.Hash) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for _, d := range digests {
+			found, err := reg.ManifestExists(repo, d)
+			if err != nil {
+				return err
+			}
+			if found != exists {
+				return fmt.Errorf("manifest %s in %s: exists=%v, want %v", d, repo, found, exists)
+			}
+		}
+		return nil
+	}
+}
+
+// betweenPlanAndApply runs f after the plan is saved and before it is
+// applied: terraform-plugin-testing applies the saved plan file, so this
+// is how a test changes the registry behind a reviewed plan.
+type betweenPlanAndApply func()
+
+func (f betweenPlanAndApply) CheckPlan(context.Context, plancheck.CheckPlanRequest, *plancheck.CheckPlanResponse) {
+	f()
+}
+
+// deleteByDigest deletes a manifest behind the provider's back.
+func deleteByDigest(reg *testregistry.Registry, repo string, digest v1.Hash) error {
+	ref, err := name.NewDigest(reg.Host+"/"+repo+"@"+digest.String(), name.Insecure)
+	if err != nil {
+		return err
+	}
+	return remote.Delete(ref, reg.RemoteOptions()...)
+}
+
+// deferred builds a check only when it runs, for values that a PreConfig
+// sets after the step was declared.
+func deferred(build func() resource.TestCheckFunc) resource.TestCheckFunc {
+	return func(s *terraform.State) error { return build()(s) }
+}
+
+// errorLike compiles an expected-error pattern in which each space matches
+// any run of white space, since Terraform wraps diagnostics to the terminal.
+func errorLike(pattern string) *regexp.Regexp {
+	return regexp.MustCompile(strings.ReplaceAll(pattern, " ", `\s+`))
 }

@@ -3,7 +3,6 @@ package provider
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -120,7 +119,7 @@ data "registry_tags" "app" {
 				},
 				resource.TestStep{
 					Config:      wrongPassword + data,
-					ExpectError: regexp.MustCompile(`rejected the credentials \(401 Unauthorized\)`),
+					ExpectError: errorLike(`rejected the credentials \(401 Unauthorized\)`),
 				},
 			)
 		})
@@ -195,7 +194,7 @@ data "registry_tags" "x" {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			accTest(t, resource.TestStep{Config: tc.config, ExpectError: regexp.MustCompile(tc.err)})
+			accTest(t, resource.TestStep{Config: tc.config, ExpectError: errorLike(tc.err)})
 		})
 	}
 }

@@ -49,7 +49,7 @@ func (c *Client) deleteManifest(ctx context.Context, repo, reference string) err
 	if err != nil {
 		return err
 	}
-	return c.translate("deleting "+ref.String(), repo, needDelete, c.sendDelete(ctx, ref.Context(), reference))
+	return c.translate("deleting "+shortRef(ref), repo, needDelete, c.sendDelete(ctx, ref.Context(), reference))
 }
 
 // DeleteTag removes one tag and never another tag on the same digest: with

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,7 +58,7 @@ func (c *Client) Resolve(ctx context.Context, repo, reference string) (Manifest,
 	}
 	desc, err := c.puller.Head(ctx, ref)
 	if err != nil {
-		return Manifest{}, c.translate("resolving "+ref.String(), repo, needPull, err)
+		return Manifest{}, c.translate("resolving "+shortRef(ref), repo, needPull, err)
 	}
 	return Manifest{Digest: desc.Digest.String(), MediaType: string(desc.MediaType), Size: desc.Size}, nil
 }
@@ -71,7 +72,7 @@ func (c *Client) Describe(ctx context.Context, repo, reference string) (Manifest
 		return Manifest{}, err
 	}
 	m, err := c.describe(ctx, ref)
-	return m, c.translate("reading "+ref.String(), repo, needPull, err)
+	return m, c.translate("reading "+shortRef(ref), repo, needPull, err)
 }
 
 // DescribeTags describes every tag of repo in parallel; the result is in
@@ -265,4 +266,10 @@ func (c *Client) Exists(ctx context.Context, repo, reference string) (bool, erro
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// shortRef names a reference without the registry host, which the user
+// configured once and which only makes messages longer.
+func shortRef(ref name.Reference) string {
+	return strings.TrimPrefix(ref.String(), ref.Context().RegistryStr()+"/")
 }

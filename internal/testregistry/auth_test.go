@@ -15,28 +15,30 @@ import (
 )
 
 func TestBasicAuth(t *testing.T) {
-	r := Start(t, WithBasicAuth("alice", "s3cret"))
+	forEachRegistry(t, func(t *testing.T, start starter) {
+		r := start(t, WithBasicAuth("alice", "s3cret"))
 
-	anonymous := send(t, http.MethodGet, r.URL+"/v2/", nil)
-	if anonymous.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("anonymous: got %s, want 401", anonymous.Status)
-	}
-	if h := anonymous.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Basic ") {
-		t.Errorf("challenge: got %q, want Basic", h)
-	}
-	wrong := send(t, http.MethodGet, r.URL+"/v2/", func(req *http.Request) { req.SetBasicAuth("alice", "nope") })
-	if wrong.StatusCode != http.StatusUnauthorized {
-		t.Errorf("wrong password: got %s, want 401", wrong.Status)
-	}
-	right := send(t, http.MethodGet, r.URL+"/v2/", func(req *http.Request) { req.SetBasicAuth("alice", "s3cret") })
-	if right.StatusCode != http.StatusOK {
-		t.Errorf("right password: got %s, want 200", right.Status)
-	}
+		anonymous := send(t, http.MethodGet, r.URL+"/v2/", nil)
+		if anonymous.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("anonymous: got %s, want 401", anonymous.Status)
+		}
+		if h := anonymous.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Basic ") {
+			t.Errorf("challenge: got %q, want Basic", h)
+		}
+		wrong := send(t, http.MethodGet, r.URL+"/v2/", func(req *http.Request) { req.SetBasicAuth("alice", "nope") })
+		if wrong.StatusCode != http.StatusUnauthorized {
+			t.Errorf("wrong password: got %s, want 401", wrong.Status)
+		}
+		right := send(t, http.MethodGet, r.URL+"/v2/", func(req *http.Request) { req.SetBasicAuth("alice", "s3cret") })
+		if right.StatusCode != http.StatusOK {
+			t.Errorf("right password: got %s, want 200", right.Status)
+		}
 
-	if _, err := r.PushImage("app", time.Now(), "v1"); err != nil {
-		t.Fatal(err)
-	}
-	assertTags(t, r, "app", "v1")
+		if _, err := r.PushImage("app", time.Now(), "v1"); err != nil {
+			t.Fatal(err)
+		}
+		assertTags(t, r, "app", "v1")
+	})
 }
 
 func TestTokenAuth(t *testing.T) {

@@ -13,4 +13,9 @@
 // Options select the deployment shapes the provider has to handle:
 // deletion disabled (405 UNSUPPORTED), read-only maintenance mode, htpasswd
 // basic auth, and bearer-token auth through a small token server.
+//
+// StartV28 and NewV28 run Debian's docker-registry (distribution 2.8) as a
+// child process instead, with the same options except token auth, and
+// return the same *Registry, so a test can check that the provider behaves
+// the same against both generations.
 package testregistry

@@ -88,6 +88,8 @@ type Registry struct {
 	transport  *http.Transport
 	remoteOpts []remote.Option
 
+	child *childProcess // NewV28's docker-registry
+
 	closers   []func() error // run in reverse order by Close
 	closeOnce sync.Once
 	closeErr  error
@@ -97,7 +99,14 @@ type Registry struct {
 // it cannot.
 func Start(t testing.TB, opts ...Option) *Registry {
 	t.Helper()
-	r, err := New(context.Background(), opts...)
+	return mustStart(t, New, opts)
+}
+
+// mustStart runs newFn (New or NewV28) and closes the registry when the
+// test ends.
+func mustStart(t testing.TB, newFn func(context.Context, ...Option) (*Registry, error), opts []Option) *Registry {
+	t.Helper()
+	r, err := newFn(context.Background(), opts...)
 	if err != nil {
 		t.Fatalf("testregistry: %v", err)
 	}
@@ -110,12 +119,20 @@ func Start(t testing.TB, opts ...Option) *Registry {
 }
 
 // New starts a registry outside of a test. The caller must Close it.
-func New(ctx context.Context, opts ...Option) (_ *Registry, err error) {
+func New(ctx context.Context, opts ...Option) (*Registry, error) {
+	silenceLogs()
+	return newRegistry(ctx, opts, (*Registry).startInProcess)
+}
+
+// newRegistry is the startup shared by New and NewV28: it applies the
+// options, prepares the storage root, has launch bring a server up (which
+// sets Host and URL), then prepares the client side. If anything fails,
+// whatever was created so far is closed.
+func newRegistry(ctx context.Context, opts []Option, launch func(*Registry, settings) error) (_ *Registry, err error) {
 	var s settings
 	for _, opt := range opts {
 		opt(&s)
 	}
-	silenceLogs()
 
 	r := &Registry{Username: s.user, Password: s.password}
 	r.ctx, r.cancel = context.WithCancel(ctx)
@@ -131,32 +148,42 @@ func New(ctx context.Context, opts ...Option) (_ *Registry, err error) {
 			return nil, err
 		}
 	}
+	if err := launch(r, s); err != nil {
+		return nil, err
+	}
+	r.configureClient()
+	return r, nil
+}
 
+// startInProcess serves distribution v3's handlers.App from this process.
+func (r *Registry) startInProcess(s settings) error {
 	// The port is needed before the app exists: the token realm names it.
 	ln, err := r.listen()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	r.Host = ln.Addr().String()
-	r.URL = "http://" + r.Host
+	r.setAddr(ln.Addr().String())
 
 	cfg, err := newConfig(s, r.RootDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	issuer, err := r.configureAuth(s, cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	app, err := newApp(r.ctx, cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.onClose(app.Shutdown)
 	r.serve(ln, withTokenEndpoint(app, issuer))
+	return nil
+}
 
-	r.configureClient()
-	return r, nil
+func (r *Registry) setAddr(hostPort string) {
+	r.Host = hostPort
+	r.URL = "http://" + hostPort
 }
 
 // Close stops the registry and removes the storage it created, so a second

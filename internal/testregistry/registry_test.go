@@ -1,7 +1,6 @@
 package testregistry
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -17,104 +16,117 @@ import (
 )
 
 func TestDeleteByDigestRemovesEveryTag(t *testing.T) {
-	r := Start(t)
-	img, err := r.PushImage("team/app", time.Now(), "v1", "latest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertTags(t, r, "team/app", "latest", "v1")
-	assertExists(t, r, "team/app", img.Digest, true)
+	forEachRegistry(t, func(t *testing.T, start starter) {
+		r := start(t)
+		img, err := r.PushImage("team/app", time.Now(), "latest", "v1.9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertTags(t, r, "team/app", "latest", "v1.9")
+		assertExists(t, r, "team/app", img.Digest, true)
 
-	resp := send(t, http.MethodDelete, r.manifestURL("team/app", img.Digest.String()), nil)
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("DELETE: got %s, want 202", resp.Status)
-	}
+		resp := send(t, http.MethodDelete, r.manifestURL("team/app", img.Digest.String()), nil)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("DELETE: got %s, want 202", resp.Status)
+		}
 
-	assertTags(t, r, "team/app")
-	assertExists(t, r, "team/app", img.Digest, false)
+		assertTags(t, r, "team/app")
+		assertExists(t, r, "team/app", img.Digest, false)
+	})
 }
 
 func TestDeleteDisabledAnswersUnsupported(t *testing.T) {
-	r := Start(t, WithDeleteDisabled())
-	img, err := r.PushImage("app", time.Now(), "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	forEachRegistry(t, func(t *testing.T, start starter) {
+		r := start(t, WithDeleteDisabled())
+		img, err := r.PushImage("app", time.Now(), "v1")
+		if err != nil {
+			t.Fatal(err)
+		}
 
-	resp := send(t, http.MethodDelete, r.manifestURL("app", img.Digest.String()), nil)
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Fatalf("DELETE: got %s, want 405", resp.Status)
-	}
-	if code := errorCode(t, resp); code != "UNSUPPORTED" {
-		t.Errorf("error code: got %q, want UNSUPPORTED", code)
-	}
-	assertExists(t, r, "app", img.Digest, true)
+		resp := send(t, http.MethodDelete, r.manifestURL("app", img.Digest.String()), nil)
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Fatalf("DELETE: got %s, want 405", resp.Status)
+		}
+		if code := errorCode(t, resp); code != "UNSUPPORTED" {
+			t.Errorf("error code: got %q, want UNSUPPORTED", code)
+		}
+		assertExists(t, r, "app", img.Digest, true)
+	})
 }
 
 func TestReadOnlyServesSeededDataAndRejectsWrites(t *testing.T) {
-	seeded := Start(t)
-	img, err := seeded.PushImage("app", time.Now(), "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	forEachRegistry(t, func(t *testing.T, start starter) {
+		dir := t.TempDir()
+		seeded := start(t, WithRootDir(dir))
+		img, err := seeded.PushImage("app", time.Now(), "v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As in a real deployment, the writer is gone before the
+		// read-only registry starts.
+		if err := seeded.Close(); err != nil {
+			t.Fatal(err)
+		}
 
-	r := Start(t, WithReadOnly(), WithRootDir(seeded.RootDir))
-	assertTags(t, r, "app", "v1")
+		r := start(t, WithReadOnly(), WithRootDir(dir))
+		assertTags(t, r, "app", "v1")
+		assertExists(t, r, "app", img.Digest, true)
 
-	_, err = r.PushImage("app", time.Now(), "v2")
-	var terr *transport.Error
-	if !errors.As(err, &terr) || terr.StatusCode != http.StatusMethodNotAllowed {
-		t.Fatalf("push to read-only registry: got %v, want a 405", err)
-	}
-	resp := send(t, http.MethodDelete, r.manifestURL("app", img.Digest.String()), nil)
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("DELETE: got %s, want 405", resp.Status)
-	}
-	assertTags(t, r, "app", "v1")
+		_, err = r.PushImage("app", time.Now(), "v2")
+		var terr *transport.Error
+		if !errors.As(err, &terr) || terr.StatusCode != http.StatusMethodNotAllowed {
+			t.Fatalf("push to read-only registry: got %v, want a 405", err)
+		}
+		resp := send(t, http.MethodDelete, r.manifestURL("app", img.Digest.String()), nil)
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("DELETE: got %s, want 405", resp.Status)
+		}
+		assertTags(t, r, "app", "v1")
+	})
 }
 
 func TestUnknownRepositoryHasNoTags(t *testing.T) {
-	r := Start(t)
-	tags, err := r.Tags("nothing/here")
-	if err != nil || tags != nil {
-		t.Fatalf("Tags: got %v, %v; want nil, nil", tags, err)
-	}
+	forEachRegistry(t, func(t *testing.T, start starter) {
+		r := start(t)
+		tags, err := r.Tags("nothing/here")
+		if err != nil || tags != nil {
+			t.Fatalf("Tags: got %v, %v; want nil, nil", tags, err)
+		}
+	})
 }
 
 func TestRootDirSurvivesClose(t *testing.T) {
-	dir := t.TempDir()
-	first, err := New(context.Background(), WithRootDir(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := first.PushImage("app", time.Now(), "kept"); err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := http.Get(first.URL + "/v2/"); err == nil {
-		t.Error("registry still answers after Close")
-	}
+	forEachRegistry(t, func(t *testing.T, start starter) {
+		dir := t.TempDir()
+		first := start(t, WithRootDir(dir))
+		if _, err := first.PushImage("app", time.Now(), "kept"); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := http.Get(first.URL + "/v2/"); err == nil {
+			t.Error("registry still answers after Close")
+		}
 
-	second := Start(t, WithRootDir(dir))
-	assertTags(t, second, "app", "kept")
+		second := start(t, WithRootDir(dir))
+		assertTags(t, second, "app", "kept")
+	})
 }
 
 func TestCloseRemovesOwnStorage(t *testing.T) {
-	r, err := New(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.PushImage("app", time.Time{}, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(r.RootDir); !os.IsNotExist(err) {
-		t.Errorf("storage %s still exists after Close: %v", r.RootDir, err)
-	}
+	forEachRegistry(t, func(t *testing.T, start starter) {
+		r := start(t)
+		if _, err := r.PushImage("app", time.Time{}, "v1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(r.RootDir); !os.IsNotExist(err) {
+			t.Errorf("storage %s still exists after Close: %v", r.RootDir, err)
+		}
+	})
 }
 
 // send makes an unauthenticated request; edit may add credentials.

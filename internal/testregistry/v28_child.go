@@ -1,0 +1,173 @@
+package testregistry
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// childProcess is a docker-registry run by the test process. It is bound
+// to the registry's context, dies with the test process where the OS
+// allows (see childSysProcAttr), and is reaped by stop.
+type childProcess struct {
+	cmd    *exec.Cmd
+	ctx    context.Context
+	cancel context.CancelFunc
+	out    *cappedBuffer
+	done   chan struct{} // closed once Wait has returned
+	err    error         // Wait's result, valid after done
+}
+
+func startChild(parent context.Context, bin string, args ...string) (*childProcess, error) {
+	ctx, cancel := context.WithCancel(parent)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	p := &childProcess{cmd: cmd, ctx: ctx, cancel: cancel, out: &cappedBuffer{limit: v28OutputLimit}, done: make(chan struct{})}
+	cmd.Env = environWithout("REGISTRY_")
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if os.Getenv("TESTREGISTRY_LOG") != "" {
+		cmd.Stdout = io.MultiWriter(p.out, os.Stderr)
+		cmd.Stderr = cmd.Stdout
+	}
+	cmd.SysProcAttr = childSysProcAttr()
+	// Cancelling the context (stop, Close, or the caller's context) asks
+	// politely first; Wait kills the child if it is still there after
+	// v28StopTimeout.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = v28StopTimeout
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, err
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// waitReady polls GET /v2/ until the registry answers 200 or 401.
+func (p *childProcess) waitReady(url string) error {
+	transport := &http.Transport{Proxy: nil, DisableKeepAlives: true}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 500 * time.Millisecond}
+	deadline := time.NewTimer(v28StartTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if pingRegistry(p.ctx, client, url) {
+			// Someone else's registry may hold the port that ours failed
+			// to bind: make sure ours is still running.
+			select {
+			case <-p.done:
+				return fmt.Errorf("exited: %v", p.err)
+			default:
+				return nil
+			}
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("exited: %v", p.err)
+		case <-deadline.C:
+			return fmt.Errorf("GET /v2/ did not answer 200 or 401 within %s", v28StartTimeout)
+		case <-p.ctx.Done():
+			return p.ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func pingRegistry(ctx context.Context, client *http.Client, url string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v2/", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
+}
+
+// stop terminates the child (SIGTERM, then SIGKILL after v28StopTimeout)
+// and reaps it. A child that exited on its own before being asked to, that
+// is, crashed while the test was running, is reported.
+func (p *childProcess) stop() error {
+	var err error
+	select {
+	case <-p.done:
+		if p.ctx.Err() == nil {
+			err = fmt.Errorf("docker-registry exited before Close: %v\n%s", p.err, p.output())
+		}
+	default:
+	}
+	p.cancel()
+	<-p.done
+	return err
+}
+
+func (p *childProcess) output() string { return p.out.String() }
+
+// environWithout is the environment minus the variables starting with
+// prefix: distribution reads REGISTRY_* variables as configuration
+// overrides, and the machine's must not change the test's registry.
+func environWithout(prefix string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, prefix) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// freePort finds a port that is free now; the child binds it later.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// cappedBuffer keeps the first limit bytes written to it, safely for
+// concurrent use: the child writes while startup errors read.
+type cappedBuffer struct {
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	limit     int
+	truncated bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	room := b.limit - b.buf.Len()
+	if len(p) > room {
+		b.truncated = true
+		b.buf.Write(p[:max(room, 0)])
+	} else {
+		b.buf.Write(p)
+	}
+	return len(p), nil
+}
+
+func (b *cappedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.truncated {
+		return b.buf.String() + "\n[output truncated]"
+	}
+	return b.buf.String()
+}
