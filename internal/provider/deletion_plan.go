@@ -1,9 +1,9 @@
 package provider
 
 import (
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
 // Deletion resources share one shape. The plan shows exactly what the apply
@@ -29,18 +29,21 @@ const (
 	planFromPending                    // refresh found things to delete again
 )
 
-func deletionPlanSource(req resource.ModifyPlanRequest, pending types.Object) planSource {
+func deletionPlanSource(req resource.ModifyPlanRequest, pending bool) planSource {
 	switch {
 	case !req.Config.Raw.IsFullyKnown():
 		// Computed values stay unknown; the apply works them out.
 		return planNothing
 	case req.State.Raw.IsNull() || !req.Plan.Raw.Equal(req.State.Raw):
 		return planFromRegistry
-	case !pending.IsNull() && !pending.IsUnknown():
+	case pending:
 		return planFromPending
 	}
 	return planNothing
 }
+
+// hasValue reports whether a refreshed computed value holds something.
+func hasValue(v attr.Value) bool { return !v.IsNull() && !v.IsUnknown() }
 
 func warnDestroyForgets(diags *diag.Diagnostics) {
 	diags.AddWarning("Destroying only forgets",

@@ -29,11 +29,17 @@ var _ provider.Provider = &RegistryProvider{}
 // so per alias) and hands it to every resource, data source and action.
 type RegistryProvider struct {
 	version string
+	// now is the clock retention rules measure ages against; tests set it.
+	now func() time.Time
 }
 
 // New returns the provider factory that providerserver.Serve expects.
 func New(version string) func() provider.Provider {
-	return func() provider.Provider { return &RegistryProvider{version: version} }
+	return newWithClock(version, time.Now)
+}
+
+func newWithClock(version string, now func() time.Time) func() provider.Provider {
+	return func() provider.Provider { return &RegistryProvider{version: version, now: now} }
 }
 
 type providerModel struct {
@@ -188,6 +194,7 @@ func (p *RegistryProvider) Resources(_ context.Context) []func() resource.Resour
 	return []func() resource.Resource{
 		NewManifestDeletionResource,
 		NewTagDeletionResource,
+		func() resource.Resource { return &RetentionPolicyResource{now: p.now} },
 	}
 }
 

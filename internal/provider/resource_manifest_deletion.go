@@ -168,7 +168,7 @@ func (r *ManifestDeletionResource) ModifyPlan(ctx context.Context, req resource.
 		return
 	}
 	var d registry.ManifestDeletion
-	switch deletionPlanSource(req, state.Pending) {
+	switch deletionPlanSource(req, hasValue(state.Pending)) {
 	case planNothing:
 		return
 	case planFromRegistry:

@@ -138,7 +138,7 @@ func (r *TagDeletionResource) ModifyPlan(ctx context.Context, req resource.Modif
 		return
 	}
 	var d registry.TagDeletion
-	switch deletionPlanSource(req, state.Pending) {
+	switch deletionPlanSource(req, hasValue(state.Pending)) {
 	case planNothing:
 		return
 	case planFromRegistry:

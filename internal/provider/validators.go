@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // stringCheck adapts a parse function into a plan-time string validator,
@@ -48,6 +49,13 @@ var (
 				return fmt.Errorf("%q is not a digest: write it as sha256:<64 lowercase hex digits> (registry_digest resolves a tag to one)", s)
 			}
 			return nil
+		},
+	}
+	globValidator = stringCheck{
+		description: "must be a repository pattern such as team/* or team/**",
+		check: func(s string) error {
+			_, err := retention.CompileGlob(s)
+			return err
 		},
 	}
 	tagValidator = stringCheck{

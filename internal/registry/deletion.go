@@ -146,11 +146,11 @@ func (c *Client) ExecuteManifestDeletion(ctx context.Context, planned ManifestDe
 
 func (c *Client) executeManifestDeletion(ctx context.Context, fresh *Snapshot, planned ManifestDeletion) error {
 	if m, ok := fresh.Tags[planned.ViaTag]; ok && m.Digest != planned.Digest {
-		return fmt.Errorf("nothing deleted: since the plan, tag %q in %q moved from %s to %s; run plan again to review the new image",
+		return changed("nothing deleted: since the plan, tag %q in %q moved from %s to %s; run plan again to review the new image",
 			planned.ViaTag, planned.Repository, planned.Digest, m.Digest)
 	}
 	if extra := missingFrom(planned.Tags, fresh.TagsOn(planned.Digest)); len(extra) > 0 {
-		return fmt.Errorf("nothing deleted: since the plan, %s now point(s) at %s in %q, and deleting the digest would remove them too; run plan again to review",
+		return changed("nothing deleted: since the plan, %s now point(s) at %s in %q, and deleting the digest would remove them too; run plan again to review",
 			strings.Join(extra, ", "), planned.Digest, planned.Repository)
 	}
 	kept := fresh.referenced(setOf(planned.Tags))
@@ -246,7 +246,7 @@ func (c *Client) ExecuteTagDeletion(ctx context.Context, planned TagDeletion) er
 	}
 	if len(moved) > 0 {
 		slices.Sort(moved)
-		return fmt.Errorf("nothing deleted: since the plan, these tags in %q point at another image: %s; run plan again to review",
+		return changed("nothing deleted: since the plan, these tags in %q point at another image: %s; run plan again to review",
 			planned.Repository, strings.Join(moved, "; "))
 	}
 	for _, tag := range slices.Sorted(maps.Keys(planned.Tags)) {
@@ -271,6 +271,16 @@ func (c *Client) ExecuteTagDeletion(ctx context.Context, planned TagDeletion) er
 		}
 	}
 	return nil
+}
+
+// ChangedError is a planned deletion refused because the registry no
+// longer matches the plan. Nothing of that deletion was performed.
+type ChangedError struct{ msg string }
+
+func (e *ChangedError) Error() string { return e.msg }
+
+func changed(format string, args ...any) error {
+	return &ChangedError{msg: fmt.Sprintf(format, args...)}
 }
 
 // missingFrom returns the elements of got that want lacks, sorted.

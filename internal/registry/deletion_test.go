@@ -97,18 +97,3 @@ func TestPlanTagDeletion(t *testing.T) {
 		t.Fatalf("untagged without the option = %v", d.Untagged)
 	}
 }
-
-func TestIsReferrerTag(t *testing.T) {
-	for tag, want := range map[string]bool{
-		fallbackTag(imgA, ".sig"): true,
-		fallbackTag(imgA, ".att"): true,
-		fallbackTag(imgA, ""):     true,
-		"sha256-abc.sig":          false,
-		"v1.2.3":                  false,
-		"latest":                  false,
-	} {
-		if got := IsReferrerTag(tag); got != want {
-			t.Errorf("IsReferrerTag(%q) = %v", tag, got)
-		}
-	}
-}

@@ -17,13 +17,24 @@ import (
 // digest deletion takes along and which manifests are still referenced.
 type Snapshot struct {
 	Repository string
-	Tags       map[string]Manifest // tag -> digest, media type, size
+	Tags       map[string]Manifest // tag -> digest, media type, size (and created, when asked)
 	Children   map[string][]string // tagged index digest -> child digests
 }
 
-// Snapshot lists every tag of repo, resolves each with a HEAD (in
-// parallel) and reads every tagged index once.
+// Snapshot lists every tag of repo and resolves each with a HEAD, in
+// parallel, then reads every tagged index once.
 func (c *Client) Snapshot(ctx context.Context, repo string) (*Snapshot, error) {
+	return c.snapshot(ctx, repo, c.Resolve)
+}
+
+// SnapshotWithCreated is Snapshot with creation times: one GET per tag
+// instead of a HEAD (the body names the config and an index's children)
+// and one config fetch per image, each remembered for the client's life.
+func (c *Client) SnapshotWithCreated(ctx context.Context, repo string) (*Snapshot, error) {
+	return c.snapshot(ctx, repo, c.Describe)
+}
+
+func (c *Client) snapshot(ctx context.Context, repo string, read func(context.Context, string, string) (Manifest, error)) (*Snapshot, error) {
 	tags, err := c.Tags(ctx, repo)
 	if err != nil {
 		return nil, err
@@ -33,7 +44,7 @@ func (c *Client) Snapshot(ctx context.Context, repo string) (*Snapshot, error) {
 	g.SetLimit(c.concurrency)
 	for i, tag := range tags {
 		g.Go(func() error {
-			m, err := c.Resolve(gctx, repo, tag)
+			m, err := read(gctx, repo, tag)
 			if IsNotFound(err) {
 				return nil // untagged since the listing
 			}
@@ -46,11 +57,23 @@ func (c *Client) Snapshot(ctx context.Context, repo string) (*Snapshot, error) {
 	}
 	s := &Snapshot{Repository: repo, Tags: map[string]Manifest{}, Children: map[string][]string{}}
 	for i, tag := range tags {
-		if resolved[i].Digest != "" {
-			s.Tags[tag] = resolved[i]
+		m := resolved[i]
+		if m.Digest == "" {
+			continue
+		}
+		s.Tags[tag] = m
+		for _, p := range m.Platforms { // described indexes name their children
+			s.Children[m.Digest] = appendNew(s.Children[m.Digest], p.Digest)
 		}
 	}
 	return s, c.readIndexes(ctx, s)
+}
+
+func appendNew(list []string, v string) []string {
+	if slices.Contains(list, v) {
+		return list
+	}
+	return append(list, v)
 }
 
 func (c *Client) readIndexes(ctx context.Context, s *Snapshot) error {
@@ -60,7 +83,8 @@ func (c *Client) readIndexes(ctx context.Context, s *Snapshot) error {
 	}
 	var indexes []string
 	for _, m := range s.Tags {
-		if m.IsIndex() && !slices.Contains(indexes, m.Digest) {
+		if _, known := s.Children[m.Digest]; m.IsIndex() && !known {
+			s.Children[m.Digest] = nil // claimed: read once below
 			indexes = append(indexes, m.Digest)
 		}
 	}
@@ -144,17 +168,4 @@ func (s *Snapshot) FallbackReferrerTags(subject string) []string {
 	}
 	slices.Sort(tags)
 	return tags
-}
-
-// IsReferrerTag reports whether tag follows the referrers tag schema
-// ("<algorithm>-<hex>[.suffix]"): such tags belong to their subject and are
-// never matched by rules.
-func IsReferrerTag(tag string) bool {
-	alg, rest, ok := strings.Cut(tag, "-")
-	if !ok {
-		return false
-	}
-	hexPart, _, _ := strings.Cut(rest, ".")
-	_, err := v1.NewHash(alg + ":" + hexPart)
-	return err == nil
 }

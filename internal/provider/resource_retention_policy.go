@@ -1,0 +1,479 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = &RetentionPolicyResource{}
+	_ resource.ResourceWithModifyPlan     = &RetentionPolicyResource{}
+	_ resource.ResourceWithValidateConfig = &RetentionPolicyResource{}
+)
+
+// RetentionPolicyResource keeps and deletes tags over many repositories by
+// rules. The plan lists every pending deletion with its reason; the apply
+// performs only those. The rules live in internal/retention.
+type RetentionPolicyResource struct {
+	client *registry.Client
+	now    func() time.Time
+}
+
+type retentionModel struct {
+	ID               types.String  `tfsdk:"id"`
+	Repositories     []string      `tfsdk:"repositories"`
+	Keep             []keepModel   `tfsdk:"keep"`
+	Delete           []deleteModel `tfsdk:"delete"`
+	DeleteReferrers  types.Bool    `tfsdk:"delete_referrers"`
+	MaxDeletions     types.Int64   `tfsdk:"max_deletions"`
+	PendingDeletions types.List    `tfsdk:"pending_deletions"`
+	Deletions        types.List    `tfsdk:"deletions"`
+}
+
+type keepModel struct {
+	Tags      []string     `tfsdk:"tags"`
+	TagRegex  types.String `tfsdk:"tag_regex"`
+	Newest    types.Int64  `tfsdk:"newest"`
+	NewerThan types.String `tfsdk:"newer_than"`
+	OrderBy   types.String `tfsdk:"order_by"`
+}
+
+type deleteModel struct {
+	TagRegex  types.String `tfsdk:"tag_regex"`
+	OlderThan types.String `tfsdk:"older_than"`
+}
+
+// decisionModel is one entry of deletions / pending_deletions.
+type decisionModel struct {
+	Repository string   `tfsdk:"repository"`
+	Digest     string   `tfsdk:"digest"`
+	Action     string   `tfsdk:"action"`
+	Tags       []string `tfsdk:"tags"`
+	Referrers  []string `tfsdk:"referrers"`
+	Children   []string `tfsdk:"children"`
+	Reason     string   `tfsdk:"reason"`
+}
+
+var decisionType = types.ObjectType{AttrTypes: map[string]attr.Type{
+	"repository": types.StringType,
+	"digest":     types.StringType,
+	"action":     types.StringType,
+	"tags":       types.ListType{ElemType: types.StringType},
+	"referrers":  types.ListType{ElemType: types.StringType},
+	"children":   types.ListType{ElemType: types.StringType},
+	"reason":     types.StringType,
+}}
+
+func (r *RetentionPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_retention_policy"
+}
+
+func (r *RetentionPolicyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	orders := make([]string, len(retention.Orders))
+	for i, o := range retention.Orders {
+		orders[i] = string(o)
+	}
+	decisionAttributes := map[string]schema.Attribute{
+		"repository": schema.StringAttribute{Computed: true, MarkdownDescription: "Repository."},
+		"digest":     schema.StringAttribute{Computed: true, MarkdownDescription: "Manifest digest."},
+		"action":     schema.StringAttribute{Computed: true, MarkdownDescription: "`delete_manifest` (every tag on the digest goes, so the manifest is deleted by digest) or `untag` (only these tags go: another tag keeps the manifest)."},
+		"tags":       schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Tags removed."},
+		"referrers":  schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Referrers (signatures, attestations, SBOMs) deleted before the manifest."},
+		"children":   schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Index children deleted after the manifest."},
+		"reason":     schema.StringAttribute{Computed: true, MarkdownDescription: "The rule that deletes the tags, and for `untag` the tags that keep the manifest."},
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Keeps and deletes tags over many repositories by rules. `terraform plan` lists every pending deletion " +
+			"(`deletions`: repository, digest, tags, action, reason); `apply` performs exactly those, re-checking each tag first. " +
+			"New pushes that break the policy show up in the next plan as an in-place update. Destroying the policy deletes nothing.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The repository patterns, joined by commas.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"repositories": schema.ListAttribute{
+				Required:    true,
+				ElementType: types.StringType,
+				MarkdownDescription: "Repository patterns matched against the catalog: `*` and `?` within one path component, `**` across `/` " +
+					"(`team/*`, `team/**`, `tools/ci`). A pattern that matches nothing is a warning.",
+				Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.ValueStringsAre(globValidator)},
+			},
+			"delete_referrers": schema.BoolAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(true),
+				MarkdownDescription: "Delete the signatures, attestations and SBOMs (`sha256-<hex>.*` tags) of deleted manifests with them. Default `true`.",
+			},
+			"max_deletions": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "Fail the plan, deleting nothing, when it has more than this many entries in `deletions` (one per digest). Unset: no limit.",
+				Validators:          []validator.Int64{int64validator.AtLeast(0)},
+			},
+			"pending_deletions": schema.ListNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: "What the policy would delete now, as found by the last refresh; the next apply deletes it.",
+				NestedObject:        schema.NestedAttributeObject{Attributes: decisionAttributes},
+			},
+			"deletions": schema.ListNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: "In a plan: every deletion the apply performs, one entry per digest. After apply: what it deleted.",
+				NestedObject:        schema.NestedAttributeObject{Attributes: decisionAttributes},
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"keep": schema.ListNestedBlock{
+				MarkdownDescription: "Tags to keep; blocks add up, and a kept tag is never deleted. Set `tags` for exact names and/or select with " +
+					"`tag_regex` (default: every tag), narrowed to the `newest` N by `order_by` and/or those created within `newer_than` (the union when both are set).",
+				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+					"tags": schema.ListAttribute{
+						Optional: true, ElementType: types.StringType,
+						MarkdownDescription: "Exact tag names to keep.",
+						Validators:          []validator.List{listvalidator.ValueStringsAre(tagValidator)},
+					},
+					"tag_regex": schema.StringAttribute{
+						Optional: true, MarkdownDescription: "RE2 regular expression (unanchored) the selected tags match.",
+						Validators: []validator.String{regexValidator},
+					},
+					"newest": schema.Int64Attribute{
+						Optional: true, MarkdownDescription: "Keep only the newest N matching tags by `order_by`.",
+						Validators: []validator.Int64{int64validator.AtLeast(1)},
+					},
+					"newer_than": schema.StringAttribute{
+						Optional: true, MarkdownDescription: "Keep matching tags whose image was created less than this long ago (`168h`). Images of unknown age never match.",
+						Validators: []validator.String{durationValidator},
+					},
+					"order_by": schema.StringAttribute{
+						Optional: true, MarkdownDescription: "Ranking for `newest`: `created` (default; unknown age ranks last), `semver` (a leading `v` allowed; non-versions rank last) or `name`.",
+						Validators: []validator.String{stringvalidator.OneOf(orders...)},
+					},
+				}},
+			},
+			"delete": schema.ListNestedBlock{
+				MarkdownDescription: "Tags to delete, unless a `keep` block keeps them; a tag is deleted when every condition of at least one block holds. " +
+					"At least one block is required; `delete {}` deletes every tag not kept.",
+				Validators: []validator.List{listvalidator.IsRequired(), listvalidator.SizeAtLeast(1)},
+				NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+					"tag_regex": schema.StringAttribute{
+						Optional: true, MarkdownDescription: "RE2 regular expression (unanchored) the tag matches.",
+						Validators: []validator.String{regexValidator},
+					},
+					"older_than": schema.StringAttribute{
+						Optional: true, MarkdownDescription: "The image was created more than this long ago (`720h`). Images of unknown age never match, so age alone never deletes them.",
+						Validators: []validator.String{durationValidator},
+					},
+				}},
+			},
+		},
+	}
+}
+
+func (r *RetentionPolicyResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var keeps []keepModel
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("keep"), &keeps)...)
+	for i, k := range keeps {
+		if k.Tags == nil && k.TagRegex.IsNull() && k.Newest.IsNull() && k.NewerThan.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("keep").AtListIndex(i), "Empty keep block",
+				"This keep block selects nothing, which would keep every tag: set tags, tag_regex, newest or newer_than, or remove the block.")
+		}
+		if !k.OrderBy.IsNull() && k.Newest.IsNull() {
+			resp.Diagnostics.AddAttributeWarning(path.Root("keep").AtListIndex(i).AtName("order_by"), "order_by without newest",
+				"order_by only ranks tags for newest; without newest it has no effect.")
+		}
+	}
+}
+
+// policy converts the configuration; validators have already checked it.
+func (m retentionModel) policy() retention.Policy {
+	p := retention.Policy{DeleteReferrers: m.DeleteReferrers.ValueBool()}
+	for _, k := range m.Keep {
+		p.Keep = append(p.Keep, retention.KeepRule{
+			Tags:      k.Tags,
+			TagRegex:  optionalRegex(k.TagRegex),
+			Newest:    int(k.Newest.ValueInt64()),
+			NewerThan: optionalDuration(k.NewerThan),
+			OrderBy:   retention.Order(k.OrderBy.ValueString()),
+		})
+	}
+	for _, d := range m.Delete {
+		p.Delete = append(p.Delete, retention.DeleteRule{TagRegex: optionalRegex(d.TagRegex), OlderThan: optionalDuration(d.OlderThan)})
+	}
+	return p
+}
+
+func optionalRegex(v types.String) *regexp.Regexp {
+	if v.IsNull() {
+		return nil
+	}
+	return regexp.MustCompile(v.ValueString())
+}
+
+func optionalDuration(v types.String) time.Duration {
+	d, _ := parsePositiveDuration(v.ValueString())
+	return d
+}
+
+// decide snapshots every matching repository, fetching creation times
+// only when a rule needs them, and runs the engine on each.
+func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, diags *diag.Diagnostics) []retention.Decision {
+	repos, err := r.matchingRepositories(ctx, m.Repositories)
+	if err != nil {
+		diags.AddError("Cannot list repositories", err.Error())
+		return nil
+	}
+	if len(repos) == 0 {
+		diags.AddWarning("No matching repository", fmt.Sprintf("No repository in the catalog matches %q: the policy deletes nothing.", m.Repositories))
+	}
+	policy, now := m.policy(), r.now()
+	snapshot := r.client.Snapshot
+	if policy.NeedsCreated() {
+		snapshot = r.client.SnapshotWithCreated
+	}
+	results := make([][]retention.Decision, len(repos))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4) // repositories in flight; requests are bounded by max_concurrency
+	for i, repo := range repos {
+		g.Go(func() error {
+			snap, err := snapshot(gctx, repo)
+			if err != nil {
+				return err
+			}
+			results[i] = retention.Decide(engineRepository(snap), policy, now)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		diags.AddError("Cannot read the registry", err.Error())
+		return nil
+	}
+	return slices.Concat(results...)
+}
+
+func (r *RetentionPolicyResource) matchingRepositories(ctx context.Context, patterns []string) ([]string, error) {
+	compiled := make([]*regexp.Regexp, len(patterns))
+	for i, p := range patterns {
+		re, err := retention.CompileGlob(p)
+		if err != nil {
+			return nil, err
+		}
+		compiled[i] = re
+	}
+	catalog, err := r.client.Repositories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return retention.MatchRepositories(compiled, catalog), nil
+}
+
+// engineRepository converts a registry snapshot for the engine.
+func engineRepository(s *registry.Snapshot) retention.Repository {
+	repo := retention.Repository{Name: s.Repository, Children: s.Children}
+	for name, m := range s.Tags {
+		repo.Tags = append(repo.Tags, retention.Tag{Name: name, Digest: m.Digest, Created: m.Created})
+	}
+	slices.SortFunc(repo.Tags, func(a, b retention.Tag) int { return strings.Compare(a.Name, b.Name) })
+	return repo
+}
+
+func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		warnDestroyForgets(&resp.Diagnostics)
+		return
+	}
+	var plan, state retentionModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
+	if resp.Diagnostics.HasError() || r.client == nil {
+		return
+	}
+	var decisions []decisionModel
+	switch deletionPlanSource(req, hasValue(state.PendingDeletions) && len(state.PendingDeletions.Elements()) > 0) {
+	case planNothing:
+		return
+	case planFromRegistry:
+		decisions = decisionModels(r.decide(ctx, plan, &resp.Diagnostics))
+	case planFromPending:
+		resp.Diagnostics.Append(state.PendingDeletions.ElementsAs(ctx, &decisions, false)...)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if limit := plan.MaxDeletions; !limit.IsNull() && int64(len(decisions)) > limit.ValueInt64() {
+		resp.Diagnostics.AddAttributeError(path.Root("max_deletions"), "Too many deletions",
+			fmt.Sprintf("The policy would delete %d digests (%d tags), more than max_deletions = %d: nothing is deleted. "+
+				"Review the rules, or raise max_deletions.", len(decisions), countTags(decisions), limit.ValueInt64()))
+		return
+	}
+	for _, repo := range repositoriesOf(decisions) {
+		if err := r.client.CheckDeletable(ctx, repo); err != nil {
+			resp.Diagnostics.AddError("The registry will not accept the deletions", err.Error())
+			return
+		}
+	}
+	plan.ID = types.StringValue(strings.Join(plan.Repositories, ","))
+	plan.PendingDeletions = decisionList(ctx, nil, &resp.Diagnostics)
+	plan.Deletions = decisionList(ctx, decisions, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state retentionModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	decisions := decisionModels(r.decide(ctx, state, &resp.Diagnostics))
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	state.PendingDeletions = decisionList(ctx, decisions, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *RetentionPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+func (r *RetentionPolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+// apply performs the planned deletions, repository by repository, each
+// against a fresh look at the registry: an item whose tags moved since the
+// plan is skipped with a warning.
+func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
+	var m retentionModel
+	diags.Append(planned.Get(ctx, &m)...)
+	if diags.HasError() {
+		return
+	}
+	var decisions []decisionModel
+	if m.Deletions.IsUnknown() {
+		decisions = decisionModels(r.decide(ctx, m, diags))
+		m.ID = types.StringValue(strings.Join(m.Repositories, ","))
+		m.PendingDeletions = decisionList(ctx, nil, diags)
+		m.Deletions = decisionList(ctx, decisions, diags)
+	} else {
+		diags.Append(m.Deletions.ElementsAs(ctx, &decisions, false)...)
+	}
+	if diags.HasError() {
+		return
+	}
+	for _, batch := range batches(decisions) {
+		skipped, err := r.client.ExecuteBatch(ctx, batch)
+		for _, s := range skipped {
+			diags.AddWarning("Skipped a planned deletion", s)
+		}
+		if err != nil {
+			diags.AddError("Cannot apply the retention policy", err.Error())
+			return
+		}
+	}
+	diags.Append(state.Set(ctx, &m)...)
+}
+
+func (r *RetentionPolicyResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {
+	// Destroying a policy deletes nothing: ModifyPlan warned.
+}
+
+func decisionModels(decisions []retention.Decision) []decisionModel {
+	out := make([]decisionModel, len(decisions))
+	for i, d := range decisions {
+		out[i] = decisionModel{
+			Repository: d.Repository, Digest: d.Digest, Action: string(d.Action), Reason: d.Reason,
+			Tags: nonNil(d.Tags), Referrers: nonNil(d.Referrers), Children: nonNil(d.Children),
+		}
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func decisionList(ctx context.Context, decisions []decisionModel, diags *diag.Diagnostics) types.List {
+	if decisions == nil {
+		decisions = []decisionModel{}
+	}
+	list, d := types.ListValueFrom(ctx, decisionType, decisions)
+	diags.Append(d...)
+	return list
+}
+
+// batches groups decisions by repository for the registry client.
+func batches(decisions []decisionModel) []registry.Batch {
+	byRepo := map[string]*registry.Batch{}
+	var order []string
+	for _, d := range decisions {
+		b, ok := byRepo[d.Repository]
+		if !ok {
+			b = &registry.Batch{Repository: d.Repository, Untag: map[string]string{}}
+			byRepo[d.Repository] = b
+			order = append(order, d.Repository)
+		}
+		if retention.Action(d.Action) == retention.Untag {
+			for _, t := range d.Tags {
+				b.Untag[t] = d.Digest
+			}
+			continue
+		}
+		b.Manifests = append(b.Manifests, registry.ManifestDeletion{
+			Repository: d.Repository, Digest: d.Digest, Tags: d.Tags, Referrers: d.Referrers, Children: d.Children,
+		})
+	}
+	out := make([]registry.Batch, len(order))
+	for i, repo := range order {
+		out[i] = *byRepo[repo]
+	}
+	return out
+}
+
+func repositoriesOf(decisions []decisionModel) []string {
+	var repos []string
+	for _, d := range decisions {
+		if !slices.Contains(repos, d.Repository) {
+			repos = append(repos, d.Repository)
+		}
+	}
+	return repos
+}
+
+func countTags(decisions []decisionModel) int {
+	n := 0
+	for _, d := range decisions {
+		n += len(d.Tags)
+	}
+	return n
+}

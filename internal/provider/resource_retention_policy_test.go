@@ -1,0 +1,290 @@
+package provider
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
+)
+
+const policy = "registry_retention_policy.this"
+
+func policyConfig(reg *testregistry.Registry, body string) string {
+	return providerBlock(reg, "") + "resource \"registry_retention_policy\" \"this\" {\n" + body + "\n}\n"
+}
+
+func expectDeletions(n int) plancheck.PlanCheck {
+	return plancheck.ExpectKnownValue(policy, tfjsonpath.New("deletions"), knownvalue.ListSizeExact(n))
+}
+
+func expectDeletion(i int, attribute string, value knownvalue.Check) plancheck.PlanCheck {
+	return plancheck.ExpectKnownValue(policy, tfjsonpath.New("deletions").AtSliceIndex(i).AtMapKey(attribute), value)
+}
+
+// thenEmptyPlan is the idempotence step: after an apply, nothing is left.
+func thenEmptyPlan(config string) resource.TestStep {
+	return resource.TestStep{
+		Config:           config,
+		ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+	}
+}
+
+func TestAccRetentionPolicy_newestBySemver(t *testing.T) {
+	forEachRegistry(t, func(t *testing.T, start func(...testregistry.Option) *testregistry.Registry) {
+		reg := start()
+		for _, v := range []string{"v1.10.0", "v1.2.0", "v2.0.0", "v1.9.0", "v0.9.0", "latest"} {
+			mustPush(t, reg, "app", v) // out of order on purpose
+		}
+		config := policyConfig(reg, `
+  repositories = ["app"]
+  keep {
+    tags = ["latest"]
+  }
+  keep {
+    tag_regex = "^v"
+    newest    = 3
+    order_by  = "semver"
+  }
+  delete {}`)
+		accTest(t,
+			resource.TestStep{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(policy, plancheck.ResourceActionCreate),
+					expectDeletions(2),
+				}},
+				Check: expectRegistryTags(reg, "app", "latest", "v1.10.0", "v1.9.0", "v2.0.0"),
+			},
+			thenEmptyPlan(config),
+		)
+	})
+}
+
+func TestAccRetentionPolicy_ageAndCreated(t *testing.T) {
+	reg := startRegistry(t)
+	now := time.Now()
+	day := 24 * time.Hour
+	mustPushAt(t, reg, "app", now.Add(-40*day), "old-1")
+	mustPushAt(t, reg, "app", now.Add(-35*day), "old-2")
+	mustPushAt(t, reg, "app", now.Add(-20*day), "mid")
+	mustPushAt(t, reg, "app", now.Add(-1*day), "fresh")
+	mustPush(t, reg, "app", "unknown-age") // no created: never deleted by age
+	mustPushAt(t, reg, "app", now.Add(-50*day), "release-1")
+	config := policyConfig(reg, `
+  repositories = ["app"]
+  keep {
+    newer_than = "72h"
+  }
+  keep {
+    tag_regex = "^release-"
+  }
+  keep {
+    tag_regex = "^old-"
+    newest    = 1
+  }
+  delete {
+    older_than = "720h"
+  }`)
+	accTest(t,
+		resource.TestStep{
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				expectDeletions(1),
+				expectDeletion(0, "tags", listOf("old-1")),
+				expectDeletion(0, "action", knownvalue.StringExact("delete_manifest")),
+				expectDeletion(0, "reason", knownvalue.StringExact(`delete[0] (older_than 720h0m0s)`)),
+			}},
+			Check: expectRegistryTags(reg, "app", "fresh", "mid", "old-2", "release-1", "unknown-age"),
+		},
+		thenEmptyPlan(config),
+	)
+}
+
+// Keep wins over delete; a digest with a kept tag is only untagged.
+func TestAccRetentionPolicy_sharedDigestIsUntagged(t *testing.T) {
+	forEachRegistry(t, func(t *testing.T, start func(...testregistry.Option) *testregistry.Registry) {
+		reg := start()
+		shared := mustPush(t, reg, "app", "stable", "pr-7")
+		alone := mustPush(t, reg, "app", "pr-8")
+		mustPush(t, reg, "app", "pr-keep")
+		config := policyConfig(reg, `
+  repositories = ["app"]
+  keep {
+    tags = ["stable", "pr-keep"]
+  }
+  delete {
+    tag_regex = "^pr-"
+  }`)
+		accTest(t,
+			resource.TestStep{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(policy, tfjsonpath.New("deletions"), knownvalue.SetExact([]knownvalue.Check{
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"digest": knownvalue.StringExact(shared.Digest.String()), "action": knownvalue.StringExact("untag"),
+							"tags": listOf("pr-7"), "reason": knownvalue.StringRegexp(errorLike(`delete\[0\] \(tag_regex "\^pr-"\); the digest stays: kept tag\(s\) stable`)),
+						}),
+						knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"digest": knownvalue.StringExact(alone.Digest.String()), "action": knownvalue.StringExact("delete_manifest"),
+						}),
+					})),
+				}},
+				Check: resource.ComposeTestCheckFunc(
+					expectRegistryTags(reg, "app", "pr-keep", "stable"),
+					expectManifests(reg, "app", true, shared.Digest),
+					expectManifests(reg, "app", false, alone.Digest),
+				),
+			},
+			thenEmptyPlan(config),
+		)
+	})
+}
+
+// An index goes with its children; signatures go with their subject and
+// are never counted or matched as tags.
+func TestAccRetentionPolicy_indexAndReferrers(t *testing.T) {
+	reg := startRegistry(t)
+	platforms := []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
+	oldIndex, children, err := reg.PushIndex("multi", platforms, time.Now(), "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newIndex, _, err := reg.PushIndex("multi", platforms, time.Now(), "2.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := reg.PushReferrer("multi", oldIndex, "sig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.PushReferrer("multi", newIndex, "sig"); err != nil {
+		t.Fatal(err)
+	}
+	config := policyConfig(reg, `
+  repositories = ["multi"]
+  keep {
+    newest   = 1
+    order_by = "semver"
+  }
+  delete {}`)
+	accTest(t,
+		resource.TestStep{
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				expectDeletions(1),
+				expectDeletion(0, "digest", knownvalue.StringExact(oldIndex.String())),
+				expectDeletion(0, "tags", listOf("1.0", "sha256-"+oldIndex.Hex+".sig")),
+				expectDeletion(0, "referrers", listOf(sig.String())),
+				expectDeletion(0, "children", listOf(children[0].String(), children[1].String())),
+			}},
+			Check: resource.ComposeTestCheckFunc(
+				expectRegistryTags(reg, "multi", "2.0", "sha256-"+newIndex.Hex+".sig"),
+				expectManifests(reg, "multi", false, oldIndex, sig, children[0], children[1]),
+				expectManifests(reg, "multi", true, newIndex),
+			),
+		},
+		thenEmptyPlan(config),
+	)
+}
+
+// New pushes that break the policy show up as an in-place update listing
+// exactly them.
+func TestAccRetentionPolicy_driftAfterNewPushes(t *testing.T) {
+	reg := startRegistry(t)
+	mustPush(t, reg, "ci/app", "main", "pr-1")
+	config := policyConfig(reg, `
+  repositories = ["ci/**"]
+  keep {
+    tags = ["main"]
+  }
+  delete {
+    tag_regex = "^pr-"
+  }`)
+	var pr2 testregistry.Image
+	accTest(t,
+		resource.TestStep{Config: config, Check: expectRegistryTags(reg, "ci/app", "main")},
+		resource.TestStep{
+			PreConfig: func() { pr2 = mustPush(t, reg, "ci/app", "pr-2") },
+			Config:    config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction(policy, plancheck.ResourceActionUpdate),
+				expectDeletions(1),
+				expectDeletion(0, "tags", listOf("pr-2")),
+			}},
+			Check: resource.ComposeTestCheckFunc(
+				expectRegistryTags(reg, "ci/app", "main"),
+				deferred(func() resource.TestCheckFunc { return expectManifests(reg, "ci/app", false, pr2.Digest) }),
+			),
+		},
+		thenEmptyPlan(config),
+	)
+}
+
+func TestAccRetentionPolicy_maxDeletions(t *testing.T) {
+	reg := startRegistry(t)
+	for i := range 4 {
+		mustPush(t, reg, "app", fmt.Sprintf("pr-%d", i))
+	}
+	accTest(t, resource.TestStep{
+		Config: policyConfig(reg, `
+  repositories  = ["app"]
+  max_deletions = 3
+  delete {}`),
+		ExpectError: errorLike(`would delete 4 digests \(4 tags\), more than max_deletions = 3: nothing is deleted`),
+	})
+	if tags, _ := reg.Tags("app"); len(tags) != 4 {
+		t.Errorf("tags = %v, want all 4 kept", tags)
+	}
+}
+
+func TestAccRetentionPolicy_deletionDisabled(t *testing.T) {
+	reg := startRegistry(t, testregistry.WithDeleteDisabled())
+	mustPush(t, reg, "app", "pr-1")
+	accTest(t, resource.TestStep{
+		Config: policyConfig(reg, `
+  repositories = ["app"]
+  delete {}`),
+		ExpectError: errorLike(`deletion is disabled on this registry: set storage.delete.enabled: true`),
+	})
+}
+
+func TestAccRetentionPolicy_badInput(t *testing.T) {
+	reg := startRegistry(t)
+	mustPush(t, reg, "app", "v1")
+	cases := map[string]struct{ body, err string }{
+		"bad regex":          {`repositories = ["app"]` + "\n" + `delete { tag_regex = "(" }`, `(?s)Invalid delete\[0\].tag_regex.*not a valid regular expression`},
+		"bad duration":       {`repositories = ["app"]` + "\n" + `delete { older_than = "30 days" }`, `(?s)Invalid delete\[0\].older_than.*not a positive duration`},
+		"newest below 1":     {`repositories = ["app"]` + "\n" + `keep { newest = 0 }` + "\n" + `delete {}`, `(?s)newest.*must be at least 1`},
+		"empty repositories": {`repositories = []` + "\n" + `delete {}`, `(?s)repositories.*at least 1`},
+		"no delete block":    {`repositories = ["app"]` + "\n" + `keep { tags = ["v1"] }`, `(?s)Block delete must have a configuration value`},
+		"empty keep block":   {`repositories = ["app"]` + "\n" + `keep {}` + "\n" + `delete {}`, `(?s)Empty keep block`},
+		"bad order_by":       {`repositories = ["app"]` + "\n" + "keep {\n newest = 1\n order_by = \"age\"\n}" + "\n" + `delete {}`, `(?s)order_by.*value must be one of`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			accTest(t, resource.TestStep{Config: policyConfig(reg, tc.body), ExpectError: errorLike(tc.err)})
+		})
+	}
+}
+
+func TestAccRetentionPolicy_noMatchingRepositoryWarns(t *testing.T) {
+	reg := startRegistry(t)
+	mustPush(t, reg, "app", "v1")
+	accTest(t, resource.TestStep{
+		Config: policyConfig(reg, `
+  repositories = ["nothing/*"]
+  delete {}`),
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.ExpectKnownValue(policy, tfjsonpath.New("deletions"), knownvalue.ListSizeExact(0)),
+		},
+		Check: expectRegistryTags(reg, "app", "v1"),
+	})
+}

@@ -1,0 +1,67 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Batch is everything a retention policy planned for one repository:
+// manifests to delete by digest, and tags to remove (tag -> planned digest)
+// from digests that keep another tag.
+type Batch struct {
+	Repository string
+	Manifests  []ManifestDeletion
+	Untag      map[string]string
+}
+
+// ExecuteBatch performs a planned batch against one fresh snapshot, in
+// parallel up to the client's concurrency. A planned item the registry no
+// longer matches (a tag moved, a new tag on a digest) is skipped, and
+// reported in skipped; nothing else of it is deleted. Tags already gone
+// count as removed.
+func (c *Client) ExecuteBatch(ctx context.Context, b Batch) (skipped []string, err error) {
+	fresh, err := c.Snapshot(ctx, b.Repository)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	skip := func(msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		skipped = append(skipped, msg)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.concurrency)
+	for tag, digest := range b.Untag {
+		g.Go(func() error {
+			m, present := fresh.Tags[tag]
+			switch {
+			case !present:
+				return nil
+			case m.Digest != digest:
+				skip(fmt.Sprintf("kept tag %s:%s: it moved from %s to %s since the plan", b.Repository, tag, digest, m.Digest))
+				return nil
+			}
+			return c.DeleteTag(gctx, b.Repository, tag)
+		})
+	}
+	for _, m := range b.Manifests {
+		g.Go(func() error {
+			err := c.executeManifestDeletion(gctx, fresh, m)
+			var changedErr *ChangedError
+			if errors.As(err, &changedErr) {
+				skip("kept " + m.Digest + ": " + changedErr.Error())
+				return nil
+			}
+			return err
+		})
+	}
+	err = g.Wait()
+	slices.Sort(skipped)
+	return skipped, err
+}
