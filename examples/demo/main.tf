@@ -1,6 +1,7 @@
-# The demo configuration `make demo` applies against an embedded registry
-# that it seeds with sample images. Run it yourself against any registry:
-#   terraform apply -var registry_url=https://registry.example.com
+# The demo configuration `make demo` applies against two registries it
+# starts and seeds with sample images (distribution v3 in process, and
+# distribution 2.8). Run it yourself against your own:
+#   terraform apply -var registry_url=https://a.example.com -var second_registry_url=https://b.example.com
 terraform {
   required_providers {
     registry = {
@@ -14,8 +15,58 @@ variable "registry_url" {
   description = "Base URL of the registry to inspect."
 }
 
+variable "second_registry_url" {
+  type        = string
+  description = "Base URL of a second registry the same retention policy applies to."
+}
+
 provider "registry" {
   url = var.registry_url
+}
+
+provider "registry" {
+  alias = "second"
+  url   = var.second_registry_url
+}
+
+# One policy module, two registries: both end with the same tags.
+module "retention_first" {
+  source       = "./retention"
+  repositories = ["demo/web"]
+}
+
+module "retention_second" {
+  source       = "./retention"
+  repositories = ["demo/web"]
+  providers = {
+    registry = registry.second
+  }
+}
+
+data "registry_tags" "web_first" {
+  repository = "demo/web"
+  order_by   = "semver"
+  depends_on = [module.retention_first]
+}
+
+data "registry_tags" "web_second" {
+  provider   = registry.second
+  repository = "demo/web"
+  order_by   = "semver"
+  depends_on = [module.retention_second]
+}
+
+output "web_tags_left" {
+  description = "demo/web after the retention policy, in each registry."
+  value = {
+    first  = data.registry_tags.web_first.tags
+    second = data.registry_tags.web_second.tags
+  }
+}
+
+output "retention_deleted" {
+  description = "What the policy deleted in the first registry."
+  value       = module.retention_first.deletions
 }
 
 data "registry_repositories" "all" {}

@@ -40,7 +40,7 @@ func terraformPlan(ctx context.Context, url string, repos []string) (time.Durati
 	for i, repo := range repos {
 		fmt.Fprintf(&config, "data \"registry_tags\" \"r%d\" {\n  repository = %q\n  with_details = true\n}\n", i, repo)
 	}
-	ws, err := devprovider.NewWorkspace([]byte(config.String()))
+	ws, err := devprovider.NewWorkspace(map[string][]byte{"main.tf": []byte(config.String())})
 	if err != nil {
 		return 0, err
 	}

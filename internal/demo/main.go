@@ -28,22 +28,32 @@ func run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 
-	reg, err := testregistry.New(ctx)
+	first, err := testregistry.New(ctx)
 	if err != nil {
 		return err
 	}
-	defer reg.Close()
-	step("Started a distribution v3 registry at %s (storage %s)", reg.URL, reg.RootDir)
+	defer first.Close()
+	second, err := testregistry.NewV28(ctx)
+	if err != nil {
+		return fmt.Errorf("starting distribution 2.8 (make demo installs Debian's docker-registry): %w", err)
+	}
+	defer second.Close()
+	step("Started distribution v3 at %s and distribution 2.8 at %s", first.URL, second.URL)
 
-	if err := seed(reg); err != nil {
+	if err := seed(first); err != nil {
 		return fmt.Errorf("seeding: %w", err)
+	}
+	for _, reg := range []*testregistry.Registry{first, second} {
+		if err := seedWeb(reg); err != nil {
+			return fmt.Errorf("seeding: %w", err)
+		}
 	}
 
 	root, err := devprovider.ModuleRoot()
 	if err != nil {
 		return err
 	}
-	config, err := os.ReadFile(filepath.Join(root, "examples", "demo", "main.tf"))
+	config, err := devprovider.ReadConfig(filepath.Join(root, "examples", "demo"))
 	if err != nil {
 		return err
 	}
@@ -52,12 +62,32 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer tf.Close()
+	vars := []string{"-var", "registry_url=" + first.URL, "-var", "second_registry_url=" + second.URL}
 	step("terraform init (provider installed from a local mirror)")
 	if err := tf.Run(ctx, os.Stdout, "init", "-input=false", "-no-color"); err != nil {
 		return err
 	}
-	step("terraform apply")
-	return tf.Run(ctx, os.Stdout, "apply", "-auto-approve", "-input=false", "-no-color", "-var", "registry_url="+reg.URL)
+	step("terraform plan: the preview of every deletion, with its reason")
+	if err := tf.Run(ctx, os.Stdout, append([]string{"plan", "-input=false", "-no-color", "-out=demo.tfplan"}, vars...)...); err != nil {
+		return err
+	}
+	step("terraform apply of that saved plan")
+	if err := tf.Run(ctx, os.Stdout, "apply", "-input=false", "-no-color", "demo.tfplan"); err != nil {
+		return err
+	}
+	step("terraform plan again: nothing left to delete")
+	return tf.Run(ctx, os.Stdout, append([]string{"plan", "-input=false", "-no-color"}, vars...)...)
+}
+
+// seedWeb pushes the same demo/web history to a registry: releases out of
+// order, pull-request previews, latest on the newest release.
+func seedWeb(reg *testregistry.Registry) error {
+	for _, tags := range [][]string{{"v2.1.0"}, {"v1.0.0"}, {"v2.0.0"}, {"v2.2.0", "latest"}, {"v1.5.0"}, {"pr-101"}, {"pr-102"}} {
+		if _, err := reg.PushImage("demo/web", time.Time{}, tags...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // seed pushes the sample images: versions pushed out of order, latest

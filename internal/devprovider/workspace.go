@@ -19,9 +19,9 @@ type Workspace struct {
 	cliConfig string
 }
 
-// NewWorkspace builds the provider and writes config as main.tf in a new
-// temporary directory.
-func NewWorkspace(config []byte) (*Workspace, error) {
+// NewWorkspace builds the provider and writes files (relative path ->
+// content) into a new temporary directory.
+func NewWorkspace(files map[string][]byte) (*Workspace, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return nil, err
@@ -38,7 +38,34 @@ func NewWorkspace(config []byte) (*Workspace, error) {
 	if err := WriteCLIConfig(w.cliConfig, mirror); err != nil {
 		return nil, err
 	}
-	return w, os.WriteFile(filepath.Join(dir, "main.tf"), config, 0o600)
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// ReadConfig reads every .tf file under dir (modules included) as
+// NewWorkspace takes them.
+func ReadConfig(dir string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".tf" {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		files[rel], err = os.ReadFile(path)
+		return err
+	})
+	return files, err
 }
 
 // Run runs the Terraform CLI in the workspace, its output going to out.
