@@ -34,7 +34,7 @@ func NewWorkspace(files map[string][]byte) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Workspace{Dir: dir, terraform: filepath.Join(root, "bin", "terraform"), cliConfig: filepath.Join(dir, "cli.tfrc")}
+	w := &Workspace{Dir: dir, terraform: cliPath(root), cliConfig: filepath.Join(dir, "cli.tfrc")}
 	if err := WriteCLIConfig(w.cliConfig, mirror); err != nil {
 		return nil, err
 	}
@@ -66,6 +66,15 @@ func ReadConfig(dir string) (map[string][]byte, error) {
 		return err
 	})
 	return files, err
+}
+
+// cliPath is the CLI the acceptance tests use (TF_ACC_TERRAFORM_PATH,
+// Terraform or OpenTofu), else bin/terraform.
+func cliPath(root string) string {
+	if p := os.Getenv("TF_ACC_TERRAFORM_PATH"); p != "" {
+		return p
+	}
+	return filepath.Join(root, "bin", "terraform")
 }
 
 // Run runs the Terraform CLI in the workspace, its output going to out.

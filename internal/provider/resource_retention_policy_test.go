@@ -1,7 +1,10 @@
 package provider
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/distreg/terraform-provider-registry/internal/devprovider"
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
@@ -287,4 +291,60 @@ func TestAccRetentionPolicy_noMatchingRepositoryWarns(t *testing.T) {
 		},
 		Check: expectRegistryTags(reg, "app", "v1"),
 	})
+}
+
+// One policy module applied to two registries through provider aliases:
+// distribution v3 and 2.8 converge to the same tags. terraform-plugin-testing
+// supports neither modules nor a process per alias, so this drives the CLI
+// directly, with the compiled provider installed from a mirror.
+func TestAccRetentionPolicy_oneModuleTwoRegistries(t *testing.T) {
+	first := startRegistry(t)
+	second := testregistry.StartV28(t)
+	for _, reg := range []*testregistry.Registry{first, second} {
+		for _, tags := range [][]string{{"v2.1.0"}, {"v1.0.0"}, {"v2.0.0"}, {"v2.2.0", "latest"}, {"v1.5.0"}, {"pr-101"}} {
+			mustPush(t, reg, "demo/web", tags...)
+		}
+	}
+	files, err := devprovider.ReadConfig(filepath.Join("..", "..", "examples", "demo", "retention"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = map[string][]byte{"retention/main.tf": files["main.tf"], "main.tf": []byte(providerBlock(first, "first") + providerBlock(second, "second") + `
+terraform {
+  required_providers {
+    registry = { source = "distreg/registry" }
+  }
+}
+module "first" {
+  source       = "./retention"
+  repositories = ["demo/*"]
+  providers    = { registry = registry.first }
+}
+module "second" {
+  source       = "./retention"
+  repositories = ["demo/*"]
+  providers    = { registry = registry.second }
+}`)}
+	ws, err := devprovider.NewWorkspace(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	ctx := context.Background()
+	var out strings.Builder
+	for _, args := range [][]string{{"init", "-input=false"}, {"apply", "-auto-approve", "-input=false"}} {
+		if err := ws.Run(ctx, &out, args...); err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+	}
+	want := []string{"latest", "v2.0.0", "v2.1.0", "v2.2.0"}
+	for name, reg := range map[string]*testregistry.Registry{"v3": first, "2.8": second} {
+		if err := expectRegistryTags(reg, "demo/web", want...)(nil); err != nil {
+			t.Errorf("distribution %s: %v", name, err)
+		}
+	}
+	// Idempotence: exit code 0 means no changes.
+	if err := ws.Run(ctx, &out, "plan", "-input=false", "-detailed-exitcode"); err != nil {
+		t.Fatalf("second plan is not empty: %v\n%s", err, out.String())
+	}
 }
