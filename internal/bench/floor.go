@@ -11,11 +11,14 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
-// floorListAndDescribe is the least work that answers "every tag with its
-// digest and created time": one puller (one pool, one token per scope),
-// every tag page, one manifest GET per tag and one config GET per image,
-// at the provider's concurrency. No retries, no caching, no conversion.
-func floorListAndDescribe(ctx context.Context, reg *testregistry.Registry, repos []string) error {
+// The floors are the least work that answers each question: one puller
+// (one pool, one token per scope), every tag page, then per tag only the
+// requests the answer needs, at the provider's concurrency. No retries,
+// no caching, no conversion.
+
+type tagWork func(ctx context.Context, puller *remote.Puller, ref name.Tag) error
+
+func eachTag(ctx context.Context, reg *testregistry.Registry, repos []string, work tagWork) error {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = concurrency
 	puller, err := remote.NewPuller(append(reg.RemoteOptions(), remote.WithTransport(transport), remote.WithContext(ctx))...)
@@ -34,10 +37,50 @@ func floorListAndDescribe(ctx context.Context, reg *testregistry.Registry, repos
 			return err
 		}
 		for _, tag := range tags {
-			g.Go(func() error { return describeTag(ctx, puller, repo.Tag(tag)) })
+			g.Go(func() error { return work(ctx, puller, repo.Tag(tag)) })
 		}
 	}
 	return g.Wait()
+}
+
+// floorDescribe: digest and created time of every tag (GET + config).
+func floorDescribe(ctx context.Context, reg *testregistry.Registry, repos []string) error {
+	return eachTag(ctx, reg, repos, describeTag)
+}
+
+// floorHead: the digest of every tag (HEAD).
+func floorHead(ctx context.Context, reg *testregistry.Registry, repos []string) error {
+	return eachTag(ctx, reg, repos, func(ctx context.Context, puller *remote.Puller, ref name.Tag) error {
+		_, err := puller.Head(ctx, ref)
+		return err
+	})
+}
+
+// floorDeleteAllButNewest: what (a) reads, then a DELETE per image that
+// keep-newest-10-by-created drops (the seed makes tag i the i-th oldest).
+func floorDeleteAllButNewest(ctx context.Context, reg *testregistry.Registry, repos []string) error {
+	return eachTag(ctx, reg, repos, func(ctx context.Context, puller *remote.Puller, ref name.Tag) error {
+		if err := describeTag(ctx, puller, ref); err != nil {
+			return err
+		}
+		if isNewest(ref.TagStr()) {
+			return nil
+		}
+		desc, err := puller.Head(ctx, ref)
+		if err != nil {
+			return err
+		}
+		return remote.Delete(ref.Context().Digest(desc.Digest.String()), append(reg.RemoteOptions(), remote.WithContext(ctx))...)
+	})
+}
+
+func isNewest(tag string) bool {
+	for i := tagsPerRepo - keepNewest; i < tagsPerRepo; i++ {
+		if tagName(i) == tag {
+			return true
+		}
+	}
+	return false
 }
 
 func describeTag(ctx context.Context, puller *remote.Puller, ref name.Tag) error {

@@ -17,6 +17,7 @@ import (
 const (
 	repositories  = 20
 	tagsPerRepo   = 500
+	keepNewest    = 10
 	concurrency   = registry.DefaultMaxConcurrency
 	roundsPerCase = 2 // the best of two damps noise from a busy machine
 )
@@ -28,50 +29,137 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error {
-	reg, err := testregistry.New(ctx)
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
-	repos, err := seed(reg)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("registry_tags with details over %d repositories x %d tags (%d tags, %d distinct images), max_concurrency %d, %d CPUs\n\n",
-		repositories, tagsPerRepo, repositories*tagsPerRepo, repositories*tagsPerRepo, concurrency, runtime.NumCPU())
+// result is one measured case: wall time, and for Terraform runs the peak
+// resident memory of the CLI and the provider.
+type result struct {
+	name    string
+	wall    time.Duration
+	peakRSS int64
+	floor   time.Duration
+}
 
-	floor, err := best(func() error { return floorListAndDescribe(ctx, reg, repos) })
+func run(ctx context.Context) error {
+	fmt.Printf("%d repositories x %d tags (%d distinct images), max_concurrency %d, %d CPUs, distribution v3 in process\n\n",
+		repositories, tagsPerRepo, repositories*tagsPerRepo, concurrency, runtime.NumCPU())
+	reads, err := readCases(ctx)
 	if err != nil {
-		return fmt.Errorf("floor: %w", err)
+		return err
 	}
-	client, err := best(func() error { return clientListAndDescribe(ctx, reg.URL, repos) })
+	apply, err := applyCase(ctx)
 	if err != nil {
-		return fmt.Errorf("client: %w", err)
+		return err
 	}
-	plan, err := terraformPlan(ctx, reg.URL, repos)
-	if err != nil {
-		return fmt.Errorf("terraform plan: %w", err)
+	fmt.Printf("%-62s %9s %8s %9s %7s\n", "case", "time", "floor", "ratio", "peak")
+	for _, r := range append(reads, apply...) {
+		peak := "-"
+		if r.peakRSS > 0 {
+			peak = fmt.Sprintf("%dMB", r.peakRSS>>20)
+		}
+		fmt.Printf("%-62s %8.2fs %7.2fs %8.2fx %7s\n", r.name, r.wall.Seconds(), r.floor.Seconds(), r.wall.Seconds()/r.floor.Seconds(), peak)
 	}
-	report("floor: minimal go-containerregistry loop", floor, floor)
-	report("provider client (internal/registry)", client, floor)
-	report("terraform plan, 20 registry_tags data sources", plan, floor)
 	return nil
 }
 
-func seed(reg *testregistry.Registry) ([]string, error) {
+// readCases measures everything that only reads, on one seeded registry.
+func readCases(ctx context.Context) ([]result, error) {
+	reg, repos, err := seededRegistry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer reg.Close()
+	describeFloor, err := best(func() error { return floorDescribe(ctx, reg, repos) })
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	headFloor, err := best(func() error { return floorHead(ctx, reg, repos) })
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	client, err := best(func() error { return clientListAndDescribe(ctx, reg.URL, repos) })
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	out := []result{{name: "registry_tags with details: provider client", wall: client, floor: describeFloor}}
+	for _, c := range []struct {
+		name   string
+		config string
+		floor  time.Duration
+	}{
+		{"registry_tags with details: terraform plan, 20 data sources", tagsConfig(reg.URL, repos), describeFloor},
+		{"(a) retention keep newest 10 by created: terraform plan", policyConfig(reg.URL, "created"), describeFloor},
+		{"(b) retention keep newest 10 by semver: terraform plan", policyConfig(reg.URL, "semver"), headFloor},
+	} {
+		wall, peak, err := terraformBest(ctx, c.config, "plan")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.name, err)
+		}
+		out = append(out, result{name: c.name, wall: wall, peakRSS: peak, floor: c.floor})
+	}
+	return out, nil
+}
+
+// applyCase measures (c), apply of (a), against the floor on an identical
+// copy: deleting is destructive, so each side gets a fresh registry.
+func applyCase(ctx context.Context) ([]result, error) {
+	floorReg, repos, err := seededRegistry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer floorReg.Close()
+	start := time.Now()
+	if err := floorDeleteAllButNewest(ctx, floorReg, repos); err != nil {
+		return nil, fmt.Errorf("floor delete: %w", err)
+	}
+	floor := time.Since(start)
+
+	reg, _, err := seededRegistry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer reg.Close()
+	wall, peak, err := terraformOnce(ctx, policyConfig(reg.URL, "created"), "apply", "-auto-approve")
+	if err != nil {
+		return nil, fmt.Errorf("terraform apply: %w", err)
+	}
+	if err := expectKept(reg, repos); err != nil {
+		return nil, err
+	}
+	return []result{{name: "(c) retention of (a): terraform apply (plan + deletes)", wall: wall, peakRSS: peak, floor: floor}}, nil
+}
+
+func seededRegistry(ctx context.Context) (*testregistry.Registry, []string, error) {
+	reg, err := testregistry.New(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	repos := make([]string, repositories)
 	for r := range repos {
 		repos[r] = fmt.Sprintf("bench/app%02d", r)
-		_, err := reg.SeedTags(repos[r], tagsPerRepo,
-			func(i int) string { return fmt.Sprintf("v1.%d.%d", i/10, i%10) },
+		_, err := reg.SeedTags(repos[r], tagsPerRepo, tagName,
 			func(i int) time.Time { return start.Add(time.Duration(r*tagsPerRepo+i) * time.Minute) })
 		if err != nil {
-			return nil, err
+			reg.Close()
+			return nil, nil, err
 		}
 	}
-	return repos, nil
+	return reg, repos, nil
+}
+
+// tagName is tag i of a repository; tag i is also the i-th oldest image.
+func tagName(i int) string { return fmt.Sprintf("v1.%d.%d", i/10, i%10) }
+
+func expectKept(reg *testregistry.Registry, repos []string) error {
+	for _, repo := range repos {
+		tags, err := reg.Tags(repo)
+		if err != nil {
+			return err
+		}
+		if len(tags) != keepNewest {
+			return fmt.Errorf("%s has %d tags after apply, want %d", repo, len(tags), keepNewest)
+		}
+	}
+	return nil
 }
 
 func best(f func() error) (time.Duration, error) {
@@ -86,8 +174,4 @@ func best(f func() error) (time.Duration, error) {
 		}
 	}
 	return fastest, nil
-}
-
-func report(what string, d, floor time.Duration) {
-	fmt.Printf("%-48s %8.2fs  %5.2fx floor\n", what, d.Seconds(), d.Seconds()/floor.Seconds())
 }

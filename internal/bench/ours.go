@@ -12,7 +12,7 @@ import (
 )
 
 // clientListAndDescribe is what registry_tags with details does, through
-// the provider's own client, for every repository at once.
+// the provider's own client, for every repository.
 func clientListAndDescribe(ctx context.Context, url string, repos []string) error {
 	c, err := registry.New(ctx, registry.Config{URL: url, MaxConcurrency: concurrency})
 	if err != nil {
@@ -30,30 +30,81 @@ func clientListAndDescribe(ctx context.Context, url string, repos []string) erro
 	return nil
 }
 
-// terraformPlan times `terraform plan` over one registry_tags data source
-// per repository: the whole product path, CLI and plugin start included.
-// init runs once beforehand and is not timed.
-func terraformPlan(ctx context.Context, url string, repos []string) (time.Duration, error) {
-	var config strings.Builder
-	fmt.Fprintf(&config, "terraform {\n  required_providers {\n    registry = { source = %q }\n  }\n}\n", devprovider.Source)
-	fmt.Fprintf(&config, "provider \"registry\" {\n  url = %q\n  max_concurrency = %d\n}\n", url, concurrency)
+func configHeader(url string) string {
+	return fmt.Sprintf("terraform {\n  required_providers {\n    registry = { source = %q }\n  }\n}\n", devprovider.Source) +
+		fmt.Sprintf("provider \"registry\" {\n  url = %q\n  max_concurrency = %d\n}\n", url, concurrency)
+}
+
+// tagsConfig is one registry_tags data source with details per repository.
+func tagsConfig(url string, repos []string) string {
+	var b strings.Builder
+	b.WriteString(configHeader(url))
 	for i, repo := range repos {
-		fmt.Fprintf(&config, "data \"registry_tags\" \"r%d\" {\n  repository = %q\n  with_details = true\n}\n", i, repo)
+		fmt.Fprintf(&b, "data \"registry_tags\" \"r%d\" {\n  repository = %q\n  with_details = true\n}\n", i, repo)
 	}
-	ws, err := devprovider.NewWorkspace(map[string][]byte{"main.tf": []byte(config.String())})
+	return b.String()
+}
+
+// policyConfig keeps the newest 10 tags of every repository by order and
+// deletes the rest.
+func policyConfig(url, order string) string {
+	return configHeader(url) + fmt.Sprintf(`
+resource "registry_retention_policy" "bench" {
+  repositories = ["bench/*"]
+  keep {
+    newest   = %d
+    order_by = %q
+  }
+  delete {}
+}
+`, keepNewest, order)
+}
+
+// terraformBest times a Terraform command over config, init excluded, the
+// best of two runs.
+func terraformBest(ctx context.Context, config string, args ...string) (time.Duration, int64, error) {
+	ws, err := initWorkspace(ctx, config)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer ws.Close()
-	var out bytes.Buffer
-	if err := ws.Run(ctx, &out, "init", "-input=false"); err != nil {
-		return 0, fmt.Errorf("%w\n%s", err, out.String())
-	}
-	return best(func() error {
-		out.Reset()
-		if err := ws.Run(ctx, &out, "plan", "-input=false", "-refresh=true"); err != nil {
-			return fmt.Errorf("%w\n%s", err, out.String())
-		}
-		return nil
+	var peak int64
+	wall, err := best(func() error {
+		err := runTerraform(ctx, ws, args...)
+		peak = max(peak, ws.PeakRSS())
+		return err
 	})
+	return wall, peak, err
+}
+
+// terraformOnce times one Terraform command over config, init excluded.
+func terraformOnce(ctx context.Context, config string, args ...string) (time.Duration, int64, error) {
+	ws, err := initWorkspace(ctx, config)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer ws.Close()
+	start := time.Now()
+	err = runTerraform(ctx, ws, args...)
+	return time.Since(start), ws.PeakRSS(), err
+}
+
+func initWorkspace(ctx context.Context, config string) (*devprovider.Workspace, error) {
+	ws, err := devprovider.NewWorkspace(map[string][]byte{"main.tf": []byte(config)})
+	if err != nil {
+		return nil, err
+	}
+	if err := runTerraform(ctx, ws, "init"); err != nil {
+		ws.Close()
+		return nil, err
+	}
+	return ws, nil
+}
+
+func runTerraform(ctx context.Context, ws *devprovider.Workspace, args ...string) error {
+	var out bytes.Buffer
+	if err := ws.Run(ctx, &out, append(args, "-input=false", "-no-color")...); err != nil {
+		return fmt.Errorf("%w\n%s", err, out.String())
+	}
+	return nil
 }

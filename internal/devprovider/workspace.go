@@ -17,6 +17,7 @@ type Workspace struct {
 	Dir       string
 	terraform string
 	cliConfig string
+	peakRSS   int64
 }
 
 // NewWorkspace builds the provider and writes files (relative path ->
@@ -83,7 +84,11 @@ func (w *Workspace) Run(ctx context.Context, out io.Writer, args ...string) erro
 	cmd.Dir = w.Dir
 	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+w.cliConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	if cmd.ProcessState != nil {
+		w.peakRSS = peakRSS(cmd.ProcessState)
+	}
+	if err != nil {
 		return fmt.Errorf("terraform %s: %w", args[0], err)
 	}
 	return nil
@@ -105,3 +110,7 @@ func ModuleRoot() (string, error) {
 	}
 	return filepath.Dir(gomod), nil
 }
+
+// PeakRSS is the peak resident memory, in bytes, of the last Run's CLI
+// process and the provider processes it waited for.
+func (w *Workspace) PeakRSS() int64 { return w.peakRSS }

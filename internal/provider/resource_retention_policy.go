@@ -171,7 +171,7 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 						Validators: []validator.String{durationValidator},
 					},
 					"order_by": schema.StringAttribute{
-						Optional: true, MarkdownDescription: "Ranking for `newest`: `created` (default; unknown age ranks last), `semver` (a leading `v` allowed; non-versions rank last) or `name`.",
+						Optional: true, MarkdownDescription: "Ranking for `newest`: `created` (default; newest image first, unknown age last), `semver` (highest version first, a leading `v` allowed, non-versions last) or `name` (greatest name first, for sortable names such as dates or zero-padded build numbers).",
 						Validators: []validator.String{stringvalidator.OneOf(orders...)},
 					},
 				}},
@@ -322,7 +322,7 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 	case planFromRegistry:
 		decisions = decisionModels(r.decide(ctx, plan, &resp.Diagnostics))
 	case planFromPending:
-		resp.Diagnostics.Append(state.PendingDeletions.ElementsAs(ctx, &decisions, false)...)
+		decisions = decisionsFrom(state.PendingDeletions)
 	}
 	if resp.Diagnostics.HasError() {
 		return
@@ -340,8 +340,8 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		}
 	}
 	plan.ID = types.StringValue(strings.Join(plan.Repositories, ","))
-	plan.PendingDeletions = decisionList(ctx, nil, &resp.Diagnostics)
-	plan.Deletions = decisionList(ctx, decisions, &resp.Diagnostics)
+	plan.PendingDeletions = decisionList(nil, &resp.Diagnostics)
+	plan.Deletions = decisionList(decisions, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -355,7 +355,7 @@ func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	state.PendingDeletions = decisionList(ctx, decisions, &resp.Diagnostics)
+	state.PendingDeletions = decisionList(decisions, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -380,10 +380,10 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 	if m.Deletions.IsUnknown() {
 		decisions = decisionModels(r.decide(ctx, m, diags))
 		m.ID = types.StringValue(strings.Join(m.Repositories, ","))
-		m.PendingDeletions = decisionList(ctx, nil, diags)
-		m.Deletions = decisionList(ctx, decisions, diags)
+		m.PendingDeletions = decisionList(nil, diags)
+		m.Deletions = decisionList(decisions, diags)
 	} else {
-		diags.Append(m.Deletions.ElementsAs(ctx, &decisions, false)...)
+		decisions = decisionsFrom(m.Deletions)
 	}
 	if diags.HasError() {
 		return
@@ -423,13 +423,53 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func decisionList(ctx context.Context, decisions []decisionModel, diags *diag.Diagnostics) types.List {
-	if decisions == nil {
-		decisions = []decisionModel{}
+// decisionList and decisionsFrom convert by hand: the framework's
+// reflection (ListValueFrom, ElementsAs) takes seconds for the ten
+// thousand entries a large registry plans, this takes milliseconds.
+func decisionList(decisions []decisionModel, diags *diag.Diagnostics) types.List {
+	elems := make([]attr.Value, len(decisions))
+	for i, d := range decisions {
+		obj, dg := types.ObjectValue(decisionType.AttrTypes, map[string]attr.Value{
+			"repository": types.StringValue(d.Repository),
+			"digest":     types.StringValue(d.Digest),
+			"action":     types.StringValue(d.Action),
+			"tags":       stringList(d.Tags, diags),
+			"referrers":  stringList(d.Referrers, diags),
+			"children":   stringList(d.Children, diags),
+			"reason":     types.StringValue(d.Reason),
+		})
+		diags.Append(dg...)
+		elems[i] = obj
 	}
-	list, d := types.ListValueFrom(ctx, decisionType, decisions)
-	diags.Append(d...)
+	list, dg := types.ListValue(decisionType, elems)
+	diags.Append(dg...)
 	return list
+}
+
+func decisionsFrom(list types.List) []decisionModel {
+	out := make([]decisionModel, 0, len(list.Elements()))
+	for _, e := range list.Elements() {
+		a := e.(types.Object).Attributes()
+		out = append(out, decisionModel{
+			Repository: a["repository"].(types.String).ValueString(),
+			Digest:     a["digest"].(types.String).ValueString(),
+			Action:     a["action"].(types.String).ValueString(),
+			Tags:       stringsOf(a["tags"]),
+			Referrers:  stringsOf(a["referrers"]),
+			Children:   stringsOf(a["children"]),
+			Reason:     a["reason"].(types.String).ValueString(),
+		})
+	}
+	return out
+}
+
+func stringsOf(v attr.Value) []string {
+	elems := v.(types.List).Elements()
+	out := make([]string, len(elems))
+	for i, e := range elems {
+		out[i] = e.(types.String).ValueString()
+	}
+	return out
 }
 
 // batches groups decisions by repository for the registry client.

@@ -7,7 +7,8 @@ import (
 )
 
 // Decide applies policy to one repository at time now and returns the
-// pending changes, sorted by digest. It is pure and deterministic.
+// pending changes, sorted by digest. It is pure and deterministic: the order
+// of repo.Tags does not matter.
 func Decide(repo Repository, policy Policy, now time.Time) []Decision {
 	var rules, referrers []Tag
 	for _, t := range repo.Tags {
@@ -18,16 +19,16 @@ func Decide(repo Repository, policy Policy, now time.Time) []Decision {
 		}
 	}
 	kept := keptTags(rules, policy.Keep, now)
-	deleted := map[string]string{} // tag -> reason
+	deleted := map[string]int{} // tag -> index of the delete rule that deletes it
 	for _, t := range rules {
 		if kept[t.Name] {
 			continue
 		}
-		if reason, ok := matchDelete(t, policy.Delete, now); ok {
-			deleted[t.Name] = reason
+		if i, ok := matchDelete(t, policy.Delete, now); ok {
+			deleted[t.Name] = i
 		}
 	}
-	return decisions(repo, rules, referrers, deleted, policy.DeleteReferrers)
+	return decisions(repo, rules, referrers, deleted, policy)
 }
 
 // keptTags returns the tags any keep rule keeps.
@@ -53,9 +54,7 @@ func keptTags(tags []Tag, rules []KeepRule, now time.Time) map[string]bool {
 			continue
 		}
 		if rule.Newest > 0 {
-			ranked := slices.Clone(matching)
-			Sort(ranked, orderOf(rule))
-			for _, t := range ranked[:min(rule.Newest, len(ranked))] {
+			for _, t := range newest(matching, rule.Newest, orderOf(rule)) {
 				kept[t.Name] = true
 			}
 		}
@@ -70,8 +69,22 @@ func keptTags(tags []Tag, rules []KeepRule, now time.Time) map[string]bool {
 	return kept
 }
 
-// matchDelete returns the first delete rule whose every condition holds.
-func matchDelete(t Tag, rules []DeleteRule, now time.Time) (string, bool) {
+// newest returns the first n tags by order: the highest versions, the
+// newest images, or the greatest names (so that "build-0042" is newer than
+// "build-0041", and a date in a name counts). Sort puts names ascending, for
+// listing.
+func newest(tags []Tag, n int, by Order) []Tag {
+	ranked := slices.Clone(tags)
+	Sort(ranked, by)
+	if by == ByName {
+		slices.Reverse(ranked)
+	}
+	return ranked[:min(n, len(ranked))]
+}
+
+// matchDelete returns the index of the first delete rule whose every
+// condition holds.
+func matchDelete(t Tag, rules []DeleteRule, now time.Time) (int, bool) {
 	for i, rule := range rules {
 		if rule.TagRegex != nil && !rule.TagRegex.MatchString(t.Name) {
 			continue
@@ -79,63 +92,56 @@ func matchDelete(t Tag, rules []DeleteRule, now time.Time) (string, bool) {
 		if rule.OlderThan > 0 && (t.Created.IsZero() || now.Sub(t.Created) <= rule.OlderThan) {
 			continue // unknown age never matches an age condition
 		}
-		return rule.describe(i), true
+		return i, true
 	}
-	return "", false
+	return 0, false
 }
 
-// decisions groups deleted tags by digest: a digest with every tag deleted
-// that nothing kept references is deleted by digest (with the index
-// children nothing kept references, and with its referrers when asked);
-// otherwise only the deleted tags are removed.
-func decisions(repo Repository, tags, referrers []Tag, deleted map[string]string, deleteReferrers bool) []Decision {
+// decisions groups deleted tags by digest: a digest that nothing remaining
+// references (no tag left on it, no index or referrer that stays lists it)
+// is deleted by digest, with the index children nothing remaining
+// references, and with its referrers when asked; otherwise only the deleted
+// tags are removed.
+func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, policy Policy) []Decision {
 	byDigest := map[string][]string{}
 	for _, t := range tags {
 		byDigest[t.Digest] = append(byDigest[t.Digest], t.Name)
 	}
-	survivors := map[string]bool{}
-	survive := func(digest string) {
-		survivors[digest] = true
-		for _, child := range repo.Children[digest] {
-			survivors[child] = true
-		}
-	}
-	for _, t := range tags {
-		if _, gone := deleted[t.Name]; !gone {
-			survive(t.Digest)
-		}
-	}
-	goneSubjects := map[string]bool{}
-	for digest, names := range byDigest {
-		if !survivors[digest] && allDeleted(names, deleted) {
-			goneSubjects[digest] = true
-			for _, child := range repo.Children[digest] {
-				if !survivors[child] {
-					goneSubjects[child] = true
-				}
+	// A referrer tag stays unless asked to follow its subject and what it
+	// points at can go too. What a staying referrer points at stays, which
+	// can keep another subject or referrer: add staying referrers until no
+	// more stay.
+	staying := map[string]bool{}
+	var survivors map[string]bool
+	var owner map[string]string
+	for more := true; more; {
+		survivors = survivorsOf(repo, tags, referrers, deleted, staying)
+		owner = owners(repo, byDigest, survivors)
+		more = false
+		for _, r := range referrers {
+			if !staying[r.Name] && (!policy.DeleteReferrers || owner[subjectOf(r.Name)] == "" || survivors[r.Digest]) {
+				staying[r.Name] = true
+				more = true
 			}
 		}
 	}
-	// A referrer goes with its subject when asked; otherwise it stays, and
-	// so does everything it references.
-	goneReferrers := map[string][]Tag{} // subject -> its referrer tags
+	goneReferrers := map[string][]Tag{} // deleted digest -> the referrer tags that go with it
 	for _, r := range referrers {
-		if subject := subjectOf(r.Name); deleteReferrers && goneSubjects[subject] {
-			goneReferrers[subject] = append(goneReferrers[subject], r)
-		} else {
-			survive(r.Digest)
+		if !staying[r.Name] {
+			o := owner[subjectOf(r.Name)]
+			goneReferrers[o] = append(goneReferrers[o], r)
 		}
 	}
 
 	var out []Decision
 	for _, digest := range sortedKeys(byDigest) {
-		d, ok := decide(repo, digest, byDigest[digest], deleted)
+		d, ok := decide(repo, digest, byDigest[digest], deleted, policy.Delete)
 		switch {
 		case !ok:
 			continue
-		case goneSubjects[digest]:
+		case owner[digest] == digest:
 			d.Action = DeleteManifest
-			addDependents(&d, repo, survivors, goneReferrers)
+			addDependents(&d, repo, survivors, goneReferrers[digest])
 		default:
 			d.Reason += "; the digest stays: " + keptNote(byDigest[digest], d.Tags)
 		}
@@ -144,52 +150,104 @@ func decisions(repo Repository, tags, referrers []Tag, deleted map[string]string
 	return out
 }
 
+// survivorsOf returns every digest that a tag not deleted, or a staying
+// referrer tag, references.
+func survivorsOf(repo Repository, tags, referrers []Tag, deleted map[string]int, staying map[string]bool) map[string]bool {
+	survivors := map[string]bool{}
+	for _, t := range tags {
+		if _, gone := deleted[t.Name]; !gone {
+			survive(survivors, repo.Children, t.Digest)
+		}
+	}
+	for _, r := range referrers {
+		if staying[r.Name] {
+			survive(survivors, repo.Children, r.Digest)
+		}
+	}
+	return survivors
+}
+
+// survive marks digest as staying, with everything it references as an
+// index, however deep.
+func survive(survivors map[string]bool, children map[string][]string, digest string) {
+	if survivors[digest] {
+		return
+	}
+	survivors[digest] = true
+	for _, child := range children[digest] {
+		survive(survivors, children, child)
+	}
+}
+
+// owners maps every digest that goes to the manifest deletion that takes it
+// and its referrers: a tagged digest that does not survive is its own; an
+// index child that does not survive goes with the first such index (by
+// digest) that lists it.
+func owners(repo Repository, byDigest map[string][]string, survivors map[string]bool) map[string]string {
+	owner := map[string]string{}
+	digests := sortedKeys(byDigest)
+	for _, digest := range digests {
+		if !survivors[digest] {
+			owner[digest] = digest
+		}
+	}
+	for _, digest := range digests {
+		if owner[digest] != digest {
+			continue
+		}
+		for _, child := range repo.Children[digest] {
+			if !survivors[child] && owner[child] == "" {
+				owner[child] = digest
+			}
+		}
+	}
+	return owner
+}
+
 // decide is the untag decision for the deleted tags on one digest, if any,
-// its reason naming the rules that deleted them.
-func decide(repo Repository, digest string, names []string, deleted map[string]string) (Decision, bool) {
-	var removed, reasons []string
+// its reason naming the rules that deleted them, in rule order.
+func decide(repo Repository, digest string, names []string, deleted map[string]int, rules []DeleteRule) (Decision, bool) {
+	var removed []string
+	var used []int
 	for _, name := range names {
-		if reason, ok := deleted[name]; ok {
+		if i, ok := deleted[name]; ok {
 			removed = append(removed, name)
-			reasons = appendUnique(reasons, reason)
+			if !slices.Contains(used, i) {
+				used = append(used, i)
+			}
 		}
 	}
 	if len(removed) == 0 {
 		return Decision{}, false
 	}
 	slices.Sort(removed)
+	slices.Sort(used)
+	reasons := make([]string, len(used))
+	for j, i := range used {
+		reasons[j] = rules[i].describe(i)
+	}
 	return Decision{Repository: repo.Name, Digest: digest, Action: Untag, Tags: removed, Reason: strings.Join(reasons, "; ")}, true
 }
 
-// addDependents adds to a manifest deletion the index children and the
-// referrers (of the digest and of those children) that go with it.
-func addDependents(d *Decision, repo Repository, survivors map[string]bool, goneReferrers map[string][]Tag) {
+// addDependents adds to a manifest deletion the index children that nothing
+// remaining references, and the referrer tags that go with it (those of the
+// digest and of the children it owns) with what they point at.
+func addDependents(d *Decision, repo Repository, survivors map[string]bool, referrers []Tag) {
 	for _, child := range repo.Children[d.Digest] {
 		if !survivors[child] {
 			d.Children = appendUnique(d.Children, child)
 		}
 	}
-	for _, subject := range append([]string{d.Digest}, d.Children...) {
-		for _, r := range goneReferrers[subject] {
-			d.Tags = append(d.Tags, r.Name)
-			for _, ref := range append([]string{r.Digest}, repo.Children[r.Digest]...) {
-				if !survivors[ref] {
-					d.Referrers = appendUnique(d.Referrers, ref)
-				}
+	for _, r := range referrers {
+		d.Tags = append(d.Tags, r.Name)
+		for _, ref := range append([]string{r.Digest}, repo.Children[r.Digest]...) {
+			if !survivors[ref] && ref != d.Digest && !slices.Contains(d.Children, ref) {
+				d.Referrers = appendUnique(d.Referrers, ref)
 			}
 		}
 	}
 	slices.Sort(d.Tags)
 	slices.Sort(d.Referrers)
-}
-
-func allDeleted(names []string, deleted map[string]string) bool {
-	for _, n := range names {
-		if _, ok := deleted[n]; !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // subjectOf returns the digest a referrer tag names ("sha256-<hex>.sig"

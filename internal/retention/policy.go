@@ -19,7 +19,9 @@ type Policy struct {
 // KeepRule selects tags to keep. Tags keeps exact names. The selection part
 // applies when any of TagRegex, Newest or NewerThan is set: tags matching
 // TagRegex (all when nil), narrowed to the Newest by OrderBy and/or those
-// created within NewerThan (the union when both are set).
+// created within NewerThan (the union when both are set). The newest by
+// name are the greatest names ("build-0042" before "build-0041"). Referrer
+// tags are never kept by a rule: they follow their subject.
 type KeepRule struct {
 	Tags      []string
 	TagRegex  *regexp.Regexp
