@@ -155,6 +155,7 @@ func clientConfig(m providerModel, version string) (registry.Config, string, err
 		MaxConcurrency:     int(m.MaxConcurrency.ValueInt64()),
 		RetryMaxAttempts:   int(m.RetryMaxAttempts.ValueInt64()),
 		UserAgent:          "terraform-provider-registry/" + version,
+		CacheDir:           registry.DefaultCacheDir(),
 	}
 	switch {
 	case cfg.URL == "":

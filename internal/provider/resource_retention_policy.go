@@ -258,7 +258,7 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 	}
 	results := make([][]retention.Decision, len(repos))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(4) // repositories in flight; requests are bounded by max_concurrency
+	g.SetLimit(repositoriesInFlight)
 	for i, repo := range repos {
 		g.Go(func() error {
 			snap, err := snapshot(gctx, repo)
@@ -275,6 +275,10 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 	}
 	return slices.Concat(results...)
 }
+
+// repositoriesInFlight bounds the repositories read or changed at once;
+// requests themselves are bounded by max_concurrency.
+const repositoriesInFlight = 4
 
 func (r *RetentionPolicyResource) matchingRepositories(ctx context.Context, patterns []string) ([]string, error) {
 	compiled := make([]*regexp.Regexp, len(patterns))
@@ -388,17 +392,33 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 	if diags.HasError() {
 		return
 	}
-	for _, batch := range batches(decisions) {
-		skipped, err := r.client.ExecuteBatch(ctx, batch)
-		for _, s := range skipped {
-			diags.AddWarning("Skipped a planned deletion", s)
-		}
-		if err != nil {
-			diags.AddError("Cannot apply the retention policy", err.Error())
-			return
-		}
+	skipped, err := r.executeBatches(ctx, batches(decisions))
+	for _, s := range skipped {
+		diags.AddWarning("Skipped a planned deletion", s)
+	}
+	if err != nil {
+		diags.AddError("Cannot apply the retention policy", err.Error())
+		return
 	}
 	diags.Append(state.Set(ctx, &m)...)
+}
+
+// executeBatches runs the repositories' batches side by side: a registry
+// deletes a manifest slower the more tags its repository has, so spreading
+// deletions over repositories keeps it busy.
+func (r *RetentionPolicyResource) executeBatches(ctx context.Context, batches []registry.Batch) ([]string, error) {
+	skipped := make([][]string, len(batches))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(repositoriesInFlight)
+	for i, b := range batches {
+		g.Go(func() error {
+			var err error
+			skipped[i], err = r.client.ExecuteBatch(gctx, b)
+			return err
+		})
+	}
+	err := g.Wait()
+	return slices.Concat(skipped...), err
 }
 
 func (r *RetentionPolicyResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {

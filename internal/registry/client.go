@@ -33,6 +33,9 @@ type Config struct {
 	RetryMaxAttempts   int
 	RequestTimeout     time.Duration
 	UserAgent          string
+	// CacheDir keeps manifest descriptions across runs (see diskCache);
+	// empty disables it.
+	CacheDir string
 }
 
 // Defaults applied when a Config field is zero.
@@ -59,6 +62,7 @@ type Client struct {
 	configs   memo[time.Time]    // config digest -> created
 	writers   memo[*http.Client] // repository -> client holding a push,pull,delete token
 	children  memo[[]string]     // index digest -> child digests
+	cache     diskCache
 }
 
 // New validates cfg and builds a client. It performs no network I/O.
@@ -115,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	return &Client{
 		registry: reg, url: u.String(), concurrency: cfg.MaxConcurrency,
-		auth: auth, transport: rt, puller: puller, pusher: pusher,
+		auth: auth, transport: rt, puller: puller, pusher: pusher, cache: diskCache{dir: cfg.CacheDir},
 	}, nil
 }
 

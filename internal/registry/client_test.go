@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -344,5 +345,53 @@ func TestForbiddenNamesThePermission(t *testing.T) {
 	_, err := newClient(t, Config{URL: proxy.URL}).Tags(context.Background(), "locked/app")
 	if KindOf(err) != KindForbidden || !strings.Contains(err.Error(), `lack "pull" permission on repository "locked/app"`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A second run over the same images reads no config blob: descriptions
+// are cached on disk by manifest digest, which names its content forever.
+func TestDescriptionsAreCachedAcrossClients(t *testing.T) {
+	reg := testregistry.Start(t)
+	created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := reg.SeedTags("cached/app", 20, func(i int) string { return fmt.Sprintf("v%d", i) }, func(int) time.Time { return created }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := reg.PushIndex("cached/app", []v1.Platform{{OS: "linux", Architecture: "amd64"}}, created, "multi"); err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	var blobs atomic.Int64
+	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+		if strings.Contains(r.URL.Path, "/blobs/") {
+			blobs.Add(1)
+		}
+		return false
+	})
+	cacheDir := t.TempDir()
+	describe := func() []Tagged {
+		c := newClient(t, Config{URL: proxy.URL, CacheDir: cacheDir})
+		tags, err := c.Tags(context.Background(), "cached/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		described, err := c.DescribeTags(context.Background(), "cached/app", tags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return described
+	}
+	first := describe()
+	if blobs.Load() != 21 {
+		t.Fatalf("first run read %d config blobs, want 21", blobs.Load())
+	}
+	blobs.Store(0)
+	second := describe()
+	if blobs.Load() != 0 {
+		t.Fatalf("second run read %d config blobs, want 0", blobs.Load())
+	}
+	for i := range first {
+		if !first[i].Created.Equal(second[i].Created) || first[i].Digest != second[i].Digest || len(first[i].Platforms) != len(second[i].Platforms) {
+			t.Fatalf("cached description differs: %+v vs %+v", first[i], second[i])
+		}
 	}
 }

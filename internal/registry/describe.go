@@ -128,9 +128,18 @@ func (c *Client) describe(ctx context.Context, ref name.Reference) (Manifest, er
 	if err != nil {
 		return Manifest{}, err
 	}
-	// Every tag on the same digest shares this work.
-	return c.manifests.get(desc.Digest.String(), func() (Manifest, error) {
-		return c.describeBody(ctx, ref.Context(), desc)
+	// Every tag on the same digest shares this work, in this run and, via
+	// the disk cache, in later ones.
+	digest := desc.Digest.String()
+	return c.manifests.get(digest, func() (Manifest, error) {
+		if m, ok := c.cache.load(digest); ok {
+			return m, nil
+		}
+		m, err := c.describeBody(ctx, ref.Context(), desc)
+		if err == nil {
+			c.cache.store(m)
+		}
+		return m, err
 	})
 }
 
