@@ -96,6 +96,17 @@ func (r *Registry) PushIndex(repo string, platforms []v1.Platform, created time.
 // referrers API on distribution v3 and add its own "sha256-<hex>" index tag,
 // which cosign does not create.
 func (r *Registry) PushReferrer(repo string, subject v1.Hash, suffix string) (v1.Hash, error) {
+	return r.pushReferrer(repo, subject, suffix, true)
+}
+
+// PushUntaggedReferrer pushes the same kind of artifact by digest only, as
+// OCI 1.1 clients do on registries with a referrers API: only its subject
+// field ties it to the image.
+func (r *Registry) PushUntaggedReferrer(repo string, subject v1.Hash, suffix string) (v1.Hash, error) {
+	return r.pushReferrer(repo, subject, suffix, false)
+}
+
+func (r *Registry) pushReferrer(repo string, subject v1.Hash, suffix string, tagged bool) (v1.Hash, error) {
 	ref, err := r.repository(repo)
 	if err != nil {
 		return v1.Hash{}, err
@@ -133,8 +144,11 @@ func (r *Registry) PushReferrer(repo string, subject v1.Hash, suffix string) (v1
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	tag := strings.Replace(subject.String(), ":", "-", 1) + "." + suffix
-	if err := r.putManifest(repo, tag, raw.body, raw.mediaType); err != nil {
+	target := raw.digest.String()
+	if tagged {
+		target = strings.Replace(subject.String(), ":", "-", 1) + "." + suffix
+	}
+	if err := r.putManifest(repo, target, raw.body, raw.mediaType); err != nil {
 		return v1.Hash{}, err
 	}
 	return raw.digest, nil

@@ -1,0 +1,267 @@
+package gc_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/distreg/terraform-provider-registry/internal/gc"
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
+)
+
+// scenario is a store with every kind of garbage and every kind of thing
+// GC must keep, seeded through a real distribution v3 registry.
+type scenario struct {
+	// untaggedReferrer is an OCI referrer of a tagged image, pushed by
+	// digest: the reference deletes it with --delete-untagged, we keep it.
+	untaggedReferrer v1.Hash
+	referrerBlobs    []v1.Hash
+}
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func seedScenario(t *testing.T, reg *testregistry.Registry) scenario {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	push := func(repo string, tags ...string) v1.Hash {
+		t.Helper()
+		img, err := reg.PushImage(repo, t0, tags...)
+		must(err)
+		return img.Digest
+	}
+
+	deleted := push("app", "v1") // deleted by digest: its blobs are garbage
+	release := push("app", "v2", "latest")
+	push("app", "main")
+	push("app", "main") // moves main: the first image is untagged now
+	_, _, err := reg.PushIndex("app", []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}, t0, "multi")
+	must(err)
+	_, _, err = reg.PushIndex("app", []v1.Platform{{OS: "linux", Architecture: "amd64"}}, t0) // untagged index
+	must(err)
+	_, err = reg.PushReferrer("app", release, "sig")
+	must(err)
+	s := scenario{}
+	s.untaggedReferrer, err = reg.PushUntaggedReferrer("app", release, "att")
+	must(err)
+	orphan := push("app") // untagged image, and an untagged referrer of it
+	_, err = reg.PushUntaggedReferrer("app", orphan, "att")
+	must(err)
+	must(deleteManifest(reg, "app", deleted))
+
+	// Layer links: "aaa" is visited before "app" and "zzz" after it; both
+	// hold links to blobs only "app" references, which the reference
+	// deletes in "aaa" and keeps in "zzz".
+	must(copyImage(reg, "app", "aaa/copy", release, "x"))
+	must(deleteManifest(reg, "aaa/copy", release))
+	must(copyImage(reg, "app", "zzz", release, "y"))
+	must(deleteManifest(reg, "zzz", release))
+	must(copyImage(reg, "app", "base", release, "shared")) // shared blobs stay
+
+	desc, err := remote.Get(mustRef(t, reg, "app", s.untaggedReferrer.String()), reg.RemoteOptions()...)
+	must(err)
+	m, err := v1.ParseManifest(strings.NewReader(string(desc.Manifest)))
+	must(err)
+	for _, l := range m.Layers {
+		s.referrerBlobs = append(s.referrerBlobs, l.Digest)
+	}
+	return s
+}
+
+func mustRef(t *testing.T, reg *testregistry.Registry, repo, ref string) name.Reference {
+	t.Helper()
+	sep := ":"
+	if strings.Contains(ref, ":") {
+		sep = "@"
+	}
+	r, err := name.ParseReference(reg.Host+"/"+repo+sep+ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func deleteManifest(reg *testregistry.Registry, repo string, d v1.Hash) error {
+	ref, err := name.NewDigest(reg.Host+"/"+repo+"@"+d.String(), name.Insecure)
+	if err != nil {
+		return err
+	}
+	return remote.Delete(ref, reg.RemoteOptions()...)
+}
+
+func copyImage(reg *testregistry.Registry, from, to string, d v1.Hash, tag string) error {
+	src, err := name.NewDigest(reg.Host+"/"+from+"@"+d.String(), name.Insecure)
+	if err != nil {
+		return err
+	}
+	dst, err := name.NewTag(reg.Host+"/"+to+":"+tag, name.Insecure)
+	if err != nil {
+		return err
+	}
+	img, err := remote.Image(src, reg.RemoteOptions()...)
+	if err != nil {
+		return err
+	}
+	return remote.Write(dst, img, reg.RemoteOptions()...)
+}
+
+// TestEquivalentToReference runs distribution's `registry garbage-collect`
+// on one copy of a store and ours on another, then compares every file
+// left. Without --delete-untagged they must match exactly; with it, ours
+// keeps exactly the untagged referrer of a kept image in addition.
+func TestEquivalentToReference(t *testing.T) {
+	reference := testregistry.FindReferenceGC(t)
+	reg := testregistry.Start(t)
+	s := seedScenario(t, reg)
+
+	for _, deleteUntagged := range []bool{false, true} {
+		t.Run(map[bool]string{false: "all manifests", true: "delete untagged"}[deleteUntagged], func(t *testing.T) {
+			refRoot, ourRoot := copyStore(t, reg.RootDir), copyStore(t, reg.RootDir)
+			if err := reference.Run(context.Background(), testregistry.FilesystemStorageYAML(refRoot), deleteUntagged); err != nil {
+				t.Fatal(err)
+			}
+			report := runGC(t, ourRoot, gc.Options{DeleteUntagged: deleteUntagged})
+			if report.BlobsDeleted == 0 || report.LayerLinksDeleted == 0 || deleteUntagged && report.ManifestsDeleted == 0 {
+				t.Fatalf("the scenario produced no garbage of some kind: %+v", report)
+			}
+
+			refFiles, ourFiles := treeFiles(t, refRoot), treeFiles(t, ourRoot)
+			if missing := subtract(refFiles, ourFiles); len(missing) > 0 {
+				t.Errorf("we deleted files the reference keeps:\n%s", strings.Join(missing, "\n"))
+			}
+			extra := subtract(ourFiles, refFiles)
+			if !deleteUntagged && len(extra) > 0 {
+				t.Errorf("we kept files the reference deletes:\n%s", strings.Join(extra, "\n"))
+			}
+			if deleteUntagged {
+				checkOnlyReferrerKept(t, extra, s)
+			}
+			checkServable(t, ourRoot)
+		})
+	}
+}
+
+// checkOnlyReferrerKept checks that what we keep beyond the reference is
+// the untagged referrer: its revision link, manifest and payload blob.
+func checkOnlyReferrerKept(t *testing.T, extra []string, s scenario) {
+	t.Helper()
+	owned := []string{s.untaggedReferrer.Hex}
+	for _, b := range s.referrerBlobs {
+		owned = append(owned, b.Hex)
+	}
+	var revisionKept bool
+	for _, p := range extra {
+		if !slices.ContainsFunc(owned, func(hex string) bool { return strings.Contains(p, hex) }) {
+			t.Errorf("kept %s, which is not part of the untagged referrer", p)
+		}
+		revisionKept = revisionKept || strings.Contains(p, "_manifests/revisions/sha256/"+s.untaggedReferrer.Hex)
+	}
+	if !revisionKept {
+		t.Errorf("the untagged referrer %s was not kept; extra files: %v", s.untaggedReferrer, extra)
+	}
+}
+
+// checkServable starts a registry over the collected store and validates
+// every tagged image and index: manifests, children, configs and layers
+// are all there and match their digests.
+func checkServable(t *testing.T, root string) {
+	t.Helper()
+	reg := testregistry.Start(t, testregistry.WithRootDir(root))
+	for _, repo := range []string{"app", "base"} {
+		tags, err := reg.Tags(repo)
+		if err != nil || len(tags) == 0 {
+			t.Fatalf("tags of %s: %v, %v", repo, tags, err)
+		}
+		for _, tag := range tags {
+			ref := mustRef(t, reg, repo, tag)
+			desc, err := remote.Get(ref, reg.RemoteOptions()...)
+			if err != nil {
+				t.Errorf("%s: %v", ref, err)
+				continue
+			}
+			if desc.MediaType.IsIndex() {
+				idx, _ := desc.ImageIndex()
+				err = validate.Index(idx)
+			} else {
+				img, _ := desc.Image()
+				err = validate.Image(img)
+			}
+			if err != nil {
+				t.Errorf("%s is broken after GC: %v", ref, err)
+			}
+		}
+	}
+}
+
+func runGC(t *testing.T, root string, opts gc.Options) gc.Report {
+	t.Helper()
+	ctx := context.Background()
+	d, err := gc.Storage{Driver: "filesystem", Parameters: map[string]any{"rootdirectory": root}}.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := gc.Run(ctx, d, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return report
+}
+
+func copyStore(t *testing.T, root string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "store")
+	if err := os.CopyFS(dst, os.DirFS(root)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// treeFiles maps every file under root to a hash of its content.
+func treeFiles(t *testing.T, root string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		content, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(content)
+		rel, _ := filepath.Rel(root, p)
+		files[rel] = hex.EncodeToString(sum[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// subtract lists the files of a that b lacks or holds with other content.
+func subtract(a, b map[string]string) []string {
+	var out []string
+	for p, sum := range a {
+		if b[p] != sum {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

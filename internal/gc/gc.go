@@ -1,0 +1,153 @@
+// Package gc is registry garbage collection run in-process against a
+// registry's storage backend through distribution v3's storage drivers:
+// mark what the repositories still reference, sweep the rest.
+//
+// It deletes what `registry garbage-collect [--delete-untagged]` of
+// distribution v3 deletes on the same storage (see mark for the rules and
+// the one deliberate difference), but reads the storage in a few walks
+// and parallel reads instead of a sequential round trip per manifest and
+// tag, which on object storage is most of the reference's time. It
+// writes nothing to stdout: in a provider, stdout belongs to the plugin
+// protocol. Progress goes to Options.Progress.
+package gc
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/opencontainers/go-digest"
+)
+
+// DefaultConcurrency bounds parallel storage requests when Options leaves
+// it zero: enough to hide object-storage latency, few enough not to be
+// throttled.
+const DefaultConcurrency = 32
+
+// Options are a run's settings.
+type Options struct {
+	// DeleteUntagged also deletes manifests no tag references, except
+	// index children and referrers of kept manifests (--delete-untagged).
+	DeleteUntagged bool
+	// DryRun reports what would be deleted and deletes nothing.
+	DryRun bool
+	// Concurrency bounds parallel storage requests; 0 means DefaultConcurrency.
+	Concurrency int
+	// Progress, when set, receives human-readable progress messages.
+	Progress func(message string)
+}
+
+// Report is what a run found and deleted (with DryRun: would delete).
+type Report struct {
+	DryRun              bool
+	RepositoriesScanned int
+	ManifestsScanned    int // manifests linked into repositories
+	BlobsScanned        int
+	BlobsMarked         int
+	ManifestsDeleted    int
+	BlobsDeleted        int
+	LayerLinksDeleted   int
+	BytesFreed          int64 // sizes of the deleted blobs, read before deleting
+	Duration            time.Duration
+	// DeletedBlobs and DeletedManifests ("repo@digest") list the deletions.
+	DeletedBlobs     []digest.Digest
+	DeletedManifests []string
+}
+
+// Run collects garbage on storage. Every read happens before the first
+// deletion, so an error while reading deletes nothing.
+func Run(ctx context.Context, d storagedriver.StorageDriver, opts Options) (Report, error) {
+	start := time.Now()
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	progress := serialized(opts.Progress)
+
+	inv, err := scan(ctx, d, opts.Concurrency)
+	if err != nil {
+		return Report{}, err
+	}
+	report := Report{DryRun: opts.DryRun, RepositoriesScanned: len(inv.repos), BlobsScanned: len(inv.blobs)}
+	for _, r := range inv.repos {
+		report.ManifestsScanned += len(r.revisions)
+	}
+	progress(fmt.Sprintf("scanned %d repositories: %d manifests, %d blobs", report.RepositoriesScanned, report.ManifestsScanned, report.BlobsScanned))
+
+	plan := mark(inv, opts.DeleteUntagged)
+	reportMarks(inv, plan, progress)
+	report.BlobsMarked = len(plan.marked)
+	report.record(inv, plan)
+
+	if !opts.DryRun {
+		if err := sweep(ctx, d, plan, opts.Concurrency, progress); err != nil {
+			return report, err
+		}
+	}
+	report.Duration = time.Since(start)
+	progress(report.Summary())
+	return report, nil
+}
+
+// record fills in the deletions of plan.
+func (r *Report) record(inv *inventory, plan *sweepPlan) {
+	r.ManifestsDeleted = len(plan.manifests)
+	r.BlobsDeleted = len(plan.blobs)
+	r.LayerLinksDeleted = len(plan.layerLinks)
+	r.DeletedBlobs = plan.blobs
+	for _, dg := range plan.blobs {
+		r.BytesFreed += inv.blobs[dg]
+	}
+	for _, m := range plan.manifests {
+		r.DeletedManifests = append(r.DeletedManifests, m.repo+"@"+m.digest.String())
+	}
+}
+
+// reportMarks sends one progress message per repository.
+func reportMarks(inv *inventory, plan *sweepPlan, progress func(string)) {
+	deleted := map[string]int{}
+	for _, m := range plan.manifests {
+		deleted[m.repo]++
+	}
+	for _, r := range inv.repos {
+		progress(fmt.Sprintf("marked %s: %d manifests kept, %d to delete", r.name, len(r.revisions)-deleted[r.name], deleted[r.name]))
+	}
+}
+
+// serialized makes progress safe to call from parallel deletions.
+func serialized(progress func(string)) func(string) {
+	if progress == nil {
+		return func(string) {}
+	}
+	var mu sync.Mutex
+	return func(message string) {
+		mu.Lock()
+		defer mu.Unlock()
+		progress(message)
+	}
+}
+
+// Summary is the one-line outcome of a run.
+func (r Report) Summary() string {
+	verb := "deleted"
+	if r.DryRun {
+		verb = "dry run, would delete"
+	}
+	return fmt.Sprintf("%s %d blobs (%s), %d manifests, %d layer links in %d repositories",
+		verb, r.BlobsDeleted, FormatBytes(r.BytesFreed), r.ManifestsDeleted, r.LayerLinksDeleted, r.RepositoriesScanned)
+}
+
+// FormatBytes renders a byte count for people: 1.5 MiB.
+func FormatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

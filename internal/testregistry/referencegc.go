@@ -1,0 +1,89 @@
+package testregistry
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// ReferenceGC is distribution v3's own `registry garbage-collect`, the
+// behaviour internal/gc must match. `make test` installs the binary into
+// bin/ with go install, at the version of the distribution library.
+type ReferenceGC struct {
+	Bin string
+}
+
+// FindReferenceGC locates the registry binary ($REGISTRY_GC_BIN, bin/registry
+// at the repository root, then PATH). Tests skip without it unless
+// REGISTRY_GC_REQUIRED=1, as `make test` sets.
+func FindReferenceGC(t testing.TB) ReferenceGC {
+	t.Helper()
+	bin, err := findTool("registry", "REGISTRY_GC_BIN")
+	if err != nil {
+		if os.Getenv("REGISTRY_GC_REQUIRED") != "" {
+			t.Fatalf("reference GC: %v", err)
+		}
+		t.Skipf("reference GC: %v (make test installs it)", err)
+	}
+	return ReferenceGC{Bin: bin}
+}
+
+// Run collects garbage on the storage described by storageYAML, the
+// `storage:` section of a config.yml (driver and parameters).
+func (g ReferenceGC) Run(ctx context.Context, storageYAML string, deleteUntagged bool) error {
+	dir, err := os.MkdirTemp("", "reference-gc-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	config := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(config, []byte("version: 0.1\n"+storageYAML), 0o600); err != nil {
+		return err
+	}
+	args := []string{"garbage-collect", "--quiet"}
+	if deleteUntagged {
+		args = append(args, "--delete-untagged")
+	}
+	cmd := exec.CommandContext(ctx, g.Bin, append(args, config)...)
+	// REGISTRY_* variables would override the configuration file.
+	cmd.Env = environWithout("REGISTRY_")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("registry garbage-collect: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// FilesystemStorageYAML is the storage section for a filesystem root.
+func FilesystemStorageYAML(root string) string {
+	return fmt.Sprintf("storage:\n  filesystem:\n    rootdirectory: %q\n", root)
+}
+
+// findTool finds an executable named by env, in bin/ at the repository
+// root (where the GNUmakefile installs tools), or on PATH.
+func findTool(name, env string) (string, error) {
+	if p := os.Getenv(env); p != "" {
+		return p, nil
+	}
+	if dir, err := os.Getwd(); err == nil {
+		for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				if p := filepath.Join(dir, "bin", name); isExecutable(p) {
+					return p, nil
+				}
+				break
+			}
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found in $%s, bin/ or PATH", name, env)
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
