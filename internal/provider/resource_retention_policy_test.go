@@ -348,3 +348,39 @@ module "second" {
 		t.Fatalf("second plan is not empty: %v\n%s", err, out.String())
 	}
 }
+
+// A tag moved between a reviewed plan and its apply is skipped (with a
+// warning), the rest is deleted, and the next plan shows the moved tag
+// again. Destroying the policy afterwards deletes nothing.
+func TestAccRetentionPolicy_movedTagSkippedAndDestroyKeeps(t *testing.T) {
+	reg := startRegistry(t)
+	mustPush(t, reg, "app", "main")
+	config := policyConfig(reg, `
+  repositories = ["app"]
+  keep {
+    tags = ["main"]
+  }
+  delete {
+    tag_regex = "^pr-"
+  }`)
+	accTest(t,
+		resource.TestStep{Config: config},
+		resource.TestStep{
+			PreConfig: func() {
+				mustPush(t, reg, "app", "pr-1")
+				mustPush(t, reg, "app", "pr-2")
+			},
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				expectDeletions(2),
+				betweenPlanAndApply(func() { mustPush(t, reg, "app", "pr-2") }),
+			}},
+			Check:              expectRegistryTags(reg, "app", "main", "pr-2"),
+			ExpectNonEmptyPlan: true, // the moved pr-2 is pending again
+		},
+	)
+	// resource.Test destroyed the policy: nothing more was deleted.
+	if tags, err := reg.Tags("app"); err != nil || len(tags) != 2 {
+		t.Fatalf("tags after destroy = %v, %v; want main and pr-2", tags, err)
+	}
+}

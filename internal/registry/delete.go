@@ -80,16 +80,8 @@ func (c *Client) sendDelete(ctx context.Context, repo name.Repository, reference
 		return err
 	}
 	u := url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr(), Path: fmt.Sprintf("/v2/%s/manifests/%s", repo.RepositoryStr(), reference)}
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u.String(), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer drain(resp)
-	return transport.CheckError(resp, http.StatusOK, http.StatusAccepted)
+	_, err = send(ctx, client, http.MethodDelete, u, http.StatusOK, http.StatusAccepted)
+	return err
 }
 
 // writer returns an HTTP client for repo holding a token with push, pull

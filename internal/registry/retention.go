@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // Batch is everything a retention policy planned for one repository:
@@ -51,6 +53,9 @@ func (c *Client) ExecuteBatch(ctx context.Context, b Batch) (skipped []string, e
 		})
 	}
 	for _, m := range b.Manifests {
+		for _, tag := range movedTags(fresh, m) {
+			skip(fmt.Sprintf("kept tag %s:%s: it moved away from %s since the plan", b.Repository, tag, m.Digest))
+		}
 		g.Go(func() error {
 			err := c.executeManifestDeletion(gctx, fresh, m)
 			var changedErr *ChangedError
@@ -64,4 +69,17 @@ func (c *Client) ExecuteBatch(ctx context.Context, b Batch) (skipped []string, e
 	err = g.Wait()
 	slices.Sort(skipped)
 	return skipped, err
+}
+
+// movedTags returns the planned tags of a manifest deletion that now point
+// at another image. They are not deleted: deleting the digest no longer
+// touches them. (Referrer tags point at their referrers, not at the digest.)
+func movedTags(fresh *Snapshot, m ManifestDeletion) []string {
+	var moved []string
+	for _, tag := range m.Tags {
+		if cur, ok := fresh.Tags[tag]; ok && cur.Digest != m.Digest && !retention.IsReferrerTag(tag) {
+			moved = append(moved, tag)
+		}
+	}
+	return moved
 }
