@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -23,7 +24,10 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/registry"
 )
 
-var _ provider.Provider = &RegistryProvider{}
+var (
+	_ provider.Provider            = &RegistryProvider{}
+	_ provider.ProviderWithActions = &RegistryProvider{}
+)
 
 // RegistryProvider configures one *registry.Client per provider block (and
 // so per alias) and hands it to every resource, data source and action.
@@ -196,7 +200,12 @@ func (p *RegistryProvider) Resources(_ context.Context) []func() resource.Resour
 		NewManifestDeletionResource,
 		NewTagDeletionResource,
 		func() resource.Resource { return &RetentionPolicyResource{now: p.now} },
+		NewGarbageCollectionResource,
 	}
+}
+
+func (p *RegistryProvider) Actions(_ context.Context) []func() action.Action {
+	return []func() action.Action{NewGarbageCollectAction}
 }
 
 func (p *RegistryProvider) DataSources(_ context.Context) []func() datasource.DataSource {

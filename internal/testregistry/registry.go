@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/s3-aws"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sirupsen/logrus"
@@ -39,6 +41,11 @@ type settings struct {
 	auth           authMode
 	user, password string
 	rootDir        string
+	storage        string // storage driver; "" is filesystem under rootDir
+	storageParams  map[string]any
+	// inProcess is set by New only: the other launchers write their own
+	// filesystem configuration and would ignore WithStorage.
+	inProcess bool
 }
 
 // WithDeleteDisabled turns off storage.delete, so DELETE answers
@@ -71,12 +78,23 @@ func WithRootDir(dir string) Option {
 	return func(s *settings) { s.rootDir = dir }
 }
 
+// WithStorage stores data with the named distribution storage driver
+// instead of the filesystem; RootDir is then empty. For S3 on MinIO:
+//
+//	m := StartMinIO(t)
+//	r := Start(t, WithStorage("s3", m.S3Parameters("bucket", "/registry")))
+//
+// Only New and Start support it, and it excludes WithRootDir.
+func WithStorage(driver string, params map[string]any) Option {
+	return func(s *settings) { s.storage, s.storageParams = driver, maps.Clone(params) }
+}
+
 // Registry is a running registry. Its seeding and inspection methods talk to
 // it over HTTP, as a client would.
 type Registry struct {
 	URL      string // "http://127.0.0.1:PORT"
 	Host     string // "127.0.0.1:PORT"
-	RootDir  string // filesystem storage root
+	RootDir  string // filesystem storage root; "" with WithStorage
 	Username string // set when auth is enabled
 	Password string
 
@@ -90,9 +108,7 @@ type Registry struct {
 
 	child *childProcess // NewV28's docker-registry
 
-	closers   []func() error // run in reverse order by Close
-	closeOnce sync.Once
-	closeErr  error
+	cleanups
 }
 
 // Start starts a registry for the duration of the test and fails the test if
@@ -121,7 +137,8 @@ func mustStart(t testing.TB, newFn func(context.Context, ...Option) (*Registry, 
 // New starts a registry outside of a test. The caller must Close it.
 func New(ctx context.Context, opts ...Option) (*Registry, error) {
 	silenceLogs()
-	return newRegistry(ctx, opts, (*Registry).startInProcess)
+	inProcess := func(s *settings) { s.inProcess = true }
+	return newRegistry(ctx, append([]Option{inProcess}, opts...), (*Registry).startInProcess)
 }
 
 // newRegistry is the startup shared by New and NewV28: it applies the
@@ -133,6 +150,9 @@ func newRegistry(ctx context.Context, opts []Option, launch func(*Registry, sett
 	for _, opt := range opts {
 		opt(&s)
 	}
+	if err := s.checkStorage(); err != nil {
+		return nil, err
+	}
 
 	r := &Registry{Username: s.user, Password: s.password}
 	r.ctx, r.cancel = context.WithCancel(ctx)
@@ -143,7 +163,7 @@ func newRegistry(ctx context.Context, opts []Option, launch func(*Registry, sett
 	}()
 
 	r.RootDir = s.rootDir
-	if r.RootDir == "" {
+	if r.RootDir == "" && s.storage == "" {
 		if r.RootDir, err = r.tempDir(storageBase(), "storage"); err != nil {
 			return nil, err
 		}
@@ -153,6 +173,20 @@ func newRegistry(ctx context.Context, opts []Option, launch func(*Registry, sett
 	}
 	r.configureClient()
 	return r, nil
+}
+
+// checkStorage rejects WithStorage where it would be ignored: NewV28 would
+// run docker-registry over filesystem storage rooted at "", that is, /.
+func (s settings) checkStorage() error {
+	switch {
+	case s.storage == "":
+		return nil
+	case !s.inProcess:
+		return errors.New("WithStorage is only supported by New and Start")
+	case s.rootDir != "":
+		return errors.New("WithStorage and WithRootDir exclude each other")
+	}
+	return nil
 }
 
 // startInProcess serves distribution v3's handlers.App from this process.
@@ -188,24 +222,37 @@ func (r *Registry) setAddr(hostPort string) {
 
 // Close stops the registry and removes the storage it created, so a second
 // registry sharing RootDir must be closed first (Start's cleanups run in
-// that order). Data in a directory given with WithRootDir is kept.
+// that order). Data in a directory given with WithRootDir, or stored with
+// WithStorage, is kept.
 func (r *Registry) Close() error {
-	r.closeOnce.Do(func() {
-		r.cancel()
-		var errs []error
-		for i := len(r.closers) - 1; i >= 0; i-- {
-			errs = append(errs, r.closers[i]())
-		}
-		r.closeErr = errors.Join(errs...)
-	})
-	return r.closeErr
+	r.cancel()
+	return r.cleanups.run()
 }
 
-func (r *Registry) onClose(f func() error) { r.closers = append(r.closers, f) }
+// cleanups is what Registry and MinIO undo on Close: everything they
+// created, in reverse order, once.
+type cleanups struct {
+	closers   []func() error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (c *cleanups) onClose(f func() error) { c.closers = append(c.closers, f) }
+
+func (c *cleanups) run() error {
+	c.closeOnce.Do(func() {
+		var errs []error
+		for i := len(c.closers) - 1; i >= 0; i-- {
+			errs = append(errs, c.closers[i]())
+		}
+		c.closeErr = errors.Join(errs...)
+	})
+	return c.closeErr
+}
 
 // tempDir makes a directory under base (the default temporary directory
-// if "" or unusable) that lives exactly as long as the registry.
-func (r *Registry) tempDir(base, purpose string) (string, error) {
+// if "" or unusable) that lives exactly as long as its owner.
+func (c *cleanups) tempDir(base, purpose string) (string, error) {
 	pattern := "testregistry-" + purpose + "-"
 	dir, err := os.MkdirTemp(base, pattern)
 	if err != nil && base != "" {
@@ -214,7 +261,7 @@ func (r *Registry) tempDir(base, purpose string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r.onClose(func() error { return os.RemoveAll(dir) })
+	c.onClose(func() error { return os.RemoveAll(dir) })
 	return dir, nil
 }
 
@@ -270,8 +317,7 @@ func newConfig(s settings, rootDir string) (*configuration.Configuration, error)
 	}
 	cfg := &configuration.Configuration{
 		Storage: configuration.Storage{
-			"filesystem": configuration.Parameters{"rootdirectory": rootDir},
-			"delete":     configuration.Parameters{"enabled": !s.deleteDisabled},
+			"delete": configuration.Parameters{"enabled": !s.deleteDisabled},
 			// As in the config.yml shipped with distribution's image.
 			"cache": configuration.Parameters{"blobdescriptor": "inmemory"},
 			"maintenance": configuration.Parameters{
@@ -283,6 +329,11 @@ func newConfig(s settings, rootDir string) (*configuration.Configuration, error)
 				"uploadpurging": map[any]any{"enabled": false},
 			},
 		},
+	}
+	if s.storage == "" {
+		cfg.Storage["filesystem"] = configuration.Parameters{"rootdirectory": rootDir}
+	} else {
+		cfg.Storage[s.storage] = configuration.Parameters(maps.Clone(s.storageParams))
 	}
 	// Without it NewApp warns and makes one up.
 	cfg.HTTP.Secret = hex.EncodeToString(secret)

@@ -1,0 +1,164 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/distreg/terraform-provider-registry/internal/gc"
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+)
+
+// gcSettings are the inputs the garbage collection resource and action
+// share. Their schemas live in different framework packages, so the
+// descriptions and validators below are shared instead.
+type gcSettings struct {
+	ConfigFile            types.String `tfsdk:"config_file"`
+	StorageDriver         types.String `tfsdk:"storage_driver"`
+	StorageParameters     types.Map    `tfsdk:"storage_parameters"`
+	DeleteUntagged        types.Bool   `tfsdk:"delete_untagged"`
+	DryRun                types.Bool   `tfsdk:"dry_run"`
+	AllowWritableRegistry types.Bool   `tfsdk:"allow_writable_registry"`
+}
+
+var gcDescriptions = map[string]string{
+	"config_file": "Path to the registry's own `config.yml`; its `storage` section names the driver and parameters. " +
+		"`REGISTRY_STORAGE_*` environment overrides are not applied. Exactly one of `config_file` and `storage_driver`.",
+	"storage_driver": "Storage driver, as under `storage:` in config.yml: `" + strings.Join(gc.Drivers, "`, `") + "`.",
+	"storage_parameters": "The driver's parameters, as in config.yml (`rootdirectory` for `filesystem`; `bucket`, `region`, " +
+		"`regionendpoint`, `accesskey`, `secretkey`, `rootdirectory`... for `s3`). Values are strings (`\"true\"` for booleans).",
+	"delete_untagged": "Also delete manifests that no tag references (`--delete-untagged`), except the children of kept indexes " +
+		"and referrers (signatures, SBOMs: manifests whose `subject` is kept). Default `false`.",
+	"dry_run": "Report what would be deleted and delete nothing. A dry run does not need a read-only registry. Default `false`.",
+	"allow_writable_registry": "Collect garbage even though the registry accepts pushes. Blobs of a push in progress can be deleted: " +
+		"only for registries nobody pushes to during the run. Default `false`: the run stops, deleting nothing, unless the " +
+		"provider's registry refuses an upload (read-only mode).",
+}
+
+var (
+	gcConfigFileValidators = []validator.String{
+		stringvalidator.LengthAtLeast(1),
+		stringvalidator.ExactlyOneOf(path.MatchRoot("config_file"), path.MatchRoot("storage_driver")),
+	}
+	gcDriverValidators    = []validator.String{stringvalidator.OneOf(gc.Drivers...)}
+	gcParameterValidators = []validator.Map{mapvalidator.AlsoRequires(path.MatchRoot("storage_driver"))}
+)
+
+// storage resolves where the registry keeps its data.
+func (s gcSettings) storage(ctx context.Context) (gc.Storage, diag.Diagnostics) {
+	if file := s.ConfigFile.ValueString(); file != "" {
+		st, err := gc.StorageFromConfigFile(file)
+		if err != nil {
+			return st, attributeError("config_file", "Unusable registry configuration file", err)
+		}
+		return st, nil
+	}
+	params := map[string]string{}
+	diags := s.StorageParameters.ElementsAs(ctx, &params, false)
+	st := gc.Storage{Driver: s.StorageDriver.ValueString(), Parameters: map[string]any{}}
+	for k, v := range params {
+		st.Parameters[k] = v
+	}
+	return st, diags
+}
+
+// known reports whether every input is known, so checks can run at plan time.
+func (s gcSettings) known() bool {
+	return !s.ConfigFile.IsUnknown() && !s.StorageDriver.IsUnknown() && !s.StorageParameters.IsUnknown()
+}
+
+// checkStorage opens the storage at plan time: a wrong path, bucket or
+// credential fails the plan instead of the apply.
+func (s gcSettings) checkStorage(ctx context.Context) diag.Diagnostics {
+	if !s.known() {
+		return nil
+	}
+	st, diags := s.storage(ctx)
+	if diags.HasError() {
+		return diags
+	}
+	if _, err := st.Open(ctx); err != nil {
+		diags.Append(storageError(s, err)...)
+	}
+	return diags
+}
+
+// collectGarbage runs GC with the settings: opens the storage, makes sure
+// the registry is read-only (unless dry run or allowed), marks and sweeps.
+// Progress messages also go to the provider log.
+func collectGarbage(ctx context.Context, client *registry.Client, s gcSettings, progress func(string)) (gc.Report, diag.Diagnostics) {
+	st, diags := s.storage(ctx)
+	if diags.HasError() {
+		return gc.Report{}, diags
+	}
+	driver, err := st.Open(ctx)
+	if err != nil {
+		return gc.Report{}, storageError(s, err)
+	}
+	if !s.DryRun.ValueBool() && !s.AllowWritableRegistry.ValueBool() {
+		if diags := requireReadOnly(ctx, client); diags.HasError() {
+			return gc.Report{}, diags
+		}
+	}
+	report, err := gc.Run(ctx, driver, gc.Options{
+		DeleteUntagged: s.DeleteUntagged.ValueBool(),
+		DryRun:         s.DryRun.ValueBool(),
+		Progress: func(message string) {
+			tflog.Info(ctx, message)
+			progress(message)
+		},
+	})
+	if err != nil {
+		diags.AddError("Garbage collection failed", err.Error()+
+			"\n\nA failure while reading the storage deletes nothing; a failure while sweeping leaves some garbage, which the next run removes.")
+	}
+	return report, diags
+}
+
+// requireReadOnly refuses to sweep while the registry accepts pushes: GC
+// deletes the blobs of an upload that has no manifest yet.
+func requireReadOnly(ctx context.Context, client *registry.Client) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if client == nil {
+		diags.AddError("Provider not configured", "garbage collection needs the provider's url to check that the registry is read-only")
+		return diags
+	}
+	accepts, err := client.AcceptsPushes(ctx)
+	switch {
+	case err != nil:
+		diags.AddAttributeError(path.Root("allow_writable_registry"), "Cannot tell whether the registry is read-only",
+			fmt.Sprintf("%v\n\nGarbage collection deletes nothing until it knows that nobody can push: it starts an upload to %q "+
+				"and cancels it, which needs push permission there. Put the registry in read-only mode and set "+
+				"allow_writable_registry = true if the credentials cannot push.", err, registry.ProbeRepository))
+	case accepts:
+		diags.AddAttributeError(path.Root("allow_writable_registry"), "The registry accepts pushes",
+			fmt.Sprintf("The registry at %s accepted an upload, so garbage collection could delete the blobs of a push in progress. "+
+				"Nothing was deleted.\n\nPut the registry in read-only mode (storage.maintenance.readonly.enabled: true in its config.yml, "+
+				"or REGISTRY_STORAGE_MAINTENANCE_READONLY='{\"enabled\":true}') and restart it, collect garbage, then disable read-only mode "+
+				"and restart it again: the restart also clears its blob descriptor cache, which otherwise keeps answering for deleted blobs. "+
+				"Set allow_writable_registry = true only if nothing can push during the run.", client.URL()))
+	}
+	return diags
+}
+
+func storageError(s gcSettings, err error) diag.Diagnostics {
+	attr := "storage_parameters"
+	if s.ConfigFile.ValueString() != "" {
+		attr = "config_file"
+	}
+	return attributeError(attr, "Cannot open the registry storage", err)
+}
+
+func attributeError(attr, summary string, err error) diag.Diagnostics {
+	var diags diag.Diagnostics
+	diags.AddAttributeError(path.Root(attr), summary, err.Error())
+	return diags
+}

@@ -1,0 +1,170 @@
+package provider
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/distreg/terraform-provider-registry/internal/gc"
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+)
+
+var (
+	_ resource.ResourceWithConfigure  = &GarbageCollectionResource{}
+	_ resource.ResourceWithModifyPlan = &GarbageCollectionResource{}
+)
+
+// GarbageCollectionResource runs garbage collection against the
+// registry's storage when created and whenever an input (triggers
+// included) changes, and keeps the report in state. Every input forces
+// replacement: a changed input is a new run.
+type GarbageCollectionResource struct {
+	client *registry.Client
+}
+
+func NewGarbageCollectionResource() resource.Resource { return &GarbageCollectionResource{} }
+
+type garbageCollectionModel struct {
+	gcSettings
+	ID                  types.String `tfsdk:"id"`
+	Triggers            types.Map    `tfsdk:"triggers"`
+	RepositoriesScanned types.Int64  `tfsdk:"repositories_scanned"`
+	ManifestsDeleted    types.Int64  `tfsdk:"manifests_deleted"`
+	BlobsDeleted        types.Int64  `tfsdk:"blobs_deleted"`
+	LayerLinksDeleted   types.Int64  `tfsdk:"layer_links_deleted"`
+	BytesFreed          types.Int64  `tfsdk:"bytes_freed"`
+	RunAt               types.String `tfsdk:"run_at"`
+	Summary             types.String `tfsdk:"summary"`
+}
+
+func (r *GarbageCollectionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_garbage_collection"
+}
+
+func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	replaceBool := []planmodifier.Bool{boolplanmodifier.RequiresReplace()}
+	computedInt := func(description string) schema.Int64Attribute {
+		return schema.Int64Attribute{Computed: true, MarkdownDescription: description}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Garbage collection of the registry's storage: deletes the blobs (layers, configs, manifests) that no " +
+			"manifest references any more, which is what frees disk after deletions. It runs in the provider, against the storage " +
+			"backend, as `registry garbage-collect` does, when the resource is created and whenever an input changes (use `triggers` " +
+			"to run it after a retention policy deletes something). The registry must be read-only meanwhile, then restarted. " +
+			"Destroying the resource deletes nothing.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "Time of the run (RFC 3339).",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"config_file": schema.StringAttribute{
+				Optional: true, MarkdownDescription: gcDescriptions["config_file"],
+				Validators: gcConfigFileValidators, PlanModifiers: replace,
+			},
+			"storage_driver": schema.StringAttribute{
+				Optional: true, MarkdownDescription: gcDescriptions["storage_driver"],
+				Validators: gcDriverValidators, PlanModifiers: replace,
+			},
+			"storage_parameters": schema.MapAttribute{
+				Optional: true, Sensitive: true, ElementType: types.StringType,
+				MarkdownDescription: gcDescriptions["storage_parameters"],
+				Validators:          gcParameterValidators,
+				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
+			"delete_untagged": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: gcDescriptions["delete_untagged"], PlanModifiers: replaceBool,
+			},
+			"dry_run": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: gcDescriptions["dry_run"], PlanModifiers: replaceBool,
+			},
+			"allow_writable_registry": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: gcDescriptions["allow_writable_registry"], PlanModifiers: replaceBool,
+			},
+			"triggers": schema.MapAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Arbitrary values that run garbage collection again when they change, " +
+					"like `terraform_data`'s `triggers_replace`: e.g. `{ policy = registry_retention_policy.apps.id }`.",
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
+			"repositories_scanned": computedInt("Repositories whose manifests were marked."),
+			"manifests_deleted":    computedInt("Untagged manifests deleted (with `delete_untagged`)."),
+			"blobs_deleted":        computedInt("Blobs deleted: layers, configs and manifest bodies nothing references."),
+			"layer_links_deleted":  computedInt("Repository links to deleted or unreferenced layers removed."),
+			"bytes_freed":          computedInt("Total size of the deleted blobs. With `dry_run`, what a run would free."),
+			"run_at": schema.StringAttribute{
+				Computed: true, MarkdownDescription: "When the run finished (RFC 3339).",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"summary": schema.StringAttribute{Computed: true, MarkdownDescription: "The run in one sentence."},
+		},
+	}
+}
+
+func (r *GarbageCollectionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan opens the storage when a run is planned, so a wrong path,
+// bucket or credential fails the plan.
+func (r *GarbageCollectionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() && len(resp.RequiresReplace) == 0 {
+		return // destroy, or no change: no run planned
+	}
+	var plan garbageCollectionModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(plan.checkStorage(ctx)...)
+}
+
+func (r *GarbageCollectionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan garbageCollectionModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	report, diags := collectGarbage(ctx, r.client, plan.gcSettings, func(string) {})
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	plan.setReport(report, time.Now().UTC())
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (m *garbageCollectionModel) setReport(report gc.Report, at time.Time) {
+	m.ID = types.StringValue(at.Format(time.RFC3339Nano))
+	m.RunAt = types.StringValue(at.Format(time.RFC3339))
+	m.RepositoriesScanned = types.Int64Value(int64(report.RepositoriesScanned))
+	m.ManifestsDeleted = types.Int64Value(int64(report.ManifestsDeleted))
+	m.BlobsDeleted = types.Int64Value(int64(report.BlobsDeleted))
+	m.LayerLinksDeleted = types.Int64Value(int64(report.LayerLinksDeleted))
+	m.BytesFreed = types.Int64Value(report.BytesFreed)
+	m.Summary = types.StringValue(report.Summary())
+}
+
+// Read keeps the report: a past run has nothing to refresh.
+func (r *GarbageCollectionResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {}
+
+// Update is never called with a change (every input forces replacement);
+// it keeps the state as planned.
+func (r *GarbageCollectionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	resp.Diagnostics.Append(resp.State.Set(ctx, req.Plan.Raw)...)
+}
+
+// Delete forgets the run: nothing in the registry is undone or deleted.
+func (r *GarbageCollectionResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}

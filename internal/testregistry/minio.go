@@ -1,0 +1,381 @@
+package testregistry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go/aws"
+	"github.com/aws/aws-sdk-go/aws/credentials"
+	"github.com/aws/aws-sdk-go/aws/session"
+	"github.com/aws/aws-sdk-go/service/s3"
+)
+
+// ErrMinIONotInstalled is returned by NewMinIO when no minio binary can be
+// found.
+var ErrMinIONotInstalled = errors.New("minio is not installed: make test installs it into bin/ (or set MINIO_BIN)")
+
+const (
+	minioBinary      = "minio"
+	minioBinEnv      = "MINIO_BIN"
+	minioRequiredEnv = "MINIO_REQUIRED"
+
+	// A first start formats the drive and initialises IAM: about a second
+	// on an idle machine, much more while parallel tests compete for it.
+	minioStartTimeout = 60 * time.Second
+	// As for docker-registry: a probed free port can be taken before the
+	// child binds it.
+	minioBindAttempts = 3
+
+	// What MinIO says when its port is taken before it binds it; after,
+	// it says errAddrInUse.
+	minioPortInUse = "port is already in use"
+
+	// Any region will do for MinIO, but the SDK signs requests with one.
+	minioRegion    = "us-east-1"
+	minioAccessKey = "testregistry"
+)
+
+// MinIO is a MinIO server run as a child process on 127.0.0.1, with its data
+// in a temporary directory, as S3 storage for registries (see WithStorage).
+type MinIO struct {
+	Endpoint  string // "http://127.0.0.1:PORT"
+	AccessKey string
+	SecretKey string
+
+	// ctx bounds CreateBucket and the child; Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	child  *childProcess
+	client *s3.S3
+
+	cleanups
+}
+
+// StartMinIO starts MinIO for the duration of the test. When the binary is
+// missing it skips the test, unless MINIO_REQUIRED=1 is set, in which case
+// it fails.
+func StartMinIO(t testing.TB) *MinIO {
+	t.Helper()
+	requireMinIO(t)
+	m, err := NewMinIO(context.Background())
+	if err != nil {
+		t.Fatalf("testregistry: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("testregistry: close: %v", err)
+		}
+	})
+	return m
+}
+
+// requireMinIO skips the test, or fails it under MINIO_REQUIRED=1, when
+// minio is not installed. A MINIO_BIN that does not exist fails it: that
+// is a broken setup, not a missing optional tool.
+func requireMinIO(t testing.TB) {
+	t.Helper()
+	_, err := minioPath()
+	switch {
+	case err == nil:
+	case !errors.Is(err, ErrMinIONotInstalled):
+		t.Fatalf("testregistry: %v", err)
+	case os.Getenv(minioRequiredEnv) == "1":
+		t.Fatalf("testregistry: %v (%s=1 requires it)", err, minioRequiredEnv)
+	default:
+		t.Skipf("testregistry: %v", err)
+	}
+}
+
+// NewMinIO is StartMinIO outside of a test (benchmarks). The caller must
+// Close it.
+func NewMinIO(ctx context.Context) (_ *MinIO, err error) {
+	bin, err := minioPath()
+	if err != nil {
+		return nil, err
+	}
+	m := &MinIO{AccessKey: minioAccessKey, SecretKey: nonce()}
+	m.ctx, m.cancel = context.WithCancel(ctx)
+	// Cancelled last, not first: stop can then tell a MinIO that died
+	// during the test from one that Close stopped.
+	m.onClose(func() error { m.cancel(); return nil })
+	defer func() {
+		if err != nil {
+			_ = m.Close()
+		}
+	}()
+	if err := m.start(bin); err != nil {
+		return nil, err
+	}
+	if err := m.configureClient(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Close stops MinIO and removes its data.
+func (m *MinIO) Close() error { return m.cleanups.run() }
+
+// minioPath finds the binary: $MINIO_BIN, else bin/minio at the repository
+// root (where make test installs it), else minio on PATH.
+func minioPath() (string, error) {
+	if bin := os.Getenv(minioBinEnv); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("%s: %w", minioBinEnv, err)
+		}
+		return filepath.Abs(bin)
+	}
+	if root, err := moduleRoot(); err == nil {
+		bin := filepath.Join(root, "bin", minioBinary)
+		if _, err := os.Stat(bin); err == nil {
+			return bin, nil
+		}
+	}
+	if bin, err := exec.LookPath(minioBinary); err == nil {
+		return filepath.Abs(bin)
+	}
+	return "", ErrMinIONotInstalled
+}
+
+// moduleRoot is the nearest directory at or above the working directory
+// that holds go.mod. go test runs in the package's directory, so a path
+// relative to the repository root would depend on which package asks.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+// start runs minio on free ports, trying others if it could not bind its
+// own. The data directory prefers /dev/shm, as the registry's does: MinIO
+// writes and fsyncs several files per object.
+func (m *MinIO) start(bin string) error {
+	dataDir, err := m.tempDir(storageBase(), "minio")
+	if err != nil {
+		return err
+	}
+	// An empty one of its own, or MinIO would load ~/.minio/certs and
+	// serve TLS on a developer's machine.
+	certsDir, err := m.tempDir("", "minio-certs")
+	if err != nil {
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		addr, err := freePort()
+		if err != nil {
+			return err
+		}
+		// Unused with the browser off, but without it MinIO would pick
+		// a port on every interface.
+		console, err := freePort()
+		if err != nil {
+			return err
+		}
+		m.Endpoint = "http://" + addr
+		err = m.run(bin, "server", "--quiet",
+			"--address", addr, "--console-address", console,
+			"--certs-dir", certsDir, dataDir)
+		if !errors.Is(err, errAddrInUse) || attempt == minioBindAttempts {
+			return err
+		}
+	}
+}
+
+// run starts the child and waits until it is ready. On failure the child
+// is stopped and its output is part of the error.
+//
+// MinIO is configured through its environment, but startChild gives a
+// child the test's own. env(1) sets MinIO's instead and then executes minio
+// in its place, so the process that startChild signals, kills with the test
+// process, and reaps is minio itself.
+func (m *MinIO) run(bin string, args ...string) error {
+	envBin, err := exec.LookPath("env")
+	if err != nil {
+		return fmt.Errorf("minio is run through env(1): %w", err)
+	}
+	envArgs := append(append([]string{"-i"}, m.environ()...), bin)
+	p, err := startChild(m.ctx, envBin, append(envArgs, args...)...)
+	if err != nil {
+		return err
+	}
+	if err := m.waitReady(p); err != nil {
+		_ = p.stop()
+		out := p.output()
+		if strings.Contains(out, errAddrInUse.Error()) || strings.Contains(out, minioPortInUse) {
+			err = fmt.Errorf("%w: %w", errAddrInUse, err)
+		}
+		return fmt.Errorf("minio on %s: %w\n%s", m.Endpoint, err, out)
+	}
+	m.child = p
+	m.onClose(m.stop)
+	return nil
+}
+
+// environ is the test's environment with MinIO's settings instead of any
+// MINIO_* variables of the machine.
+func (m *MinIO) environ() []string {
+	return append(environWithout("MINIO_"),
+		"MINIO_ROOT_USER="+m.AccessKey,
+		"MINIO_ROOT_PASSWORD="+m.SecretKey,
+		// No web console to start: nobody browses it.
+		"MINIO_BROWSER=off",
+		// No update check: tests run offline.
+		"MINIO_UPDATE=off",
+		// Test sizing: at most 256 MiB of pooled buffers instead of up to
+		// 1 GiB, and no refusal to use a directory on the root drive.
+		"MINIO_CI_CD=1",
+	)
+}
+
+// waitReady polls GET /minio/health/cluster until MinIO answers 200.
+// /minio/health/live would answer 200 as soon as the HTTP server is up,
+// while S3 requests still get 503 until storage and IAM are initialised.
+func (m *MinIO) waitReady(p *childProcess) error {
+	transport := &http.Transport{Proxy: nil, DisableKeepAlives: true}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: time.Second}
+	deadline := time.NewTimer(minioStartTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if pingMinIO(p.ctx, client, m.Endpoint) {
+			// Someone else's server may hold the port that ours failed
+			// to bind: make sure ours is still running.
+			select {
+			case <-p.done:
+				return fmt.Errorf("exited: %v", p.err)
+			default:
+				return nil
+			}
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("exited: %v", p.err)
+		case <-deadline.C:
+			return fmt.Errorf("GET /minio/health/cluster did not answer 200 within %s", minioStartTimeout)
+		case <-p.ctx.Done():
+			return p.ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func pingMinIO(ctx context.Context, client *http.Client, endpoint string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/minio/health/cluster", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// stop stops the child, reporting one that exited before being asked to,
+// that is, crashed (or was killed for memory) while the test was running.
+// It runs before m.ctx is cancelled, so a cancelled m.ctx means the
+// caller's context ended, which asked the child to stop.
+func (m *MinIO) stop() error {
+	var err error
+	select {
+	case <-m.child.done:
+		if m.ctx.Err() == nil {
+			err = fmt.Errorf("minio exited before Close: %v\n%s", m.child.err, m.child.output())
+		}
+	default:
+	}
+	// Its own report of an early exit would name docker-registry.
+	_ = m.child.stop()
+	return err
+}
+
+// configureClient prepares the S3 client of CreateBucket, with the SDK that
+// distribution's s3 driver uses, so requests are signed as the driver's are.
+func (m *MinIO) configureClient() error {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.Proxy = nil
+	m.onClose(func() error { transport.CloseIdleConnections(); return nil })
+	sess, err := session.NewSession(aws.NewConfig().
+		WithCredentials(credentials.NewStaticCredentials(m.AccessKey, m.SecretKey, "")).
+		WithEndpoint(m.Endpoint).
+		WithRegion(minioRegion).
+		WithS3ForcePathStyle(true).
+		WithHTTPClient(&http.Client{Transport: transport}))
+	if err != nil {
+		return err
+	}
+	m.client = s3.New(sess)
+	return nil
+}
+
+// CreateBucket creates a bucket. A bucket that already exists is an error.
+func (m *MinIO) CreateBucket(name string) error {
+	_, err := m.client.CreateBucketWithContext(m.ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	if err != nil {
+		return fmt.Errorf("create bucket %q: %w", name, err)
+	}
+	return nil
+}
+
+// S3Parameters are the parameters of distribution's s3 storage driver
+// (registry/storage/driver/s3-aws) for this server, for WithStorage("s3",
+// ...) or factory.Create(ctx, "s3", ...). The bucket must exist.
+func (m *MinIO) S3Parameters(bucket, rootDirectory string) map[string]any {
+	return map[string]any{
+		"accesskey": m.AccessKey,
+		"secretkey": m.SecretKey,
+		// Required even with an endpoint: requests are signed for it.
+		"region":         minioRegion,
+		"regionendpoint": m.Endpoint,
+		"bucket":         bucket,
+		"rootdirectory":  rootDirectory,
+		// Virtual-host style would address BUCKET.127.0.0.1.
+		"forcepathstyle": true,
+		// The endpoint's http:// decides already; this says it again.
+		"secure": false,
+		"v4auth": true,
+	}
+}
+
+// S3ConfigYAML is S3Parameters as the s3 entry of the storage section of a
+// registry's config.yml, indented to go under "storage:". The driver takes
+// its booleans as YAML booleans or strings alike.
+func (m *MinIO) S3ConfigYAML(bucket, rootDirectory string) string {
+	params := m.S3Parameters(bucket, rootDirectory)
+	var b strings.Builder
+	b.WriteString("  s3:\n")
+	for _, key := range slices.Sorted(maps.Keys(params)) {
+		value := fmt.Sprint(params[key])
+		if s, ok := params[key].(string); ok {
+			// Go's quoting is valid YAML double-quoted style here.
+			value = strconv.Quote(s)
+		}
+		fmt.Fprintf(&b, "    %s: %s\n", key, value)
+	}
+	return b.String()
+}
