@@ -158,7 +158,8 @@ func (m *garbageCollectionModel) setReport(report gc.Report, at time.Time) {
 }
 
 // Read keeps the report: a past run has nothing to refresh.
-func (r *GarbageCollectionResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {}
+func (r *GarbageCollectionResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {
+}
 
 // Update is never called with a change (every input forces replacement);
 // it keeps the state as planned.
@@ -167,4 +168,5 @@ func (r *GarbageCollectionResource) Update(ctx context.Context, req resource.Upd
 }
 
 // Delete forgets the run: nothing in the registry is undone or deleted.
-func (r *GarbageCollectionResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+func (r *GarbageCollectionResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+}
