@@ -1,0 +1,172 @@
+package provider
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
+)
+
+const gcAddress = "registry_garbage_collection.test"
+
+// gcGarbage seeds a registry with one kept image and one deleted by
+// digest, whose manifest, config and layer blobs are garbage.
+func gcGarbage(t *testing.T) (writable, readOnly *testregistry.Registry, kept, deleted testregistry.Image) {
+	t.Helper()
+	writable = startRegistry(t)
+	kept = mustPush(t, writable, "app", "v2")
+	deleted = mustPush(t, writable, "app", "v1")
+	if err := deleteByDigest(writable, "app", deleted.Digest); err != nil {
+		t.Fatal(err)
+	}
+	// The same storage served read-only, as it must be during GC.
+	readOnly = testregistry.Start(t, testregistry.WithRootDir(writable.RootDir), testregistry.WithReadOnly())
+	return writable, readOnly, kept, deleted
+}
+
+func gcConfig(reg *testregistry.Registry, attributes string) string {
+	return providerBlock(reg, "") + fmt.Sprintf(`
+resource "registry_garbage_collection" "test" {
+%s
+}
+`, attributes)
+}
+
+func filesystemStorage(root string) string {
+	return fmt.Sprintf(`  storage_driver     = "filesystem"
+  storage_parameters = { rootdirectory = %q }`, root)
+}
+
+// expectBlobOnDisk checks the storage itself: whether a blob's data file
+// exists under root.
+func expectBlobOnDisk(root string, digest v1.Hash, exists bool) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		_, err := os.Stat(filepath.Join(root, "docker/registry/v2/blobs", digest.Algorithm, digest.Hex[:2], digest.Hex, "data"))
+		if found := err == nil; found != exists {
+			return fmt.Errorf("blob %s on disk: exists=%v, want %v", digest, found, exists)
+		}
+		return nil
+	}
+}
+
+func gcReport(blobs, manifests int64) []statecheck.StateCheck {
+	return []statecheck.StateCheck{
+		statecheck.ExpectKnownValue(gcAddress, tfjsonpath.New("blobs_deleted"), knownvalue.Int64Exact(blobs)),
+		statecheck.ExpectKnownValue(gcAddress, tfjsonpath.New("manifests_deleted"), knownvalue.Int64Exact(manifests)),
+		statecheck.ExpectKnownValue(gcAddress, tfjsonpath.New("repositories_scanned"), knownvalue.Int64Exact(1)),
+	}
+}
+
+// The whole life of a GC resource: refused on a writable registry, a dry
+// run that deletes nothing, a run on the read-only registry that frees the
+// deleted image's blobs and leaves the kept one servable, no change on
+// re-plan, and a re-run when triggers change.
+func TestAccGarbageCollection_lifecycle(t *testing.T) {
+	writable, readOnly, kept, deleted := gcGarbage(t)
+	root := writable.RootDir
+	configFile := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(configFile, []byte("version: 0.1\n"+testregistry.FilesystemStorageYAML(root)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	accTest(t,
+		resource.TestStep{
+			Config:      gcConfig(writable, filesystemStorage(root)),
+			ExpectError: errorLike(`(?s)The registry accepts pushes.*read-only mode`),
+		},
+		resource.TestStep{
+			Config:            gcConfig(writable, filesystemStorage(root)+"\n  dry_run = true"),
+			ConfigStateChecks: append(gcReport(3, 0), statecheck.ExpectKnownValue(gcAddress, tfjsonpath.New("bytes_freed"), knownvalue.NotNull())),
+			Check:             expectBlobOnDisk(root, deleted.Digest, true),
+		},
+		resource.TestStep{
+			Config: gcConfig(readOnly, filesystemStorage(root)),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction(gcAddress, plancheck.ResourceActionReplace),
+			}},
+			ConfigStateChecks: gcReport(3, 0),
+			Check: resource.ComposeAggregateTestCheckFunc(
+				expectBlobOnDisk(root, deleted.Digest, false),
+				expectBlobOnDisk(root, deleted.ConfigDigest, false),
+				expectBlobOnDisk(root, kept.Digest, true),
+				expectManifests(readOnly, "app", true, kept.Digest),
+				expectRegistryTags(readOnly, "app", "v2"),
+			),
+		},
+		resource.TestStep{
+			Config: gcConfig(readOnly, fmt.Sprintf("  config_file = %q\n  triggers = { policy = \"2\" }", configFile)),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction(gcAddress, plancheck.ResourceActionReplace),
+			}},
+			ConfigStateChecks: gcReport(0, 0),
+		},
+	)
+}
+
+// With delete_untagged an image whose tag moved away is deleted, blobs
+// and manifest, while an index child and an untagged signature of the kept
+// image stay.
+func TestAccGarbageCollection_deleteUntagged(t *testing.T) {
+	reg := startRegistry(t)
+	old := mustPush(t, reg, "app", "main")
+	current := mustPush(t, reg, "app", "main")
+	_, children, err := reg.PushIndex("app", []v1.Platform{{OS: "linux", Architecture: "arm64"}}, time.Time{}, "multi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signature, err := reg.PushUntaggedReferrer("app", current.Digest, "sig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readOnly := testregistry.Start(t, testregistry.WithRootDir(reg.RootDir), testregistry.WithReadOnly())
+	accTest(t, resource.TestStep{
+		Config:            gcConfig(readOnly, filesystemStorage(reg.RootDir)+"\n  delete_untagged = true"),
+		ConfigStateChecks: gcReport(3, 1),
+		Check: resource.ComposeAggregateTestCheckFunc(
+			expectManifests(readOnly, "app", false, old.Digest),
+			expectManifests(readOnly, "app", true, current.Digest, children[0], signature),
+			expectBlobOnDisk(reg.RootDir, old.ConfigDigest, false),
+		),
+	})
+}
+
+// Every bad input fails the plan, naming the attribute, and deletes nothing.
+func TestAccGarbageCollection_badInput(t *testing.T) {
+	reg := startRegistry(t)
+	mustPush(t, reg, "app", "v1")
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name, attributes, want string
+	}{
+		{"neither source", `  dry_run = true`, `Invalid Attribute Combination.*config_file.*storage_driver`},
+		{"both sources", fmt.Sprintf("  config_file = \"/x.yml\"\n%s", filesystemStorage(reg.RootDir)), `Invalid Attribute Combination`},
+		{"unknown driver", `  storage_driver = "ftp"`, `storage_driver.*value must be one of`},
+		{"parameters without driver", `  config_file = "/x.yml"
+  storage_parameters = { rootdirectory = "/x" }`, `Invalid Attribute Combination.*storage_driver`},
+		{"missing config file", `  config_file = "/nonexistent/config.yml"`, `config_file.*cannot read the registry configuration file`},
+		{"empty storage root", filesystemStorage(empty), `no registry data in the filesystem storage.*rootdirectory=`},
+		{"bad parameters", `  storage_driver = "s3"
+  storage_parameters = { region = "us-east-1" }`, `Cannot open the registry storage.*s3`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			accTest(t, resource.TestStep{
+				Config:      gcConfig(reg, tc.attributes),
+				PlanOnly:    true,
+				ExpectError: errorLike("(?s)" + tc.want),
+			})
+		})
+	}
+	if tags, err := reg.Tags("app"); err != nil || len(tags) != 1 {
+		t.Fatalf("tags after bad inputs = %v, %v", tags, err)
+	}
+}
