@@ -20,17 +20,24 @@ import (
 
 const gcAddress = "registry_garbage_collection.test"
 
-// gcGarbage seeds a registry with one kept image and one deleted by
-// digest, whose manifest, config and layer blobs are garbage.
+// gcGarbage seeds a registry for an acceptance test (see gcGarbageRegistries).
 func gcGarbage(t *testing.T) (writable, readOnly *testregistry.Registry, kept, deleted testregistry.Image) {
 	t.Helper()
-	writable = startRegistry(t)
+	startRegistry(t).Close() // skips unless acceptance tests are enabled
+	return gcGarbageRegistries(t)
+}
+
+// gcGarbageRegistries seeds a registry with one kept image and one deleted
+// by digest, whose manifest, config and layer blobs are garbage, and serves
+// the same storage read-only too, as it must be during GC.
+func gcGarbageRegistries(t *testing.T) (writable, readOnly *testregistry.Registry, kept, deleted testregistry.Image) {
+	t.Helper()
+	writable = testregistry.Start(t)
 	kept = mustPush(t, writable, "app", "v2")
 	deleted = mustPush(t, writable, "app", "v1")
 	if err := deleteByDigest(writable, "app", deleted.Digest); err != nil {
 		t.Fatal(err)
 	}
-	// The same storage served read-only, as it must be during GC.
 	readOnly = testregistry.Start(t, testregistry.WithRootDir(writable.RootDir), testregistry.WithReadOnly())
 	return writable, readOnly, kept, deleted
 }
@@ -57,6 +64,13 @@ func expectBlobOnDisk(root string, digest v1.Hash, exists bool) resource.TestChe
 			return fmt.Errorf("blob %s on disk: exists=%v, want %v", digest, found, exists)
 		}
 		return nil
+	}
+}
+
+func checkOnDisk(t *testing.T, root string, digest v1.Hash, exists bool) {
+	t.Helper()
+	if err := expectBlobOnDisk(root, digest, exists)(nil); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -1,0 +1,161 @@
+package provider
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
+)
+
+// Terraform 1.14, the first with actions, cannot be installed here, so the
+// action is tested as Terraform would call it: through the provider
+// server's ConfigureProvider and InvokeAction, reading the event stream.
+
+// actionRun is what one InvokeAction streamed.
+type actionRun struct {
+	progress []string
+	diags    []*tfprotov6.Diagnostic
+}
+
+func (r actionRun) errorText() string {
+	var b strings.Builder
+	for _, d := range r.diags {
+		if d.Severity == tfprotov6.DiagnosticSeverityError {
+			b.WriteString(d.Summary + ": " + d.Detail + "\n")
+		}
+	}
+	return b.String()
+}
+
+// invokeGarbageCollect configures the provider for reg and invokes the
+// action with the given attributes. onProgress sees each progress message
+// as it arrives, while the action waits for it to be read.
+func invokeGarbageCollect(t *testing.T, ctx context.Context, reg *testregistry.Registry, attributes map[string]tftypes.Value, onProgress func(string)) actionRun {
+	t.Helper()
+	served, err := providerserver.NewProtocol6WithError(New("test")())()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, ok := served.(tfprotov6.ProviderServerWithActions)
+	if !ok {
+		t.Fatalf("%T does not serve actions", served)
+	}
+	schemas, err := server.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	providerConfig := dynamicValue(t, schemas.Provider.ValueType(), map[string]tftypes.Value{"url": tftypes.NewValue(tftypes.String, reg.URL)})
+	configured, err := server.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{Config: providerConfig})
+	if err != nil || len(configured.Diagnostics) > 0 {
+		t.Fatalf("configure: %v %v", err, configured.Diagnostics)
+	}
+	actionSchema := schemas.ActionSchemas["registry_garbage_collect"]
+	if actionSchema == nil {
+		t.Fatal("the provider does not offer registry_garbage_collect")
+	}
+	stream, err := server.InvokeAction(ctx, &tfprotov6.InvokeActionRequest{
+		ActionType: "registry_garbage_collect",
+		Config:     dynamicValue(t, actionSchema.Schema.ValueType(), attributes),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run actionRun
+	for event := range stream.Events {
+		switch e := event.Type.(type) {
+		case tfprotov6.ProgressInvokeActionEventType:
+			run.progress = append(run.progress, e.Message)
+			onProgress(e.Message)
+		case tfprotov6.CompletedInvokeActionEventType:
+			run.diags = e.Diagnostics
+		}
+	}
+	return run
+}
+
+// dynamicValue builds an object of typ with the given attributes, every
+// other attribute null, as Terraform sends a configuration.
+func dynamicValue(t *testing.T, typ tftypes.Type, attributes map[string]tftypes.Value) *tfprotov6.DynamicValue {
+	t.Helper()
+	object := typ.(tftypes.Object)
+	values := map[string]tftypes.Value{}
+	for name, attrType := range object.AttributeTypes {
+		values[name] = tftypes.NewValue(attrType, nil)
+		if v, ok := attributes[name]; ok {
+			values[name] = v
+		}
+	}
+	dv, err := tfprotov6.NewDynamicValue(typ, tftypes.NewValue(typ, values))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &dv
+}
+
+func filesystemAttributes(root string, extra map[string]tftypes.Value) map[string]tftypes.Value {
+	attributes := map[string]tftypes.Value{
+		"storage_driver": tftypes.NewValue(tftypes.String, "filesystem"),
+		"storage_parameters": tftypes.NewValue(tftypes.Map{ElementType: tftypes.String}, map[string]tftypes.Value{
+			"rootdirectory": tftypes.NewValue(tftypes.String, root),
+		}),
+	}
+	for k, v := range extra {
+		attributes[k] = v
+	}
+	return attributes
+}
+
+func TestGarbageCollectAction_streamsProgressAndFreesSpace(t *testing.T) {
+	writable, readOnly, kept, deleted := gcGarbageRegistries(t)
+	run := invokeGarbageCollect(t, context.Background(), readOnly, filesystemAttributes(writable.RootDir, nil), func(string) {})
+	if msg := run.errorText(); msg != "" {
+		t.Fatal(msg)
+	}
+	for _, want := range []string{"scanned 1 repositories", "marked app: 1 manifests kept", "swept 3 of 3 blobs", "deleted 3 blobs"} {
+		if !containsPrefix(run.progress, want) {
+			t.Errorf("no progress message starting %q in %q", want, run.progress)
+		}
+	}
+	checkOnDisk(t, writable.RootDir, deleted.Digest, false)
+	checkOnDisk(t, writable.RootDir, kept.Digest, true)
+}
+
+func TestGarbageCollectAction_refusesWritableRegistry(t *testing.T) {
+	writable, _, _, deleted := gcGarbageRegistries(t)
+	run := invokeGarbageCollect(t, context.Background(), writable, filesystemAttributes(writable.RootDir, nil), func(string) {})
+	if !strings.Contains(run.errorText(), "The registry accepts pushes") {
+		t.Fatalf("want a refusal, got %q", run.errorText())
+	}
+	checkOnDisk(t, writable.RootDir, deleted.Digest, true)
+}
+
+// Cancelling (Ctrl-C in Terraform) after the scan stops the run before
+// the sweep: nothing is deleted and the action reports the cancellation.
+func TestGarbageCollectAction_honoursCancellation(t *testing.T) {
+	writable, readOnly, _, deleted := gcGarbageRegistries(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	run := invokeGarbageCollect(t, ctx, readOnly, filesystemAttributes(writable.RootDir, nil), func(message string) {
+		if strings.HasPrefix(message, "scanned") {
+			cancel()
+		}
+	})
+	if !strings.Contains(run.errorText(), "context canceled") {
+		t.Fatalf("want a cancellation error, got %q (progress %q)", run.errorText(), run.progress)
+	}
+	checkOnDisk(t, writable.RootDir, deleted.Digest, true)
+}
+
+func containsPrefix(messages []string, prefix string) bool {
+	for _, m := range messages {
+		if strings.HasPrefix(m, prefix) {
+			return true
+		}
+	}
+	return false
+}
