@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -120,39 +121,89 @@ func copyImage(reg *testregistry.Registry, from, to string, d v1.Hash, tag strin
 	return remote.Write(dst, img, reg.RemoteOptions()...)
 }
 
+// backend is a storage kind the equivalence test runs on. Stores are
+// named: a directory on the filesystem, a root directory in the bucket.
+type backend struct {
+	storage func(store string) gc.Storage
+	yaml    func(store string) string                               // config.yml storage section
+	serve   func(t *testing.T, store string) *testregistry.Registry // a registry over the store
+}
+
+func filesystemBackend(t *testing.T) backend {
+	base := t.TempDir()
+	dir := func(store string) string { return filepath.Join(base, store) }
+	return backend{
+		storage: func(store string) gc.Storage {
+			return gc.Storage{Driver: "filesystem", Parameters: map[string]any{"rootdirectory": dir(store)}}
+		},
+		yaml: func(store string) string { return testregistry.FilesystemStorageYAML(dir(store)) },
+		serve: func(t *testing.T, store string) *testregistry.Registry {
+			return testregistry.Start(t, testregistry.WithRootDir(dir(store)))
+		},
+	}
+}
+
+// minioBackend keeps every store in one bucket of a real S3 server.
+func minioBackend(t *testing.T) backend {
+	m := testregistry.StartMinIO(t)
+	const bucket = "registry"
+	if err := m.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	return backend{
+		storage: func(store string) gc.Storage {
+			return gc.Storage{Driver: "s3", Parameters: m.S3Parameters(bucket, "/"+store)}
+		},
+		yaml: func(store string) string { return "storage:\n" + m.S3ConfigYAML(bucket, "/"+store) },
+		serve: func(t *testing.T, store string) *testregistry.Registry {
+			return testregistry.Start(t, testregistry.WithStorage("s3", m.S3Parameters(bucket, "/"+store)))
+		},
+	}
+}
+
 // TestEquivalentToReference runs distribution's `registry garbage-collect`
 // on one copy of a store and ours on another, then compares every file
 // left. Without --delete-untagged they must match exactly; with it, ours
-// keeps exactly the untagged referrer of a kept image in addition.
+// keeps exactly the untagged referrer of a kept image in addition. It runs
+// on the filesystem and on S3 (MinIO), with the registry storing there.
 func TestEquivalentToReference(t *testing.T) {
 	reference := testregistry.FindReferenceGC(t)
-	reg := testregistry.Start(t)
-	s := seedScenario(t, reg)
-
-	for _, deleteUntagged := range []bool{false, true} {
-		t.Run(map[bool]string{false: "all manifests", true: "delete untagged"}[deleteUntagged], func(t *testing.T) {
-			refRoot, ourRoot := copyStore(t, reg.RootDir), copyStore(t, reg.RootDir)
-			if err := reference.Run(context.Background(), testregistry.FilesystemStorageYAML(refRoot), deleteUntagged); err != nil {
-				t.Fatal(err)
+	for name, newBackend := range map[string]func(*testing.T) backend{"filesystem": filesystemBackend, "s3": minioBackend} {
+		t.Run(name, func(t *testing.T) {
+			b := newBackend(t)
+			seed := b.serve(t, "seed")
+			s := seedScenario(t, seed)
+			for _, deleteUntagged := range []bool{false, true} {
+				t.Run(map[bool]string{false: "all manifests", true: "delete untagged"}[deleteUntagged], func(t *testing.T) {
+					refStore, ourStore := t.Name()+"/reference", t.Name()+"/ours"
+					copyStore(t, b.storage("seed"), b.storage(refStore))
+					copyStore(t, b.storage("seed"), b.storage(ourStore))
+					if err := reference.Run(context.Background(), b.yaml(refStore), deleteUntagged); err != nil {
+						t.Fatal(err)
+					}
+					report := runGC(t, b.storage(ourStore), gc.Options{DeleteUntagged: deleteUntagged})
+					if report.BlobsDeleted == 0 || report.LayerLinksDeleted == 0 || deleteUntagged && report.ManifestsDeleted == 0 {
+						t.Fatalf("the scenario produced no garbage of some kind: %+v", report)
+					}
+					compareStores(t, storeFiles(t, b.storage(refStore)), storeFiles(t, b.storage(ourStore)), deleteUntagged, s)
+					checkServable(t, b.serve(t, ourStore))
+				})
 			}
-			report := runGC(t, ourRoot, gc.Options{DeleteUntagged: deleteUntagged})
-			if report.BlobsDeleted == 0 || report.LayerLinksDeleted == 0 || deleteUntagged && report.ManifestsDeleted == 0 {
-				t.Fatalf("the scenario produced no garbage of some kind: %+v", report)
-			}
-
-			refFiles, ourFiles := treeFiles(t, refRoot), treeFiles(t, ourRoot)
-			if missing := subtract(refFiles, ourFiles); len(missing) > 0 {
-				t.Errorf("we deleted files the reference keeps:\n%s", strings.Join(missing, "\n"))
-			}
-			extra := subtract(ourFiles, refFiles)
-			if !deleteUntagged && len(extra) > 0 {
-				t.Errorf("we kept files the reference deletes:\n%s", strings.Join(extra, "\n"))
-			}
-			if deleteUntagged {
-				checkOnlyReferrerKept(t, extra, s)
-			}
-			checkServable(t, ourRoot)
 		})
+	}
+}
+
+func compareStores(t *testing.T, refFiles, ourFiles map[string]string, deleteUntagged bool, s scenario) {
+	t.Helper()
+	if missing := subtract(refFiles, ourFiles); len(missing) > 0 {
+		t.Errorf("we deleted files the reference keeps:\n%s", strings.Join(missing, "\n"))
+	}
+	extra := subtract(ourFiles, refFiles)
+	if !deleteUntagged && len(extra) > 0 {
+		t.Errorf("we kept files the reference deletes:\n%s", strings.Join(extra, "\n"))
+	}
+	if deleteUntagged {
+		checkOnlyReferrerKept(t, extra, s)
 	}
 }
 
@@ -179,9 +230,8 @@ func checkOnlyReferrerKept(t *testing.T, extra []string, s scenario) {
 // checkServable starts a registry over the collected store and validates
 // every tagged image and index: manifests, children, configs and layers
 // are all there and match their digests.
-func checkServable(t *testing.T, root string) {
+func checkServable(t *testing.T, reg *testregistry.Registry) {
 	t.Helper()
-	reg := testregistry.Start(t, testregistry.WithRootDir(root))
 	for _, repo := range []string{"app", "base"} {
 		tags, err := reg.Tags(repo)
 		if err != nil || len(tags) == 0 {
@@ -208,10 +258,10 @@ func checkServable(t *testing.T, root string) {
 	}
 }
 
-func runGC(t *testing.T, root string, opts gc.Options) gc.Report {
+func runGC(t *testing.T, storage gc.Storage, opts gc.Options) gc.Report {
 	t.Helper()
 	ctx := context.Background()
-	d, err := gc.Storage{Driver: "filesystem", Parameters: map[string]any{"rootdirectory": root}}.Open(ctx)
+	d, err := storage.Open(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,30 +272,54 @@ func runGC(t *testing.T, root string, opts gc.Options) gc.Report {
 	return report
 }
 
-func copyStore(t *testing.T, root string) string {
+// driver opens a storage without gc's check for registry data, so that
+// an empty destination can be written.
+func driver(t *testing.T, s gc.Storage) storagedriver.StorageDriver {
 	t.Helper()
-	dst := filepath.Join(t.TempDir(), "store")
-	if err := os.CopyFS(dst, os.DirFS(root)); err != nil {
+	d, err := factory.Create(context.Background(), s.Driver, s.Parameters)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return dst
+	return d
 }
 
-// treeFiles maps every file under root to a hash of its content.
-func treeFiles(t *testing.T, root string) map[string]string {
+// copyStore copies every file of one store into another, through the
+// storage drivers, so that both GCs start from identical content.
+func copyStore(t *testing.T, from, to gc.Storage) {
 	t.Helper()
-	files := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	ctx := context.Background()
+	src, dst := driver(t, from), driver(t, to)
+	err := src.Walk(ctx, "/", func(fi storagedriver.FileInfo) error {
+		if fi.IsDir() {
+			return nil
+		}
+		content, err := src.GetContent(ctx, fi.Path())
+		if err != nil {
 			return err
 		}
-		content, err := os.ReadFile(p)
+		return dst.PutContent(ctx, fi.Path(), content)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// storeFiles maps every file of a store to a hash of its content.
+func storeFiles(t *testing.T, s gc.Storage) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	d := driver(t, s)
+	files := map[string]string{}
+	err := d.Walk(ctx, "/", func(fi storagedriver.FileInfo) error {
+		if fi.IsDir() {
+			return nil
+		}
+		content, err := d.GetContent(ctx, fi.Path())
 		if err != nil {
 			return err
 		}
 		sum := sha256.Sum256(content)
-		rel, _ := filepath.Rel(root, p)
-		files[rel] = hex.EncodeToString(sum[:])
+		files[fi.Path()] = hex.EncodeToString(sum[:])
 		return nil
 	})
 	if err != nil {

@@ -130,22 +130,29 @@ func (m *MinIO) Close() error { return m.cleanups.run() }
 // minioPath finds the binary: $MINIO_BIN, else bin/minio at the repository
 // root (where make test installs it), else minio on PATH.
 func minioPath() (string, error) {
-	if bin := os.Getenv(minioBinEnv); bin != "" {
+	return toolPath(minioBinary, minioBinEnv, ErrMinIONotInstalled)
+}
+
+// toolPath finds a binary: $env, else bin/<name> at the repository root
+// (where make installs tools), else name on PATH. A set but missing $env
+// is a broken setup; otherwise notFound says the tool is not installed.
+func toolPath(name, env string, notFound error) (string, error) {
+	if bin := os.Getenv(env); bin != "" {
 		if _, err := os.Stat(bin); err != nil {
-			return "", fmt.Errorf("%s: %w", minioBinEnv, err)
+			return "", fmt.Errorf("%s: %w", env, err)
 		}
 		return filepath.Abs(bin)
 	}
 	if root, err := moduleRoot(); err == nil {
-		bin := filepath.Join(root, "bin", minioBinary)
+		bin := filepath.Join(root, "bin", name)
 		if _, err := os.Stat(bin); err == nil {
 			return bin, nil
 		}
 	}
-	if bin, err := exec.LookPath(minioBinary); err == nil {
+	if bin, err := exec.LookPath(name); err == nil {
 		return filepath.Abs(bin)
 	}
-	return "", ErrMinIONotInstalled
+	return "", notFound
 }
 
 // moduleRoot is the nearest directory at or above the working directory

@@ -61,29 +61,8 @@ func FilesystemStorageYAML(root string) string {
 	return fmt.Sprintf("storage:\n  filesystem:\n    rootdirectory: %q\n", root)
 }
 
-// findTool finds an executable named by env, in bin/ at the repository
-// root (where the GNUmakefile installs tools), or on PATH.
-func findTool(name, env string) (string, error) {
-	if p := os.Getenv(env); p != "" {
-		return p, nil
-	}
-	if dir, err := os.Getwd(); err == nil {
-		for ; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				if p := filepath.Join(dir, "bin", name); isExecutable(p) {
-					return p, nil
-				}
-				break
-			}
-		}
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	return "", fmt.Errorf("%s not found in $%s, bin/ or PATH", name, env)
-}
 
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+// findTool is toolPath for tools without a sentinel error of their own.
+func findTool(name, env string) (string, error) {
+	return toolPath(name, env, fmt.Errorf("%s not found in $%s, bin/ or PATH", name, env))
 }
