@@ -1,0 +1,171 @@
+package gc
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+	"github.com/opencontainers/go-digest"
+)
+
+// d makes a readable fake digest: d("index") is sha256 of "index".
+func d(name string) digest.Digest { return digest.FromString(name) }
+
+// repo builds a repository whose manifests are all linked and present.
+func repo(name string, tags map[string]string, revisions ...string) *repository {
+	r := &repository{name: name, tags: map[string]digest.Digest{}, tagIndex: map[digest.Digest][]string{}}
+	for tag, target := range tags {
+		r.tags[tag] = d(target)
+	}
+	for _, rev := range revisions {
+		r.revisions = append(r.revisions, d(rev))
+	}
+	return r
+}
+
+// testInventory: "app" has a tagged index with a child, a tagged image
+// with an untagged signature which itself has an untagged attestation, and
+// an untagged image with an untagged signature. "other" tags the digest
+// that is untagged in "app".
+func testInventory() *inventory {
+	inv := &inventory{
+		blobs: map[digest.Digest]int64{},
+		manifests: map[digest.Digest]manifestRefs{
+			d("index"):           {references: []digest.Digest{d("child")}},
+			d("child"):           {references: []digest.Digest{d("child-layer")}},
+			d("image"):           {references: []digest.Digest{d("image-layer")}},
+			d("sig"):             {references: []digest.Digest{d("sig-layer")}, subject: d("image")},
+			d("att-of-sig"):      {references: []digest.Digest{d("att-layer")}, subject: d("sig")},
+			d("old"):             {references: []digest.Digest{d("old-layer")}},
+			d("old-sig"):         {references: []digest.Digest{d("old-sig-layer")}, subject: d("old")},
+			d("shared-untagged"): {references: []digest.Digest{d("shared-layer")}},
+		},
+		repos: []*repository{
+			repo("app", map[string]string{"multi": "index", "v1": "image"},
+				"index", "child", "image", "sig", "att-of-sig", "old", "old-sig", "shared-untagged"),
+			repo("other", map[string]string{"latest": "shared-untagged"}, "shared-untagged"),
+		},
+	}
+	for dg, m := range inv.manifests {
+		inv.blobs[dg] = 10
+		for _, ref := range m.references {
+			inv.blobs[ref] = 100
+		}
+	}
+	inv.blobs[d("orphan")] = 1000
+	return inv
+}
+
+func deletedManifests(plan *sweepPlan) []string {
+	var out []string
+	for _, m := range plan.manifests {
+		for _, name := range []string{"index", "child", "image", "sig", "att-of-sig", "old", "old-sig", "shared-untagged"} {
+			if m.digest == d(name) {
+				out = append(out, m.repo+"/"+name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestMarkDeleteUntagged(t *testing.T) {
+	plan := mark(testInventory(), true)
+	// Kept: the index and its child, the image, its signature and the
+	// signature's attestation, and shared-untagged (tagged in "other").
+	if got, want := deletedManifests(plan), []string{"app/old", "app/old-sig"}; !slices.Equal(got, want) {
+		t.Errorf("deleted manifests = %v, want %v", got, want)
+	}
+	for _, keptBlob := range []string{"child-layer", "image-layer", "sig-layer", "att-layer", "shared-layer"} {
+		if !plan.marked[d(keptBlob)] {
+			t.Errorf("%s is not marked", keptBlob)
+		}
+	}
+	if got := len(plan.blobs); got != 5 { // old, old-sig, their layers, the orphan
+		t.Errorf("%d blobs deleted, want 5: %v", got, plan.blobs)
+	}
+}
+
+func TestMarkKeepsEverythingLinkedWithoutDeleteUntagged(t *testing.T) {
+	plan := mark(testInventory(), false)
+	if len(plan.manifests) != 0 {
+		t.Errorf("deleted manifests %v without delete_untagged", deletedManifests(plan))
+	}
+	if len(plan.blobs) != 1 || plan.blobs[0] != d("orphan") {
+		t.Errorf("blobs deleted = %v, want only the orphan", plan.blobs)
+	}
+}
+
+// A repository's layer link goes when its blob is unmarked by the
+// repositories visited so far, as in the reference: a link in a repository
+// visited before the one that references the blob is deleted, one visited
+// after is kept.
+func TestMarkLayerLinksFollowVisitOrder(t *testing.T) {
+	inv := testInventory()
+	before, after := repo("aaa", nil), repo("zzz", nil)
+	before.layers = []digest.Digest{d("image-layer"), d("orphan")}
+	after.layers = []digest.Digest{d("image-layer")}
+	inv.repos = append([]*repository{before}, append(inv.repos, after)...)
+	plan := mark(inv, false)
+	want := []layerLinkDeletion{{"aaa", d("image-layer")}, {"aaa", d("orphan")}}
+	if !slices.Equal(plan.layerLinks, want) {
+		t.Errorf("layer links deleted = %v, want %v", plan.layerLinks, want)
+	}
+}
+
+func TestParseLayout(t *testing.T) {
+	hex := d("x").Encoded()
+	for p, want := range map[string]repoEntry{
+		repositoriesRoot + "/team/app/_manifests/revisions/sha256/" + hex + "/link":       {kind: entryRevision, repo: "team/app", digest: d("x")},
+		repositoriesRoot + "/team/app/_manifests/tags/_layers/current/link":               {kind: entryTagCurrent, repo: "team/app", tag: "_layers"},
+		repositoriesRoot + "/app/_manifests/tags/v1/index/sha256/" + hex + "/link":        {kind: entryTagIndex, repo: "app", tag: "v1", digest: d("x")},
+		repositoriesRoot + "/app/_layers/sha256/" + hex + "/link":                         {kind: entryLayer, repo: "app", digest: d("x")},
+		repositoriesRoot + "/app/_layers/sha256/not-hex/link":                             {},
+		repositoriesRoot + "/app/_uploads/u/startedat":                                    {},
+		repositoriesRoot + "/app/_manifests/revisions/sha256/" + hex + "/link/extra/link": {},
+		blobsRoot + "/sha256/" + hex[:2] + "/" + hex + "/data":                            {},
+	} {
+		if got := parseRepoFile(p); got != want {
+			t.Errorf("parseRepoFile(%s) = %+v, want %+v", p, got, want)
+		}
+	}
+	if got := parseBlobFile(blobsRoot + "/sha256/" + hex[:2] + "/" + hex + "/data"); got != d("x") {
+		t.Errorf("parseBlobFile = %q", got)
+	}
+	if got := parseBlobFile(blobsRoot + "/sha256/zz/" + hex + "/data"); got != "" {
+		t.Errorf("a blob under the wrong prefix directory parsed as %q", got)
+	}
+}
+
+// A dry run reports what a run deletes and deletes nothing.
+func TestDryRunDeletesNothing(t *testing.T) {
+	ctx := context.Background()
+	drv := inmemory.New()
+	orphan := []byte("orphan blob")
+	dg := digest.FromBytes(orphan)
+	mustPut := func(p string, content []byte) {
+		if err := drv.PutContent(ctx, p, content); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustPut(blobPath(dg)+"/data", orphan)
+	mustPut(repositoriesRoot+"/app/_layers/sha256/"+dg.Encoded()+"/link", []byte(dg))
+	mustPut(repositoriesRoot+"/app/_manifests/tags/.keep", nil)
+
+	var messages []string
+	report, err := Run(ctx, drv, Options{DryRun: true, Progress: func(m string) { messages = append(messages, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.BlobsDeleted != 1 || report.BytesFreed != int64(len(orphan)) || report.LayerLinksDeleted != 1 {
+		t.Errorf("report = %+v", report)
+	}
+	if _, err := drv.Stat(ctx, blobPath(dg)+"/data"); err != nil {
+		t.Errorf("the dry run deleted the blob: %v", err)
+	}
+	if last := messages[len(messages)-1]; !strings.HasPrefix(last, "dry run, would delete 1 blobs (11 B)") {
+		t.Errorf("summary = %q", last)
+	}
+}
