@@ -1,7 +1,8 @@
 // Command demo is `make demo`: it starts a real distribution registry in
 // process, seeds sample images, installs the locally built provider from a
 // filesystem mirror, and runs `terraform init` and `terraform apply` on
-// examples/demo, printing what the data sources see.
+// examples/demo, printing what the data sources see, then garbage
+// collection (examples/demo/gc) over the registry's storage.
 package main
 
 import (
@@ -76,7 +77,37 @@ func run(ctx context.Context) error {
 		return err
 	}
 	step("terraform plan again: nothing left to delete")
-	return tf.Run(ctx, os.Stdout, append([]string{"plan", "-input=false", "-no-color"}, vars...)...)
+	if err := tf.Run(ctx, os.Stdout, append([]string{"plan", "-input=false", "-no-color"}, vars...)...); err != nil {
+		return err
+	}
+	return collectGarbage(ctx, first, filepath.Join(root, "examples", "demo", "gc"))
+}
+
+// collectGarbage applies the GC configuration in dir to reg's storage,
+// served read-only as garbage collection requires. (A registry would be
+// restarted in read-only mode; the demo serves the same storage read-only
+// beside it.)
+func collectGarbage(ctx context.Context, reg *testregistry.Registry, dir string) error {
+	readOnly, err := testregistry.New(ctx, testregistry.WithRootDir(reg.RootDir), testregistry.WithReadOnly())
+	if err != nil {
+		return err
+	}
+	defer readOnly.Close()
+	config, err := devprovider.ReadConfig(dir)
+	if err != nil {
+		return err
+	}
+	tf, err := devprovider.NewWorkspace(config)
+	if err != nil {
+		return err
+	}
+	defer tf.Close()
+	step("Garbage collection: the deletions freed no disk yet; with the storage served read-only at %s, a dry run, then the sweep", readOnly.URL)
+	if err := tf.Run(ctx, os.Stdout, "init", "-input=false", "-no-color"); err != nil {
+		return err
+	}
+	return tf.Run(ctx, os.Stdout, "apply", "-input=false", "-no-color", "-auto-approve",
+		"-var", "registry_url="+readOnly.URL, "-var", "storage_root="+reg.RootDir)
 }
 
 // seedWeb pushes the same demo/web history to a registry: releases out of
