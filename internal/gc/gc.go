@@ -134,8 +134,9 @@ func (r Report) Summary() string {
 	if r.DryRun {
 		verb = "dry run, would delete"
 	}
-	return fmt.Sprintf("%s %d blobs (%s), %d manifests, %d layer links in %d repositories",
-		verb, r.BlobsDeleted, FormatBytes(r.BytesFreed), r.ManifestsDeleted, r.LayerLinksDeleted, r.RepositoriesScanned)
+	return fmt.Sprintf("%s %d blobs (%s), %d manifests, %d layer links in %d repositories (%s)",
+		verb, r.BlobsDeleted, FormatBytes(r.BytesFreed), r.ManifestsDeleted, r.LayerLinksDeleted, r.RepositoriesScanned,
+		r.Duration.Round(time.Millisecond))
 }
 
 // FormatBytes renders a byte count for people: 1.5 MiB.
