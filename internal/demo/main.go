@@ -54,20 +54,13 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	config, err := devprovider.ReadConfig(filepath.Join(root, "examples", "demo"))
-	if err != nil {
-		return err
-	}
-	tf, err := devprovider.NewWorkspace(config)
+	step("terraform init (provider installed from a local mirror)")
+	tf, err := initWorkspace(ctx, filepath.Join(root, "examples", "demo"))
 	if err != nil {
 		return err
 	}
 	defer tf.Close()
 	vars := []string{"-var", "registry_url=" + first.URL, "-var", "second_registry_url=" + second.URL}
-	step("terraform init (provider installed from a local mirror)")
-	if err := tf.Run(ctx, os.Stdout, "init", "-input=false", "-no-color"); err != nil {
-		return err
-	}
 	step("terraform plan: the preview of every deletion, with its reason")
 	if err := tf.Run(ctx, os.Stdout, append([]string{"plan", "-input=false", "-no-color", "-out=demo.tfplan"}, vars...)...); err != nil {
 		return err
@@ -93,21 +86,32 @@ func collectGarbage(ctx context.Context, reg *testregistry.Registry, dir string)
 		return err
 	}
 	defer readOnly.Close()
-	config, err := devprovider.ReadConfig(dir)
-	if err != nil {
-		return err
-	}
-	tf, err := devprovider.NewWorkspace(config)
+	step("Garbage collection: the deletions freed no disk yet; with the storage served read-only at %s, a dry run, then the sweep", readOnly.URL)
+	tf, err := initWorkspace(ctx, dir)
 	if err != nil {
 		return err
 	}
 	defer tf.Close()
-	step("Garbage collection: the deletions freed no disk yet; with the storage served read-only at %s, a dry run, then the sweep", readOnly.URL)
-	if err := tf.Run(ctx, os.Stdout, "init", "-input=false", "-no-color"); err != nil {
-		return err
-	}
 	return tf.Run(ctx, os.Stdout, "apply", "-input=false", "-no-color", "-auto-approve",
 		"-var", "registry_url="+readOnly.URL, "-var", "storage_root="+reg.RootDir)
+}
+
+// initWorkspace copies the configuration in dir into a new workspace and
+// runs terraform init there.
+func initWorkspace(ctx context.Context, dir string) (*devprovider.Workspace, error) {
+	config, err := devprovider.ReadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	tf, err := devprovider.NewWorkspace(config)
+	if err != nil {
+		return nil, err
+	}
+	if err := tf.Run(ctx, os.Stdout, "init", "-input=false", "-no-color"); err != nil {
+		tf.Close()
+		return nil, err
+	}
+	return tf, nil
 }
 
 // seedWeb pushes the same demo/web history to a registry: releases out of

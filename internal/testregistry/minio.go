@@ -227,7 +227,9 @@ func (m *MinIO) run(bin string, args ...string) error {
 	if err != nil {
 		return err
 	}
-	if err := m.waitReady(p); err != nil {
+	// /minio/health/live would answer 200 as soon as the HTTP server is
+	// up, while S3 requests still get 503 until storage and IAM are ready.
+	if err := p.waitReady(readiness{m.Endpoint + "/minio/health/cluster", []int{http.StatusOK}, minioStartTimeout}); err != nil {
 		_ = p.stop()
 		out := p.output()
 		if strings.Contains(out, errAddrInUse.Error()) || strings.Contains(out, minioPortInUse) {
@@ -254,53 +256,6 @@ func (m *MinIO) environ() []string {
 		// 1 GiB, and no refusal to use a directory on the root drive.
 		"MINIO_CI_CD=1",
 	)
-}
-
-// waitReady polls GET /minio/health/cluster until MinIO answers 200.
-// /minio/health/live would answer 200 as soon as the HTTP server is up,
-// while S3 requests still get 503 until storage and IAM are initialised.
-func (m *MinIO) waitReady(p *childProcess) error {
-	transport := &http.Transport{Proxy: nil, DisableKeepAlives: true}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport, Timeout: time.Second}
-	deadline := time.NewTimer(minioStartTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if pingMinIO(p.ctx, client, m.Endpoint) {
-			// Someone else's server may hold the port that ours failed
-			// to bind: make sure ours is still running.
-			select {
-			case <-p.done:
-				return fmt.Errorf("exited: %v", p.err)
-			default:
-				return nil
-			}
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("exited: %v", p.err)
-		case <-deadline.C:
-			return fmt.Errorf("GET /minio/health/cluster did not answer 200 within %s", minioStartTimeout)
-		case <-p.ctx.Done():
-			return p.ctx.Err()
-		case <-tick.C:
-		}
-	}
-}
-
-func pingMinIO(ctx context.Context, client *http.Client, endpoint string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/minio/health/cluster", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 // stop stops the child, reporting one that exited before being asked to,

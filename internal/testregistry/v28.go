@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,7 +135,7 @@ func (r *Registry) runV28(bin, configPath string) error {
 	if err != nil {
 		return err
 	}
-	if err := p.waitReady(r.URL); err != nil {
+	if err := p.waitReady(readiness{r.URL + "/v2/", []int{http.StatusOK, http.StatusUnauthorized}, v28StartTimeout}); err != nil {
 		_ = p.stop()
 		out := p.output()
 		if strings.Contains(out, errAddrInUse.Error()) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,18 +55,26 @@ func startChild(parent context.Context, bin string, args ...string) (*childProce
 	return p, nil
 }
 
-// waitReady polls GET /v2/ until the registry answers 200 or 401.
-func (p *childProcess) waitReady(url string) error {
+// readiness is how waitReady knows a child server is up: GET url answers
+// one of the statuses, within timeout.
+type readiness struct {
+	url      string
+	statuses []int
+	timeout  time.Duration
+}
+
+// waitReady polls until the child answers as r says.
+func (p *childProcess) waitReady(r readiness) error {
 	transport := &http.Transport{Proxy: nil, DisableKeepAlives: true}
 	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport, Timeout: 500 * time.Millisecond}
-	deadline := time.NewTimer(v28StartTimeout)
+	client := &http.Client{Transport: transport, Timeout: time.Second}
+	deadline := time.NewTimer(r.timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if pingRegistry(p.ctx, client, url) {
-			// Someone else's registry may hold the port that ours failed
+		if r.ping(p.ctx, client) {
+			// Someone else's server may hold the port that ours failed
 			// to bind: make sure ours is still running.
 			select {
 			case <-p.done:
@@ -78,7 +87,7 @@ func (p *childProcess) waitReady(url string) error {
 		case <-p.done:
 			return fmt.Errorf("exited: %v", p.err)
 		case <-deadline.C:
-			return fmt.Errorf("GET /v2/ did not answer 200 or 401 within %s", v28StartTimeout)
+			return fmt.Errorf("GET %s did not answer %v within %s", r.url, r.statuses, r.timeout)
 		case <-p.ctx.Done():
 			return p.ctx.Err()
 		case <-tick.C:
@@ -86,8 +95,8 @@ func (p *childProcess) waitReady(url string) error {
 	}
 }
 
-func pingRegistry(ctx context.Context, client *http.Client, url string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v2/", nil)
+func (r readiness) ping(ctx context.Context, client *http.Client) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
 	if err != nil {
 		return false
 	}
@@ -96,7 +105,7 @@ func pingRegistry(ctx context.Context, client *http.Client, url string) bool {
 		return false
 	}
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized
+	return slices.Contains(r.statuses, resp.StatusCode)
 }
 
 // stop terminates the child (SIGTERM, then SIGKILL after v28StopTimeout)
