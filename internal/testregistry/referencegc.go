@@ -61,7 +61,6 @@ func FilesystemStorageYAML(root string) string {
 	return fmt.Sprintf("storage:\n  filesystem:\n    rootdirectory: %q\n", root)
 }
 
-
 // findTool is toolPath for tools without a sentinel error of their own.
 func findTool(name, env string) (string, error) {
 	return toolPath(name, env, fmt.Errorf("%s not found in $%s, bin/ or PATH", name, env))
