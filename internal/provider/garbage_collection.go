@@ -30,17 +30,18 @@ type gcSettings struct {
 }
 
 var gcDescriptions = map[string]string{
-	"config_file": "Path to the registry's own `config.yml`; its `storage` section names the driver and parameters. " +
+	"config_file": "Path, on the machine running Terraform, to the registry's own `config.yml`; its `storage` section names the driver and parameters. " +
 		"`REGISTRY_STORAGE_*` environment overrides are not applied. Exactly one of `config_file` and `storage_driver`.",
 	"storage_driver": "Storage driver, as under `storage:` in config.yml: `" + strings.Join(gc.Drivers, "`, `") + "`.",
 	"storage_parameters": "The driver's parameters, as in config.yml (`rootdirectory` for `filesystem`; `bucket`, `region`, " +
 		"`regionendpoint`, `accesskey`, `secretkey`, `rootdirectory`... for `s3`). Values are strings (`\"true\"` for booleans).",
 	"delete_untagged": "Also delete manifests that no tag references (`--delete-untagged`), except the children of kept indexes " +
 		"and referrers (signatures, SBOMs: manifests whose `subject` is kept). Default `false`.",
-	"dry_run": "Report what would be deleted and delete nothing. A dry run does not need a read-only registry. Default `false`.",
+	"dry_run": "Report what would be deleted and delete nothing. A dry run needs no read-only registry and skips the read-only check. Default `false`.",
 	"allow_writable_registry": "Collect garbage even though the registry accepts pushes. Blobs of a push in progress can be deleted: " +
-		"only for registries nobody pushes to during the run. Default `false`: the run stops, deleting nothing, unless the " +
-		"provider's registry refuses an upload (read-only mode).",
+		"only for registries nobody pushes to during the run. Default `false`: before deleting, the provider starts and cancels an upload to " +
+		"`" + registry.ProbeRepository + "` on its registry (which needs push permission there), and stops, deleting nothing, unless the " +
+		"registry refuses it (read-only mode).",
 }
 
 var (

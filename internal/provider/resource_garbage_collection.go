@@ -58,9 +58,9 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Garbage collection of the registry's storage: deletes the blobs (layers, configs, manifests) that no " +
 			"manifest references any more, which is what frees disk after deletions. It runs in the provider, against the storage " +
-			"backend, as `registry garbage-collect` does, when the resource is created and whenever an input changes (use `triggers` " +
-			"to run it after a retention policy deletes something). The registry must be read-only meanwhile, then restarted. " +
-			"Destroying the resource deletes nothing.",
+			"backend, as `registry garbage-collect` does, when the resource is created and whenever an input (`triggers` included) changes. " +
+			"Except for a dry run, the registry must be read-only during the run and restarted afterwards, so a real run cannot follow " +
+			"a retention policy's deletions in the same apply. Destroying the resource deletes nothing.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -96,7 +96,8 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 			"triggers": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Arbitrary values that run garbage collection again when they change, " +
-					"like `terraform_data`'s `triggers_replace`: e.g. `{ policy = registry_retention_policy.apps.id }`.",
+					"like `terraform_data`'s `triggers_replace`: e.g. `{ deletions = sha256(jsonencode(registry_retention_policy.apps.deletions)) }`, " +
+					"which changes with every apply in which the policy deletes something (a policy's `id`, its repository patterns, does not).",
 				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 			},
 			"repositories_scanned": computedInt("Repositories whose manifests were marked."),
