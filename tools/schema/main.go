@@ -13,9 +13,9 @@ import (
 	"fmt"
 	"os"
 
+	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
-	tfjson "github.com/hashicorp/terraform-json"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/distreg/terraform-provider-registry/internal/devprovider"
