@@ -1,0 +1,435 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/distreg/terraform-provider-registry/internal/gc"
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
+)
+
+// The GC store: gcRepos x gcImages images of one manifest, one config and
+// one layer each. Odd images are tagged v<i>; even ones are untagged, as
+// pushes to a moving tag leave them: "latest" has pointed at every image
+// and now names the last one. So --delete-untagged deletes half of the
+// manifests and their blobs, plus the orphans: blobs of abandoned pushes,
+// linked into a repository but into no manifest.
+const (
+	gcRepos          = 20
+	gcImages         = 500
+	gcOrphansPerRepo = 15
+	gcWriters        = 32 // parallel writes while generating
+	gcSeed           = 1
+	gcBucket         = "gcbench"
+
+	gcManifests = gcRepos * gcImages
+	gcBlobs     = 3*gcManifests + gcRepos*gcOrphansPerRepo
+	// What --delete-untagged must delete: each even image's manifest,
+	// config and layer, and every orphan.
+	gcWantManifestsDeleted = gcManifests / 2
+	gcWantBlobsDeleted     = 3*gcManifests/2 + gcRepos*gcOrphansPerRepo
+)
+
+// gcStorage is one copy of the store: a driver's parameters for ours and
+// the generator, and the same as a config.yml storage section for the
+// reference.
+type gcStorage struct {
+	driver string
+	params map[string]any
+	yaml   string
+}
+
+// gcCases measures ours against `registry garbage-collect --delete-untagged`
+// on two identical copies, on the filesystem and on MinIO.
+func gcCases(ctx context.Context) ([]result, error) {
+	reference, err := testregistry.NewReferenceGC()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("gc: %d repositories x %d images: %d manifests, %d blobs per copy; %d manifests and %d blobs are garbage with --delete-untagged\n",
+		gcRepos, gcImages, gcManifests, gcBlobs, gcWantManifestsDeleted, gcWantBlobsDeleted)
+	var fsResult result
+	if os.Getenv("GCONLY") != "s3" { // TEMP
+		fsResult, err = gcOnFilesystem(ctx, reference)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gc on the filesystem: %w", err)
+	}
+	s3Result, err := gcOnMinIO(ctx, reference)
+	if err != nil {
+		return nil, fmt.Errorf("gc on MinIO: %w", err)
+	}
+	return []result{fsResult, s3Result}, nil
+}
+
+// gcOnFilesystem keeps both copies under the temporary directory, on disk
+// where registries keep data, not on /dev/shm as testregistry does to
+// seed faster.
+func gcOnFilesystem(ctx context.Context, reference testregistry.ReferenceGC) (result, error) {
+	dir, err := os.MkdirTemp("", "bench-gc-")
+	if err != nil {
+		return result{}, err
+	}
+	defer os.RemoveAll(dir)
+	onDisk := func(name string) gcStorage {
+		root := filepath.Join(dir, name)
+		return gcStorage{"filesystem", map[string]any{"rootdirectory": root}, testregistry.FilesystemStorageYAML(root)}
+	}
+	return gcCase(ctx, "gc delete-untagged, 10,000 manifests: filesystem", reference, onDisk("reference"), onDisk("ours"))
+}
+
+// gcOnMinIO keeps both copies in one bucket under two root directories:
+// one server, so both runs see the same one.
+func gcOnMinIO(ctx context.Context, reference testregistry.ReferenceGC) (result, error) {
+	minio, err := testregistry.NewMinIO(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	defer minio.Close()
+	if err := minio.CreateBucket(gcBucket); err != nil {
+		return result{}, err
+	}
+	inBucket := func(root string) gcStorage {
+		return gcStorage{"s3", minio.S3Parameters(gcBucket, root), "storage:\n" + minio.S3ConfigYAML(gcBucket, root)}
+	}
+	return gcCase(ctx, "gc delete-untagged, 10,000 manifests: MinIO (S3)", reference, inBucket("/reference"), inBucket("/ours"))
+}
+
+// gcCase generates both copies, runs the reference on one and ours on the
+// other, and checks that they leave the same files. Each runs once: GC
+// is destructive, and a second copy per round would double generation.
+func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC, refCopy, ourCopy gcStorage) (result, error) {
+	start := time.Now()
+	refDriver, err := generateStore(ctx, refCopy)
+	if err != nil {
+		return result{}, err
+	}
+	ourDriver, err := generateStore(ctx, ourCopy)
+	if err != nil {
+		return result{}, err
+	}
+	fmt.Printf("%s: generated both copies in %.1fs\n", name, time.Since(start).Seconds())
+	if err := checkServed(ctx, refCopy, true); err != nil {
+		return result{}, fmt.Errorf("the generated store is not what a registry serves: %w", err)
+	}
+
+	start = time.Now()
+	state, err := reference.RunMeasured(ctx, refCopy.yaml, true)
+	if err != nil {
+		return result{}, err
+	}
+	refWall := time.Since(start)
+	refPeak := int64(0)
+	if ru, ok := state.SysUsage().(*syscall.Rusage); ok {
+		refPeak = ru.Maxrss * 1024 // KiB on Linux
+	}
+
+	var (
+		report  gc.Report
+		scanned time.Duration // when the scan ended: the rest is marking and sweeping
+	)
+	wall, peak, err := measureInProcess(func() error {
+		start := time.Now()
+		// Opening is part of our time, as the reference's process start is.
+		d, err := gc.Storage{Driver: ourCopy.driver, Parameters: ourCopy.params}.Open(ctx)
+		if err != nil {
+			return err
+		}
+		report, err = gc.Run(ctx, d, gc.Options{DeleteUntagged: true, Progress: func(message string) {
+			if strings.HasPrefix(message, "scanned ") {
+				scanned = time.Since(start)
+			}
+		}})
+		return err
+	})
+	if err != nil {
+		return result{}, err
+	}
+	fmt.Printf("%s: reference %.2fs, %dMB max RSS; ours %.2fs (scan %.2fs, mark and sweep %.2fs), %dMB peak; ours %s\n",
+		name, refWall.Seconds(), refPeak>>20, wall.Seconds(), scanned.Seconds(), (wall - scanned).Seconds(), peak>>20, report.Summary())
+
+	// Mismatches are printed, not fatal: the figures are still worth
+	// having, and the error says what to look at.
+	if report.ManifestsDeleted != gcWantManifestsDeleted || report.BlobsDeleted != gcWantBlobsDeleted {
+		fmt.Fprintf(os.Stderr, "error: %s: deleted %d manifests and %d blobs, want %d and %d\n",
+			name, report.ManifestsDeleted, report.BlobsDeleted, gcWantManifestsDeleted, gcWantBlobsDeleted)
+	}
+	if err := sameFiles(ctx, refDriver, ourDriver); err != nil {
+		fmt.Fprintf(os.Stderr, "error: %s: %v\n", name, err)
+	}
+	if err := checkServed(ctx, ourCopy, false); err != nil {
+		fmt.Fprintf(os.Stderr, "error: %s: after our GC: %v\n", name, err)
+	}
+	return result{name: name, wall: wall, peakRSS: peak, floor: refWall, floorPeak: refPeak}, nil
+}
+
+// measureInProcess times f and samples, every 20ms, the memory the Go
+// runtime holds from the OS and has not returned (heap, stacks, runtime
+// metadata: /memory/classes/total minus heap/released), reporting the
+// maximum. That is this process's RSS owed to Go, without the code pages
+// that the reference's max RSS includes, and with whatever else the bench
+// process keeps alive, which a collection before the run makes small.
+func measureInProcess(f func() error) (time.Duration, int64, error) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	held := func() int64 {
+		metrics.Read(samples)
+		return int64(samples[0].Value.Uint64() - samples[1].Value.Uint64())
+	}
+	peak := held()
+	done, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				peak = max(peak, held())
+			}
+		}
+	}()
+	start := time.Now()
+	err := f()
+	wall := time.Since(start)
+	close(done)
+	<-sampled
+	return wall, max(peak, held()), err
+}
+
+// The layout of distribution's storage (registry/storage/paths.go).
+const storageRoot = "/docker/registry/v2"
+
+func blobDataPath(d digest.Digest) string {
+	return path.Join(storageRoot, "blobs", d.Algorithm().String(), d.Encoded()[:2], d.Encoded(), "data")
+}
+
+func repoPath(repo string, elem ...string) string {
+	return path.Join(append([]string{storageRoot, "repositories", repo}, elem...)...)
+}
+
+func gcRepoName(r int) string { return fmt.Sprintf("bench/gc%02d", r) }
+
+// generateStore writes the store through the copy's storage driver, as
+// the registry lays it out after pushes, without the HTTP round trips of
+// real pushes. Content is a function of the seed and indexes alone, so
+// two generations are identical copies.
+func generateStore(ctx context.Context, s gcStorage) (storagedriver.StorageDriver, error) {
+	d, err := factory.Create(ctx, s.driver, s.params)
+	if err != nil {
+		return nil, err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(gcWriters)
+	for r := range gcRepos {
+		for i := range gcImages {
+			g.Go(func() error { return writeImage(ctx, d, r, i) })
+		}
+		for o := range gcOrphansPerRepo {
+			g.Go(func() error {
+				blob, _ := randomLayer(rand.New(rand.NewPCG(gcSeed, uint64(1_000_000+r*gcOrphansPerRepo+o))))
+				return putAll(ctx, d, blobFiles(gcRepoName(r), blob))
+			})
+		}
+	}
+	return d, g.Wait()
+}
+
+// gcImage is one generated image.
+type gcImage struct {
+	manifest, config, layer []byte
+	digest                  digest.Digest // of the manifest
+}
+
+func makeImage(r, i int) gcImage {
+	rng := rand.New(rand.NewPCG(gcSeed, uint64(r*gcImages+i)))
+	layer, diffID := randomLayer(rng)
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r*gcImages+i) * time.Minute)
+	config, _ := json.Marshal(ocispec.Image{
+		Created:  &created,
+		Platform: ocispec.Platform{Architecture: "amd64", OS: "linux"},
+		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
+	})
+	manifest, _ := json.Marshal(ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    descriptor(ocispec.MediaTypeImageConfig, config),
+		Layers:    []ocispec.Descriptor{descriptor(ocispec.MediaTypeImageLayerGzip, layer)},
+	})
+	return gcImage{manifest: manifest, config: config, layer: layer, digest: digest.FromBytes(manifest)}
+}
+
+// randomLayer is a gzipped tar of one small file of random bytes, and
+// its diff ID: a real layer that validate.Image accepts, unique per image.
+func randomLayer(rng *rand.Rand) ([]byte, digest.Digest) {
+	content := make([]byte, 512)
+	for i := range content {
+		content[i] = byte(rng.Uint32())
+	}
+	var tarball, gzipped bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	_ = tw.WriteHeader(&tar.Header{Name: "data", Mode: 0o644, Size: int64(len(content)), ModTime: time.Unix(0, 0)})
+	_, _ = tw.Write(content)
+	_ = tw.Close()
+	zw := gzip.NewWriter(&gzipped) // no name, no time: the same bytes every time
+	_, _ = zw.Write(tarball.Bytes())
+	_ = zw.Close()
+	return gzipped.Bytes(), digest.FromBytes(tarball.Bytes())
+}
+
+func descriptor(mediaType string, content []byte) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(content), Size: int64(len(content))}
+}
+
+// blobFiles are the files of a blob pushed to repo: its data and the
+// repository's layer link.
+func blobFiles(repo string, content []byte) map[string][]byte {
+	d := digest.FromBytes(content)
+	return map[string][]byte{
+		blobDataPath(d): content,
+		repoPath(repo, "_layers", d.Algorithm().String(), d.Encoded(), "link"): []byte(d),
+	}
+}
+
+// writeImage writes what pushing image i of repository r leaves: config
+// and layer blobs with layer links, the manifest blob and revision link,
+// tag links, and the entry of the moving tag "latest" in its history.
+func writeImage(ctx context.Context, d storagedriver.StorageDriver, r, i int) error {
+	img := makeImage(r, i)
+	repo := gcRepoName(r)
+	files := blobFiles(repo, img.config)
+	for p, c := range blobFiles(repo, img.layer) {
+		files[p] = c
+	}
+	link := []byte(img.digest)
+	alg, hex := img.digest.Algorithm().String(), img.digest.Encoded()
+	files[blobDataPath(img.digest)] = img.manifest
+	files[repoPath(repo, "_manifests/revisions", alg, hex, "link")] = link
+	files[repoPath(repo, "_manifests/tags/latest/index", alg, hex, "link")] = link
+	if i == gcImages-1 {
+		files[repoPath(repo, "_manifests/tags/latest/current/link")] = link
+	}
+	if i%2 == 1 {
+		tag := fmt.Sprintf("v%d", i)
+		files[repoPath(repo, "_manifests/tags", tag, "current/link")] = link
+		files[repoPath(repo, "_manifests/tags", tag, "index", alg, hex, "link")] = link
+	}
+	return putAll(ctx, d, files)
+}
+
+func putAll(ctx context.Context, d storagedriver.StorageDriver, files map[string][]byte) error {
+	for p, content := range files {
+		if err := d.PutContent(ctx, p, content); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkServed starts a distribution v3 registry over the store and checks
+// that it serves a tagged image whole (manifest, config and layer by
+// digest) and, before GC, an untagged one by digest; after GC that one
+// must be gone.
+func checkServed(ctx context.Context, s gcStorage, beforeGC bool) error {
+	opt := testregistry.WithStorage(s.driver, s.params)
+	if s.driver == "filesystem" {
+		opt = testregistry.WithRootDir(s.params["rootdirectory"].(string))
+	}
+	reg, err := testregistry.New(ctx, opt)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	repo := gcRepoName(gcRepos - 1)
+	tagged, untagged := makeImage(gcRepos-1, 1), makeImage(gcRepos-1, 2)
+	ref, err := name.NewTag(reg.Host+"/"+repo+":v1", name.Insecure)
+	if err != nil {
+		return err
+	}
+	img, err := remote.Image(ref, reg.RemoteOptions()...)
+	if err != nil {
+		return err
+	}
+	if got, err := img.Digest(); err != nil || got.String() != tagged.digest.String() {
+		return fmt.Errorf("%s is %v (%v), want %s", ref, got, err, tagged.digest)
+	}
+	if err := validate.Image(img); err != nil {
+		return fmt.Errorf("%s: %w", ref, err)
+	}
+	exists, err := reg.ManifestExists(repo, v1.Hash{Algorithm: "sha256", Hex: untagged.digest.Encoded()})
+	if err != nil {
+		return err
+	}
+	if exists != beforeGC {
+		return fmt.Errorf("untagged manifest %s@%s: exists %v, want %v", repo, untagged.digest, exists, beforeGC)
+	}
+	return nil
+}
+
+// sameFiles compares the files (paths and sizes) of the two copies.
+func sameFiles(ctx context.Context, a, b storagedriver.StorageDriver) error {
+	filesA, err := listFiles(ctx, a)
+	if err != nil {
+		return err
+	}
+	filesB, err := listFiles(ctx, b)
+	if err != nil {
+		return err
+	}
+	var diff []string
+	for p, size := range filesA {
+		if s, ok := filesB[p]; !ok || s != size {
+			diff = append(diff, "only the reference kept "+p)
+		}
+	}
+	for p := range filesB {
+		if _, ok := filesA[p]; !ok {
+			diff = append(diff, "only ours kept "+p)
+		}
+	}
+	if len(diff) > 0 {
+		slices.Sort(diff)
+		return fmt.Errorf("the copies differ after GC in %d files, first: %v", len(diff), diff[:min(len(diff), 10)])
+	}
+	return nil
+}
+
+func listFiles(ctx context.Context, d storagedriver.StorageDriver) (map[string]int64, error) {
+	files := map[string]int64{}
+	err := d.Walk(ctx, "/", func(fi storagedriver.FileInfo) error {
+		if !fi.IsDir() {
+			files[fi.Path()] = fi.Size()
+		}
+		return nil
+	})
+	return files, err
+}
