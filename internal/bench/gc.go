@@ -35,26 +35,40 @@ import (
 )
 
 // The GC store: gcRepos x gcImages images of one manifest, one config and
-// one layer each. Odd images are tagged v<i>; even ones are untagged, as
-// pushes to a moving tag leave them: "latest" has pointed at every image
-// and now names the last one. So --delete-untagged deletes half of the
-// manifests and their blobs, plus the orphans: blobs of abandoned pushes,
-// linked into a repository but into no manifest.
+// one layer each: 10,000 manifests, 30,000 blobs. Every other image is
+// tagged v<i>; the others are untagged, as pushes to a moving tag leave
+// them: "latest" has pointed at every image and now names the last one,
+// which is tagged. Each repository also holds gcOrphansPerRepo orphans:
+// blobs of abandoned pushes, linked into the repository but into no
+// manifest.
+//
+// Many small repositories rather than few large ones: with
+// --delete-untagged the reference reads every tag's link for every
+// manifest of a repository, so its time grows with manifests x tags per
+// repository. 20 repositories x 500 images would take it over an hour
+// on MinIO here (3.8 million requests); 200 x 50 takes minutes.
+var (
+	gcRepos    = 200
+	gcImages   = 50
+	gcTagEvery = 2
+)
+
 const (
-	gcRepos          = 20
-	gcImages         = 500
-	gcOrphansPerRepo = 15
+	gcOrphansPerRepo = 2
 	gcWriters        = 32 // parallel writes while generating
 	gcSeed           = 1
 	gcBucket         = "gcbench"
-
-	gcManifests = gcRepos * gcImages
-	gcBlobs     = 3*gcManifests + gcRepos*gcOrphansPerRepo
-	// What --delete-untagged must delete: each even image's manifest,
-	// config and layer, and every orphan.
-	gcWantManifestsDeleted = gcManifests / 2
-	gcWantBlobsDeleted     = 3*gcManifests/2 + gcRepos*gcOrphansPerRepo
 )
+
+func init() { // TEMP: GCSHAPE=repos,images,tagEvery
+	if v := os.Getenv("GCSHAPE"); v != "" {
+		fmt.Sscanf(v, "%d,%d,%d", &gcRepos, &gcImages, &gcTagEvery)
+	}
+}
+
+func tagged(i int) bool { return i%gcTagEvery == gcTagEvery-1 }
+
+func gcUntagged() int { return gcRepos * (gcImages - gcImages/gcTagEvery) }
 
 // gcStorage is one copy of the store: a driver's parameters for ours and
 // the generator, and the same as a config.yml storage section for the
@@ -65,84 +79,124 @@ type gcStorage struct {
 	yaml   string
 }
 
-// gcCases measures ours against `registry garbage-collect --delete-untagged`
-// on two identical copies, on the filesystem and on MinIO.
+// gcCases measures ours against `registry garbage-collect` on two
+// identical copies, on the filesystem and on MinIO: a first GC without
+// --delete-untagged, which deletes the orphans, then one with it on the
+// same copies, which deletes the untagged images.
 func gcCases(ctx context.Context) ([]result, error) {
 	reference, err := testregistry.NewReferenceGC()
 	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("gc: %d repositories x %d images: %d manifests, %d blobs per copy; %d manifests and %d blobs are garbage with --delete-untagged\n",
-		gcRepos, gcImages, gcManifests, gcBlobs, gcWantManifestsDeleted, gcWantBlobsDeleted)
-	var fsResult result
-	if os.Getenv("GCONLY") != "s3" { // TEMP
-		fsResult, err = gcOnFilesystem(ctx, reference)
-	}
+	fmt.Printf("gc: %d repositories x %d images, 1 in %d tagged: %d manifests, %d blobs per copy\n",
+		gcRepos, gcImages, gcTagEvery, gcRepos*gcImages, 3*gcRepos*gcImages+gcRepos*gcOrphansPerRepo)
+	fsResults, err := gcOnFilesystem(ctx, reference)
 	if err != nil {
-		return nil, fmt.Errorf("gc on the filesystem: %w", err)
+		return nil, err
 	}
-	s3Result, err := gcOnMinIO(ctx, reference)
+	s3Results, err := gcOnMinIO(ctx, reference)
 	if err != nil {
-		return nil, fmt.Errorf("gc on MinIO: %w", err)
+		return nil, err
 	}
-	return []result{fsResult, s3Result}, nil
+	return append(fsResults, s3Results...), nil
 }
 
 // gcOnFilesystem keeps both copies under the temporary directory, on disk
 // where registries keep data, not on /dev/shm as testregistry does to
 // seed faster.
-func gcOnFilesystem(ctx context.Context, reference testregistry.ReferenceGC) (result, error) {
+func gcOnFilesystem(ctx context.Context, reference testregistry.ReferenceGC) ([]result, error) {
 	dir, err := os.MkdirTemp("", "bench-gc-")
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	onDisk := func(name string) gcStorage {
 		root := filepath.Join(dir, name)
 		return gcStorage{"filesystem", map[string]any{"rootdirectory": root}, testregistry.FilesystemStorageYAML(root)}
 	}
-	return gcCase(ctx, "gc delete-untagged, 10,000 manifests: filesystem", reference, onDisk("reference"), onDisk("ours"))
+	return gcCases2(ctx, "filesystem", reference, onDisk("reference"), onDisk("ours"))
 }
 
 // gcOnMinIO keeps both copies in one bucket under two root directories:
 // one server, so both runs see the same one.
-func gcOnMinIO(ctx context.Context, reference testregistry.ReferenceGC) (result, error) {
+func gcOnMinIO(ctx context.Context, reference testregistry.ReferenceGC) ([]result, error) {
 	minio, err := testregistry.NewMinIO(ctx)
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
 	defer minio.Close()
 	if err := minio.CreateBucket(gcBucket); err != nil {
-		return result{}, err
+		return nil, err
 	}
 	inBucket := func(root string) gcStorage {
 		return gcStorage{"s3", minio.S3Parameters(gcBucket, root), "storage:\n" + minio.S3ConfigYAML(gcBucket, root)}
 	}
-	return gcCase(ctx, "gc delete-untagged, 10,000 manifests: MinIO (S3)", reference, inBucket("/reference"), inBucket("/ours"))
+	return gcCases2(ctx, "MinIO (S3)", reference, inBucket("/reference"), inBucket("/ours"))
 }
 
-// gcCase generates both copies, runs the reference on one and ours on the
-// other, and checks that they leave the same files. Each runs once: GC
-// is destructive, and a second copy per round would double generation.
-func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC, refCopy, ourCopy gcStorage) (result, error) {
+// gcCases2 generates both copies, then runs both GCs twice on them:
+// without and with --delete-untagged.
+func gcCases2(ctx context.Context, backend string, reference testregistry.ReferenceGC, refCopy, ourCopy gcStorage) ([]result, error) {
 	start := time.Now()
 	refDriver, err := generateStore(ctx, refCopy)
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
 	ourDriver, err := generateStore(ctx, ourCopy)
 	if err != nil {
-		return result{}, err
+		return nil, err
 	}
-	fmt.Printf("%s: generated both copies in %.1fs\n", name, time.Since(start).Seconds())
+	fmt.Printf("gc on %s: generated both copies in %.1fs\n", backend, time.Since(start).Seconds())
+	// Also reads both copies once, so that neither run starts with
+	// colder caches than the other.
+	if err := sameFiles(ctx, refDriver, ourDriver); err != nil {
+		return nil, fmt.Errorf("the copies are not identical: %w", err)
+	}
 	if err := checkServed(ctx, refCopy, true); err != nil {
-		return result{}, fmt.Errorf("the generated store is not what a registry serves: %w", err)
+		return nil, fmt.Errorf("the generated store is not what a registry serves: %w", err)
 	}
+	orphans := gcRepos * gcOrphansPerRepo
+	var results []result
+	for _, c := range []struct {
+		name                     string
+		deleteUntagged           bool
+		wantManifests, wantBlobs int
+	}{
+		{fmt.Sprintf("gc %d manifests, %d orphan blobs: %s", gcRepos*gcImages, orphans, backend), false, 0, orphans},
+		{fmt.Sprintf("gc --delete-untagged, %d untagged: %s", gcUntagged(), backend), true, gcUntagged(), 3 * gcUntagged()},
+	} {
+		r, err := gcCase(ctx, c.name, reference, refCopy, ourCopy, c.deleteUntagged)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.name, err)
+		}
+		// Mismatches are printed, not fatal: the figures are still
+		// worth having, and the error says what to look at.
+		if r.report.ManifestsDeleted != c.wantManifests || r.report.BlobsDeleted != c.wantBlobs {
+			fmt.Fprintf(os.Stderr, "error: %s: deleted %d manifests and %d blobs, want %d and %d\n",
+				c.name, r.report.ManifestsDeleted, r.report.BlobsDeleted, c.wantManifests, c.wantBlobs)
+		}
+		if err := sameFiles(ctx, refDriver, ourDriver); err != nil {
+			fmt.Fprintf(os.Stderr, "error: %s: %v\n", c.name, err)
+		}
+		if err := checkServed(ctx, ourCopy, !c.deleteUntagged); err != nil {
+			fmt.Fprintf(os.Stderr, "error: %s: after our GC: %v\n", c.name, err)
+		}
+		results = append(results, r.result)
+	}
+	return results, nil
+}
 
-	start = time.Now()
-	state, err := reference.RunMeasured(ctx, refCopy.yaml, true)
+type gcResult struct {
+	result
+	report gc.Report
+}
+
+// gcCase runs the reference on its copy, then ours on the other.
+func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC, refCopy, ourCopy gcStorage, deleteUntagged bool) (gcResult, error) {
+	start := time.Now()
+	state, err := reference.RunMeasured(ctx, refCopy.yaml, deleteUntagged)
 	if err != nil {
-		return result{}, err
+		return gcResult{}, err
 	}
 	refWall := time.Since(start)
 	refPeak := int64(0)
@@ -161,7 +215,7 @@ func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC
 		if err != nil {
 			return err
 		}
-		report, err = gc.Run(ctx, d, gc.Options{DeleteUntagged: true, Progress: func(message string) {
+		report, err = gc.Run(ctx, d, gc.Options{DeleteUntagged: deleteUntagged, Progress: func(message string) {
 			if strings.HasPrefix(message, "scanned ") {
 				scanned = time.Since(start)
 			}
@@ -169,24 +223,11 @@ func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC
 		return err
 	})
 	if err != nil {
-		return result{}, err
+		return gcResult{}, err
 	}
-	fmt.Printf("%s: reference %.2fs, %dMB max RSS; ours %.2fs (scan %.2fs, mark and sweep %.2fs), %dMB peak; ours %s\n",
+	fmt.Printf("%s: reference %.2fs, %dMB max RSS; ours %.2fs (scan %.2fs, mark and sweep %.2fs), %dMB peak; %s\n",
 		name, refWall.Seconds(), refPeak>>20, wall.Seconds(), scanned.Seconds(), (wall - scanned).Seconds(), peak>>20, report.Summary())
-
-	// Mismatches are printed, not fatal: the figures are still worth
-	// having, and the error says what to look at.
-	if report.ManifestsDeleted != gcWantManifestsDeleted || report.BlobsDeleted != gcWantBlobsDeleted {
-		fmt.Fprintf(os.Stderr, "error: %s: deleted %d manifests and %d blobs, want %d and %d\n",
-			name, report.ManifestsDeleted, report.BlobsDeleted, gcWantManifestsDeleted, gcWantBlobsDeleted)
-	}
-	if err := sameFiles(ctx, refDriver, ourDriver); err != nil {
-		fmt.Fprintf(os.Stderr, "error: %s: %v\n", name, err)
-	}
-	if err := checkServed(ctx, ourCopy, false); err != nil {
-		fmt.Fprintf(os.Stderr, "error: %s: after our GC: %v\n", name, err)
-	}
-	return result{name: name, wall: wall, peakRSS: peak, floor: refWall, floorPeak: refPeak}, nil
+	return gcResult{result{name: name, wall: wall, peakRSS: peak, floor: refWall, floorPeak: refPeak}, report}, nil
 }
 
 // measureInProcess times f and samples, every 20ms, the memory the Go
@@ -338,7 +379,7 @@ func writeImage(ctx context.Context, d storagedriver.StorageDriver, r, i int) er
 	if i == gcImages-1 {
 		files[repoPath(repo, "_manifests/tags/latest/current/link")] = link
 	}
-	if i%2 == 1 {
+	if tagged(i) {
 		tag := fmt.Sprintf("v%d", i)
 		files[repoPath(repo, "_manifests/tags", tag, "current/link")] = link
 		files[repoPath(repo, "_manifests/tags", tag, "index", alg, hex, "link")] = link
@@ -357,9 +398,8 @@ func putAll(ctx context.Context, d storagedriver.StorageDriver, files map[string
 
 // checkServed starts a distribution v3 registry over the store and checks
 // that it serves a tagged image whole (manifest, config and layer by
-// digest) and, before GC, an untagged one by digest; after GC that one
-// must be gone.
-func checkServed(ctx context.Context, s gcStorage, beforeGC bool) error {
+// digest), and an untagged one by digest exactly when untaggedKept.
+func checkServed(ctx context.Context, s gcStorage, untaggedKept bool) error {
 	opt := testregistry.WithStorage(s.driver, s.params)
 	if s.driver == "filesystem" {
 		opt = testregistry.WithRootDir(s.params["rootdirectory"].(string))
@@ -370,8 +410,8 @@ func checkServed(ctx context.Context, s gcStorage, beforeGC bool) error {
 	}
 	defer reg.Close()
 	repo := gcRepoName(gcRepos - 1)
-	tagged, untagged := makeImage(gcRepos-1, 1), makeImage(gcRepos-1, 2)
-	ref, err := name.NewTag(reg.Host+"/"+repo+":v1", name.Insecure)
+	tagged, untagged := makeImage(gcRepos-1, gcTagEvery-1), makeImage(gcRepos-1, 0)
+	ref, err := name.NewTag(fmt.Sprintf("%s/%s:v%d", reg.Host, repo, gcTagEvery-1), name.Insecure)
 	if err != nil {
 		return err
 	}
@@ -389,8 +429,8 @@ func checkServed(ctx context.Context, s gcStorage, beforeGC bool) error {
 	if err != nil {
 		return err
 	}
-	if exists != beforeGC {
-		return fmt.Errorf("untagged manifest %s@%s: exists %v, want %v", repo, untagged.digest, exists, beforeGC)
+	if exists != untaggedKept {
+		return fmt.Errorf("untagged manifest %s@%s: exists %v, want %v", repo, untagged.digest, exists, untaggedKept)
 	}
 	return nil
 }
