@@ -1,6 +1,7 @@
 package testregistry
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -34,14 +35,29 @@ func FindReferenceGC(t testing.TB) ReferenceGC {
 // Run collects garbage on the storage described by storageYAML, the
 // `storage:` section of a config.yml (driver and parameters).
 func (g ReferenceGC) Run(ctx context.Context, storageYAML string, deleteUntagged bool) error {
+	_, err := g.RunMeasured(ctx, storageYAML, deleteUntagged)
+	return err
+}
+
+// NewReferenceGC is FindReferenceGC outside of tests (benchmarks): it
+// locates the registry binary the same way and returns an error instead
+// of skipping.
+func NewReferenceGC() (ReferenceGC, error) {
+	bin, err := findTool("registry", "REGISTRY_GC_BIN")
+	return ReferenceGC{Bin: bin}, err
+}
+
+// RunMeasured is Run, also returning the finished child's state so that a
+// benchmark can read its resource usage (SysUsage: max RSS).
+func (g ReferenceGC) RunMeasured(ctx context.Context, storageYAML string, deleteUntagged bool) (*os.ProcessState, error) {
 	dir, err := os.MkdirTemp("", "reference-gc-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	config := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(config, []byte("version: 0.1\n"+storageYAML), 0o600); err != nil {
-		return err
+		return nil, err
 	}
 	args := []string{"garbage-collect", "--quiet"}
 	if deleteUntagged {
@@ -50,10 +66,12 @@ func (g ReferenceGC) Run(ctx context.Context, storageYAML string, deleteUntagged
 	cmd := exec.CommandContext(ctx, g.Bin, append(args, config)...)
 	// REGISTRY_* variables would override the configuration file.
 	cmd.Env = environWithout("REGISTRY_")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("registry garbage-collect: %w\n%s", err, out)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("registry garbage-collect: %w\n%s", err, out.Bytes())
 	}
-	return nil
+	return cmd.ProcessState, nil
 }
 
 // FilesystemStorageYAML is the storage section for a filesystem root.
