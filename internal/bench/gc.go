@@ -35,40 +35,30 @@ import (
 )
 
 // The GC store: gcRepos x gcImages images of one manifest, one config and
-// one layer each: 10,000 manifests, 30,000 blobs. Every other image is
-// tagged v<i>; the others are untagged, as pushes to a moving tag leave
-// them: "latest" has pointed at every image and now names the last one,
-// which is tagged. Each repository also holds gcOrphansPerRepo orphans:
-// blobs of abandoned pushes, linked into the repository but into no
-// manifest.
+// one layer each: 10,000 manifests, 30,000 blobs. Odd images are tagged
+// v<i>; even ones are untagged, as pushes to a moving tag leave them:
+// "latest" has pointed at every image and now names the last one, which
+// is odd. Each repository also holds gcOrphansPerRepo orphans: blobs of
+// abandoned pushes, linked into the repository but into no manifest.
 //
 // Many small repositories rather than few large ones: with
 // --delete-untagged the reference reads every tag's link for every
 // manifest of a repository, so its time grows with manifests x tags per
-// repository. 20 repositories x 500 images would take it over an hour
-// on MinIO here (3.8 million requests); 200 x 50 takes minutes.
-var (
-	gcRepos    = 200
-	gcImages   = 50
-	gcTagEvery = 2
-)
-
+// repository. 20 repositories x 500 images would take it over an hour on
+// MinIO on two cores (3.8 million requests); 200 x 50 takes minutes.
 const (
+	gcRepos          = 200
+	gcImages         = 50 // even, so that the last image is tagged
+	gcManifests      = gcRepos * gcImages
+	gcUntagged       = gcManifests / 2
 	gcOrphansPerRepo = 2
+	gcOrphans        = gcRepos * gcOrphansPerRepo
 	gcWriters        = 32 // parallel writes while generating
 	gcSeed           = 1
 	gcBucket         = "gcbench"
 )
 
-func init() { // TEMP: GCSHAPE=repos,images,tagEvery
-	if v := os.Getenv("GCSHAPE"); v != "" {
-		fmt.Sscanf(v, "%d,%d,%d", &gcRepos, &gcImages, &gcTagEvery)
-	}
-}
-
-func tagged(i int) bool { return i%gcTagEvery == gcTagEvery-1 }
-
-func gcUntagged() int { return gcRepos * (gcImages - gcImages/gcTagEvery) }
+func tagged(i int) bool { return i%2 == 1 }
 
 // gcStorage is one copy of the store: a driver's parameters for ours and
 // the generator, and the same as a config.yml storage section for the
@@ -88,8 +78,8 @@ func gcCases(ctx context.Context) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("gc: %d repositories x %d images, 1 in %d tagged: %d manifests, %d blobs per copy\n",
-		gcRepos, gcImages, gcTagEvery, gcRepos*gcImages, 3*gcRepos*gcImages+gcRepos*gcOrphansPerRepo)
+	fmt.Printf("\ngc: %d repositories x %d images, every other one tagged: %d manifests, %d blobs per copy, %d CPUs\n",
+		gcRepos, gcImages, gcManifests, 3*gcManifests+gcOrphans, runtime.NumCPU())
 	fsResults, err := gcOnFilesystem(ctx, reference)
 	if err != nil {
 		return nil, err
@@ -114,7 +104,7 @@ func gcOnFilesystem(ctx context.Context, reference testregistry.ReferenceGC) ([]
 		root := filepath.Join(dir, name)
 		return gcStorage{"filesystem", map[string]any{"rootdirectory": root}, testregistry.FilesystemStorageYAML(root)}
 	}
-	return gcCases2(ctx, "filesystem", reference, onDisk("reference"), onDisk("ours"))
+	return gcBackend(ctx, "filesystem", reference, onDisk("reference"), onDisk("ours"))
 }
 
 // gcOnMinIO keeps both copies in one bucket under two root directories:
@@ -131,12 +121,12 @@ func gcOnMinIO(ctx context.Context, reference testregistry.ReferenceGC) ([]resul
 	inBucket := func(root string) gcStorage {
 		return gcStorage{"s3", minio.S3Parameters(gcBucket, root), "storage:\n" + minio.S3ConfigYAML(gcBucket, root)}
 	}
-	return gcCases2(ctx, "MinIO (S3)", reference, inBucket("/reference"), inBucket("/ours"))
+	return gcBackend(ctx, "MinIO (S3)", reference, inBucket("/reference"), inBucket("/ours"))
 }
 
-// gcCases2 generates both copies, then runs both GCs twice on them:
+// gcBackend generates both copies, then runs both GCs on them twice:
 // without and with --delete-untagged.
-func gcCases2(ctx context.Context, backend string, reference testregistry.ReferenceGC, refCopy, ourCopy gcStorage) ([]result, error) {
+func gcBackend(ctx context.Context, backend string, reference testregistry.ReferenceGC, refCopy, ourCopy gcStorage) ([]result, error) {
 	start := time.Now()
 	refDriver, err := generateStore(ctx, refCopy)
 	if err != nil {
@@ -155,15 +145,14 @@ func gcCases2(ctx context.Context, backend string, reference testregistry.Refere
 	if err := checkServed(ctx, refCopy, true); err != nil {
 		return nil, fmt.Errorf("the generated store is not what a registry serves: %w", err)
 	}
-	orphans := gcRepos * gcOrphansPerRepo
 	var results []result
 	for _, c := range []struct {
 		name                     string
 		deleteUntagged           bool
 		wantManifests, wantBlobs int
 	}{
-		{fmt.Sprintf("gc %d manifests, %d orphan blobs: %s", gcRepos*gcImages, orphans, backend), false, 0, orphans},
-		{fmt.Sprintf("gc --delete-untagged, %d untagged: %s", gcUntagged(), backend), true, gcUntagged(), 3 * gcUntagged()},
+		{fmt.Sprintf("gc %d manifests, %d orphan blobs: %s", gcManifests, gcOrphans, backend), false, 0, gcOrphans},
+		{fmt.Sprintf("gc --delete-untagged, %d untagged: %s", gcUntagged, backend), true, gcUntagged, 3 * gcUntagged},
 	} {
 		r, err := gcCase(ctx, c.name, reference, refCopy, ourCopy, c.deleteUntagged)
 		if err != nil {
@@ -278,7 +267,7 @@ func repoPath(repo string, elem ...string) string {
 	return path.Join(append([]string{storageRoot, "repositories", repo}, elem...)...)
 }
 
-func gcRepoName(r int) string { return fmt.Sprintf("bench/gc%02d", r) }
+func gcRepoName(r int) string { return fmt.Sprintf("bench/gc%03d", r) }
 
 // generateStore writes the store through the copy's storage driver, as
 // the registry lays it out after pushes, without the HTTP round trips of
@@ -410,8 +399,8 @@ func checkServed(ctx context.Context, s gcStorage, untaggedKept bool) error {
 	}
 	defer reg.Close()
 	repo := gcRepoName(gcRepos - 1)
-	tagged, untagged := makeImage(gcRepos-1, gcTagEvery-1), makeImage(gcRepos-1, 0)
-	ref, err := name.NewTag(fmt.Sprintf("%s/%s:v%d", reg.Host, repo, gcTagEvery-1), name.Insecure)
+	tagged, untagged := makeImage(gcRepos-1, 1), makeImage(gcRepos-1, 0)
+	ref, err := name.NewTag(reg.Host+"/"+repo+":v1", name.Insecure)
 	if err != nil {
 		return err
 	}
@@ -448,17 +437,17 @@ func sameFiles(ctx context.Context, a, b storagedriver.StorageDriver) error {
 	var diff []string
 	for p, size := range filesA {
 		if s, ok := filesB[p]; !ok || s != size {
-			diff = append(diff, "only the reference kept "+p)
+			diff = append(diff, "differs or only in the reference's copy: "+p)
 		}
 	}
 	for p := range filesB {
 		if _, ok := filesA[p]; !ok {
-			diff = append(diff, "only ours kept "+p)
+			diff = append(diff, "only in our copy: "+p)
 		}
 	}
 	if len(diff) > 0 {
 		slices.Sort(diff)
-		return fmt.Errorf("the copies differ after GC in %d files, first: %v", len(diff), diff[:min(len(diff), 10)])
+		return fmt.Errorf("the copies differ in %d files, first: %v", len(diff), diff[:min(len(diff), 10)])
 	}
 	return nil
 }

@@ -41,12 +41,12 @@ type result struct {
 }
 
 func run(ctx context.Context) error {
-	fmt.Printf("%d repositories x %d tags (%d distinct images), max_concurrency %d, %d CPUs, distribution v3 in process\n\n",
-		repositories, tagsPerRepo, repositories*tagsPerRepo, concurrency, runtime.NumCPU())
 	var results []result
 	// BENCH=gc runs only the GC cases, which need neither Terraform nor
 	// the seeded registries.
 	if os.Getenv("BENCH") != "gc" {
+		fmt.Printf("%d repositories x %d tags (%d distinct images), max_concurrency %d, %d CPUs, distribution v3 in process\n",
+			repositories, tagsPerRepo, repositories*tagsPerRepo, concurrency, runtime.NumCPU())
 		reads, err := readCases(ctx)
 		if err != nil {
 			return err
