@@ -18,7 +18,6 @@ import (
 	"time"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
-	"github.com/opencontainers/go-digest"
 )
 
 // DefaultConcurrency bounds parallel storage requests when Options leaves
@@ -45,15 +44,11 @@ type Report struct {
 	RepositoriesScanned int
 	ManifestsScanned    int // manifests linked into repositories
 	BlobsScanned        int
-	BlobsMarked         int
 	ManifestsDeleted    int
 	BlobsDeleted        int
 	LayerLinksDeleted   int
 	BytesFreed          int64 // sizes of the deleted blobs, read before deleting
 	Duration            time.Duration
-	// DeletedBlobs and DeletedManifests ("repo@digest") list the deletions.
-	DeletedBlobs     []digest.Digest
-	DeletedManifests []string
 }
 
 // Run collects garbage on storage. Every read happens before the first
@@ -77,7 +72,6 @@ func Run(ctx context.Context, d storagedriver.StorageDriver, opts Options) (Repo
 
 	plan := mark(inv, opts.DeleteUntagged)
 	reportMarks(inv, plan, progress)
-	report.BlobsMarked = len(plan.marked)
 	report.record(inv, plan)
 
 	if !opts.DryRun {
@@ -95,12 +89,8 @@ func (r *Report) record(inv *inventory, plan *sweepPlan) {
 	r.ManifestsDeleted = len(plan.manifests)
 	r.BlobsDeleted = len(plan.blobs)
 	r.LayerLinksDeleted = len(plan.layerLinks)
-	r.DeletedBlobs = plan.blobs
 	for _, dg := range plan.blobs {
 		r.BytesFreed += inv.blobs[dg]
-	}
-	for _, m := range plan.manifests {
-		r.DeletedManifests = append(r.DeletedManifests, m.repo+"@"+m.digest.String())
 	}
 }
 

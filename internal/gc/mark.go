@@ -81,17 +81,14 @@ func mark(inv *inventory, deleteUntagged bool) *sweepPlan {
 // or with deleteUntagged the closure of the tagged ones over references
 // (index children) and subjects (referrers of kept manifests).
 func keptManifests(inv *inventory, r *repository, deleteUntagged bool) map[digest.Digest]bool {
-	kept := map[digest.Digest]bool{}
 	linked := map[digest.Digest]bool{}
 	for _, dg := range r.revisions {
 		linked[dg] = true
-		if !deleteUntagged {
-			kept[dg] = true
-		}
 	}
 	if !deleteUntagged {
-		return kept
+		return linked
 	}
+	kept := map[digest.Digest]bool{}
 	referrers := map[digest.Digest][]digest.Digest{} // subject -> manifests naming it
 	for _, dg := range r.revisions {
 		if s := inv.manifests[dg].subject; s != "" {

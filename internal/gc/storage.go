@@ -2,7 +2,6 @@ package gc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -68,8 +67,7 @@ func (s Storage) Open(ctx context.Context) (storagedriver.StorageDriver, error) 
 		return nil, fmt.Errorf("cannot open the %s storage: %w", s.Driver, err)
 	}
 	if _, err := d.Stat(ctx, repositoriesRoot); err != nil {
-		var notFound storagedriver.PathNotFoundError
-		if errors.As(err, &notFound) {
+		if isNotFound(err) {
 			return nil, fmt.Errorf("no registry data in the %s storage (%s not found): check the storage parameters (root directory, bucket, prefix); garbage collection refuses to run on an empty or missing storage root", s.Driver, describeRoot(s))
 		}
 		return nil, fmt.Errorf("cannot read the %s storage: %w", s.Driver, err)
