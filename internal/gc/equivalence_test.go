@@ -63,15 +63,15 @@ func seedScenario(t *testing.T, reg *testregistry.Registry) scenario {
 	orphan := push("app") // untagged image, and an untagged referrer of it
 	_, err = reg.PushUntaggedReferrer("app", orphan, "att")
 	must(err)
-	must(deleteManifest(reg, "app", deleted))
+	must(reg.DeleteManifest("app", deleted))
 
 	// Layer links: "aaa" is visited before "app" and "zzz" after it; both
 	// hold links to blobs only "app" references, which the reference
 	// deletes in "aaa" and keeps in "zzz".
 	must(copyImage(reg, "app", "aaa/copy", release, "x"))
-	must(deleteManifest(reg, "aaa/copy", release))
+	must(reg.DeleteManifest("aaa/copy", release))
 	must(copyImage(reg, "app", "zzz", release, "y"))
-	must(deleteManifest(reg, "zzz", release))
+	must(reg.DeleteManifest("zzz", release))
 	must(copyImage(reg, "app", "base", release, "shared")) // shared blobs stay
 
 	desc, err := remote.Get(mustRef(t, reg, "app", s.untaggedReferrer.String()), reg.RemoteOptions()...)
@@ -95,14 +95,6 @@ func mustRef(t *testing.T, reg *testregistry.Registry, repo, ref string) name.Re
 		t.Fatal(err)
 	}
 	return r
-}
-
-func deleteManifest(reg *testregistry.Registry, repo string, d v1.Hash) error {
-	ref, err := name.NewDigest(reg.Host+"/"+repo+"@"+d.String(), name.Insecure)
-	if err != nil {
-		return err
-	}
-	return remote.Delete(ref, reg.RemoteOptions()...)
 }
 
 func copyImage(reg *testregistry.Registry, from, to string, d v1.Hash, tag string) error {

@@ -12,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -68,10 +66,16 @@ func useBuiltProvider(t *testing.T) map[string]resource.ExternalProvider {
 // before any seeding work when acceptance tests are not enabled.
 func startRegistry(t *testing.T, opts ...testregistry.Option) *testregistry.Registry {
 	t.Helper()
+	requireAcceptance(t)
+	return testregistry.Start(t, opts...)
+}
+
+// requireAcceptance skips the test unless acceptance tests are enabled.
+func requireAcceptance(t *testing.T) {
+	t.Helper()
 	if os.Getenv(resource.EnvTfAcc) == "" {
 		t.Skipf("acceptance tests run with %s=1 (make testacc)", resource.EnvTfAcc)
 	}
-	return testregistry.Start(t, opts...)
 }
 
 // forEachRegistry runs test against every real registry implementation the
@@ -83,9 +87,7 @@ func forEachRegistry(t *testing.T, test func(t *testing.T, start func(...testreg
 	})
 	t.Run("distribution-2.8", func(t *testing.T) {
 		test(t, func(opts ...testregistry.Option) *testregistry.Registry {
-			if os.Getenv(resource.EnvTfAcc) == "" {
-				t.Skipf("acceptance tests run with %s=1 (make testacc)", resource.EnvTfAcc)
-			}
+			requireAcceptance(t)
 			return testregistry.StartV28(t, opts...)
 		})
 	})
@@ -128,15 +130,6 @@ type betweenPlanAndApply func()
 
 func (f betweenPlanAndApply) CheckPlan(context.Context, plancheck.CheckPlanRequest, *plancheck.CheckPlanResponse) {
 	f()
-}
-
-// deleteByDigest deletes a manifest behind the provider's back.
-func deleteByDigest(reg *testregistry.Registry, repo string, digest v1.Hash) error {
-	ref, err := name.NewDigest(reg.Host+"/"+repo+"@"+digest.String(), name.Insecure)
-	if err != nil {
-		return err
-	}
-	return remote.Delete(ref, reg.RemoteOptions()...)
 }
 
 // deferred builds a check only when it runs, for values that a PreConfig

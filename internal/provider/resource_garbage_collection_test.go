@@ -23,7 +23,7 @@ const gcAddress = "registry_garbage_collection.test"
 // gcGarbage seeds a registry for an acceptance test (see gcGarbageRegistries).
 func gcGarbage(t *testing.T) (writable, readOnly *testregistry.Registry, kept, deleted testregistry.Image) {
 	t.Helper()
-	startRegistry(t).Close() // skips unless acceptance tests are enabled
+	requireAcceptance(t)
 	return gcGarbageRegistries(t)
 }
 
@@ -35,7 +35,7 @@ func gcGarbageRegistries(t *testing.T) (writable, readOnly *testregistry.Registr
 	writable = testregistry.Start(t)
 	kept = mustPush(t, writable, "app", "v2")
 	deleted = mustPush(t, writable, "app", "v1")
-	if err := deleteByDigest(writable, "app", deleted.Digest); err != nil {
+	if err := writable.DeleteManifest("app", deleted.Digest); err != nil {
 		t.Fatal(err)
 	}
 	readOnly = testregistry.Start(t, testregistry.WithRootDir(writable.RootDir), testregistry.WithReadOnly())

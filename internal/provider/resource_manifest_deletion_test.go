@@ -237,7 +237,7 @@ resource "registry_manifest_deletion" "this" {
 			Config: config,
 			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 				betweenPlanAndApply(func() {
-					if err := deleteByDigest(reg, "behind", moved.Digest); err != nil {
+					if err := reg.DeleteManifest("behind", moved.Digest); err != nil {
 						t.Error(err)
 					}
 				}),

@@ -99,6 +99,16 @@ func (r *Registry) ManifestExists(repo string, digest v1.Hash) (bool, error) {
 	}
 }
 
+// DeleteManifest deletes a manifest by digest (and so every tag on it),
+// as a client behind the provider's back would.
+func (r *Registry) DeleteManifest(repo string, digest v1.Hash) error {
+	ref, err := r.repository(repo)
+	if err != nil {
+		return err
+	}
+	return remote.Delete(ref.Digest(digest.String()), r.remoteOptions()...)
+}
+
 // putManifest uploads manifest bytes under ref exactly as given, with none
 // of the side effects ggcr adds for manifests that have a subject.
 func (r *Registry) putManifest(repo, ref string, body []byte, mediaType types.MediaType) error {
