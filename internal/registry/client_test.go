@@ -395,3 +395,60 @@ func TestDescriptionsAreCachedAcrossClients(t *testing.T) {
 		}
 	}
 }
+
+// A snapshot with creation times over images already described reads no
+// manifest body and no config: a HEAD per tag, as a snapshot without them.
+// On a cold cache each tag costs one GET, besides the HEADs that find out
+// the cache is cold.
+func TestSnapshotWithCreatedNeedsOnlyHeadsWhenKnown(t *testing.T) {
+	reg := testregistry.Start(t)
+	created := func(i int) time.Time { return time.Date(2026, 7, 1, i, 0, 0, 0, time.UTC) }
+	const tags = 30
+	if _, err := reg.SeedTags("known/app", tags, func(i int) string { return fmt.Sprintf("v%d", i) }, created); err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	var gets, heads, blobs atomic.Int64
+	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case strings.Contains(r.URL.Path, "/blobs/"):
+			blobs.Add(1)
+		case strings.Contains(r.URL.Path, "/manifests/") && r.Method == http.MethodGet:
+			gets.Add(1)
+		case strings.Contains(r.URL.Path, "/manifests/") && r.Method == http.MethodHead:
+			heads.Add(1)
+		}
+		return false
+	})
+	cacheDir := t.TempDir()
+	snapshot := func() *Snapshot {
+		gets.Store(0)
+		heads.Store(0)
+		blobs.Store(0)
+		s, err := newClient(t, Config{URL: proxy.URL, CacheDir: cacheDir, MaxConcurrency: 4}).SnapshotWithCreated(context.Background(), "known/app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	cold := snapshot()
+	if gets.Load() != tags || blobs.Load() != tags || heads.Load() > 4 {
+		t.Errorf("cold: %d GETs, %d configs, %d HEADs; want %d, %d and at most one HEAD per request in flight", gets.Load(), blobs.Load(), heads.Load(), tags, tags)
+	}
+	warm := snapshot()
+	if gets.Load() != 0 || blobs.Load() != 0 || heads.Load() != tags {
+		t.Errorf("warm: %d GETs, %d configs, %d HEADs; want 0, 0, %d", gets.Load(), blobs.Load(), heads.Load(), tags)
+	}
+	for tag, m := range cold.Tags {
+		if w := warm.Tags[tag]; w.Digest != m.Digest || !w.Created.Equal(m.Created) || m.Created.IsZero() {
+			t.Errorf("%s: cold %s %v, warm %s %v", tag, m.Digest, m.Created, w.Digest, w.Created)
+		}
+	}
+	if _, err := reg.PushImage("known/app", created(0), "new"); err != nil {
+		t.Fatal(err)
+	}
+	after := snapshot()
+	if after.Tags["new"].Created.IsZero() || blobs.Load() != 1 {
+		t.Errorf("a new push: created %v, %d configs read; want its created time from 1 config", after.Tags["new"].Created, blobs.Load())
+	}
+}

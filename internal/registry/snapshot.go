@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -27,11 +28,28 @@ func (c *Client) Snapshot(ctx context.Context, repo string) (*Snapshot, error) {
 	return c.snapshot(ctx, repo, c.Resolve)
 }
 
-// SnapshotWithCreated is Snapshot with creation times: one GET per tag
-// instead of a HEAD (the body names the config and an index's children)
-// and one config fetch per image, each remembered for the client's life.
+// SnapshotWithCreated is Snapshot with creation times. A description never
+// changes for a manifest digest and is kept on disk, so while every tag of
+// the repository so far led to a known digest, a HEAD per tag is all it
+// takes: a plan over an unchanged registry costs what Snapshot costs. From
+// the first unknown digest on, each tag is read with one GET instead (the
+// body names the config and an index's children), and each config once.
 func (c *Client) SnapshotWithCreated(ctx context.Context, repo string) (*Snapshot, error) {
-	return c.snapshot(ctx, repo, c.Describe)
+	var unknownSeen atomic.Bool
+	return c.snapshot(ctx, repo, func(ctx context.Context, repo, tag string) (Manifest, error) {
+		if unknownSeen.Load() {
+			return c.Describe(ctx, repo, tag)
+		}
+		m, err := c.Resolve(ctx, repo, tag)
+		if err != nil {
+			return Manifest{}, err
+		}
+		if known, ok := c.cache.load(m.Digest); ok {
+			return known, nil
+		}
+		unknownSeen.Store(true)
+		return c.Describe(ctx, repo, m.Digest)
+	})
 }
 
 func (c *Client) snapshot(ctx context.Context, repo string, read func(context.Context, string, string) (Manifest, error)) (*Snapshot, error) {
