@@ -95,6 +95,11 @@ func readCases(ctx context.Context) ([]result, error) {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	out := []result{{name: "registry_tags with details: provider client", wall: client, floor: describeFloor}}
+	clientCases, err := clientDecideCases(ctx, reg.URL, describeFloor, headFloor)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, clientCases...)
 	for _, c := range []struct {
 		name   string
 		config string
@@ -111,6 +116,46 @@ func readCases(ctx context.Context) ([]result, error) {
 			return nil, fmt.Errorf("%s: %w", c.name, err)
 		}
 		out = append(out, result{name: c.name, wall: wall, peakRSS: peak, floor: c.floor})
+	}
+	return out, nil
+}
+
+// clientDecideCases measures the plans (a), (b) and cached (a) through
+// the provider's client alone: what a plan costs before Terraform's share
+// (CLI, plugin protocol, framework, rendering the plan).
+func clientDecideCases(ctx context.Context, url string, describeFloor, headFloor time.Duration) ([]result, error) {
+	var out []result
+	for _, c := range []struct {
+		name  string
+		order string
+		warm  bool
+		floor time.Duration
+	}{
+		{"(a) by created: provider client, no Terraform", "created", false, describeFloor},
+		{"(b) by semver: provider client, no Terraform", "semver", false, headFloor},
+		{"(a) cached: provider client, no Terraform, vs (b) floor", "created", true, headFloor},
+	} {
+		cacheDir, err := os.MkdirTemp("", "bench-client-cache-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(cacheDir)
+		if c.warm {
+			if err := clientDecide(ctx, url, c.order, cacheDir); err != nil {
+				return nil, err
+			}
+		}
+		wall, err := best(func() error {
+			dir := cacheDir
+			if !c.warm {
+				dir = "" // no cache: every run cold
+			}
+			return clientDecide(ctx, url, c.order, dir)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.name, err)
+		}
+		out = append(out, result{name: c.name, wall: wall, floor: c.floor})
 	}
 	return out, nil
 }

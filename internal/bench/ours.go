@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/distreg/terraform-provider-registry/internal/devprovider"
 	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // clientListAndDescribe is what registry_tags with details does, through
@@ -29,6 +31,30 @@ func clientListAndDescribe(ctx context.Context, url string, repos []string) erro
 		}
 	}
 	return nil
+}
+
+// clientDecide is what the retention plan of policyConfig asks of the
+// registry, through the provider's own client and engine, without
+// Terraform. cacheDir holds the descriptions of earlier runs.
+func clientDecide(ctx context.Context, url, order, cacheDir string) error {
+	c, err := registry.New(ctx, registry.Config{URL: url, MaxConcurrency: concurrency, CacheDir: cacheDir})
+	if err != nil {
+		return err
+	}
+	pattern, err := retention.CompileGlob("bench/*")
+	if err != nil {
+		return err
+	}
+	policy := retention.Policy{
+		Keep:            []retention.KeepRule{{Newest: keepNewest, OrderBy: retention.Order(order)}},
+		Delete:          []retention.DeleteRule{{}},
+		DeleteReferrers: true,
+	}
+	_, decisions, err := c.DecideRetention(ctx, []*regexp.Regexp{pattern}, policy, time.Now())
+	if err == nil && len(decisions) != repositories*(tagsPerRepo-keepNewest) {
+		err = fmt.Errorf("%d decisions, want %d", len(decisions), repositories*(tagsPerRepo-keepNewest))
+	}
+	return err
 }
 
 func configHeader(url string) string {

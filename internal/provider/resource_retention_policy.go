@@ -240,70 +240,26 @@ func optionalDuration(v types.String) time.Duration {
 	return d
 }
 
-// decide snapshots every matching repository, fetching creation times
-// only when a rule needs them, and runs the engine on each.
+// decide runs the policy over every matching repository.
 func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, diags *diag.Diagnostics) []retention.Decision {
-	repos, err := r.matchingRepositories(ctx, m.Repositories)
+	patterns := make([]*regexp.Regexp, len(m.Repositories))
+	for i, p := range m.Repositories {
+		re, err := retention.CompileGlob(p) // validated at plan time
+		if err != nil {
+			diags.AddAttributeError(path.Root("repositories"), "Invalid repository pattern", err.Error())
+			return nil
+		}
+		patterns[i] = re
+	}
+	repos, decisions, err := r.client.DecideRetention(ctx, patterns, m.policy(), r.now())
 	if err != nil {
-		diags.AddError("Cannot list repositories", err.Error())
+		diags.AddError("Cannot read the registry", err.Error())
 		return nil
 	}
 	if len(repos) == 0 {
 		diags.AddWarning("No matching repository", fmt.Sprintf("No repository in the catalog matches %q: the policy deletes nothing.", m.Repositories))
 	}
-	policy, now := m.policy(), r.now()
-	snapshot := r.client.Snapshot
-	if policy.NeedsCreated() {
-		snapshot = r.client.SnapshotWithCreated
-	}
-	results := make([][]retention.Decision, len(repos))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(repositoriesInFlight)
-	for i, repo := range repos {
-		g.Go(func() error {
-			snap, err := snapshot(gctx, repo)
-			if err != nil {
-				return err
-			}
-			results[i] = retention.Decide(engineRepository(snap), policy, now)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		diags.AddError("Cannot read the registry", err.Error())
-		return nil
-	}
-	return slices.Concat(results...)
-}
-
-// repositoriesInFlight bounds the repositories read or changed at once;
-// requests themselves are bounded by max_concurrency.
-const repositoriesInFlight = 4
-
-func (r *RetentionPolicyResource) matchingRepositories(ctx context.Context, patterns []string) ([]string, error) {
-	compiled := make([]*regexp.Regexp, len(patterns))
-	for i, p := range patterns {
-		re, err := retention.CompileGlob(p)
-		if err != nil {
-			return nil, err
-		}
-		compiled[i] = re
-	}
-	catalog, err := r.client.Repositories(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return retention.MatchRepositories(compiled, catalog), nil
-}
-
-// engineRepository converts a registry snapshot for the engine.
-func engineRepository(s *registry.Snapshot) retention.Repository {
-	repo := retention.Repository{Name: s.Repository, Children: s.Children}
-	for name, m := range s.Tags {
-		repo.Tags = append(repo.Tags, retention.Tag{Name: name, Digest: m.Digest, Created: m.Created})
-	}
-	slices.SortFunc(repo.Tags, func(a, b retention.Tag) int { return strings.Compare(a.Name, b.Name) })
-	return repo
+	return decisions
 }
 
 func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
@@ -409,7 +365,7 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 func (r *RetentionPolicyResource) executeBatches(ctx context.Context, batches []registry.Batch) ([]string, error) {
 	skipped := make([][]string, len(batches))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(repositoriesInFlight)
+	g.SetLimit(registry.RepositoriesInFlight)
 	for i, b := range batches {
 		g.Go(func() error {
 			var err error
