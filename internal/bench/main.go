@@ -131,27 +131,23 @@ func clientDecideCases(ctx context.Context, url string, describeFloor, headFloor
 		warm  bool
 		floor time.Duration
 	}{
-		{"(a) by created: provider client, no Terraform", "created", false, describeFloor},
+		{"(a) by created: provider client, no cache, no Terraform", "created", false, describeFloor},
 		{"(b) by semver: provider client, no Terraform", "semver", false, headFloor},
 		{"(a) cached: provider client, no Terraform, vs (b) floor", "created", true, headFloor},
 	} {
-		cacheDir, err := os.MkdirTemp("", "bench-client-cache-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(cacheDir)
+		cacheDir := "" // cold runs keep no cache
 		if c.warm {
-			if err := clientDecide(ctx, url, c.order, cacheDir); err != nil {
+			dir, err := os.MkdirTemp("", "bench-client-cache-")
+			if err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(dir)
+			cacheDir = dir
+			if err := clientDecide(ctx, url, c.order, cacheDir); err != nil { // fills the cache
 				return nil, err
 			}
 		}
-		wall, err := best(func() error {
-			dir := cacheDir
-			if !c.warm {
-				dir = "" // no cache: every run cold
-			}
-			return clientDecide(ctx, url, c.order, dir)
-		})
+		wall, err := best(func() error { return clientDecide(ctx, url, c.order, cacheDir) })
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.name, err)
 		}
