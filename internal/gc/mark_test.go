@@ -2,6 +2,8 @@ package gc
 
 import (
 	"context"
+	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -140,20 +142,28 @@ func TestParseLayout(t *testing.T) {
 }
 
 // A dry run reports what a run deletes and deletes nothing.
-func TestDryRunDeletesNothing(t *testing.T) {
-	ctx := context.Background()
+// orphanStore is a storage holding one blob that only a layer link of
+// repository "app" names: garbage.
+func orphanStore(t *testing.T) (*inmemory.Driver, digest.Digest, []byte) {
+	t.Helper()
 	drv := inmemory.New()
 	orphan := []byte("orphan blob")
 	dg := digest.FromBytes(orphan)
-	mustPut := func(p string, content []byte) {
-		if err := drv.PutContent(ctx, p, content); err != nil {
+	for p, content := range map[string][]byte{
+		blobPath(dg) + "/data": orphan,
+		repositoriesRoot + "/app/_layers/sha256/" + dg.Encoded() + "/link": []byte(dg),
+		repositoriesRoot + "/app/_manifests/tags/.keep":                    nil,
+	} {
+		if err := drv.PutContent(context.Background(), p, content); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mustPut(blobPath(dg)+"/data", orphan)
-	mustPut(repositoriesRoot+"/app/_layers/sha256/"+dg.Encoded()+"/link", []byte(dg))
-	mustPut(repositoriesRoot+"/app/_manifests/tags/.keep", nil)
+	return drv, dg, orphan
+}
 
+func TestDryRunDeletesNothing(t *testing.T) {
+	ctx := context.Background()
+	drv, dg, orphan := orphanStore(t)
 	var messages []string
 	report, err := Run(ctx, drv, Options{DryRun: true, Progress: func(m string) { messages = append(messages, m) }})
 	if err != nil {
@@ -167,5 +177,35 @@ func TestDryRunDeletesNothing(t *testing.T) {
 	}
 	if last := messages[len(messages)-1]; !strings.HasPrefix(last, "dry run, would delete 1 blobs (11 B)") {
 		t.Errorf("summary = %q", last)
+	}
+}
+
+// A run reports through Progress and its Report only: Terraform owns the
+// provider's stdout (the plugin handshake), so a stray print would break it.
+func TestRunPrintsNothing(t *testing.T) {
+	drv, dg, _ := orphanStore(t)
+	read, write, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = write
+	_, runErr := Run(context.Background(), drv, Options{})
+	os.Stdout = stdout
+	if err := write.Close(); err != nil {
+		t.Fatal(err)
+	}
+	printed, err := io.ReadAll(read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runErr != nil {
+		t.Fatal(runErr)
+	}
+	if len(printed) > 0 {
+		t.Errorf("Run printed to stdout: %q", printed)
+	}
+	if _, err := drv.Stat(context.Background(), blobPath(dg)+"/data"); err == nil {
+		t.Error("the run left the orphan blob")
 	}
 }

@@ -1,0 +1,54 @@
+package gc
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The storage section is all that is read from config.yml, and REGISTRY_*
+// variables (the provider's own settings) do not override it.
+func TestStorageFromConfigFile(t *testing.T) {
+	t.Setenv("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/from/the/environment")
+	for _, tc := range []struct {
+		name    string
+		content string
+		driver  string
+		root    string
+		err     string
+	}{
+		{
+			name: "filesystem with delete and read-only",
+			content: "version: 0.1\nhttp:\n  addr: :5000\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\n" +
+				"  delete:\n    enabled: true\n  maintenance:\n    readonly:\n      enabled: true\n",
+			driver: "filesystem", root: "/var/lib/registry",
+		},
+		{name: "no storage section", content: "version: 0.1\nhttp:\n  addr: :5000\n", err: "has no storage section"},
+		{name: "no driver", content: "storage:\n  delete:\n    enabled: true\n", err: "names no driver"},
+		{name: "not YAML", content: "storage: [unclosed\n", err: "is not a registry configuration file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "config.yml")
+			if err := os.WriteFile(file, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := StorageFromConfigFile(file)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one saying %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Driver != tc.driver || s.Parameters["rootdirectory"] != tc.root {
+				t.Errorf("got %s %v, want %s with rootdirectory %s", s.Driver, s.Parameters, tc.driver, tc.root)
+			}
+		})
+	}
+	if _, err := StorageFromConfigFile(filepath.Join(t.TempDir(), "missing.yml")); err == nil || !strings.Contains(err.Error(), "cannot read the registry configuration file") {
+		t.Errorf("missing file: err = %v", err)
+	}
+}
