@@ -96,7 +96,7 @@ func TestAccGarbageCollection_lifecycle(t *testing.T) {
 	accTest(t,
 		resource.TestStep{
 			Config:      gcConfig(writable, filesystemStorage(root)),
-			ExpectError: errorLike(`(?s)The registry accepts pushes.*read-only mode`),
+			ExpectError: errorLike(`(?s)The registry accepts pushes.*Nothing was deleted.*read-only mode.*and restart it, collect garbage, then disable read-only mode and restart it again`),
 		},
 		resource.TestStep{
 			Config:            gcConfig(writable, filesystemStorage(root)+"\n  dry_run = true"),
