@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -119,11 +121,26 @@ func terraformBest(ctx context.Context, config string, warm bool, args ...string
 }
 
 // useEmptyCache points the provider's description cache (under the user
-// cache directory) at a new empty directory.
+// cache directory) at a new empty directory, removing the previous one.
+// Go's build cache lives under the user cache directory too, unless
+// GOCACHE says where: it is pinned first, or every provider build for a
+// new workspace would start cold (and leave 700 MB behind).
 func useEmptyCache() error {
+	if os.Getenv("GOCACHE") == "" {
+		goCache, err := exec.Command("go", "env", "GOCACHE").Output()
+		if err != nil {
+			return fmt.Errorf("go env GOCACHE: %w", err)
+		}
+		if err := os.Setenv("GOCACHE", strings.TrimSpace(string(goCache))); err != nil {
+			return err
+		}
+	}
 	dir, err := os.MkdirTemp("", "bench-cache-")
 	if err != nil {
 		return err
+	}
+	if previous := os.Getenv("XDG_CACHE_HOME"); strings.HasPrefix(filepath.Base(previous), "bench-cache-") {
+		_ = os.RemoveAll(previous)
 	}
 	return os.Setenv("XDG_CACHE_HOME", dir)
 }
