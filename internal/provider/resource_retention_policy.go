@@ -22,7 +22,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
 	"github.com/distreg/terraform-provider-registry/internal/retention"
@@ -348,7 +347,7 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 	if diags.HasError() {
 		return
 	}
-	skipped, err := r.executeBatches(ctx, batches(decisions))
+	skipped, err := r.client.ExecuteBatches(ctx, batches(decisions))
 	for _, s := range skipped {
 		diags.AddWarning("Skipped a planned deletion", s)
 	}
@@ -357,24 +356,6 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 		return
 	}
 	diags.Append(state.Set(ctx, &m)...)
-}
-
-// executeBatches runs the repositories' batches side by side: a registry
-// deletes a manifest slower the more tags its repository has, so spreading
-// deletions over repositories keeps it busy.
-func (r *RetentionPolicyResource) executeBatches(ctx context.Context, batches []registry.Batch) ([]string, error) {
-	skipped := make([][]string, len(batches))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(registry.RepositoriesInFlight)
-	for i, b := range batches {
-		g.Go(func() error {
-			var err error
-			skipped[i], err = r.client.ExecuteBatch(gctx, b)
-			return err
-		})
-	}
-	err := g.Wait()
-	return slices.Concat(skipped...), err
 }
 
 func (r *RetentionPolicyResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {

@@ -15,9 +15,9 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
-// RepositoriesInFlight bounds the repositories read or changed at once by
+// repositoriesInFlight bounds the repositories read or changed at once by
 // a retention policy; requests themselves are bounded by max_concurrency.
-const RepositoriesInFlight = 4
+const repositoriesInFlight = 4
 
 // DecideRetention runs policy over every repository of the catalog that
 // one of patterns matches, and returns those repositories and the
@@ -35,7 +35,7 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 	}
 	results := make([][]retention.Decision, len(repos))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(RepositoriesInFlight)
+	g.SetLimit(repositoriesInFlight)
 	for i, repo := range repos {
 		g.Go(func() error {
 			snap, err := snapshot(gctx, repo)
@@ -71,12 +71,30 @@ type Batch struct {
 	Untag      map[string]string
 }
 
-// ExecuteBatch performs a planned batch against one fresh snapshot, in
+// ExecuteBatches runs the repositories' batches side by side: a registry
+// deletes a manifest slower the more tags its repository has, so spreading
+// deletions over repositories keeps it busy. skipped is every batch's.
+func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (skipped []string, err error) {
+	perBatch := make([][]string, len(batches))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(repositoriesInFlight)
+	for i, b := range batches {
+		g.Go(func() error {
+			var err error
+			perBatch[i], err = c.executeBatch(gctx, b)
+			return err
+		})
+	}
+	err = g.Wait()
+	return slices.Concat(perBatch...), err
+}
+
+// executeBatch performs a planned batch against one fresh snapshot, in
 // parallel up to the client's concurrency. A planned item the registry no
 // longer matches (a tag moved, a new tag on a digest) is skipped, and
 // reported in skipped; nothing else of it is deleted. Tags already gone
 // count as removed.
-func (c *Client) ExecuteBatch(ctx context.Context, b Batch) (skipped []string, err error) {
+func (c *Client) executeBatch(ctx context.Context, b Batch) (skipped []string, err error) {
 	fresh, err := c.Snapshot(ctx, b.Repository)
 	if err != nil {
 		return nil, err
