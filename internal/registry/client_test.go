@@ -399,7 +399,7 @@ func TestDescriptionsAreCachedAcrossClients(t *testing.T) {
 // A snapshot with creation times over images already described reads no
 // manifest body and no config: a HEAD per tag, as a snapshot without them.
 // On a cold cache each tag costs one GET, besides the HEADs that find out
-// the cache is cold.
+// the cache is cold; without a disk cache, one GET and no HEAD.
 func TestSnapshotWithCreatedNeedsOnlyHeadsWhenKnown(t *testing.T) {
 	reg := testregistry.Start(t)
 	created := func(i int) time.Time { return time.Date(2026, 7, 1, i, 0, 0, 0, time.UTC) }
@@ -421,15 +421,20 @@ func TestSnapshotWithCreatedNeedsOnlyHeadsWhenKnown(t *testing.T) {
 		return false
 	})
 	cacheDir := t.TempDir()
-	snapshot := func() *Snapshot {
+	snapshotCached := func(dir string) *Snapshot {
 		gets.Store(0)
 		heads.Store(0)
 		blobs.Store(0)
-		s, err := newClient(t, Config{URL: proxy.URL, CacheDir: cacheDir, MaxConcurrency: 4}).SnapshotWithCreated(context.Background(), "known/app")
+		s, err := newClient(t, Config{URL: proxy.URL, CacheDir: dir, MaxConcurrency: 4}).SnapshotWithCreated(context.Background(), "known/app")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
+	}
+	snapshot := func() *Snapshot { return snapshotCached(cacheDir) }
+	snapshotCached("")
+	if gets.Load() != tags || heads.Load() != 0 {
+		t.Errorf("without a disk cache: %d GETs, %d HEADs; want %d and none", gets.Load(), heads.Load(), tags)
 	}
 	cold := snapshot()
 	if gets.Load() != tags || blobs.Load() != tags || heads.Load() > 4 {

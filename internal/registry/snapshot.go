@@ -36,6 +36,7 @@ func (c *Client) Snapshot(ctx context.Context, repo string) (*Snapshot, error) {
 // body names the config and an index's children), and each config once.
 func (c *Client) SnapshotWithCreated(ctx context.Context, repo string) (*Snapshot, error) {
 	var unknownSeen atomic.Bool
+	unknownSeen.Store(c.cache.dir == "") // without a disk cache nothing is known
 	return c.snapshot(ctx, repo, func(ctx context.Context, repo, tag string) (Manifest, error) {
 		if unknownSeen.Load() {
 			return c.Describe(ctx, repo, tag)
