@@ -111,20 +111,18 @@ func describeTag(ctx context.Context, puller *remote.Puller, ref name.Tag) error
 // floorChildArg makes this program run one floor and print its time: the
 // floor for a Terraform run is measured in a process of its own, as the
 // provider is one. A client in another process than the registry costs
-// more than one sharing its process (on the 2-core development machine,
-// the HEAD floor takes 2.1-2.6s out of process against 1.35s in it),
-// and no real client shares the registry's process.
+// more than one sharing its process (README, "Performance"), and no real
+// client shares the registry's process.
 const floorChildArg = "-floor-in-child"
 
 // runFloorChild is the child's side: args are the floor's name, the
 // registry URL and the repositories.
 func runFloorChild(ctx context.Context, args []string) error {
-	run, ok := floors[args[0]]
-	if !ok || len(args) < 2 {
+	if len(args) < 2 || floors[args[0]] == nil {
 		return fmt.Errorf("usage: %s {describe|head|delete-all-but-newest} URL REPOSITORY...", floorChildArg)
 	}
 	start := time.Now()
-	if err := run(ctx, args[1], args[2:]); err != nil {
+	if err := floors[args[0]](ctx, args[1], args[2:]); err != nil {
 		return err
 	}
 	fmt.Println(time.Since(start))

@@ -50,6 +50,9 @@ func run(ctx context.Context) error {
 	// the seeded registries; BENCH=retention only the others.
 	only := os.Getenv("BENCH")
 	if only != "gc" {
+		if err := pinGoBuildCache(); err != nil {
+			return err
+		}
 		fmt.Printf("%d repositories x %d tags (%d distinct images), max_concurrency %d, %d CPUs, distribution v3 in process\n",
 			repositories, tagsPerRepo, repositories*tagsPerRepo, concurrency, runtime.NumCPU())
 		reads, err := readCases(ctx)

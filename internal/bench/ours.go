@@ -120,21 +120,25 @@ func terraformBest(ctx context.Context, config string, warm bool, args ...string
 	return wall, peak, err
 }
 
+// pinGoBuildCache sets GOCACHE to Go's build cache as it is now. Go's
+// build cache lives under the user cache directory unless GOCACHE says
+// where, and useEmptyCache moves that directory: without this, every
+// provider build for a new workspace would start cold (and leave 700 MB
+// behind).
+func pinGoBuildCache() error {
+	if os.Getenv("GOCACHE") != "" {
+		return nil
+	}
+	goCache, err := exec.Command("go", "env", "GOCACHE").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOCACHE: %w", err)
+	}
+	return os.Setenv("GOCACHE", strings.TrimSpace(string(goCache)))
+}
+
 // useEmptyCache points the provider's description cache (under the user
 // cache directory) at a new empty directory, removing the previous one.
-// Go's build cache lives under the user cache directory too, unless
-// GOCACHE says where: it is pinned first, or every provider build for a
-// new workspace would start cold (and leave 700 MB behind).
 func useEmptyCache() error {
-	if os.Getenv("GOCACHE") == "" {
-		goCache, err := exec.Command("go", "env", "GOCACHE").Output()
-		if err != nil {
-			return fmt.Errorf("go env GOCACHE: %w", err)
-		}
-		if err := os.Setenv("GOCACHE", strings.TrimSpace(string(goCache))); err != nil {
-			return err
-		}
-	}
 	dir, err := os.MkdirTemp("", "bench-cache-")
 	if err != nil {
 		return err
