@@ -141,7 +141,6 @@ func TestParseLayout(t *testing.T) {
 	}
 }
 
-// A dry run reports what a run deletes and deletes nothing.
 // orphanStore is a storage holding one blob that only a layer link of
 // repository "app" names: garbage.
 func orphanStore(t *testing.T) (*inmemory.Driver, digest.Digest, []byte) {
@@ -161,6 +160,7 @@ func orphanStore(t *testing.T) (*inmemory.Driver, digest.Digest, []byte) {
 	return drv, dg, orphan
 }
 
+// A dry run reports what a run deletes and deletes nothing.
 func TestDryRunDeletesNothing(t *testing.T) {
 	ctx := context.Background()
 	drv, dg, orphan := orphanStore(t)
