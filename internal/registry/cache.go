@@ -1,20 +1,36 @@
 package registry
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
-	"strings"
+	"sync"
 )
 
 // diskCache remembers manifest descriptions across provider runs. A
 // manifest digest names its content forever, and so the image config, the
 // created time and an index's children it leads to: an entry can never go
-// stale, whichever registry it came from. Without it, every plan would
-// fetch every image config again; with it, a plan over an unchanged
-// registry needs one request per tag. The cache is best effort: any error
-// reading or writing it means "not cached".
-type diskCache struct{ dir string }
+// stale. Without it, every plan would fetch every image config again; with
+// it, a plan over an unchanged registry needs one request per tag.
+//
+// It keeps one file per repository (a pack: digest -> description), read
+// once per run and written once per snapshot, not one file per digest:
+// creating ten thousand small files from parallel goroutines cost seconds
+// of kernel time per plan, more than the requests they save on some disks.
+// The cache is best effort: any error reading or writing it means "not
+// cached", and two runs writing the same pack at once only lose entries.
+type diskCache struct {
+	dir string
+	// registry keeps the packs of two registries' same-named repositories
+	// apart, so that they do not overwrite each other in turn.
+	registry string
+}
+
+// pack is what the cache knows of one repository's manifests.
+type pack map[string]Manifest
 
 // DefaultCacheDir is where descriptions are kept unless Config.CacheDir
 // says otherwise: the user's cache directory.
@@ -23,43 +39,43 @@ func DefaultCacheDir() string {
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(base, "terraform-provider-registry", "manifests")
+	return filepath.Join(base, "terraform-provider-registry", "repositories")
 }
 
-func (c diskCache) path(digest string) (string, bool) {
-	alg, hex, ok := strings.Cut(digest, ":")
-	if c.dir == "" || !ok || strings.ContainsAny(alg+hex, `/\.`) {
+func (c diskCache) path(repo string) (string, bool) {
+	if c.dir == "" {
 		return "", false
 	}
-	return filepath.Join(c.dir, alg, hex+".json"), true
+	sum := sha256.Sum256([]byte(c.registry + "\x00" + repo))
+	return filepath.Join(c.dir, hex.EncodeToString(sum[:])+".json"), true
 }
 
-func (c diskCache) load(digest string) (Manifest, bool) {
-	path, ok := c.path(digest)
+// load reads repo's pack; entries filed under another digest than their
+// own are dropped.
+func (c diskCache) load(repo string) pack {
+	known := pack{}
+	path, ok := c.path(repo)
 	if !ok {
-		return Manifest{}, false
+		return known
 	}
 	raw, err := os.ReadFile(path)
-	if err != nil {
-		return Manifest{}, false
+	if err != nil || json.Unmarshal(raw, &known) != nil {
+		return pack{}
 	}
-	var m Manifest
-	if json.Unmarshal(raw, &m) != nil || m.Digest != digest {
-		return Manifest{}, false
-	}
-	return m, true
+	maps.DeleteFunc(known, func(digest string, m Manifest) bool { return m.Digest != digest })
+	return known
 }
 
-func (c diskCache) store(m Manifest) {
-	path, ok := c.path(m.Digest)
+func (c diskCache) save(repo string, p pack) {
+	path, ok := c.path(repo)
 	if !ok {
 		return
 	}
-	raw, err := json.Marshal(m)
-	if err != nil || os.MkdirAll(filepath.Dir(path), 0o755) != nil {
+	raw, err := json.Marshal(p)
+	if err != nil || os.MkdirAll(c.dir, 0o755) != nil {
 		return
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	tmp, err := os.CreateTemp(c.dir, ".tmp-*")
 	if err != nil {
 		return
 	}
@@ -68,7 +84,68 @@ func (c diskCache) store(m Manifest) {
 		_ = os.Remove(tmp.Name())
 		return
 	}
-	if os.Rename(tmp.Name(), path) != nil { // atomic: readers never see half an entry
+	if os.Rename(tmp.Name(), path) != nil { // atomic: readers never see half a pack
 		_ = os.Remove(tmp.Name())
 	}
+}
+
+// packs holds each repository's pack for the life of a client: read from
+// disk on first use, replaced when written back.
+type packs struct {
+	cache diskCache
+	mu    sync.Mutex
+	known map[string]pack
+}
+
+// of returns repo's pack, which callers must not modify.
+func (p *packs) of(repo string) pack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	known, ok := p.known[repo]
+	if !ok {
+		known = p.cache.load(repo)
+		if p.known == nil {
+			p.known = map[string]pack{}
+		}
+		p.known[repo] = known
+	}
+	return known
+}
+
+// remember writes what was described in repo back, when that changes the
+// pack. A whole repository's descriptions replace the pack, which drops
+// manifests no longer tagged; a part of it is added to the pack.
+func (p *packs) remember(repo string, described []Manifest, whole bool) {
+	if p.cache.dir == "" {
+		return
+	}
+	known := p.of(repo)
+	next := pack{}
+	if !whole {
+		maps.Copy(next, known)
+	}
+	for _, m := range described {
+		if m.Digest != "" {
+			next[m.Digest] = m
+		}
+	}
+	if sameDigests(known, next) {
+		return
+	}
+	p.cache.save(repo, next)
+	p.mu.Lock()
+	p.known[repo] = next
+	p.mu.Unlock()
+}
+
+func sameDigests(a, b pack) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for digest := range a {
+		if _, ok := b[digest]; !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -62,7 +62,7 @@ type Client struct {
 	configs   memo[time.Time]    // config digest -> created
 	writers   memo[*http.Client] // repository -> client holding a push,pull,delete token
 	children  memo[[]string]     // index digest -> child digests
-	cache     diskCache
+	packs     packs              // repository -> descriptions kept on disk
 }
 
 // New validates cfg and builds a client. It performs no network I/O.
@@ -119,7 +119,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	return &Client{
 		registry: reg, url: u.String(), concurrency: cfg.MaxConcurrency,
-		auth: auth, transport: rt, puller: puller, pusher: pusher, cache: diskCache{dir: cfg.CacheDir},
+		auth: auth, transport: rt, puller: puller, pusher: pusher,
+		packs: packs{cache: diskCache{dir: cfg.CacheDir, registry: u.String()}},
 	}, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -345,115 +344,5 @@ func TestForbiddenNamesThePermission(t *testing.T) {
 	_, err := newClient(t, Config{URL: proxy.URL}).Tags(context.Background(), "locked/app")
 	if KindOf(err) != KindForbidden || !strings.Contains(err.Error(), `lack "pull" permission on repository "locked/app"`) {
 		t.Fatalf("err = %v", err)
-	}
-}
-
-// A second run over the same images reads no config blob: descriptions
-// are cached on disk by manifest digest, which names its content forever.
-func TestDescriptionsAreCachedAcrossClients(t *testing.T) {
-	reg := testregistry.Start(t)
-	created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := reg.SeedTags("cached/app", 20, func(i int) string { return fmt.Sprintf("v%d", i) }, func(int) time.Time { return created }); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := reg.PushIndex("cached/app", []v1.Platform{{OS: "linux", Architecture: "amd64"}}, created, "multi"); err != nil {
-		t.Fatal(err)
-	}
-	proxy := newFaultProxy(t, reg.URL)
-	var blobs atomic.Int64
-	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
-		if strings.Contains(r.URL.Path, "/blobs/") {
-			blobs.Add(1)
-		}
-		return false
-	})
-	cacheDir := t.TempDir()
-	describe := func() []Tagged {
-		c := newClient(t, Config{URL: proxy.URL, CacheDir: cacheDir})
-		tags, err := c.Tags(context.Background(), "cached/app")
-		if err != nil {
-			t.Fatal(err)
-		}
-		described, err := c.DescribeTags(context.Background(), "cached/app", tags)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return described
-	}
-	first := describe()
-	if blobs.Load() != 21 {
-		t.Fatalf("first run read %d config blobs, want 21", blobs.Load())
-	}
-	blobs.Store(0)
-	second := describe()
-	if blobs.Load() != 0 {
-		t.Fatalf("second run read %d config blobs, want 0", blobs.Load())
-	}
-	for i := range first {
-		if !first[i].Created.Equal(second[i].Created) || first[i].Digest != second[i].Digest || len(first[i].Platforms) != len(second[i].Platforms) {
-			t.Fatalf("cached description differs: %+v vs %+v", first[i], second[i])
-		}
-	}
-}
-
-// A snapshot with creation times over images already described reads no
-// manifest body and no config: a HEAD per tag, as a snapshot without them.
-// On a cold cache each tag costs one GET, besides the HEADs that find out
-// the cache is cold; without a disk cache, one GET and no HEAD.
-func TestSnapshotWithCreatedNeedsOnlyHeadsWhenKnown(t *testing.T) {
-	reg := testregistry.Start(t)
-	created := func(i int) time.Time { return time.Date(2026, 7, 1, i, 0, 0, 0, time.UTC) }
-	const tags = 30
-	if _, err := reg.SeedTags("known/app", tags, func(i int) string { return fmt.Sprintf("v%d", i) }, created); err != nil {
-		t.Fatal(err)
-	}
-	proxy := newFaultProxy(t, reg.URL)
-	var gets, heads, blobs atomic.Int64
-	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
-		switch {
-		case strings.Contains(r.URL.Path, "/blobs/"):
-			blobs.Add(1)
-		case strings.Contains(r.URL.Path, "/manifests/") && r.Method == http.MethodGet:
-			gets.Add(1)
-		case strings.Contains(r.URL.Path, "/manifests/") && r.Method == http.MethodHead:
-			heads.Add(1)
-		}
-		return false
-	})
-	cacheDir := t.TempDir()
-	snapshotCached := func(dir string) *Snapshot {
-		gets.Store(0)
-		heads.Store(0)
-		blobs.Store(0)
-		s, err := newClient(t, Config{URL: proxy.URL, CacheDir: dir, MaxConcurrency: 4}).SnapshotWithCreated(context.Background(), "known/app")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	snapshot := func() *Snapshot { return snapshotCached(cacheDir) }
-	snapshotCached("")
-	if gets.Load() != tags || heads.Load() != 0 {
-		t.Errorf("without a disk cache: %d GETs, %d HEADs; want %d and none", gets.Load(), heads.Load(), tags)
-	}
-	cold := snapshot()
-	if gets.Load() != tags || blobs.Load() != tags || heads.Load() > 4 {
-		t.Errorf("cold: %d GETs, %d configs, %d HEADs; want %d, %d and at most one HEAD per request in flight", gets.Load(), blobs.Load(), heads.Load(), tags, tags)
-	}
-	warm := snapshot()
-	if gets.Load() != 0 || blobs.Load() != 0 || heads.Load() != tags {
-		t.Errorf("warm: %d GETs, %d configs, %d HEADs; want 0, 0, %d", gets.Load(), blobs.Load(), heads.Load(), tags)
-	}
-	for tag, m := range cold.Tags {
-		if w := warm.Tags[tag]; w.Digest != m.Digest || !w.Created.Equal(m.Created) || m.Created.IsZero() {
-			t.Errorf("%s: cold %s %v, warm %s %v", tag, m.Digest, m.Created, w.Digest, w.Created)
-		}
-	}
-	if _, err := reg.PushImage("known/app", created(0), "new"); err != nil {
-		t.Fatal(err)
-	}
-	after := snapshot()
-	if after.Tags["new"].Created.IsZero() || blobs.Load() != 1 {
-		t.Errorf("a new push: created %v, %d configs read; want its created time from 1 config", after.Tags["new"].Created, blobs.Load())
 	}
 }

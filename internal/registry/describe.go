@@ -88,7 +88,15 @@ func (c *Client) DescribeTags(ctx context.Context, repo string, tags []string) (
 			return err
 		})
 	}
-	return out, g.Wait()
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	described := make([]Manifest, len(out))
+	for i, t := range out {
+		described[i] = t.Manifest
+	}
+	c.packs.remember(repo, described, false) // tags may be a part of the repository
+	return out, nil
 }
 
 func (c *Client) tagRef(repo, tag string) (name.Tag, error) {
@@ -132,14 +140,10 @@ func (c *Client) describe(ctx context.Context, ref name.Reference) (Manifest, er
 	// the disk cache, in later ones.
 	digest := desc.Digest.String()
 	return c.manifests.get(digest, func() (Manifest, error) {
-		if m, ok := c.cache.load(digest); ok {
+		if m, ok := c.packs.of(ref.Context().RepositoryStr())[digest]; ok {
 			return m, nil
 		}
-		m, err := c.describeBody(ctx, ref.Context(), desc)
-		if err == nil {
-			c.cache.store(m)
-		}
-		return m, err
+		return c.describeBody(ctx, ref.Context(), desc)
 	})
 }
 

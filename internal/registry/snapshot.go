@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -32,12 +33,15 @@ func (c *Client) Snapshot(ctx context.Context, repo string) (*Snapshot, error) {
 // changes for a manifest digest and is kept on disk, so while every tag of
 // the repository so far led to a known digest, a HEAD per tag is all it
 // takes: a plan over an unchanged registry costs what Snapshot costs. From
-// the first unknown digest on, each tag is read with one GET instead (the
-// body names the config and an index's children), and each config once.
+// the first unknown digest on (at once when nothing is known), each tag is
+// read with one GET instead (the body names the config and an index's
+// children), and each config once. The repository's descriptions are then
+// kept for the next run.
 func (c *Client) SnapshotWithCreated(ctx context.Context, repo string) (*Snapshot, error) {
+	known := c.packs.of(repo)
 	var unknownSeen atomic.Bool
-	unknownSeen.Store(c.cache.dir == "") // without a disk cache nothing is known
-	return c.snapshot(ctx, repo, func(ctx context.Context, repo, tag string) (Manifest, error) {
+	unknownSeen.Store(len(known) == 0)
+	s, err := c.snapshot(ctx, repo, func(ctx context.Context, repo, tag string) (Manifest, error) {
 		if unknownSeen.Load() {
 			return c.Describe(ctx, repo, tag)
 		}
@@ -45,12 +49,17 @@ func (c *Client) SnapshotWithCreated(ctx context.Context, repo string) (*Snapsho
 		if err != nil {
 			return Manifest{}, err
 		}
-		if known, ok := c.cache.load(m.Digest); ok {
-			return known, nil
+		if k, ok := known[m.Digest]; ok {
+			return k, nil
 		}
 		unknownSeen.Store(true)
 		return c.Describe(ctx, repo, m.Digest)
 	})
+	if err != nil {
+		return nil, err
+	}
+	c.packs.remember(repo, slices.Collect(maps.Values(s.Tags)), true)
+	return s, nil
 }
 
 func (c *Client) snapshot(ctx context.Context, repo string, read func(context.Context, string, string) (Manifest, error)) (*Snapshot, error) {
