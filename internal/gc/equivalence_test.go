@@ -153,14 +153,36 @@ func minioBackend(t *testing.T) backend {
 	}
 }
 
+// azuriteBackend keeps every store in one container of Azurite, Azure's
+// storage emulator.
+func azuriteBackend(t *testing.T) backend {
+	a := testregistry.StartAzurite(t)
+	const container = "registry"
+	if err := a.CreateContainer(container); err != nil {
+		t.Fatal(err)
+	}
+	return backend{
+		storage: func(store string) gc.Storage {
+			return gc.Storage{Driver: "azure", Parameters: a.AzureParameters(container, "/"+store)}
+		},
+		yaml: func(store string) string { return "storage:\n" + a.AzureConfigYAML(container, "/"+store) },
+		serve: func(t *testing.T, store string) *testregistry.Registry {
+			return testregistry.Start(t, testregistry.WithStorage("azure", a.AzureParameters(container, "/"+store)))
+		},
+	}
+}
+
 // TestEquivalentToReference runs distribution's `registry garbage-collect`
 // on one copy of a store and ours on another, then compares every file
 // left. Without --delete-untagged they must match exactly; with it, ours
 // keeps exactly the untagged referrer of a kept image in addition. It runs
-// on the filesystem and on S3 (MinIO), with the registry storing there.
+// on the filesystem, on S3 (MinIO) and on Azure (Azurite), with the
+// registry storing there.
 func TestEquivalentToReference(t *testing.T) {
 	reference := testregistry.FindReferenceGC(t)
-	for name, newBackend := range map[string]func(*testing.T) backend{"filesystem": filesystemBackend, "s3": minioBackend} {
+	for name, newBackend := range map[string]func(*testing.T) backend{
+		"filesystem": filesystemBackend, "s3": minioBackend, "azure": azuriteBackend,
+	} {
 		t.Run(name, func(t *testing.T) {
 			b := newBackend(t)
 			seed := b.serve(t, "seed")

@@ -3,6 +3,7 @@ package gc
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -28,6 +29,39 @@ var Drivers = []string{"filesystem", "s3", "gcs", "azure", "inmemory"}
 type Storage struct {
 	Driver     string
 	Parameters map[string]any
+}
+
+// NestParameters turns flat parameters, where a dotted key names a nested
+// one ("credentials.type" for credentials: {type: ...}), into the nested
+// maps a config.yml section decodes to. Terraform maps of strings cannot
+// nest, and the azure and gcs drivers take their credentials nested.
+func NestParameters(flat map[string]string) (map[string]any, error) {
+	nested := map[string]any{}
+	// Sorted, "a" comes before "a.b": a value is always set before a
+	// section that would overwrite it, and the section finds it.
+	for _, key := range slices.Sorted(maps.Keys(flat)) {
+		parts := strings.Split(key, ".")
+		m := nested
+		for i, part := range parts {
+			if part == "" {
+				return nil, fmt.Errorf("parameter %q: an empty name between dots", key)
+			}
+			if i == len(parts)-1 {
+				m[part] = flat[key]
+				break
+			}
+			section, ok := m[part].(map[string]any)
+			if !ok {
+				if _, taken := m[part]; taken {
+					return nil, fmt.Errorf("parameter %q: %q is also set as a value", key, strings.Join(parts[:i+1], "."))
+				}
+				section = map[string]any{}
+				m[part] = section
+			}
+			m = section
+		}
+	}
+	return nested, nil
 }
 
 // StorageFromConfigFile reads the storage section of a registry's

@@ -3,6 +3,7 @@ package gc
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -50,5 +51,29 @@ func TestStorageFromConfigFile(t *testing.T) {
 	}
 	if _, err := StorageFromConfigFile(filepath.Join(t.TempDir(), "missing.yml")); err == nil || !strings.Contains(err.Error(), "cannot read the registry configuration file") {
 		t.Errorf("missing file: err = %v", err)
+	}
+}
+
+func TestNestParameters(t *testing.T) {
+	got, err := NestParameters(map[string]string{
+		"accountname": "acct", "credentials.type": "shared_key", "credentials.clientid": "id", "a.b.c": "deep",
+	})
+	want := map[string]any{
+		"accountname": "acct",
+		"credentials": map[string]any{"type": "shared_key", "clientid": "id"},
+		"a":           map[string]any{"b": map[string]any{"c": "deep"}},
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("NestParameters = %v, %v; want %v", got, err, want)
+	}
+	for _, bad := range []map[string]string{
+		{"credentials": "x", "credentials.type": "shared_key"},
+		{"a.b": "x", "a.b.c": "y"},
+		{"credentials.": "x"},
+		{".type": "x"},
+	} {
+		if _, err := NestParameters(bad); err == nil {
+			t.Errorf("NestParameters(%v): no error", bad)
+		}
 	}
 }

@@ -34,7 +34,9 @@ var gcDescriptions = map[string]string{
 		"`REGISTRY_STORAGE_*` environment overrides are not applied. Exactly one of `config_file` and `storage_driver`.",
 	"storage_driver": "Storage driver, as under `storage:` in config.yml: `" + strings.Join(gc.Drivers, "`, `") + "`.",
 	"storage_parameters": "The driver's parameters, as in config.yml (`rootdirectory` for `filesystem`; `bucket`, `region`, " +
-		"`regionendpoint`, `accesskey`, `secretkey`, `rootdirectory`... for `s3`). Values are strings (`\"true\"` for booleans).",
+		"`regionendpoint`, `accesskey`, `secretkey`, `rootdirectory`... for `s3`; `accountname`, `accountkey`, `container`, " +
+		"`credentials.type`... for `azure`). Values are strings (`\"true\"` for booleans). A dotted key sets a nested parameter: " +
+		"`\"credentials.type\" = \"shared_key\"` is `credentials: { type: shared_key }`.",
 	"delete_untagged": "Also delete manifests that no tag references (`--delete-untagged`), except the children of kept indexes " +
 		"and referrers (signatures, SBOMs: manifests whose `subject` is kept). Default `false`.",
 	"dry_run": "Report what would be deleted and delete nothing. A dry run needs no read-only registry and skips the read-only check. Default `false`.",
@@ -62,13 +64,13 @@ func (s gcSettings) storage(ctx context.Context) (gc.Storage, diag.Diagnostics) 
 		}
 		return st, nil
 	}
-	params := map[string]string{}
-	diags := s.StorageParameters.ElementsAs(ctx, &params, false)
-	st := gc.Storage{Driver: s.StorageDriver.ValueString(), Parameters: map[string]any{}}
-	for k, v := range params {
-		st.Parameters[k] = v
+	flat := map[string]string{}
+	diags := s.StorageParameters.ElementsAs(ctx, &flat, false)
+	params, err := gc.NestParameters(flat)
+	if err != nil {
+		diags.Append(attributeError("storage_parameters", "Invalid storage parameters", err)...)
 	}
-	return st, diags
+	return gc.Storage{Driver: s.StorageDriver.ValueString(), Parameters: params}, diags
 }
 
 // known reports whether every input is known, so checks can run at plan time.

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/distreg/terraform-provider-registry/internal/gc"
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
@@ -171,6 +173,8 @@ func TestAccGarbageCollection_badInput(t *testing.T) {
 		{"empty storage root", filesystemStorage(empty), `no registry data in the filesystem storage.*rootdirectory=`},
 		{"bad parameters", `  storage_driver = "s3"
   storage_parameters = { region = "us-east-1" }`, `Cannot open the registry storage.*s3`},
+		{"value and section", `  storage_driver = "azure"
+  storage_parameters = { credentials = "x", "credentials.type" = "shared_key" }`, `storage_parameters.*"credentials" is also set as a value`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			accTest(t, resource.TestStep{
@@ -182,5 +186,61 @@ func TestAccGarbageCollection_badInput(t *testing.T) {
 	}
 	if tags, err := reg.Tags("app"); err != nil || len(tags) != 1 {
 		t.Fatalf("tags after bad inputs = %v, %v", tags, err)
+	}
+}
+
+// Garbage collection on Azure blob storage (Azurite), configured through
+// storage_parameters, whose dotted key gives the azure driver its nested
+// credentials: the deleted image's blobs leave the container, the kept
+// image stays servable.
+func TestAccGarbageCollection_azure(t *testing.T) {
+	requireAcceptance(t)
+	azurite := testregistry.StartAzurite(t)
+	if err := azurite.CreateContainer("registry"); err != nil {
+		t.Fatal(err)
+	}
+	params := azurite.AzureParameters("registry", "/reg")
+	writable := testregistry.Start(t, testregistry.WithStorage("azure", params))
+	kept := mustPush(t, writable, "app", "v2")
+	deleted := mustPush(t, writable, "app", "v1")
+	if err := writable.DeleteManifest("app", deleted.Digest); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := testregistry.Start(t, testregistry.WithStorage("azure", params), testregistry.WithReadOnly())
+	storage := gc.Storage{Driver: "azure", Parameters: params}
+	accTest(t, resource.TestStep{
+		Config: gcConfig(readOnly, fmt.Sprintf(`  storage_driver     = "azure"
+  storage_parameters = {
+    accountname        = %q
+    accountkey         = %q
+    container          = "registry"
+    serviceurl         = %q
+    rootdirectory      = "/reg"
+    "credentials.type" = "shared_key"
+  }`, params["accountname"], params["accountkey"], params["serviceurl"])),
+		ConfigStateChecks: gcReport(3, 0),
+		Check: resource.ComposeAggregateTestCheckFunc(
+			expectBlobInStorage(storage, deleted.ConfigDigest, false),
+			expectBlobInStorage(storage, kept.ConfigDigest, true),
+			expectManifests(readOnly, "app", true, kept.Digest),
+			expectRegistryTags(readOnly, "app", "v2"),
+		),
+	})
+}
+
+// expectBlobInStorage checks the storage itself, through its driver:
+// whether a blob's data exists.
+func expectBlobInStorage(storage gc.Storage, digest v1.Hash, exists bool) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		ctx := context.Background()
+		d, err := storage.Open(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = d.Stat(ctx, "/docker/registry/v2/blobs/"+digest.Algorithm+"/"+digest.Hex[:2]+"/"+digest.Hex+"/data")
+		if found := err == nil; found != exists {
+			return fmt.Errorf("blob %s in %s storage: exists=%v (%v), want %v", digest, storage.Driver, found, err, exists)
+		}
+		return nil
 	}
 }

@@ -68,31 +68,39 @@ type MinIO struct {
 // it fails.
 func StartMinIO(t testing.TB) *MinIO {
 	t.Helper()
-	requireMinIO(t)
-	m, err := NewMinIO(context.Background())
+	requireTool(t, minioPath, ErrMinIONotInstalled, minioRequiredEnv)
+	return startForTest(t, NewMinIO)
+}
+
+// startForTest starts a server with newServer and closes it when the test
+// ends.
+func startForTest[S interface{ Close() error }](t testing.TB, newServer func(context.Context) (S, error)) S {
+	t.Helper()
+	s, err := newServer(context.Background())
 	if err != nil {
 		t.Fatalf("testregistry: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
+		if err := s.Close(); err != nil {
 			t.Errorf("testregistry: close: %v", err)
 		}
 	})
-	return m
+	return s
 }
 
-// requireMinIO skips the test, or fails it under MINIO_REQUIRED=1, when
-// minio is not installed. A MINIO_BIN that does not exist fails it: that
-// is a broken setup, not a missing optional tool.
-func requireMinIO(t testing.TB) {
+// requireTool skips the test, or fails it under requiredEnv=1, when the
+// tool that path finds is not installed (path returns notInstalled). A
+// tool's *_BIN that does not exist fails it: that is a broken setup, not a
+// missing optional tool.
+func requireTool(t testing.TB, path func() (string, error), notInstalled error, requiredEnv string) {
 	t.Helper()
-	_, err := minioPath()
+	_, err := path()
 	switch {
 	case err == nil:
-	case !errors.Is(err, ErrMinIONotInstalled):
+	case !errors.Is(err, notInstalled):
 		t.Fatalf("testregistry: %v", err)
-	case os.Getenv(minioRequiredEnv) == "1":
-		t.Fatalf("testregistry: %v (%s=1 requires it)", err, minioRequiredEnv)
+	case os.Getenv(requiredEnv) == "1":
+		t.Fatalf("testregistry: %v (%s=1 requires it)", err, requiredEnv)
 	default:
 		t.Skipf("testregistry: %v", err)
 	}
@@ -328,16 +336,29 @@ func (m *MinIO) S3Parameters(bucket, rootDirectory string) map[string]any {
 // registry's config.yml, indented to go under "storage:". The driver takes
 // its booleans as YAML booleans or strings alike.
 func (m *MinIO) S3ConfigYAML(bucket, rootDirectory string) string {
-	params := m.S3Parameters(bucket, rootDirectory)
+	return driverConfigYAML("s3", m.S3Parameters(bucket, rootDirectory))
+}
+
+// driverConfigYAML writes a driver's parameters as its entry in the
+// storage section of a config.yml, indented to go under "storage:".
+func driverConfigYAML(driver string, params map[string]any) string {
 	var b strings.Builder
-	b.WriteString("  s3:\n")
-	for _, key := range slices.Sorted(maps.Keys(params)) {
-		value := fmt.Sprint(params[key])
-		if s, ok := params[key].(string); ok {
-			// Go's quoting is valid YAML double-quoted style here.
-			value = strconv.Quote(s)
-		}
-		fmt.Fprintf(&b, "    %s: %s\n", key, value)
-	}
+	fmt.Fprintf(&b, "  %s:\n", driver)
+	writeYAMLMap(&b, params, "    ")
 	return b.String()
+}
+
+func writeYAMLMap(b *strings.Builder, params map[string]any, indent string) {
+	for _, key := range slices.Sorted(maps.Keys(params)) {
+		switch value := params[key].(type) {
+		case map[string]any:
+			fmt.Fprintf(b, "%s%s:\n", indent, key)
+			writeYAMLMap(b, value, indent+"  ")
+		case string:
+			// Go's quoting is valid YAML double-quoted style here.
+			fmt.Fprintf(b, "%s%s: %s\n", indent, key, strconv.Quote(value))
+		default:
+			fmt.Fprintf(b, "%s%s: %v\n", indent, key, value)
+		}
+	}
 }

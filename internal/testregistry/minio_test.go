@@ -36,7 +36,7 @@ func TestMinIORegistry(t *testing.T) {
 	assertTags(t, r, "app", "a", "b")
 	readImage(t, r, "app", "a")
 
-	d := newDriver(t, m.S3Parameters("registry", "/reg"))
+	d := newDriver(t, "s3", m.S3Parameters("registry", "/reg"))
 	assertList(t, d, repositoriesPath, repositoriesPath+"/app")
 	link, err := d.GetContent(context.Background(), repositoriesPath+"/app/_manifests/tags/a/current/link")
 	if err != nil {
@@ -46,7 +46,7 @@ func TestMinIORegistry(t *testing.T) {
 		t.Errorf("tag link: got %q, want %s", link, img.Digest)
 	}
 	// The objects really are under the root directory of the bucket.
-	root := newDriver(t, m.S3Parameters("registry", ""))
+	root := newDriver(t, "s3", m.S3Parameters("registry", ""))
 	assertList(t, root, "/reg"+repositoriesPath, "/reg"+repositoriesPath+"/app")
 
 	// Deleting by digest removes every tag here too: the driver deletes
@@ -96,20 +96,20 @@ func TestMinIOConfigYAML(t *testing.T) {
 	if cfg.Storage.Type() != "s3" {
 		t.Fatalf("storage type %q, want s3", cfg.Storage.Type())
 	}
-	d := newDriver(t, cfg.Storage.Parameters())
+	d := newDriver(t, cfg.Storage.Type(), cfg.Storage.Parameters())
 	ctx := context.Background()
 	if err := d.PutContent(ctx, "/probe", []byte("ok")); err != nil {
 		t.Fatal(err)
 	}
 	// Read back through the parameters, so both address the same objects.
-	got, err := newDriver(t, m.S3Parameters("yaml", "/reg")).GetContent(ctx, "/probe")
+	got, err := newDriver(t, "s3", m.S3Parameters("yaml", "/reg")).GetContent(ctx, "/probe")
 	if err != nil || string(got) != "ok" {
 		t.Fatalf("GetContent: got %q, %v; want \"ok\"", got, err)
 	}
 }
 
 func TestMinIOClose(t *testing.T) {
-	requireMinIO(t)
+	requireTool(t, minioPath, ErrMinIONotInstalled, minioRequiredEnv)
 	m, err := NewMinIO(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -163,9 +163,9 @@ func readImage(t *testing.T, r *Registry, repo, tag string) {
 	}
 }
 
-func newDriver(t *testing.T, params map[string]any) storagedriver.StorageDriver {
+func newDriver(t *testing.T, driver string, params map[string]any) storagedriver.StorageDriver {
 	t.Helper()
-	d, err := factory.Create(context.Background(), "s3", params)
+	d, err := factory.Create(context.Background(), driver, params)
 	if err != nil {
 		t.Fatal(err)
 	}

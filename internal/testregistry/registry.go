@@ -17,6 +17,7 @@ import (
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/azure"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/s3-aws"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -334,6 +335,12 @@ func newConfig(s settings, rootDir string) (*configuration.Configuration, error)
 		cfg.Storage["filesystem"] = configuration.Parameters{"rootdirectory": rootDir}
 	} else {
 		cfg.Storage[s.storage] = configuration.Parameters(maps.Clone(s.storageParams))
+	}
+	if s.storage == "azure" {
+		// The azure driver redirects blob GETs to URLs signed for https
+		// only, which Azurite, serving http, refuses: blobs are served
+		// through the registry instead.
+		cfg.Storage["redirect"] = configuration.Parameters{"disable": true}
 	}
 	// Without it NewApp warns and makes one up.
 	cfg.HTTP.Secret = hex.EncodeToString(secret)

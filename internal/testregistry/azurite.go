@@ -1,0 +1,146 @@
+package testregistry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+)
+
+// ErrAzuriteNotInstalled is returned by NewAzurite when no azurite-blob can
+// be found.
+var ErrAzuriteNotInstalled = errors.New("azurite-blob is not installed: make test installs it into bin/ (or set AZURITE_BIN)")
+
+const (
+	azuriteBinary      = "azurite-blob"
+	azuriteBinEnv      = "AZURITE_BIN"
+	azuriteRequiredEnv = "AZURITE_REQUIRED"
+
+	azuriteStartTimeout = 60 * time.Second
+	azuriteBindAttempts = 3
+
+	// Azurite's one account and its key, published in Azurite's README:
+	// the emulator accepts nothing else.
+	azuriteAccount = "devstoreaccount1"
+	azuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+// Azurite is Microsoft's Azure Storage emulator (its blob service), run as
+// a child process on 127.0.0.1 with its data in memory, as Azure storage
+// for registries (see WithStorage).
+type Azurite struct {
+	// ServiceURL is the account's blob endpoint, as the azure driver's
+	// serviceurl: "http://127.0.0.1:PORT/devstoreaccount1".
+	ServiceURL string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	child  *childProcess
+	client *azblob.Client
+
+	cleanups
+}
+
+// StartAzurite starts Azurite for the duration of the test. When it is
+// missing it skips the test, unless AZURITE_REQUIRED=1 is set, in which
+// case it fails.
+func StartAzurite(t testing.TB) *Azurite {
+	t.Helper()
+	requireTool(t, azuritePath, ErrAzuriteNotInstalled, azuriteRequiredEnv)
+	return startForTest(t, NewAzurite)
+}
+
+// NewAzurite is StartAzurite outside of a test. The caller must Close it.
+func NewAzurite(ctx context.Context) (_ *Azurite, err error) {
+	bin, err := azuritePath()
+	if err != nil {
+		return nil, err
+	}
+	a := &Azurite{}
+	a.ctx, a.cancel = context.WithCancel(ctx)
+	a.onClose(func() error { a.cancel(); return nil })
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+	if err := a.start(bin); err != nil {
+		return nil, err
+	}
+	cred, err := azblob.NewSharedKeyCredential(azuriteAccount, azuriteKey)
+	if err != nil {
+		return nil, err
+	}
+	a.client, err = azblob.NewClientWithSharedKeyCredential(a.ServiceURL, cred, nil)
+	return a, err
+}
+
+// Close stops Azurite; its data goes with it.
+func (a *Azurite) Close() error { return a.cleanups.run() }
+
+func azuritePath() (string, error) {
+	return toolPath(azuriteBinary, azuriteBinEnv, ErrAzuriteNotInstalled)
+}
+
+// start runs azurite-blob on a free port, trying others if it could not
+// bind its own. Data lives in memory, bounded, and no telemetry leaves.
+func (a *Azurite) start(bin string) error {
+	for attempt := 1; ; attempt++ {
+		addr, err := freePort()
+		if err != nil {
+			return err
+		}
+		host, port, _ := strings.Cut(addr, ":")
+		a.ServiceURL = "http://" + addr + "/" + azuriteAccount
+		p, err := startChild(a.ctx, bin, "--blobHost", host, "--blobPort", port,
+			"--inMemoryPersistence", "--extentMemoryLimit", "512",
+			"--disableTelemetry", "--skipApiVersionCheck", "--silent")
+		if err != nil {
+			return err
+		}
+		// An unsigned listing is refused (403) once the service is up.
+		err = p.waitReady(readiness{a.ServiceURL + "?comp=list", []int{http.StatusForbidden}, azuriteStartTimeout})
+		if err == nil {
+			a.child = p
+			a.onClose(p.stop)
+			return nil
+		}
+		_ = p.stop()
+		if !strings.Contains(p.output(), "EADDRINUSE") || attempt == azuriteBindAttempts {
+			return fmt.Errorf("azurite on %s: %w\n%s", addr, err, p.output())
+		}
+	}
+}
+
+// CreateContainer creates a blob container.
+func (a *Azurite) CreateContainer(name string) error {
+	if _, err := a.client.CreateContainer(a.ctx, name, nil); err != nil {
+		return fmt.Errorf("create container %q: %w", name, err)
+	}
+	return nil
+}
+
+// AzureParameters are the parameters of distribution's azure storage
+// driver for this emulator, for WithStorage("azure", ...) or
+// factory.Create(ctx, "azure", ...). The container must exist.
+func (a *Azurite) AzureParameters(container, rootDirectory string) map[string]any {
+	return map[string]any{
+		"accountname":   azuriteAccount,
+		"accountkey":    azuriteKey,
+		"container":     container,
+		"serviceurl":    a.ServiceURL,
+		"rootdirectory": rootDirectory,
+		"credentials":   map[string]any{"type": "shared_key"},
+	}
+}
+
+// AzureConfigYAML is AzureParameters as the azure entry of the storage
+// section of a registry's config.yml, indented to go under "storage:".
+func (a *Azurite) AzureConfigYAML(container, rootDirectory string) string {
+	return driverConfigYAML("azure", a.AzureParameters(container, rootDirectory))
+}
