@@ -119,6 +119,9 @@ type backend struct {
 	storage func(store string) gc.Storage
 	yaml    func(store string) string                               // config.yml storage section
 	serve   func(t *testing.T, store string) *testregistry.Registry // a registry over the store
+	// readOnly backends are seeded on the filesystem and copied in: a
+	// registry over them cannot write (see fakeGCSBackend).
+	readOnly bool
 }
 
 func filesystemBackend(t *testing.T) backend {
@@ -172,21 +175,52 @@ func azuriteBackend(t *testing.T) backend {
 	}
 }
 
+// fakeGCSBackend keeps every store in one bucket of fake-gcs-server. A
+// registry reads from it but cannot write: distribution's gcs driver sends
+// blob uploads to www.googleapis.com whatever the emulator setting.
+func fakeGCSBackend(t *testing.T) backend {
+	g := testregistry.StartFakeGCS(t)
+	const bucket = "registry"
+	if err := g.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	return backend{
+		storage: func(store string) gc.Storage {
+			return gc.Storage{Driver: "gcs", Parameters: g.GCSParameters(bucket, "/"+store)}
+		},
+		yaml: func(store string) string { return "storage:\n" + g.GCSConfigYAML(bucket, "/"+store) },
+		serve: func(t *testing.T, store string) *testregistry.Registry {
+			return testregistry.Start(t, testregistry.WithStorage("gcs", g.GCSParameters(bucket, "/"+store)), testregistry.WithReadOnly())
+		},
+		readOnly: true,
+	}
+}
+
+// seed fills the backend's store "seed" with the scenario.
+func seed(t *testing.T, b backend) scenario {
+	if !b.readOnly {
+		return seedScenario(t, b.serve(t, "seed"))
+	}
+	reg := testregistry.Start(t)
+	s := seedScenario(t, reg)
+	copyStore(t, gc.Storage{Driver: "filesystem", Parameters: map[string]any{"rootdirectory": reg.RootDir}}, b.storage("seed"))
+	return s
+}
+
 // TestEquivalentToReference runs distribution's `registry garbage-collect`
 // on one copy of a store and ours on another, then compares every file
 // left. Without --delete-untagged they must match exactly; with it, ours
 // keeps exactly the untagged referrer of a kept image in addition. It runs
-// on the filesystem, on S3 (MinIO) and on Azure (Azurite), with the
-// registry storing there.
+// on the filesystem, on S3 (MinIO), on Azure (Azurite) and on GCS
+// (fake-gcs-server), with the registry storing or serving there.
 func TestEquivalentToReference(t *testing.T) {
 	reference := testregistry.FindReferenceGC(t)
 	for name, newBackend := range map[string]func(*testing.T) backend{
-		"filesystem": filesystemBackend, "s3": minioBackend, "azure": azuriteBackend,
+		"filesystem": filesystemBackend, "s3": minioBackend, "azure": azuriteBackend, "gcs": fakeGCSBackend,
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := newBackend(t)
-			seed := b.serve(t, "seed")
-			s := seedScenario(t, seed)
+			s := seed(t, b)
 			for _, deleteUntagged := range []bool{false, true} {
 				t.Run(map[bool]string{false: "all manifests", true: "delete untagged"}[deleteUntagged], func(t *testing.T) {
 					refStore, ourStore := t.Name()+"/reference", t.Name()+"/ours"
@@ -301,19 +335,7 @@ func driver(t *testing.T, s gc.Storage) storagedriver.StorageDriver {
 // storage drivers, so that both GCs start from identical content.
 func copyStore(t *testing.T, from, to gc.Storage) {
 	t.Helper()
-	ctx := context.Background()
-	src, dst := driver(t, from), driver(t, to)
-	err := src.Walk(ctx, "/", func(fi storagedriver.FileInfo) error {
-		if fi.IsDir() {
-			return nil
-		}
-		content, err := src.GetContent(ctx, fi.Path())
-		if err != nil {
-			return err
-		}
-		return dst.PutContent(ctx, fi.Path(), content)
-	})
-	if err != nil {
+	if err := testregistry.CopyStorage(context.Background(), driver(t, from), driver(t, to)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -32,36 +32,39 @@ type Storage struct {
 }
 
 // NestParameters turns flat parameters, where a dotted key names a nested
-// one ("credentials.type" for credentials: {type: ...}), into the nested
-// maps a config.yml section decodes to. Terraform maps of strings cannot
-// nest, and the azure and gcs drivers take their credentials nested.
+// one ("credentials.type" for credentials: {type: ...}), into what a
+// config.yml section decodes to: nested sections are map[any]any, the
+// YAML decoder's type, which the gcs driver insists on. Terraform maps of
+// strings cannot nest, and the azure and gcs drivers take their
+// credentials nested.
 func NestParameters(flat map[string]string) (map[string]any, error) {
-	nested := map[string]any{}
+	root := map[any]any{}
 	// Sorted, "a" comes before "a.b": a value is always set before a
 	// section that would overwrite it, and the section finds it.
 	for _, key := range slices.Sorted(maps.Keys(flat)) {
 		parts := strings.Split(key, ".")
-		m := nested
-		for i, part := range parts {
-			if part == "" {
-				return nil, fmt.Errorf("parameter %q: an empty name between dots", key)
-			}
-			if i == len(parts)-1 {
-				m[part] = flat[key]
-				break
-			}
-			section, ok := m[part].(map[string]any)
+		if slices.Contains(parts, "") {
+			return nil, fmt.Errorf("parameter %q: an empty name between dots", key)
+		}
+		m := root
+		for i, part := range parts[:len(parts)-1] {
+			section, ok := m[part].(map[any]any)
 			if !ok {
 				if _, taken := m[part]; taken {
 					return nil, fmt.Errorf("parameter %q: %q is also set as a value", key, strings.Join(parts[:i+1], "."))
 				}
-				section = map[string]any{}
+				section = map[any]any{}
 				m[part] = section
 			}
 			m = section
 		}
+		m[parts[len(parts)-1]] = flat[key]
 	}
-	return nested, nil
+	params := make(map[string]any, len(root))
+	for name, v := range root {
+		params[name.(string)] = v
+	}
+	return params, nil
 }
 
 // StorageFromConfigFile reads the storage section of a registry's

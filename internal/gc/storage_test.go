@@ -60,8 +60,8 @@ func TestNestParameters(t *testing.T) {
 	})
 	want := map[string]any{
 		"accountname": "acct",
-		"credentials": map[string]any{"type": "shared_key", "clientid": "id"},
-		"a":           map[string]any{"b": map[string]any{"c": "deep"}},
+		"credentials": map[any]any{"type": "shared_key", "clientid": "id"},
+		"a":           map[any]any{"b": map[any]any{"c": "deep"}},
 	}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("NestParameters = %v, %v; want %v", got, err, want)

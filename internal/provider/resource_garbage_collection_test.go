@@ -3,11 +3,16 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -189,43 +194,84 @@ func TestAccGarbageCollection_badInput(t *testing.T) {
 	}
 }
 
-// Garbage collection on Azure blob storage (Azurite), configured through
-// storage_parameters, whose dotted key gives the azure driver its nested
-// credentials: the deleted image's blobs leave the container, the kept
-// image stays servable.
-func TestAccGarbageCollection_azure(t *testing.T) {
+// Garbage collection on Azure blob storage (Azurite) and on GCS
+// (fake-gcs-server), configured through storage_parameters, whose dotted
+// keys give both drivers their nested credentials: the deleted image's
+// blobs leave the store, the kept image stays servable. The garbage is made
+// on the filesystem and copied in: a registry over the GCS emulator cannot
+// upload blobs.
+func TestAccGarbageCollection_cloudStorage(t *testing.T) {
 	requireAcceptance(t)
-	azurite := testregistry.StartAzurite(t)
-	if err := azurite.CreateContainer("registry"); err != nil {
+	for name, start := range map[string]func(*testing.T) gc.Storage{"azure": azuriteStorage, "gcs": fakeGCSStorage} {
+		t.Run(name, func(t *testing.T) {
+			storage := start(t)
+			writable, _, kept, deleted := gcGarbageRegistries(t)
+			seeded := gc.Storage{Driver: "filesystem", Parameters: map[string]any{"rootdirectory": writable.RootDir}}
+			if err := testregistry.CopyStorage(context.Background(), openStorage(t, seeded), openStorage(t, storage)); err != nil {
+				t.Fatal(err)
+			}
+			readOnly := testregistry.Start(t, testregistry.WithStorage(storage.Driver, storage.Parameters), testregistry.WithReadOnly())
+			accTest(t, resource.TestStep{
+				Config:            gcConfig(readOnly, storageConfig(storage)),
+				ConfigStateChecks: gcReport(3, 0),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					expectBlobInStorage(storage, deleted.ConfigDigest, false),
+					expectBlobInStorage(storage, kept.ConfigDigest, true),
+					expectManifests(readOnly, "app", true, kept.Digest),
+					expectRegistryTags(readOnly, "app", "v2"),
+				),
+			})
+		})
+	}
+}
+
+func azuriteStorage(t *testing.T) gc.Storage {
+	a := testregistry.StartAzurite(t)
+	if err := a.CreateContainer("registry"); err != nil {
 		t.Fatal(err)
 	}
-	params := azurite.AzureParameters("registry", "/reg")
-	writable := testregistry.Start(t, testregistry.WithStorage("azure", params))
-	kept := mustPush(t, writable, "app", "v2")
-	deleted := mustPush(t, writable, "app", "v1")
-	if err := writable.DeleteManifest("app", deleted.Digest); err != nil {
+	return gc.Storage{Driver: "azure", Parameters: a.AzureParameters("registry", "/reg")}
+}
+
+func fakeGCSStorage(t *testing.T) gc.Storage {
+	g := testregistry.StartFakeGCS(t)
+	if err := g.CreateBucket("registry"); err != nil {
 		t.Fatal(err)
 	}
-	readOnly := testregistry.Start(t, testregistry.WithStorage("azure", params), testregistry.WithReadOnly())
-	storage := gc.Storage{Driver: "azure", Parameters: params}
-	accTest(t, resource.TestStep{
-		Config: gcConfig(readOnly, fmt.Sprintf(`  storage_driver     = "azure"
-  storage_parameters = {
-    accountname        = %q
-    accountkey         = %q
-    container          = "registry"
-    serviceurl         = %q
-    rootdirectory      = "/reg"
-    "credentials.type" = "shared_key"
-  }`, params["accountname"], params["accountkey"], params["serviceurl"])),
-		ConfigStateChecks: gcReport(3, 0),
-		Check: resource.ComposeAggregateTestCheckFunc(
-			expectBlobInStorage(storage, deleted.ConfigDigest, false),
-			expectBlobInStorage(storage, kept.ConfigDigest, true),
-			expectManifests(readOnly, "app", true, kept.Digest),
-			expectRegistryTags(readOnly, "app", "v2"),
-		),
-	})
+	return gc.Storage{Driver: "gcs", Parameters: g.GCSParameters("registry", "/reg")}
+}
+
+// storageConfig writes storage as the resource's attributes, nested
+// parameters as dotted keys.
+func storageConfig(storage gc.Storage) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  storage_driver = %q\n  storage_parameters = {\n", storage.Driver)
+	var write func(prefix string, params map[string]any)
+	write = func(prefix string, params map[string]any) {
+		for _, key := range slices.Sorted(maps.Keys(params)) {
+			if section, ok := params[key].(map[any]any); ok {
+				nested := map[string]any{}
+				for k, v := range section {
+					nested[fmt.Sprint(k)] = v
+				}
+				write(prefix+key+".", nested)
+				continue
+			}
+			fmt.Fprintf(&b, "    %q = %q\n", prefix+key, fmt.Sprint(params[key]))
+		}
+	}
+	write("", storage.Parameters)
+	b.WriteString("  }")
+	return b.String()
+}
+
+func openStorage(t *testing.T, storage gc.Storage) storagedriver.StorageDriver {
+	t.Helper()
+	d, err := factory.Create(context.Background(), storage.Driver, storage.Parameters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // expectBlobInStorage checks the storage itself, through its driver:

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 )
@@ -20,9 +18,6 @@ const (
 	azuriteBinary      = "azurite-blob"
 	azuriteBinEnv      = "AZURITE_BIN"
 	azuriteRequiredEnv = "AZURITE_REQUIRED"
-
-	azuriteStartTimeout = 60 * time.Second
-	azuriteBindAttempts = 3
 
 	// Azurite's one account and its key, published in Azurite's README:
 	// the emulator accepts nothing else.
@@ -87,34 +82,23 @@ func azuritePath() (string, error) {
 	return toolPath(azuriteBinary, azuriteBinEnv, ErrAzuriteNotInstalled)
 }
 
-// start runs azurite-blob on a free port, trying others if it could not
-// bind its own. Data lives in memory, bounded, and no telemetry leaves.
+// start runs azurite-blob on a free port. Data lives in memory, bounded,
+// and no telemetry leaves.
 func (a *Azurite) start(bin string) error {
-	for attempt := 1; ; attempt++ {
-		addr, err := freePort()
-		if err != nil {
-			return err
-		}
-		host, port, _ := strings.Cut(addr, ":")
-		a.ServiceURL = "http://" + addr + "/" + azuriteAccount
-		p, err := startChild(a.ctx, bin, "--blobHost", host, "--blobPort", port,
+	server, err := startOnFreePort(a.ctx, bin, "EADDRINUSE", func(host, port string) ([]string, readiness) {
+		a.ServiceURL = "http://" + host + ":" + port + "/" + azuriteAccount
+		args := []string{"--blobHost", host, "--blobPort", port,
 			"--inMemoryPersistence", "--extentMemoryLimit", "512",
-			"--disableTelemetry", "--skipApiVersionCheck", "--silent")
-		if err != nil {
-			return err
-		}
+			"--disableTelemetry", "--skipApiVersionCheck", "--silent"}
 		// An unsigned listing is refused (403) once the service is up.
-		err = p.waitReady(readiness{a.ServiceURL + "?comp=list", []int{http.StatusForbidden}, azuriteStartTimeout})
-		if err == nil {
-			a.child = p
-			a.onClose(p.stop)
-			return nil
-		}
-		_ = p.stop()
-		if !strings.Contains(p.output(), "EADDRINUSE") || attempt == azuriteBindAttempts {
-			return fmt.Errorf("azurite on %s: %w\n%s", addr, err, p.output())
-		}
+		return args, readiness{a.ServiceURL + "?comp=list", []int{http.StatusForbidden}, emulatorStartTimeout}
+	})
+	if err != nil {
+		return err
 	}
+	a.child = server
+	a.onClose(server.stop)
+	return nil
 }
 
 // CreateContainer creates a blob container.
@@ -135,7 +119,8 @@ func (a *Azurite) AzureParameters(container, rootDirectory string) map[string]an
 		"container":     container,
 		"serviceurl":    a.ServiceURL,
 		"rootdirectory": rootDirectory,
-		"credentials":   map[string]any{"type": "shared_key"},
+		// Nested as config.yml decodes it.
+		"credentials": map[any]any{"type": "shared_key"},
 	}
 }
 

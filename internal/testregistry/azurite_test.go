@@ -1,13 +1,9 @@
 package testregistry
 
 import (
-	"context"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/distribution/distribution/v3/configuration"
 )
 
 // TestAzuriteRegistry runs distribution v3 over Azure blob storage on
@@ -33,27 +29,4 @@ func TestAzuriteRegistry(t *testing.T) {
 		t.Fatalf("DELETE: got %s, want 202", resp.Status)
 	}
 	assertTags(t, r, "app")
-}
-
-// TestAzuriteConfigYAML checks that AzureConfigYAML, nested credentials
-// included, parses as a registry binary would parse its config.yml into a
-// working driver.
-func TestAzuriteConfigYAML(t *testing.T) {
-	a := StartAzurite(t)
-	if err := a.CreateContainer("yaml"); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := configuration.Parse(strings.NewReader("version: 0.1\nstorage:\n" + a.AzureConfigYAML("yaml", "/reg")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := newDriver(t, cfg.Storage.Type(), cfg.Storage.Parameters())
-	ctx := context.Background()
-	if err := d.PutContent(ctx, "/probe", []byte("ok")); err != nil {
-		t.Fatal(err)
-	}
-	got, err := newDriver(t, "azure", a.AzureParameters("yaml", "/reg")).GetContent(ctx, "/probe")
-	if err != nil || string(got) != "ok" {
-		t.Fatalf("GetContent: got %q, %v; want \"ok\"", got, err)
-	}
 }

@@ -351,9 +351,13 @@ func driverConfigYAML(driver string, params map[string]any) string {
 func writeYAMLMap(b *strings.Builder, params map[string]any, indent string) {
 	for _, key := range slices.Sorted(maps.Keys(params)) {
 		switch value := params[key].(type) {
-		case map[string]any:
+		case map[any]any:
 			fmt.Fprintf(b, "%s%s:\n", indent, key)
-			writeYAMLMap(b, value, indent+"  ")
+			section := map[string]any{}
+			for k, v := range value {
+				section[fmt.Sprint(k)] = v
+			}
+			writeYAMLMap(b, section, indent+"  ")
 		case string:
 			// Go's quoting is valid YAML double-quoted style here.
 			fmt.Fprintf(b, "%s%s: %s\n", indent, key, strconv.Quote(value))

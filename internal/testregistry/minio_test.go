@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/distribution/distribution/v3/configuration"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -80,32 +79,6 @@ func TestMinIORedirectsBlobs(t *testing.T) {
 		t.Errorf("GET config blob: got %s to %q, want 307 to %s/registry/...", resp.Status, loc, m.Endpoint)
 	}
 	readImage(t, r, "app", "a")
-}
-
-// TestMinIOConfigYAML checks that S3ConfigYAML, parsed as a registry binary
-// would parse its config.yml, gives a working driver.
-func TestMinIOConfigYAML(t *testing.T) {
-	m := StartMinIO(t)
-	if err := m.CreateBucket("yaml"); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := configuration.Parse(strings.NewReader("version: 0.1\nstorage:\n" + m.S3ConfigYAML("yaml", "/reg")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Storage.Type() != "s3" {
-		t.Fatalf("storage type %q, want s3", cfg.Storage.Type())
-	}
-	d := newDriver(t, cfg.Storage.Type(), cfg.Storage.Parameters())
-	ctx := context.Background()
-	if err := d.PutContent(ctx, "/probe", []byte("ok")); err != nil {
-		t.Fatal(err)
-	}
-	// Read back through the parameters, so both address the same objects.
-	got, err := newDriver(t, "s3", m.S3Parameters("yaml", "/reg")).GetContent(ctx, "/probe")
-	if err != nil || string(got) != "ok" {
-		t.Fatalf("GetContent: got %q, %v; want \"ok\"", got, err)
-	}
 }
 
 func TestMinIOClose(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/handlers"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/azure"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/gcs"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/s3-aws"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -336,9 +337,10 @@ func newConfig(s settings, rootDir string) (*configuration.Configuration, error)
 	} else {
 		cfg.Storage[s.storage] = configuration.Parameters(maps.Clone(s.storageParams))
 	}
-	if s.storage == "azure" {
-		// The azure driver redirects blob GETs to URLs signed for https
-		// only, which Azurite, serving http, refuses: blobs are served
+	if s.storage == "azure" || s.storage == "gcs" {
+		// These drivers redirect blob GETs to signed URLs that their
+		// emulators cannot serve (azure: https only, which Azurite over
+		// http refuses; gcs: storage.googleapis.com): blobs are served
 		// through the registry instead.
 		cfg.Storage["redirect"] = configuration.Parameters{"disable": true}
 	}

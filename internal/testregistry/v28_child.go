@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -179,4 +180,38 @@ func (b *cappedBuffer) String() string {
 		return b.buf.String() + "\n[output truncated]"
 	}
 	return b.buf.String()
+}
+
+// The emulators start in a second or two; parallel tests can slow that
+// down a lot. A probed free port can be taken before the child binds it,
+// hence a few attempts.
+const (
+	emulatorStartTimeout = 60 * time.Second
+	emulatorBindAttempts = 3
+)
+
+// startOnFreePort starts bin as a server on a free loopback port: launch
+// gives its arguments and how to tell it is ready for the host and port.
+// A child that lost its port to someone else says inUse in its output and
+// is tried again on another.
+func startOnFreePort(ctx context.Context, bin, inUse string, launch func(host, port string) ([]string, readiness)) (*childProcess, error) {
+	for attempt := 1; ; attempt++ {
+		addr, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		host, port, _ := strings.Cut(addr, ":")
+		args, ready := launch(host, port)
+		p, err := startChild(ctx, bin, args...)
+		if err != nil {
+			return nil, err
+		}
+		if err = p.waitReady(ready); err == nil {
+			return p, nil
+		}
+		_ = p.stop()
+		if !strings.Contains(p.output(), inUse) || attempt == emulatorBindAttempts {
+			return nil, fmt.Errorf("%s on %s: %w\n%s", filepath.Base(bin), addr, err, p.output())
+		}
+	}
 }
