@@ -85,14 +85,16 @@ func azuritePath() (string, error) {
 // start runs azurite-blob on a free port. Data lives in memory, bounded,
 // and no telemetry leaves.
 func (a *Azurite) start(bin string) error {
-	server, err := startOnFreePort(a.ctx, bin, "EADDRINUSE", func(host, port string) ([]string, readiness) {
-		a.ServiceURL = "http://" + host + ":" + port + "/" + azuriteAccount
-		args := []string{"--blobHost", host, "--blobPort", port,
-			"--inMemoryPersistence", "--extentMemoryLimit", "512",
-			"--disableTelemetry", "--skipApiVersionCheck", "--silent"}
-		// An unsigned listing is refused (403) once the service is up.
-		return args, readiness{a.ServiceURL + "?comp=list", []int{http.StatusForbidden}, emulatorStartTimeout}
-	})
+	server, err := childServer{name: "azurite", bin: bin, inUse: []string{"EADDRINUSE"},
+		launch: func(host, port string) ([]string, readiness, error) {
+			a.ServiceURL = "http://" + host + ":" + port + "/" + azuriteAccount
+			args := []string{"--blobHost", host, "--blobPort", port,
+				"--inMemoryPersistence", "--extentMemoryLimit", "512",
+				"--disableTelemetry", "--skipApiVersionCheck", "--silent"}
+			// An unsigned listing is refused (403) once the service is up.
+			return args, readiness{a.ServiceURL + "?comp=list", []int{http.StatusForbidden}, emulatorStartTimeout}, nil
+		},
+	}.start(a.ctx)
 	if err != nil {
 		return err
 	}

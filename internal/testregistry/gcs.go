@@ -87,12 +87,14 @@ func fakeGCSPath() (string, error) {
 }
 
 func (g *FakeGCS) start(bin string) error {
-	server, err := startOnFreePort(g.ctx, bin, errAddrInUse.Error(), func(host, port string) ([]string, readiness) {
-		g.Host = host + ":" + port
-		args := []string{"-scheme", "http", "-host", host, "-port", port, "-backend", "memory",
-			"-public-host", g.Host, "-external-url", "http://" + g.Host, "-log-level", "error"}
-		return args, readiness{"http://" + g.Host + "/storage/v1/b", []int{http.StatusOK}, emulatorStartTimeout}
-	})
+	server, err := childServer{name: "fake-gcs-server", bin: bin, inUse: []string{addrInUse},
+		launch: func(host, port string) ([]string, readiness, error) {
+			g.Host = host + ":" + port
+			args := []string{"-scheme", "http", "-host", host, "-port", port, "-backend", "memory",
+				"-public-host", g.Host, "-external-url", "http://" + g.Host, "-log-level", "error"}
+			return args, readiness{"http://" + g.Host + "/storage/v1/b", []int{http.StatusOK}, emulatorStartTimeout}, nil
+		},
+	}.start(g.ctx)
 	if err != nil {
 		return err
 	}

@@ -33,12 +33,9 @@ const (
 	// A first start formats the drive and initialises IAM: about a second
 	// on an idle machine, much more while parallel tests compete for it.
 	minioStartTimeout = 60 * time.Second
-	// As for docker-registry: a probed free port can be taken before the
-	// child binds it.
-	minioBindAttempts = 3
 
 	// What MinIO says when its port is taken before it binds it; after,
-	// it says errAddrInUse.
+	// it says addrInUse.
 	minioPortInUse = "port is already in use"
 
 	// Any region will do for MinIO, but the SDK signs requests with one.
@@ -197,53 +194,30 @@ func (m *MinIO) start(bin string) error {
 	if err != nil {
 		return err
 	}
-	for attempt := 1; ; attempt++ {
-		addr, err := freePort()
-		if err != nil {
-			return err
-		}
-		// Unused with the browser off, but without it MinIO would pick
-		// a port on every interface.
-		console, err := freePort()
-		if err != nil {
-			return err
-		}
-		m.Endpoint = "http://" + addr
-		err = m.run(bin, "server", "--quiet",
-			"--address", addr, "--console-address", console,
-			"--certs-dir", certsDir, dataDir)
-		if !errors.Is(err, errAddrInUse) || attempt == minioBindAttempts {
-			return err
-		}
-	}
-}
-
-// run starts the child and waits until it is ready. On failure the child
-// is stopped and its output is part of the error.
-//
-// MinIO is configured through its environment, but startChild gives a
-// child the test's own. env(1) sets MinIO's instead and then executes minio
-// in its place, so the process that startChild signals, kills with the test
-// process, and reaps is minio itself.
-func (m *MinIO) run(bin string, args ...string) error {
+	// MinIO is configured through its environment, but startChild gives a
+	// child the test's own. env(1) sets MinIO's instead and then executes
+	// minio in its place, so the process that startChild signals, kills
+	// with the test process, and reaps is minio itself.
 	envBin, err := exec.LookPath("env")
 	if err != nil {
 		return fmt.Errorf("minio is run through env(1): %w", err)
 	}
-	envArgs := append(append([]string{"-i"}, m.environ()...), bin)
-	p, err := startChild(m.ctx, envBin, append(envArgs, args...)...)
+	p, err := childServer{name: "minio", bin: envBin, inUse: []string{addrInUse, minioPortInUse},
+		launch: func(host, port string) ([]string, readiness, error) {
+			m.Endpoint = "http://" + host + ":" + port
+			// Unused with the browser off, but without it MinIO would pick
+			// a port on every interface.
+			console, err := freePort()
+			args := append(append([]string{"-i"}, m.environ()...), bin, "server", "--quiet",
+				"--address", host+":"+port, "--console-address", console, "--certs-dir", certsDir, dataDir)
+			// /minio/health/live would answer 200 as soon as the HTTP
+			// server is up, while S3 requests still get 503 until storage
+			// and IAM are ready.
+			return args, readiness{m.Endpoint + "/minio/health/cluster", []int{http.StatusOK}, minioStartTimeout}, err
+		},
+	}.start(m.ctx)
 	if err != nil {
 		return err
-	}
-	// /minio/health/live would answer 200 as soon as the HTTP server is
-	// up, while S3 requests still get 503 until storage and IAM are ready.
-	if err := p.waitReady(readiness{m.Endpoint + "/minio/health/cluster", []int{http.StatusOK}, minioStartTimeout}); err != nil {
-		_ = p.stop()
-		out := p.output()
-		if strings.Contains(out, errAddrInUse.Error()) || strings.Contains(out, minioPortInUse) {
-			err = fmt.Errorf("%w: %w", errAddrInUse, err)
-		}
-		return fmt.Errorf("minio on %s: %w\n%s", m.Endpoint, err, out)
 	}
 	m.child = p
 	m.onClose(m.stop)

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"text/template"
 	"time"
@@ -27,9 +25,6 @@ const (
 
 	v28StartTimeout = 15 * time.Second
 	v28StopTimeout  = 5 * time.Second
-	// A free port can be taken by someone else between our probe and the
-	// child's bind; the child then exits at once and we try another.
-	v28BindAttempts = 3
 	// The child logs every 4xx at error level; keep the start of it, which
 	// holds any startup error, without growing for the life of a long test.
 	v28OutputLimit = 64 << 10
@@ -111,37 +106,16 @@ func (r *Registry) startV28(s settings) error {
 		}
 	}
 	configPath := filepath.Join(dir, "config.yml")
-	for attempt := 1; ; attempt++ {
-		if cfg.Addr, err = freePort(); err != nil {
-			return err
-		}
-		if err := cfg.write(configPath); err != nil {
-			return err
-		}
-		r.setAddr(cfg.Addr)
-		err = r.runV28(bin, configPath)
-		if !errors.Is(err, errAddrInUse) || attempt == v28BindAttempts {
-			return err
-		}
-	}
-}
-
-var errAddrInUse = errors.New("address already in use")
-
-// runV28 starts the child and waits until it answers. On failure the child
-// is stopped and its output is part of the error.
-func (r *Registry) runV28(bin, configPath string) error {
-	p, err := startChild(r.ctx, bin, "serve", configPath)
+	p, err := childServer{name: "docker-registry", bin: bin, inUse: []string{addrInUse},
+		launch: func(host, port string) ([]string, readiness, error) {
+			cfg.Addr = host + ":" + port
+			r.setAddr(cfg.Addr)
+			ready := readiness{r.URL + "/v2/", []int{http.StatusOK, http.StatusUnauthorized}, v28StartTimeout}
+			return []string{"serve", configPath}, ready, cfg.write(configPath)
+		},
+	}.start(r.ctx)
 	if err != nil {
 		return err
-	}
-	if err := p.waitReady(readiness{r.URL + "/v2/", []int{http.StatusOK, http.StatusUnauthorized}, v28StartTimeout}); err != nil {
-		_ = p.stop()
-		out := p.output()
-		if strings.Contains(out, errAddrInUse.Error()) {
-			err = fmt.Errorf("%w: %w", errAddrInUse, err)
-		}
-		return fmt.Errorf("docker-registry on %s: %w\n%s", r.Host, err, out)
 	}
 	r.child = p
 	r.onClose(p.stop)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -182,27 +181,45 @@ func (b *cappedBuffer) String() string {
 	return b.buf.String()
 }
 
-// The emulators start in a second or two; parallel tests can slow that
-// down a lot. A probed free port can be taken before the child binds it,
-// hence a few attempts.
 const (
+	// A free port can be taken by someone else between our probe and the
+	// child's bind; the child then fails at once and we try another.
+	bindAttempts = 3
+	// The storage emulators start in a second or two; parallel tests can
+	// slow that down a lot.
 	emulatorStartTimeout = 60 * time.Second
-	emulatorBindAttempts = 3
 )
 
-// startOnFreePort starts bin as a server on a free loopback port: launch
-// gives its arguments and how to tell it is ready for the host and port.
-// A child that lost its port to someone else says inUse in its output and
-// is tried again on another.
-func startOnFreePort(ctx context.Context, bin, inUse string, launch func(host, port string) ([]string, readiness)) (*childProcess, error) {
+// addrInUse is what Go servers (and so most of ours) say when their port
+// was taken.
+const addrInUse = "address already in use"
+
+// childServer is a server the tests run as a child process on a free
+// loopback port.
+type childServer struct {
+	name string // in messages
+	bin  string
+	// inUse are what the child's output says when its port was taken.
+	inUse []string
+	// launch prepares a start on host:port: the child's arguments, and how
+	// to tell that it is up.
+	launch func(host, port string) ([]string, readiness, error)
+}
+
+// start runs the server on a free port, trying another when it lost its
+// own. On failure the child is stopped and its output is part of the error.
+func (s childServer) start(ctx context.Context) (*childProcess, error) {
 	for attempt := 1; ; attempt++ {
 		addr, err := freePort()
 		if err != nil {
 			return nil, err
 		}
 		host, port, _ := strings.Cut(addr, ":")
-		args, ready := launch(host, port)
-		p, err := startChild(ctx, bin, args...)
+		args, ready, err := s.launch(host, port)
+		if err != nil {
+			return nil, err
+		}
+		p, err := startChild(ctx, s.bin, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -210,8 +227,10 @@ func startOnFreePort(ctx context.Context, bin, inUse string, launch func(host, p
 			return p, nil
 		}
 		_ = p.stop()
-		if !strings.Contains(p.output(), inUse) || attempt == emulatorBindAttempts {
-			return nil, fmt.Errorf("%s on %s: %w\n%s", filepath.Base(bin), addr, err, p.output())
+		out := p.output()
+		lostPort := slices.ContainsFunc(s.inUse, func(said string) bool { return strings.Contains(out, said) })
+		if !lostPort || attempt == bindAttempts {
+			return nil, fmt.Errorf("%s on %s: %w\n%s", s.name, addr, err, out)
 		}
 	}
 }

@@ -188,13 +188,15 @@ func TestV28CloseStopsChild(t *testing.T) {
 	}
 }
 
-func TestV28ChildOutputInStartupError(t *testing.T) {
+func TestChildOutputInStartupError(t *testing.T) {
 	requireV28(t)
-	r := &Registry{}
-	r.ctx, r.cancel = t.Context(), func() {}
-	r.setAddr("127.0.0.1:1")
 	bin, _ := v28Path()
-	err := r.runV28(bin, "/nonexistent/config.yml")
+	_, err := childServer{name: "docker-registry", bin: bin, inUse: []string{addrInUse},
+		launch: func(host, port string) ([]string, readiness, error) {
+			ready := readiness{"http://" + host + ":" + port + "/v2/", []int{http.StatusOK}, v28StartTimeout}
+			return []string{"serve", "/nonexistent/config.yml"}, ready, nil
+		},
+	}.start(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "nonexistent") {
 		t.Fatalf("got %v, want an error quoting the child's output", err)
 	}
