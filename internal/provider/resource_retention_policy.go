@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
 	"github.com/distreg/terraform-provider-registry/internal/retention"
@@ -53,7 +55,8 @@ type retentionModel struct {
 }
 
 type keepModel struct {
-	Tags      []string     `tfsdk:"tags"`
+	Tags types.List `tfsdk:"tags"` // may be unknown at validation
+
 	TagRegex  types.String `tfsdk:"tag_regex"`
 	Newest    types.Int64  `tfsdk:"newest"`
 	NewerThan types.String `tfsdk:"newer_than"`
@@ -85,6 +88,8 @@ var decisionType = types.ObjectType{AttrTypes: map[string]attr.Type{
 	"children":   types.ListType{ElemType: types.StringType},
 	"reason":     types.StringType,
 }}
+
+var decisionObjectType = decisionType.TerraformType(context.Background())
 
 func (r *RetentionPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_retention_policy"
@@ -195,10 +200,15 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 }
 
 func (r *RetentionPolicyResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var keepBlocks types.List // unknown when built by a dynamic block over unknown values
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("keep"), &keepBlocks)...)
+	if resp.Diagnostics.HasError() || keepBlocks.IsUnknown() {
+		return
+	}
 	var keeps []keepModel
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("keep"), &keeps)...)
+	resp.Diagnostics.Append(keepBlocks.ElementsAs(ctx, &keeps, false)...)
 	for i, k := range keeps {
-		if k.Tags == nil && k.TagRegex.IsNull() && k.Newest.IsNull() && k.NewerThan.IsNull() {
+		if k.Tags.IsNull() && k.TagRegex.IsNull() && k.Newest.IsNull() && k.NewerThan.IsNull() {
 			resp.Diagnostics.AddAttributeError(path.Root("keep").AtListIndex(i), "Empty keep block",
 				"This keep block selects nothing, which would keep every tag: set tags, tag_regex, newest or newer_than, or remove the block.")
 		}
@@ -214,7 +224,7 @@ func (m retentionModel) policy() retention.Policy {
 	p := retention.Policy{DeleteReferrers: m.DeleteReferrers.ValueBool()}
 	for _, k := range m.Keep {
 		p.Keep = append(p.Keep, retention.KeepRule{
-			Tags:      k.Tags,
+			Tags:      stringsOf(k.Tags),
 			TagRegex:  optionalRegex(k.TagRegex),
 			Newest:    int(k.Newest.ValueInt64()),
 			NewerThan: optionalDuration(k.NewerThan),
@@ -266,18 +276,21 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		warnDestroyForgets(&resp.Diagnostics)
 		return
 	}
-	var plan, state retentionModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	var state retentionModel
 	if !req.State.Raw.IsNull() {
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	}
-	if resp.Diagnostics.HasError() || r.client == nil {
+	source := deletionPlanSource(req, hasValue(state.PendingDeletions) && len(state.PendingDeletions.Elements()) > 0)
+	if resp.Diagnostics.HasError() || r.client == nil || source == planNothing {
+		return
+	}
+	var plan retentionModel // fully known from here on: planNothing covers unknown configuration
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	var decisions []decisionModel
-	switch deletionPlanSource(req, hasValue(state.PendingDeletions) && len(state.PendingDeletions.Elements()) > 0) {
-	case planNothing:
-		return
+	switch source {
 	case planFromRegistry:
 		decisions = decisionModels(r.decide(ctx, plan, &resp.Diagnostics))
 	case planFromPending:
@@ -298,10 +311,7 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 			return
 		}
 	}
-	plan.ID = types.StringValue(strings.Join(plan.Repositories, ","))
-	plan.PendingDeletions = decisionList(nil, &resp.Diagnostics)
-	plan.Deletions = decisionList(decisions, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	resp.Plan.Raw = plannedValue(resp.Plan.Raw, plan.Repositories, decisions, &resp.Diagnostics)
 }
 
 func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -314,8 +324,7 @@ func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	state.PendingDeletions = decisionList(decisions, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.State.Raw = withAttributes(resp.State.Raw, map[string]tftypes.Value{"pending_deletions": decisionsValue(decisions)}, &resp.Diagnostics)
 }
 
 func (r *RetentionPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -336,11 +345,10 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 		return
 	}
 	var decisions []decisionModel
+	applied := planned.Raw
 	if m.Deletions.IsUnknown() {
 		decisions = decisionModels(r.decide(ctx, m, diags))
-		m.ID = types.StringValue(strings.Join(m.Repositories, ","))
-		m.PendingDeletions = decisionList(nil, diags)
-		m.Deletions = decisionList(decisions, diags)
+		applied = plannedValue(applied, m.Repositories, decisions, diags)
 	} else {
 		decisions = decisionsFrom(m.Deletions)
 	}
@@ -355,7 +363,7 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 		diags.AddError("Cannot apply the retention policy", err.Error())
 		return
 	}
-	diags.Append(state.Set(ctx, &m)...)
+	state.Raw = applied
 }
 
 func (r *RetentionPolicyResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {
@@ -380,29 +388,58 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// decisionList and decisionsFrom convert by hand: the framework's
-// reflection (ListValueFrom, ElementsAs) takes seconds for the ten
-// thousand entries a large registry plans, this takes milliseconds.
-func decisionList(decisions []decisionModel, diags *diag.Diagnostics) types.List {
-	elems := make([]attr.Value, len(decisions))
-	for i, d := range decisions {
-		obj, dg := types.ObjectValue(decisionType.AttrTypes, map[string]attr.Value{
-			"repository": types.StringValue(d.Repository),
-			"digest":     types.StringValue(d.Digest),
-			"action":     types.StringValue(d.Action),
-			"tags":       stringList(d.Tags, diags),
-			"referrers":  stringList(d.Referrers, diags),
-			"children":   stringList(d.Children, diags),
-			"reason":     types.StringValue(d.Reason),
-		})
-		diags.Append(dg...)
-		elems[i] = obj
-	}
-	list, dg := types.ListValue(decisionType, elems)
-	diags.Append(dg...)
-	return list
+// plannedValue is a plan of this resource (its raw value) with id, an
+// empty pending_deletions and the deletions the apply performs.
+func plannedValue(plan tftypes.Value, repositories []string, decisions []decisionModel, diags *diag.Diagnostics) tftypes.Value {
+	return withAttributes(plan, map[string]tftypes.Value{
+		"id":                tftypes.NewValue(tftypes.String, strings.Join(repositories, ",")),
+		"pending_deletions": decisionsValue(nil),
+		"deletions":         decisionsValue(decisions),
+	}, diags)
 }
 
+// withAttributes replaces attributes of an object value. Plans and states
+// with decisions are built as raw values, not through the framework's
+// Set: a plan lists up to ten thousand decisions, and Set converts a list
+// of that size to raw values twice and back once, which took 0.4s of a
+// 4s plan. The schema guarantees the object and the attribute types.
+func withAttributes(object tftypes.Value, replaced map[string]tftypes.Value, diags *diag.Diagnostics) tftypes.Value {
+	var attributes map[string]tftypes.Value
+	if err := object.As(&attributes); err != nil {
+		diags.AddError("Internal error", fmt.Sprintf("Reading the planned object: %v. Please report this to the provider's developers.", err))
+		return object
+	}
+	maps.Copy(attributes, replaced)
+	return tftypes.NewValue(object.Type(), attributes)
+}
+
+// decisionsValue is the raw value of deletions / pending_deletions.
+func decisionsValue(decisions []decisionModel) tftypes.Value {
+	elems := make([]tftypes.Value, len(decisions))
+	for i, d := range decisions {
+		elems[i] = tftypes.NewValue(decisionObjectType, map[string]tftypes.Value{
+			"repository": tftypes.NewValue(tftypes.String, d.Repository),
+			"digest":     tftypes.NewValue(tftypes.String, d.Digest),
+			"action":     tftypes.NewValue(tftypes.String, d.Action),
+			"tags":       stringsValue(d.Tags),
+			"referrers":  stringsValue(d.Referrers),
+			"children":   stringsValue(d.Children),
+			"reason":     tftypes.NewValue(tftypes.String, d.Reason),
+		})
+	}
+	return tftypes.NewValue(tftypes.List{ElementType: decisionObjectType}, elems)
+}
+
+func stringsValue(values []string) tftypes.Value {
+	elems := make([]tftypes.Value, len(values))
+	for i, v := range values {
+		elems[i] = tftypes.NewValue(tftypes.String, v)
+	}
+	return tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, elems)
+}
+
+// decisionsFrom reads a decision list by hand: the framework's reflection
+// (ElementsAs) takes seconds for ten thousand entries, this milliseconds.
 func decisionsFrom(list types.List) []decisionModel {
 	out := make([]decisionModel, 0, len(list.Elements()))
 	for _, e := range list.Elements() {

@@ -232,6 +232,52 @@ func TestAccRetentionPolicy_driftAfterNewPushes(t *testing.T) {
 	)
 }
 
+// Rules known only at apply (here from another resource) leave the
+// deletions unknown in the plan: the apply decides, deletes, and records
+// what it deleted.
+func TestAccRetentionPolicy_rulesKnownOnlyAtApply(t *testing.T) {
+	reg := startRegistry(t)
+	mustPush(t, reg, "app", "kept")
+	old := mustPush(t, reg, "app", "old")
+	config := providerBlock(reg, "") + `
+resource "terraform_data" "names" {
+  input = { repository = "app", kept = "kept" }
+}
+
+resource "registry_retention_policy" "this" {
+  repositories = [terraform_data.names.output.repository]
+  keep {
+    tags = [terraform_data.names.output.kept]
+  }
+  delete {}
+}
+`
+	accTest(t,
+		resource.TestStep{
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectUnknownValue(policy, tfjsonpath.New("deletions")),
+			}},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(policy, tfjsonpath.New("id"), knownvalue.StringExact("app")),
+				statecheck.ExpectKnownValue(policy, tfjsonpath.New("pending_deletions"), knownvalue.ListSizeExact(0)),
+				statecheck.ExpectKnownValue(policy, tfjsonpath.New("deletions"), knownvalue.ListExact([]knownvalue.Check{
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"digest": knownvalue.StringExact(old.Digest.String()),
+						"action": knownvalue.StringExact("delete_manifest"),
+						"tags":   listOf("old"),
+					}),
+				})),
+			},
+			Check: resource.ComposeTestCheckFunc(
+				expectRegistryTags(reg, "app", "kept"),
+				expectManifests(reg, "app", false, old.Digest),
+			),
+		},
+		thenEmptyPlan(config),
+	)
+}
+
 func TestAccRetentionPolicy_maxDeletions(t *testing.T) {
 	reg := startRegistry(t)
 	for i := range 4 {
