@@ -28,7 +28,7 @@ func main() {
 	}
 
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
-		Address: "registry.terraform.io/distreg/registry",
+		Address: provider.Address,
 		Debug:   debug,
 	})
 	if err != nil {

@@ -18,6 +18,8 @@ type Workspace struct {
 	terraform string
 	cliConfig string
 	peakRSS   int64
+	// Env is added to the CLI's environment, after this process's own.
+	Env []string
 }
 
 // NewWorkspace builds the provider and writes files (relative path ->
@@ -83,6 +85,7 @@ func (w *Workspace) Run(ctx context.Context, out io.Writer, args ...string) erro
 	cmd := exec.CommandContext(ctx, w.terraform, args...)
 	cmd.Dir = w.Dir
 	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+w.cliConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+	cmd.Env = append(cmd.Env, w.Env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	err := cmd.Run()
 	if cmd.ProcessState != nil {

@@ -29,6 +29,10 @@ var (
 	_ provider.ProviderWithActions = &RegistryProvider{}
 )
 
+// Address is the provider's full source address, which Terraform also
+// keys reattached (debug) providers by.
+const Address = "registry.terraform.io/distreg/registry"
+
 // RegistryProvider configures one *registry.Client per provider block (and
 // so per alias) and hands it to every resource, data source and action.
 type RegistryProvider struct {
