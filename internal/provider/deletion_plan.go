@@ -18,6 +18,11 @@ import (
 //     again, and the plan is made from that refreshed state alone, which
 //     both planning passes see identically; the apply's own checks then
 //     explain any change since the plan.
+//   - A configuration known only after apply (a name from another
+//     resource) leaves the computed values unknown in the first plan; the
+//     plan Terraform makes during apply has every value known and plans
+//     from the registry like a new resource. So the apply always receives
+//     a known plan.
 //
 // Destroy only forgets.
 
@@ -32,7 +37,7 @@ const (
 func deletionPlanSource(req resource.ModifyPlanRequest, pending bool) planSource {
 	switch {
 	case !req.Config.Raw.IsFullyKnown():
-		// Computed values stay unknown; the apply works them out.
+		// Computed values stay unknown until the plan made during apply.
 		return planNothing
 	case req.State.Raw.IsNull() || !req.Plan.Raw.Equal(req.State.Raw):
 		return planFromRegistry

@@ -143,3 +143,11 @@ func deferred(build func() resource.TestCheckFunc) resource.TestCheckFunc {
 func errorLike(pattern string) *regexp.Regexp {
 	return regexp.MustCompile(strings.ReplaceAll(pattern, " ", `\s+`))
 }
+
+// namesKnownOnlyAtApply gives names whose values Terraform learns only by
+// applying: terraform_data.names.output.repository and .kept.
+const namesKnownOnlyAtApply = `
+resource "terraform_data" "names" {
+  input = { repository = "app", kept = "kept" }
+}
+`

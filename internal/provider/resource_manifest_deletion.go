@@ -233,21 +233,14 @@ func (r *ManifestDeletionResource) Update(ctx context.Context, req resource.Upda
 	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
-// apply performs exactly the deletion in the plan. Values unknown at plan
-// time (a repository from another resource) are resolved now.
+// apply performs exactly the deletion in the plan, which is known here even
+// when the configuration was not at plan time: Terraform plans again
+// during apply, with every value known (deletion_plan.go).
 func (r *ManifestDeletionResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
 	var plan manifestDeletionModel
 	diags.Append(planned.Get(ctx, &plan)...)
 	if diags.HasError() {
 		return
-	}
-	if plan.RemovedTags.IsUnknown() {
-		d, err := r.client.PlanManifestDeletion(ctx, plan.Repository.ValueString(), plan.reference(), plan.DeleteReferrers.ValueBool())
-		if err != nil {
-			diags.AddError("Cannot plan the manifest deletion", err.Error())
-			return
-		}
-		plan.setDeletion(d, diags)
 	}
 	if d := plan.deletion(ctx, diags); !d.Empty() && !diags.HasError() {
 		if err := r.client.ExecuteManifestDeletion(ctx, d); err != nil {

@@ -280,6 +280,12 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 	if !req.State.Raw.IsNull() {
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	}
+	if !req.Config.Raw.IsFullyKnown() {
+		resp.Diagnostics.AddWarning("Deletions not previewed",
+			"Part of this policy is known only after apply, so this plan cannot list what it deletes: the apply will decide "+
+				"from the registry as it is then, still within max_deletions, and record what it deleted in deletions. "+
+				"To review the deletions first, apply what the policy depends on (-target), then plan again.")
+	}
 	source := deletionPlanSource(req, hasValue(state.PendingDeletions) && len(state.PendingDeletions.Elements()) > 0)
 	if resp.Diagnostics.HasError() || r.client == nil || source == planNothing {
 		return
@@ -296,13 +302,8 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 	case planFromPending:
 		decisions = decisionsFrom(state.PendingDeletions)
 	}
+	checkMaxDeletions(plan.MaxDeletions, decisions, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
-		return
-	}
-	if limit := plan.MaxDeletions; !limit.IsNull() && int64(len(decisions)) > limit.ValueInt64() {
-		resp.Diagnostics.AddAttributeError(path.Root("max_deletions"), "Too many deletions",
-			fmt.Sprintf("The policy would delete %d digests (%d tags), more than max_deletions = %d: nothing is deleted. "+
-				"Review the rules, or raise max_deletions.", len(decisions), countTags(decisions), limit.ValueInt64()))
 		return
 	}
 	for _, repo := range repositoriesOf(decisions) {
@@ -312,6 +313,15 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		}
 	}
 	resp.Plan.Raw = plannedValue(resp.Plan.Raw, plan.Repositories, decisions, &resp.Diagnostics)
+}
+
+// checkMaxDeletions fails the plan before anything is deleted.
+func checkMaxDeletions(limit types.Int64, decisions []decisionModel, diags *diag.Diagnostics) {
+	if !limit.IsNull() && int64(len(decisions)) > limit.ValueInt64() {
+		diags.AddAttributeError(path.Root("max_deletions"), "Too many deletions",
+			fmt.Sprintf("The policy would delete %d digests (%d tags), more than max_deletions = %d: nothing is deleted. "+
+				"Review the rules, or raise max_deletions.", len(decisions), countTags(decisions), limit.ValueInt64()))
+	}
 }
 
 func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -337,25 +347,15 @@ func (r *RetentionPolicyResource) Update(ctx context.Context, req resource.Updat
 
 // apply performs the planned deletions, repository by repository, each
 // against a fresh look at the registry: an item whose tags moved since the
-// plan is skipped with a warning.
+// plan is skipped with a warning. The planned deletions are always known
+// here: Terraform plans again during apply, with every value known.
 func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
 	var m retentionModel
 	diags.Append(planned.Get(ctx, &m)...)
 	if diags.HasError() {
 		return
 	}
-	var decisions []decisionModel
-	applied := planned.Raw
-	if m.Deletions.IsUnknown() {
-		decisions = decisionModels(r.decide(ctx, m, diags))
-		applied = plannedValue(applied, m.Repositories, decisions, diags)
-	} else {
-		decisions = decisionsFrom(m.Deletions)
-	}
-	if diags.HasError() {
-		return
-	}
-	skipped, err := r.client.ExecuteBatches(ctx, batches(decisions))
+	skipped, err := r.client.ExecuteBatches(ctx, batches(decisionsFrom(m.Deletions)))
 	for _, s := range skipped {
 		diags.AddWarning("Skipped a planned deletion", s)
 	}
@@ -363,7 +363,7 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 		diags.AddError("Cannot apply the retention policy", err.Error())
 		return
 	}
-	state.Raw = applied
+	state.Raw = planned.Raw
 }
 
 func (r *RetentionPolicyResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -239,19 +242,12 @@ func TestAccRetentionPolicy_rulesKnownOnlyAtApply(t *testing.T) {
 	reg := startRegistry(t)
 	mustPush(t, reg, "app", "kept")
 	old := mustPush(t, reg, "app", "old")
-	config := providerBlock(reg, "") + `
-resource "terraform_data" "names" {
-  input = { repository = "app", kept = "kept" }
-}
-
-resource "registry_retention_policy" "this" {
+	config := policyConfig(reg, `
   repositories = [terraform_data.names.output.repository]
   keep {
     tags = [terraform_data.names.output.kept]
   }
-  delete {}
-}
-`
+  delete {}`) + namesKnownOnlyAtApply
 	accTest(t,
 		resource.TestStep{
 			Config: config,
@@ -276,6 +272,23 @@ resource "registry_retention_policy" "this" {
 		},
 		thenEmptyPlan(config),
 	)
+}
+
+// max_deletions holds as well when the apply decides for itself.
+func TestAccRetentionPolicy_maxDeletionsWhenDecidedAtApply(t *testing.T) {
+	reg := startRegistry(t)
+	mustPush(t, reg, "app", "pr-1")
+	mustPush(t, reg, "app", "pr-2")
+	accTest(t, resource.TestStep{
+		Config: policyConfig(reg, `
+  repositories  = [terraform_data.names.output.repository]
+  max_deletions = 1
+  delete {}`) + namesKnownOnlyAtApply,
+		ExpectError: errorLike(`would delete 2 digests \(2 tags\), more than max_deletions = 1: nothing is deleted`),
+	})
+	if tags, _ := reg.Tags("app"); len(tags) != 2 {
+		t.Errorf("tags = %v, want both kept", tags)
+	}
 }
 
 func TestAccRetentionPolicy_maxDeletions(t *testing.T) {
@@ -428,5 +441,46 @@ func TestAccRetentionPolicy_movedTagSkippedAndDestroyKeeps(t *testing.T) {
 	// resource.Test destroyed the policy: nothing more was deleted.
 	if tags, err := reg.Tags("app"); err != nil || len(tags) != 2 {
 		t.Fatalf("tags after destroy = %v, %v; want main and pr-2", tags, err)
+	}
+}
+
+// A plan that cannot list the deletions says so. (The testing framework
+// does not expose warnings, so this calls ModifyPlan directly.)
+func TestRetentionPolicy_warnsWhenDeletionsCannotBePreviewed(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		repositories tftypes.Value
+		warned       bool
+	}{
+		{"known", tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, []tftypes.Value{tftypes.NewValue(tftypes.String, "app")}), false},
+		{"unknown", tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, tftypes.UnknownValue), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			r := &RetentionPolicyResource{} // no client: planning stops before the registry
+			var schema fwresource.SchemaResponse
+			r.Schema(ctx, fwresource.SchemaRequest{}, &schema)
+			objectType := schema.Schema.Type().TerraformType(ctx).(tftypes.Object)
+			attributes := map[string]tftypes.Value{}
+			for name, typ := range objectType.AttributeTypes {
+				attributes[name] = tftypes.NewValue(typ, nil)
+			}
+			attributes["repositories"] = c.repositories
+			config := tftypes.NewValue(objectType, attributes)
+			req := fwresource.ModifyPlanRequest{
+				Config: tfsdk.Config{Schema: schema.Schema, Raw: config},
+				Plan:   tfsdk.Plan{Schema: schema.Schema, Raw: config},
+				State:  tfsdk.State{Schema: schema.Schema, Raw: tftypes.NewValue(objectType, nil)},
+			}
+			resp := fwresource.ModifyPlanResponse{Plan: req.Plan}
+			r.ModifyPlan(ctx, req, &resp)
+			warned := false
+			for _, d := range resp.Diagnostics {
+				warned = warned || d.Summary() == "Deletions not previewed"
+			}
+			if warned != c.warned || resp.Diagnostics.HasError() {
+				t.Errorf("warned = %v, want %v; diagnostics: %v", warned, c.warned, resp.Diagnostics)
+			}
+		})
 	}
 }

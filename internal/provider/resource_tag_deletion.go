@@ -191,21 +191,14 @@ func (r *TagDeletionResource) Update(ctx context.Context, req resource.UpdateReq
 	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
-// apply performs exactly the deletion in the plan. Values unknown at plan
-// time (a repository from another resource) are resolved now.
+// apply performs exactly the deletion in the plan, which is known here even
+// when the configuration was not at plan time: Terraform plans again
+// during apply, with every value known (deletion_plan.go).
 func (r *TagDeletionResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
 	var m tagDeletionModel
 	diags.Append(planned.Get(ctx, &m)...)
 	if diags.HasError() {
 		return
-	}
-	if m.RemovedTags.IsUnknown() {
-		d, err := r.client.PlanTagDeletion(ctx, m.Repository.ValueString(), m.tags(ctx, diags), m.DeleteUntaggedManifests.ValueBool())
-		if err != nil {
-			diags.AddError("Cannot plan the tag deletion", err.Error())
-			return
-		}
-		m.setDeletion(ctx, d, diags)
 	}
 	d := m.deletion(ctx, diags)
 	if diags.HasError() {
