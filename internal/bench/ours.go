@@ -90,8 +90,8 @@ resource "registry_retention_policy" "bench" {
 }
 
 // terraformBest times a Terraform command over config, init excluded, the
-// best of two runs. Cold runs each start with an empty description cache;
-// a warm run follows an unmeasured run that filled it.
+// best of several runs (fastest). Cold runs each start with an empty
+// description cache; a warm run follows an unmeasured run that filled it.
 func terraformBest(ctx context.Context, config string, warm bool, args ...string) (time.Duration, int64, error) {
 	ws, err := initWorkspace(ctx, config)
 	if err != nil {

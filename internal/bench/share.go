@@ -75,7 +75,7 @@ func remember[Resp any](m *memoProvider, key string, answer func() (*Resp, error
 
 // terraformShare times `terraform plan` of config through memoProvider,
 // after one unmeasured plan that teaches it the answers: the best of
-// roundsPerCase runs.
+// several runs (fastest).
 func terraformShare(ctx context.Context, config string) (time.Duration, error) {
 	ws, err := initWorkspace(ctx, config)
 	if err != nil {
