@@ -151,3 +151,11 @@ resource "terraform_data" "names" {
   input = { repository = "app", kept = "kept" }
 }
 `
+
+// thenEmptyPlan is the idempotence step: after an apply, nothing is left.
+func thenEmptyPlan(config string) resource.TestStep {
+	return resource.TestStep{
+		Config:           config,
+		ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
-	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
@@ -52,10 +51,7 @@ resource "registry_manifest_deletion" "this" {
 					expectManifests(reg, "app", true, other.Digest),
 				),
 			},
-			resource.TestStep{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			thenEmptyPlan(config),
 		)
 	})
 }
@@ -172,10 +168,7 @@ resource "registry_manifest_deletion" "this" {
 				deferred(func() resource.TestCheckFunc { return expectManifests(reg, "drift", false, second.Digest) }),
 			),
 		},
-		resource.TestStep{
-			Config:           config,
-			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-		},
+		thenEmptyPlan(config),
 	)
 }
 
@@ -245,10 +238,7 @@ resource "registry_manifest_deletion" "this" {
 			}},
 			Check: expectRegistryTags(reg, "behind"),
 		},
-		resource.TestStep{
-			Config:           config,
-			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-		},
+		thenEmptyPlan(config),
 	)
 }
 
@@ -317,36 +307,3 @@ func TestAccManifestDeletion_badInput(t *testing.T) {
 }
 
 const zeros = "0000000000000000000000000000000000000000000000000000000000000000"
-
-// A repository known only after apply: the plan Terraform makes during
-// apply resolves the digest, and the apply deletes it.
-func TestAccManifestDeletion_repositoryKnownOnlyAtApply(t *testing.T) {
-	reg := startRegistry(t)
-	old := mustPush(t, reg, "app", "old")
-	mustPush(t, reg, "app", "kept")
-	config := providerBlock(reg, "") + namesKnownOnlyAtApply + `
-resource "registry_manifest_deletion" "this" {
-  repository = terraform_data.names.output.repository
-  tag        = "old"
-}`
-	accTest(t,
-		resource.TestStep{
-			Config: config,
-			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-				plancheck.ExpectUnknownValue(manifestDeletion, tfjsonpath.New("removed_tags")),
-			}},
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(manifestDeletion, tfjsonpath.New("digest"), knownvalue.StringExact(old.Digest.String())),
-				statecheck.ExpectKnownValue(manifestDeletion, tfjsonpath.New("removed_tags"), listOf("old")),
-			},
-			Check: resource.ComposeTestCheckFunc(
-				expectRegistryTags(reg, "app", "kept"),
-				expectManifests(reg, "app", false, old.Digest),
-			),
-		},
-		resource.TestStep{
-			Config:           config,
-			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-		},
-	)
-}

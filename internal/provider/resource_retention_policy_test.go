@@ -36,14 +36,6 @@ func expectDeletion(i int, attribute string, value knownvalue.Check) plancheck.P
 	return plancheck.ExpectKnownValue(policy, tfjsonpath.New("deletions").AtSliceIndex(i).AtMapKey(attribute), value)
 }
 
-// thenEmptyPlan is the idempotence step: after an apply, nothing is left.
-func thenEmptyPlan(config string) resource.TestStep {
-	return resource.TestStep{
-		Config:           config,
-		ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-	}
-}
-
 func TestAccRetentionPolicy_newestBySemver(t *testing.T) {
 	forEachRegistry(t, func(t *testing.T, start func(...testregistry.Option) *testregistry.Registry) {
 		reg := start()
@@ -229,45 +221,6 @@ func TestAccRetentionPolicy_driftAfterNewPushes(t *testing.T) {
 			Check: resource.ComposeTestCheckFunc(
 				expectRegistryTags(reg, "ci/app", "main"),
 				deferred(func() resource.TestCheckFunc { return expectManifests(reg, "ci/app", false, pr2.Digest) }),
-			),
-		},
-		thenEmptyPlan(config),
-	)
-}
-
-// Rules known only at apply (here from another resource) leave the
-// deletions unknown in the plan: the apply decides, deletes, and records
-// what it deleted.
-func TestAccRetentionPolicy_rulesKnownOnlyAtApply(t *testing.T) {
-	reg := startRegistry(t)
-	mustPush(t, reg, "app", "kept")
-	old := mustPush(t, reg, "app", "old")
-	config := policyConfig(reg, `
-  repositories = [terraform_data.names.output.repository]
-  keep {
-    tags = [terraform_data.names.output.kept]
-  }
-  delete {}`) + namesKnownOnlyAtApply
-	accTest(t,
-		resource.TestStep{
-			Config: config,
-			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-				plancheck.ExpectUnknownValue(policy, tfjsonpath.New("deletions")),
-			}},
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(policy, tfjsonpath.New("id"), knownvalue.StringExact("app")),
-				statecheck.ExpectKnownValue(policy, tfjsonpath.New("pending_deletions"), knownvalue.ListSizeExact(0)),
-				statecheck.ExpectKnownValue(policy, tfjsonpath.New("deletions"), knownvalue.ListExact([]knownvalue.Check{
-					knownvalue.ObjectPartial(map[string]knownvalue.Check{
-						"digest": knownvalue.StringExact(old.Digest.String()),
-						"action": knownvalue.StringExact("delete_manifest"),
-						"tags":   listOf("old"),
-					}),
-				})),
-			},
-			Check: resource.ComposeTestCheckFunc(
-				expectRegistryTags(reg, "app", "kept"),
-				expectManifests(reg, "app", false, old.Digest),
 			),
 		},
 		thenEmptyPlan(config),

@@ -50,10 +50,7 @@ resource "registry_tag_deletion" "this" {
 					expectManifests(reg, "app", true, shared.Digest),
 				),
 			},
-			resource.TestStep{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			thenEmptyPlan(config),
 		)
 	})
 }
@@ -118,10 +115,7 @@ resource "registry_tag_deletion" "this" {
 				deferred(func() resource.TestCheckFunc { return expectManifests(reg, "app", true, again.Digest) }),
 			),
 		},
-		resource.TestStep{
-			Config:           config,
-			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-		},
+		thenEmptyPlan(config),
 	)
 }
 
@@ -185,33 +179,4 @@ func TestAccTagDeletion_badInput(t *testing.T) {
 			})
 		})
 	}
-}
-
-// A repository known only after apply: the plan Terraform makes during
-// apply lists the deletion, and the apply performs it.
-func TestAccTagDeletion_repositoryKnownOnlyAtApply(t *testing.T) {
-	reg := startRegistry(t)
-	old := mustPush(t, reg, "app", "old")
-	mustPush(t, reg, "app", "kept")
-	config := providerBlock(reg, "") + namesKnownOnlyAtApply + `
-resource "registry_tag_deletion" "this" {
-  repository = terraform_data.names.output.repository
-  tags       = ["old"]
-}`
-	accTest(t,
-		resource.TestStep{
-			Config: config,
-			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-				plancheck.ExpectUnknownValue(tagDeletion, tfjsonpath.New("removed_tags")),
-			}},
-			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(tagDeletion, tfjsonpath.New("removed_tags"), digestsByTag("old", old.Digest.String())),
-			},
-			Check: expectRegistryTags(reg, "app", "kept"),
-		},
-		resource.TestStep{
-			Config:           config,
-			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-		},
-	)
 }
