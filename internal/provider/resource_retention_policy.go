@@ -55,8 +55,8 @@ type retentionModel struct {
 }
 
 type keepModel struct {
-	Tags types.List `tfsdk:"tags"` // may be unknown at validation
-
+	// Tags is a list value, not []string: it may be unknown at validation.
+	Tags      types.List   `tfsdk:"tags"`
 	TagRegex  types.String `tfsdk:"tag_regex"`
 	Newest    types.Int64  `tfsdk:"newest"`
 	NewerThan types.String `tfsdk:"newer_than"`
@@ -350,12 +350,12 @@ func (r *RetentionPolicyResource) Update(ctx context.Context, req resource.Updat
 // plan is skipped with a warning. The planned deletions are always known
 // here: Terraform plans again during apply, with every value known.
 func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
-	var m retentionModel
-	diags.Append(planned.Get(ctx, &m)...)
+	var deletions types.List
+	diags.Append(planned.GetAttribute(ctx, path.Root("deletions"), &deletions)...)
 	if diags.HasError() {
 		return
 	}
-	skipped, err := r.client.ExecuteBatches(ctx, batches(decisionsFrom(m.Deletions)))
+	skipped, err := r.client.ExecuteBatches(ctx, batches(decisionsFrom(deletions)))
 	for _, s := range skipped {
 		diags.AddWarning("Skipped a planned deletion", s)
 	}
