@@ -79,17 +79,19 @@ type decisionModel struct {
 	Reason     string   `tfsdk:"reason"`
 }
 
-var decisionType = types.ObjectType{AttrTypes: map[string]attr.Type{
-	"repository": types.StringType,
-	"digest":     types.StringType,
-	"action":     types.StringType,
-	"tags":       types.ListType{ElemType: types.StringType},
-	"referrers":  types.ListType{ElemType: types.StringType},
-	"children":   types.ListType{ElemType: types.StringType},
-	"reason":     types.StringType,
+// decisionObject is one entry of deletions / pending_deletions; the raw
+// values the plan is built from (decisionsValue) take its type.
+var decisionObject = schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+	"repository": schema.StringAttribute{Computed: true, MarkdownDescription: "Repository."},
+	"digest":     schema.StringAttribute{Computed: true, MarkdownDescription: "Manifest digest."},
+	"action":     schema.StringAttribute{Computed: true, MarkdownDescription: "`delete_manifest` (every tag on the digest goes, so the manifest is deleted by digest) or `untag` (only these tags go: another tag keeps the manifest)."},
+	"tags":       schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Tags removed."},
+	"referrers":  schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Referrers (signatures, attestations, SBOMs) deleted before the manifest."},
+	"children":   schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Index children deleted after the manifest."},
+	"reason":     schema.StringAttribute{Computed: true, MarkdownDescription: "The rule that deletes the tags, and for `untag` the tags that keep the manifest."},
 }}
 
-var decisionObjectType = decisionType.TerraformType(context.Background())
+var decisionObjectType = decisionObject.Type().TerraformType(context.Background())
 
 func (r *RetentionPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_retention_policy"
@@ -103,15 +105,6 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 	orders := make([]string, len(retention.Orders))
 	for i, o := range retention.Orders {
 		orders[i] = string(o)
-	}
-	decisionAttributes := map[string]schema.Attribute{
-		"repository": schema.StringAttribute{Computed: true, MarkdownDescription: "Repository."},
-		"digest":     schema.StringAttribute{Computed: true, MarkdownDescription: "Manifest digest."},
-		"action":     schema.StringAttribute{Computed: true, MarkdownDescription: "`delete_manifest` (every tag on the digest goes, so the manifest is deleted by digest) or `untag` (only these tags go: another tag keeps the manifest)."},
-		"tags":       schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Tags removed."},
-		"referrers":  schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Referrers (signatures, attestations, SBOMs) deleted before the manifest."},
-		"children":   schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Index children deleted after the manifest."},
-		"reason":     schema.StringAttribute{Computed: true, MarkdownDescription: "The rule that deletes the tags, and for `untag` the tags that keep the manifest."},
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Keeps and deletes tags over many repositories by rules. `terraform plan` lists every pending deletion " +
@@ -144,12 +137,12 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 			"pending_deletions": schema.ListNestedAttribute{
 				Computed:            true,
 				MarkdownDescription: "What the policy would delete now, as found by the last refresh; the next apply deletes it.",
-				NestedObject:        schema.NestedAttributeObject{Attributes: decisionAttributes},
+				NestedObject:        decisionObject,
 			},
 			"deletions": schema.ListNestedAttribute{
 				Computed:            true,
 				MarkdownDescription: "In a plan: every deletion the apply performs, one entry per digest. After apply: what it deleted.",
-				NestedObject:        schema.NestedAttributeObject{Attributes: decisionAttributes},
+				NestedObject:        decisionObject,
 			},
 		},
 		Blocks: map[string]schema.Block{
