@@ -35,7 +35,6 @@ type Azurite struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	child  *childProcess
 	client *azblob.Client
 
 	cleanups
@@ -98,7 +97,6 @@ func (a *Azurite) start(bin string) error {
 	if err != nil {
 		return err
 	}
-	a.child = server
 	a.onClose(server.stop)
 	return nil
 }

@@ -41,7 +41,6 @@ type FakeGCS struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	child  *childProcess
 
 	cleanups
 }
@@ -98,7 +97,6 @@ func (g *FakeGCS) start(bin string) error {
 	if err != nil {
 		return err
 	}
-	g.child = server
 	g.onClose(server.stop)
 	return nil
 }
