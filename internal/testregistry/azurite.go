@@ -33,11 +33,9 @@ type Azurite struct {
 	// serviceurl: "http://127.0.0.1:PORT/devstoreaccount1".
 	ServiceURL string
 
-	ctx    context.Context
-	cancel context.CancelFunc
 	client *azblob.Client
 
-	cleanups
+	lifetime
 }
 
 // StartAzurite starts Azurite for the duration of the test. When it is
@@ -56,8 +54,7 @@ func NewAzurite(ctx context.Context) (_ *Azurite, err error) {
 		return nil, err
 	}
 	a := &Azurite{}
-	a.ctx, a.cancel = context.WithCancel(ctx)
-	a.onClose(func() error { a.cancel(); return nil })
+	a.begin(ctx)
 	defer func() {
 		if err != nil {
 			_ = a.Close()
@@ -73,9 +70,6 @@ func NewAzurite(ctx context.Context) (_ *Azurite, err error) {
 	a.client, err = azblob.NewClientWithSharedKeyCredential(a.ServiceURL, cred, nil)
 	return a, err
 }
-
-// Close stops Azurite; its data goes with it.
-func (a *Azurite) Close() error { return a.cleanups.run() }
 
 func azuritePath() (string, error) {
 	return toolPath(azuriteBinary, azuriteBinEnv, ErrAzuriteNotInstalled)

@@ -39,10 +39,7 @@ type FakeGCS struct {
 	// only starts with service account credentials holding a valid key.
 	privateKey string
 
-	ctx    context.Context
-	cancel context.CancelFunc
-
-	cleanups
+	lifetime
 }
 
 // StartFakeGCS starts fake-gcs-server for the duration of the test and
@@ -65,8 +62,7 @@ func NewFakeGCS(ctx context.Context) (_ *FakeGCS, err error) {
 		return nil, err
 	}
 	g := &FakeGCS{}
-	g.ctx, g.cancel = context.WithCancel(ctx)
-	g.onClose(func() error { g.cancel(); return nil })
+	g.begin(ctx)
 	defer func() {
 		if err != nil {
 			_ = g.Close()
@@ -77,9 +73,6 @@ func NewFakeGCS(ctx context.Context) (_ *FakeGCS, err error) {
 	}
 	return g, g.start(bin)
 }
-
-// Close stops the emulator; its data goes with it.
-func (g *FakeGCS) Close() error { return g.cleanups.run() }
 
 func fakeGCSPath() (string, error) {
 	return toolPath(fakeGCSBinary, fakeGCSBinEnv, ErrFakeGCSNotInstalled)

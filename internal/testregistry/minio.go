@@ -50,14 +50,10 @@ type MinIO struct {
 	AccessKey string
 	SecretKey string
 
-	// ctx bounds CreateBucket and the child; Close cancels it.
-	ctx    context.Context
-	cancel context.CancelFunc
-
 	child  *childProcess
 	client *s3.S3
 
-	cleanups
+	lifetime // its ctx bounds CreateBucket and the child
 }
 
 // StartMinIO starts MinIO for the duration of the test. When the binary is
@@ -68,6 +64,26 @@ func StartMinIO(t testing.TB) *MinIO {
 	requireTool(t, minioPath, ErrMinIONotInstalled, minioRequiredEnv)
 	return startForTest(t, NewMinIO)
 }
+
+// lifetime is what a server run as a child process (MinIO, Azurite,
+// fake-gcs-server) holds while it lives: a context bounding the child and
+// the requests made to it, and what Close undoes.
+type lifetime struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	cleanups
+}
+
+// begin starts the lifetime under parent. Its context is cancelled last on
+// Close, not first: the child's stop can then tell a server that died
+// during the test from one that Close stopped.
+func (l *lifetime) begin(parent context.Context) {
+	l.ctx, l.cancel = context.WithCancel(parent)
+	l.onClose(func() error { l.cancel(); return nil })
+}
+
+// Close stops the server; its data goes with it.
+func (l *lifetime) Close() error { return l.cleanups.run() }
 
 // startForTest starts a server with newServer and closes it when the test
 // ends.
@@ -111,10 +127,7 @@ func NewMinIO(ctx context.Context) (_ *MinIO, err error) {
 		return nil, err
 	}
 	m := &MinIO{AccessKey: minioAccessKey, SecretKey: nonce()}
-	m.ctx, m.cancel = context.WithCancel(ctx)
-	// Cancelled last, not first: stop can then tell a MinIO that died
-	// during the test from one that Close stopped.
-	m.onClose(func() error { m.cancel(); return nil })
+	m.begin(ctx)
 	defer func() {
 		if err != nil {
 			_ = m.Close()
@@ -128,9 +141,6 @@ func NewMinIO(ctx context.Context) (_ *MinIO, err error) {
 	}
 	return m, nil
 }
-
-// Close stops MinIO and removes its data.
-func (m *MinIO) Close() error { return m.cleanups.run() }
 
 // minioPath finds the binary: $MINIO_BIN, else bin/minio at the repository
 // root (where make test installs it), else minio on PATH.
