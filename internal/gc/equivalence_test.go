@@ -11,7 +11,6 @@ import (
 	"time"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
-	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -320,22 +319,12 @@ func runGC(t *testing.T, storage gc.Storage, opts gc.Options) gc.Report {
 	return report
 }
 
-// driver opens a storage without gc's check for registry data, so that
-// an empty destination can be written.
-func driver(t *testing.T, s gc.Storage) storagedriver.StorageDriver {
-	t.Helper()
-	d, err := factory.Create(context.Background(), s.Driver, s.Parameters)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // copyStore copies every file of one store into another, through the
 // storage drivers, so that both GCs start from identical content.
 func copyStore(t *testing.T, from, to gc.Storage) {
 	t.Helper()
-	if err := testregistry.CopyStorage(context.Background(), driver(t, from), driver(t, to)); err != nil {
+	if err := testregistry.CopyStorage(context.Background(),
+		testregistry.OpenStorage(t, from.Driver, from.Parameters), testregistry.OpenStorage(t, to.Driver, to.Parameters)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -344,7 +333,7 @@ func copyStore(t *testing.T, from, to gc.Storage) {
 func storeFiles(t *testing.T, s gc.Storage) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	d := driver(t, s)
+	d := testregistry.OpenStorage(t, s.Driver, s.Parameters)
 	files := map[string]string{}
 	err := d.Walk(ctx, "/", func(fi storagedriver.FileInfo) error {
 		if fi.IsDir() {

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
-	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -206,8 +204,8 @@ func TestAccGarbageCollection_cloudStorage(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			storage := start(t)
 			writable, _, kept, deleted := gcGarbageRegistries(t)
-			seeded := gc.Storage{Driver: "filesystem", Parameters: map[string]any{"rootdirectory": writable.RootDir}}
-			if err := testregistry.CopyStorage(context.Background(), openStorage(t, seeded), openStorage(t, storage)); err != nil {
+			seeded := testregistry.OpenStorage(t, "filesystem", map[string]any{"rootdirectory": writable.RootDir})
+			if err := testregistry.CopyStorage(context.Background(), seeded, testregistry.OpenStorage(t, storage.Driver, storage.Parameters)); err != nil {
 				t.Fatal(err)
 			}
 			readOnly := testregistry.Start(t, testregistry.WithStorage(storage.Driver, storage.Parameters), testregistry.WithReadOnly())
@@ -263,15 +261,6 @@ func storageConfig(storage gc.Storage) string {
 	write("", storage.Parameters)
 	b.WriteString("  }")
 	return b.String()
-}
-
-func openStorage(t *testing.T, storage gc.Storage) storagedriver.StorageDriver {
-	t.Helper()
-	d, err := factory.Create(context.Background(), storage.Driver, storage.Parameters)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 // expectBlobInStorage checks the storage itself, through its driver:

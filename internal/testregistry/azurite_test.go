@@ -22,7 +22,7 @@ func TestAzuriteRegistry(t *testing.T) {
 	assertTags(t, r, "app", "a", "b")
 	readImage(t, r, "app", "a")
 
-	d := newDriver(t, "azure", a.AzureParameters("registry", "/reg"))
+	d := OpenStorage(t, "azure", a.AzureParameters("registry", "/reg"))
 	assertList(t, d, repositoriesPath, repositoriesPath+"/app")
 	resp := send(t, http.MethodDelete, r.manifestURL("app", img.Digest.String()), nil)
 	if resp.StatusCode != http.StatusAccepted {

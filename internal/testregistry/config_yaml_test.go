@@ -43,10 +43,10 @@ func TestConfigYAMLGivesAWorkingDriver(t *testing.T) {
 				t.Fatalf("storage type %q, want %s", cfg.Storage.Type(), tc.driver)
 			}
 			ctx := context.Background()
-			if err := newDriver(t, tc.driver, cfg.Storage.Parameters()).PutContent(ctx, "/probe", []byte("ok")); err != nil {
+			if err := OpenStorage(t, tc.driver, cfg.Storage.Parameters()).PutContent(ctx, "/probe", []byte("ok")); err != nil {
 				t.Fatal(err)
 			}
-			got, err := newDriver(t, tc.driver, params).GetContent(ctx, "/probe")
+			got, err := OpenStorage(t, tc.driver, params).GetContent(ctx, "/probe")
 			if err != nil || string(got) != "ok" {
 				t.Fatalf("GetContent: got %q, %v; want \"ok\"", got, err)
 			}

@@ -21,8 +21,8 @@ func TestFakeGCSRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := newDriver(t, "gcs", g.GCSParameters("registry", "/reg"))
-	if err := CopyStorage(context.Background(), newDriver(t, "filesystem", map[string]any{"rootdirectory": seed.RootDir}), d); err != nil {
+	d := OpenStorage(t, "gcs", g.GCSParameters("registry", "/reg"))
+	if err := CopyStorage(context.Background(), OpenStorage(t, "filesystem", map[string]any{"rootdirectory": seed.RootDir}), d); err != nil {
 		t.Fatal(err)
 	}
 	assertList(t, d, repositoriesPath, repositoriesPath+"/app")

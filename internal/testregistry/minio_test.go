@@ -10,7 +10,6 @@ import (
 	"time"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
-	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -35,7 +34,7 @@ func TestMinIORegistry(t *testing.T) {
 	assertTags(t, r, "app", "a", "b")
 	readImage(t, r, "app", "a")
 
-	d := newDriver(t, "s3", m.S3Parameters("registry", "/reg"))
+	d := OpenStorage(t, "s3", m.S3Parameters("registry", "/reg"))
 	assertList(t, d, repositoriesPath, repositoriesPath+"/app")
 	link, err := d.GetContent(context.Background(), repositoriesPath+"/app/_manifests/tags/a/current/link")
 	if err != nil {
@@ -45,7 +44,7 @@ func TestMinIORegistry(t *testing.T) {
 		t.Errorf("tag link: got %q, want %s", link, img.Digest)
 	}
 	// The objects really are under the root directory of the bucket.
-	root := newDriver(t, "s3", m.S3Parameters("registry", ""))
+	root := OpenStorage(t, "s3", m.S3Parameters("registry", ""))
 	assertList(t, root, "/reg"+repositoriesPath, "/reg"+repositoriesPath+"/app")
 
 	// Deleting by digest removes every tag here too: the driver deletes
@@ -134,15 +133,6 @@ func readImage(t *testing.T, r *Registry, repo, tag string) {
 			t.Fatal(err)
 		}
 	}
-}
-
-func newDriver(t *testing.T, driver string, params map[string]any) storagedriver.StorageDriver {
-	t.Helper()
-	d, err := factory.Create(context.Background(), driver, params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 func assertList(t *testing.T, d storagedriver.StorageDriver, path string, want ...string) {
