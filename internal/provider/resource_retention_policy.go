@@ -399,7 +399,7 @@ func plannedValue(plan tftypes.Value, repositories []string, decisions []decisio
 func withAttributes(object tftypes.Value, replaced map[string]tftypes.Value, diags *diag.Diagnostics) tftypes.Value {
 	var attributes map[string]tftypes.Value
 	if err := object.As(&attributes); err != nil {
-		diags.AddError("Internal error", fmt.Sprintf("Reading the planned object: %v. Please report this to the provider's developers.", err))
+		diags.AddError("Internal error", fmt.Sprintf("Reading the resource value: %v. Please report this to the provider's developers.", err))
 		return object
 	}
 	maps.Copy(attributes, replaced)
