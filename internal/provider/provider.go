@@ -61,6 +61,7 @@ type providerModel struct {
 	MaxConcurrency     types.Int64  `tfsdk:"max_concurrency"`
 	RetryMaxAttempts   types.Int64  `tfsdk:"retry_max_attempts"`
 	RequestTimeout     types.String `tfsdk:"request_timeout"`
+	CacheDir           types.String `tfsdk:"cache_dir"`
 }
 
 func (p *RegistryProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -123,6 +124,13 @@ func (p *RegistryProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 				Optional:            true,
 				Validators:          []validator.String{durationValidator},
 			},
+			"cache_dir": schema.StringAttribute{
+				MarkdownDescription: "Directory where manifest descriptions (media type, size, created time, index children: what a digest names forever) " +
+					"and saved-plan records are kept between runs, so a plan over an unchanged registry needs one request per tag. " +
+					"An entry is used only when it agrees with what the registry answers in the same run. `\"\"` turns the cache off. " +
+					"Default: `terraform-provider-registry` in the user's cache directory (`$XDG_CACHE_HOME`, `~/.cache`). Environment: `REGISTRY_CACHE_DIR`.",
+				Optional: true,
+			},
 		},
 	}
 }
@@ -163,7 +171,7 @@ func clientConfig(m providerModel, version string) (registry.Config, string, err
 		MaxConcurrency:     int(m.MaxConcurrency.ValueInt64()),
 		RetryMaxAttempts:   int(m.RetryMaxAttempts.ValueInt64()),
 		UserAgent:          "terraform-provider-registry/" + version,
-		CacheDir:           registry.DefaultCacheDir(),
+		CacheDir:           cacheDir(m.CacheDir),
 	}
 	switch {
 	case cfg.URL == "":
@@ -182,6 +190,18 @@ func clientConfig(m providerModel, version string) (registry.Config, string, err
 		cfg.RequestTimeout = d
 	}
 	return cfg, "", nil
+}
+
+// cacheDir is the configured cache directory: the attribute, else
+// REGISTRY_CACHE_DIR, else the default; an empty value turns it off.
+func cacheDir(v types.String) string {
+	if !v.IsNull() && !v.IsUnknown() {
+		return v.ValueString()
+	}
+	if dir, ok := os.LookupEnv("REGISTRY_CACHE_DIR"); ok {
+		return dir
+	}
+	return registry.DefaultCacheDir()
 }
 
 func stringOr(v types.String, env string) string {

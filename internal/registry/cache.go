@@ -39,15 +39,18 @@ func DefaultCacheDir() string {
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(base, "terraform-provider-registry", "repositories")
+	return filepath.Join(base, "terraform-provider-registry")
 }
+
+// packsDir holds the description packs inside the cache directory.
+func (c diskCache) packsDir() string { return filepath.Join(c.dir, "repositories") }
 
 func (c diskCache) path(repo string) (string, bool) {
 	if c.dir == "" {
 		return "", false
 	}
 	sum := sha256.Sum256([]byte(c.registry + "\x00" + repo))
-	return filepath.Join(c.dir, hex.EncodeToString(sum[:])+".json"), true
+	return filepath.Join(c.packsDir(), hex.EncodeToString(sum[:])+".json"), true
 }
 
 // load reads repo's pack; entries filed under another digest than their
@@ -72,10 +75,10 @@ func (c diskCache) save(repo string, p pack) {
 		return
 	}
 	raw, err := json.Marshal(p)
-	if err != nil || os.MkdirAll(c.dir, 0o755) != nil {
+	if err != nil || os.MkdirAll(c.packsDir(), 0o755) != nil {
 		return
 	}
-	tmp, err := os.CreateTemp(c.dir, ".tmp-*")
+	tmp, err := os.CreateTemp(c.packsDir(), ".tmp-*")
 	if err != nil {
 		return
 	}
