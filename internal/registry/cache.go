@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -132,7 +133,7 @@ func (p *packs) remember(repo string, described []Manifest, whole bool) {
 			next[m.Digest] = m
 		}
 	}
-	if sameDigests(known, next) {
+	if sameEntries(known, next) {
 		return
 	}
 	p.cache.save(repo, next)
@@ -141,14 +142,17 @@ func (p *packs) remember(repo string, described []Manifest, whole bool) {
 	p.mu.Unlock()
 }
 
-func sameDigests(a, b pack) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for digest := range a {
-		if _, ok := b[digest]; !ok {
-			return false
-		}
-	}
-	return true
+// agreesWith reports whether a cached description matches what the
+// registry just answered for its digest. Content under a digest never
+// changes, so a disagreement means a damaged or edited cache file: the
+// entry is not used, and the registry's answer replaces it.
+func (m Manifest) agreesWith(mediaType string, size int64) bool {
+	return m.MediaType == mediaType && m.Size == size
+}
+
+func sameEntries(a, b pack) bool {
+	return maps.EqualFunc(a, b, func(x, y Manifest) bool {
+		return x.Digest == y.Digest && x.MediaType == y.MediaType && x.Size == y.Size &&
+			x.Created.Equal(y.Created) && x.Subject == y.Subject && slices.Equal(x.Platforms, y.Platforms)
+	})
 }

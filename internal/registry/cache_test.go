@@ -3,8 +3,11 @@ package registry
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -214,6 +217,9 @@ func TestDamagedPackIsIgnored(t *testing.T) {
 	cacheDir := t.TempDir()
 	c := newClient(t, Config{URL: url, CacheDir: cacheDir})
 	path, _ := c.packs.cache.path("damaged/app")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(path, []byte(`{"sha256:`), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -238,5 +244,49 @@ func TestPackEntriesUnderAnotherDigestAreDropped(t *testing.T) {
 	})
 	if known := cache.load("app"); len(known) != 1 || known[good.Digest].Digest != good.Digest {
 		t.Fatalf("loaded %+v; want only %s", known, good.Digest)
+	}
+}
+
+// A cache entry that disagrees with what the registry answers for its
+// digest (an edited or damaged file) is not used: the image is read again,
+// its true created time decides, and the registry's answer replaces the
+// entry. An index's children always come from the registry.
+func TestEditedCacheEntriesGiveWayToTheRegistry(t *testing.T) {
+	reg := testregistry.Start(t)
+	created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	seedTags(t, reg, "edited/app", 3)
+	index, _, err := reg.PushIndex("edited/app", []v1.Platform{{OS: "linux", Architecture: "amd64"}}, created, "multi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, n := countingProxy(t, reg.URL)
+	cacheDir := t.TempDir()
+	truth := snapshotThrough(t, url, cacheDir, "edited/app")
+	c := newClient(t, Config{URL: url, CacheDir: cacheDir})
+	known := c.packs.of("edited/app")
+	v0 := truth.Tags["t00000"]
+	edited := maps.Clone(known)
+	forged := edited[v0.Digest]
+	forged.Size++
+	forged.Created = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // would make it look old
+	edited[v0.Digest] = forged
+	multi := edited[index.String()]
+	multi.Platforms = nil // would leave the index's child unprotected
+	edited[index.String()] = multi
+	c.packs.cache.save("edited/app", edited)
+
+	n.reset()
+	again := snapshotThrough(t, url, cacheDir, "edited/app")
+	if got := again.Tags["t00000"]; !got.Created.Equal(v0.Created) || got.Size != v0.Size {
+		t.Fatalf("v0 from an edited entry: created %v size %d; the registry says %v, %d", got.Created, got.Size, v0.Created, v0.Size)
+	}
+	if !slices.Equal(again.Children[index.String()], truth.Children[index.String()]) || len(truth.Children[index.String()]) != 1 {
+		t.Fatalf("index children %v, want the registry's %v", again.Children[index.String()], truth.Children[index.String()])
+	}
+	if n.gets.Load() == 0 {
+		t.Fatal("the edited entry was used without reading the image")
+	}
+	if rewritten := newClient(t, Config{URL: url, CacheDir: cacheDir}).packs.of("edited/app")[v0.Digest]; rewritten.Size != v0.Size {
+		t.Fatalf("the cache still holds the edited entry: %+v", rewritten)
 	}
 }

@@ -61,7 +61,7 @@ type Client struct {
 	manifests memo[Manifest]     // manifest digest -> description
 	configs   memo[time.Time]    // config digest -> created
 	writers   memo[*http.Client] // repository -> client holding a push,pull,delete token
-	children  memo[[]string]     // index digest -> child digests
+	links     memo[links]        // manifest digest -> what its body names
 	packs     packs              // repository -> descriptions kept on disk
 }
 

@@ -69,13 +69,7 @@ func (c *Client) addUntaggedIndex(ctx context.Context, snap *Snapshot, target Ma
 	if !target.IsIndex() || snap.Children[target.Digest] != nil {
 		return nil
 	}
-	r, err := c.repository(snap.Repository)
-	if err != nil {
-		return err
-	}
-	kids, err := c.indexChildren(ctx, r.Digest(target.Digest))
-	snap.Children[target.Digest] = kids
-	return c.translate("reading index "+target.Digest, snap.Repository, needPull, err)
+	return c.readIndexTree(ctx, snap, []string{target.Digest})
 }
 
 // IsDigest reports whether reference is a digest ("sha256:<hex>") rather

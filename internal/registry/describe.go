@@ -140,7 +140,7 @@ func (c *Client) describe(ctx context.Context, ref name.Reference) (Manifest, er
 	// the disk cache, in later ones.
 	digest := desc.Digest.String()
 	return c.manifests.get(digest, func() (Manifest, error) {
-		if m, ok := c.packs.of(ref.Context().RepositoryStr())[digest]; ok {
+		if m, ok := c.packs.of(ref.Context().RepositoryStr())[digest]; ok && m.agreesWith(string(desc.MediaType), desc.Size) {
 			return m, nil
 		}
 		return c.describeBody(ctx, ref.Context(), desc)
@@ -149,6 +149,8 @@ func (c *Client) describe(ctx context.Context, ref name.Reference) (Manifest, er
 
 func (c *Client) describeBody(ctx context.Context, repo name.Repository, desc *remote.Descriptor) (Manifest, error) {
 	m := Manifest{Digest: desc.Digest.String(), MediaType: string(desc.MediaType), Size: desc.Size}
+	// The body is here: a snapshot needs no second GET for its links.
+	_, _ = c.links.get(m.Digest, func() (links, error) { return parseLinks(m.Digest, desc.MediaType, desc.Manifest) })
 	switch {
 	case desc.MediaType.IsIndex():
 		return m, c.describeIndex(ctx, repo, desc.Manifest, &m)

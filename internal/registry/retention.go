@@ -54,7 +54,7 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 
 // engineRepository is the snapshot as the retention engine reads it.
 func (s *Snapshot) engineRepository() retention.Repository {
-	repo := retention.Repository{Name: s.Repository, Children: s.Children}
+	repo := retention.Repository{Name: s.Repository, Links: s.links(), GoneSubjects: s.GoneSubjects}
 	for name, m := range s.Tags {
 		repo.Tags = append(repo.Tags, retention.Tag{Name: name, Digest: m.Digest, Created: m.Created})
 	}

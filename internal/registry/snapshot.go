@@ -1,8 +1,8 @@
 package registry
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,7 +11,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // Snapshot is what every tag of a repository points at, at one moment,
@@ -20,7 +23,21 @@ import (
 type Snapshot struct {
 	Repository string
 	Tags       map[string]Manifest // tag -> digest, media type, size (and created, when asked)
-	Children   map[string][]string // tagged index digest -> child digests
+	Children   map[string][]string // index digest -> child digests, for every index a tag reaches
+	// Subjects maps a manifest whose body was read to the manifest it
+	// refers to (OCI subject): indexes always, images when asked.
+	Subjects map[string]string
+	// GoneSubjects are subjects that referrer tags name and the registry
+	// no longer holds.
+	GoneSubjects map[string]bool
+	read         map[string]bool // digests whose body was read
+}
+
+func (s *Snapshot) markRead(digest string) {
+	if s.read == nil {
+		s.read = map[string]bool{}
+	}
+	s.read[digest] = true
 }
 
 // Snapshot lists every tag of repo and resolves each with a HEAD, in
@@ -49,7 +66,7 @@ func (c *Client) SnapshotWithCreated(ctx context.Context, repo string) (*Snapsho
 		if err != nil {
 			return Manifest{}, err
 		}
-		if k, ok := known[m.Digest]; ok {
+		if k, ok := known[m.Digest]; ok && k.agreesWith(m.MediaType, m.Size) {
 			return k, nil
 		}
 		unknownSeen.Store(true)
@@ -83,76 +100,191 @@ func (c *Client) snapshot(ctx context.Context, repo string, read func(context.Co
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	s := &Snapshot{Repository: repo, Tags: map[string]Manifest{}, Children: map[string][]string{}}
+	s := &Snapshot{Repository: repo, Tags: map[string]Manifest{}, Children: map[string][]string{}, Subjects: map[string]string{}}
 	for i, tag := range tags {
-		m := resolved[i]
-		if m.Digest == "" {
-			continue
-		}
-		s.Tags[tag] = m
-		for _, p := range m.Platforms { // described indexes name their children
-			s.Children[m.Digest] = appendNew(s.Children[m.Digest], p.Digest)
+		if m := resolved[i]; m.Digest != "" {
+			s.Tags[tag] = m
+			if m.Subject != "" { // a subject can only protect more
+				s.Subjects[m.Digest] = m.Subject
+			}
 		}
 	}
 	return s, c.readIndexes(ctx, s)
 }
 
-func appendNew(list []string, v string) []string {
-	if slices.Contains(list, v) {
-		return list
-	}
-	return append(list, v)
-}
-
+// readIndexes reads the body of every tagged index, and of every index
+// they list, however deep: what an index keeps alive is decided from the
+// registry's own answer, never from a cached description. Then it asks
+// whether the subjects of referrer tags that nothing here names still
+// exist.
 func (c *Client) readIndexes(ctx context.Context, s *Snapshot) error {
-	r, err := c.repository(s.Repository)
-	if err != nil {
-		return err
-	}
 	var indexes []string
 	for _, m := range s.Tags {
-		if _, known := s.Children[m.Digest]; m.IsIndex() && !known {
-			s.Children[m.Digest] = nil // claimed: read once below
+		if m.IsIndex() {
 			indexes = append(indexes, m.Digest)
 		}
 	}
-	kids := make([][]string, len(indexes))
+	if err := c.readIndexTree(ctx, s, indexes); err != nil {
+		return err
+	}
+	return c.findGoneSubjects(ctx, s)
+}
+
+// readIndexTree reads the indexes and, recursively, the indexes they list.
+func (c *Client) readIndexTree(ctx context.Context, s *Snapshot, indexes []string) error {
+	for len(indexes) > 0 {
+		found, err := c.readLinks(ctx, s, indexes)
+		if err != nil {
+			return err
+		}
+		indexes = nil
+		for _, l := range found {
+			indexes = append(indexes, l.childIndexes...)
+		}
+	}
+	return nil
+}
+
+// readLinks reads what the manifests digests name (children, subject) into
+// s, each at most once per snapshot, and returns what was newly read.
+func (c *Client) readLinks(ctx context.Context, s *Snapshot, digests []string) ([]links, error) {
+	r, err := c.repository(s.Repository)
+	if err != nil {
+		return nil, err
+	}
+	var todo []string
+	for _, d := range digests {
+		if _, done := s.read[d]; !done {
+			s.markRead(d)
+			todo = append(todo, d)
+		}
+	}
+	found := make([]links, len(todo))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.concurrency)
-	for i, digest := range indexes {
+	for i, digest := range todo {
 		g.Go(func() error {
 			var err error
-			kids[i], err = c.indexChildren(gctx, r.Digest(digest))
-			return c.translate("reading index "+digest, s.Repository, needPull, err)
+			found[i], err = c.linksOf(gctx, r.Digest(digest))
+			return c.translate("reading manifest "+digest, s.Repository, needPull, err)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, digest := range todo {
+		if found[i].isIndex {
+			s.Children[digest] = found[i].children
+		}
+		if found[i].subject != "" {
+			s.Subjects[digest] = found[i].subject
+		}
+	}
+	return found, nil
+}
+
+// links is what a manifest body says about other manifests.
+type links struct {
+	isIndex      bool
+	children     []string // an index's manifests
+	childIndexes []string // those of them that are indexes themselves
+	subject      string   // the manifest a referrer (signature, SBOM) refers to
+}
+
+// linksOf reads a manifest body once per digest for the life of the client
+// (a digest's content never changes). A body that is no JSON manifest links
+// nothing.
+func (c *Client) linksOf(ctx context.Context, ref name.Digest) (links, error) {
+	return c.links.get(ref.DigestStr(), func() (links, error) {
+		desc, err := c.puller.Get(ctx, ref)
+		if err != nil {
+			return links{}, err
+		}
+		return parseLinks(ref.DigestStr(), desc.MediaType, desc.Manifest)
+	})
+}
+
+func parseLinks(digest string, mediaType types.MediaType, body []byte) (links, error) {
+	var m struct {
+		Manifests []v1.Descriptor `json:"manifests"`
+		Subject   *v1.Descriptor  `json:"subject"`
+	}
+	if !mediaType.IsIndex() && !mediaType.IsImage() {
+		return links{}, nil // schema1 and other kinds refer to no manifest
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return links{}, fmt.Errorf("parsing manifest %s: %w", digest, err)
+	}
+	l := links{isIndex: mediaType.IsIndex()}
+	if m.Subject != nil {
+		l.subject = m.Subject.Digest.String()
+	}
+	if !l.isIndex {
+		return l, nil
+	}
+	l.children = make([]string, len(m.Manifests))
+	for i, child := range m.Manifests {
+		l.children[i] = child.Digest.String()
+		if child.MediaType.IsIndex() {
+			l.childIndexes = append(l.childIndexes, child.Digest.String())
+		}
+	}
+	return l, nil
+}
+
+// findGoneSubjects records the subjects of referrer tags ("sha256-<hex>",
+// "sha256-<hex>.sig") that no tag or index here names and that the
+// registry no longer holds: a HEAD each, and none at all in the usual case
+// where every subject is tagged.
+func (c *Client) findGoneSubjects(ctx context.Context, s *Snapshot) error {
+	present := s.links().Reach(s.taggedDigests()...)
+	var unknown []string
+	for tag := range s.Tags {
+		if subject, ok := retention.SubjectOf(tag); ok && !present[subject] && !slices.Contains(unknown, subject) {
+			unknown = append(unknown, subject)
+		}
+	}
+	gone := make([]bool, len(unknown))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.concurrency)
+	for i, subject := range unknown {
+		g.Go(func() error {
+			_, err := c.Resolve(gctx, s.Repository, subject)
+			gone[i] = IsNotFound(err)
+			if gone[i] {
+				return nil
+			}
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for i, digest := range indexes {
-		s.Children[digest] = kids[i]
+	for i, subject := range unknown {
+		if gone[i] {
+			if s.GoneSubjects == nil {
+				s.GoneSubjects = map[string]bool{}
+			}
+			s.GoneSubjects[subject] = true
+		}
 	}
 	return nil
 }
 
-// indexChildren returns the child digests of an index, read once per
-// digest for the life of the client (a digest's content never changes).
-func (c *Client) indexChildren(ctx context.Context, ref name.Digest) ([]string, error) {
-	return c.children.get(ref.DigestStr(), func() ([]string, error) {
-		desc, err := c.puller.Get(ctx, ref)
-		if err != nil {
-			return nil, err
+// links is what the snapshot knows of how its manifests refer to each other.
+func (s *Snapshot) links() retention.Links {
+	return retention.Links{Children: s.Children, Subjects: s.Subjects}
+}
+
+// taggedDigests returns the digest of every tag, once each.
+func (s *Snapshot) taggedDigests() []string {
+	var digests []string
+	for _, m := range s.Tags {
+		if !slices.Contains(digests, m.Digest) {
+			digests = append(digests, m.Digest)
 		}
-		idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
-		if err != nil {
-			return nil, fmt.Errorf("parsing index %s: %w", ref.DigestStr(), err)
-		}
-		kids := make([]string, len(idx.Manifests))
-		for i, m := range idx.Manifests {
-			kids[i] = m.Digest.String()
-		}
-		return kids, nil
-	})
+	}
+	return digests
 }
 
 // TagsOn returns the tags pointing at digest, sorted.
@@ -167,20 +299,17 @@ func (s *Snapshot) TagsOn(digest string) []string {
 	return tags
 }
 
-// referenced returns every digest that a tag outside removed points at,
-// directly or as a child of a tagged index: what must survive.
+// referenced returns every digest that a tag outside removed keeps alive:
+// its manifest, the children of an index however deep, and the subjects
+// the bodies read name. What must survive.
 func (s *Snapshot) referenced(removed map[string]bool) map[string]bool {
-	kept := map[string]bool{}
+	var roots []string
 	for tag, m := range s.Tags {
-		if removed[tag] {
-			continue
-		}
-		kept[m.Digest] = true
-		for _, child := range s.Children[m.Digest] {
-			kept[child] = true
+		if !removed[tag] {
+			roots = append(roots, m.Digest)
 		}
 	}
-	return kept
+	return s.links().Reach(roots...)
 }
 
 // FallbackReferrerTags returns the tags that name subject in the referrers

@@ -119,7 +119,9 @@ func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, p
 		owner = owners(repo, byDigest, survivors)
 		more = false
 		for _, r := range referrers {
-			if !staying[r.Name] && (!policy.DeleteReferrers || owner[subjectOf(r.Name)] == "" || survivors[r.Digest]) {
+			subject := subjectOf(r.Name)
+			orphan := repo.GoneSubjects[subject]
+			if !staying[r.Name] && (!policy.DeleteReferrers || (owner[subject] == "" && !orphan) || survivors[r.Digest]) {
 				staying[r.Name] = true
 				more = true
 			}
@@ -147,36 +149,59 @@ func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, p
 		}
 		out = append(out, d)
 	}
+	out = append(out, orphanDecisions(repo, byDigest, survivors, goneReferrers[""])...)
+	slices.SortFunc(out, func(a, b Decision) int { return strings.Compare(a.Digest, b.Digest) })
+	return out
+}
+
+// orphanDecisions deletes the referrers whose subject is gone (a failure
+// after deleting a subject and before its referrers leaves them), each
+// referrer digest with its fallback tags and the manifests an OCI fallback
+// index lists. A digest that a rule's tag also points at is left to the
+// rules.
+func orphanDecisions(repo Repository, byDigest map[string][]string, survivors map[string]bool, orphans []Tag) []Decision {
+	byReferrer := map[string][]Tag{}
+	for _, r := range orphans {
+		if _, ruled := byDigest[r.Digest]; !ruled {
+			byReferrer[r.Digest] = append(byReferrer[r.Digest], r)
+		}
+	}
+	var out []Decision
+	for _, digest := range sortedKeys(byReferrer) {
+		d := Decision{Repository: repo.Name, Digest: digest, Action: DeleteManifest}
+		var subjects []string
+		for _, r := range byReferrer[digest] {
+			d.Tags = append(d.Tags, r.Name)
+			subjects = appendUnique(subjects, subjectOf(r.Name))
+		}
+		for _, child := range repo.Children[digest] {
+			if !survivors[child] {
+				d.Children = appendUnique(d.Children, child)
+			}
+		}
+		slices.Sort(d.Tags)
+		slices.Sort(subjects)
+		d.Reason = "referrer of " + strings.Join(subjects, ", ") + ", which no longer exists (delete_referrers)"
+		out = append(out, d)
+	}
 	return out
 }
 
 // survivorsOf returns every digest that a tag not deleted, or a staying
 // referrer tag, references.
 func survivorsOf(repo Repository, tags, referrers []Tag, deleted map[string]int, staying map[string]bool) map[string]bool {
-	survivors := map[string]bool{}
+	var roots []string
 	for _, t := range tags {
 		if _, gone := deleted[t.Name]; !gone {
-			survive(survivors, repo.Children, t.Digest)
+			roots = append(roots, t.Digest)
 		}
 	}
 	for _, r := range referrers {
 		if staying[r.Name] {
-			survive(survivors, repo.Children, r.Digest)
+			roots = append(roots, r.Digest)
 		}
 	}
-	return survivors
-}
-
-// survive marks digest as staying, with everything it references as an
-// index, however deep.
-func survive(survivors map[string]bool, children map[string][]string, digest string) {
-	if survivors[digest] {
-		return
-	}
-	survivors[digest] = true
-	for _, child := range children[digest] {
-		survive(survivors, children, child)
-	}
+	return repo.Reach(roots...)
 }
 
 // owners maps every digest that goes to the manifest deletion that takes it

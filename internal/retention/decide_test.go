@@ -368,10 +368,10 @@ func TestDecideManifests(t *testing.T) {
 					{Name: "pr-1", Digest: index},
 					{Name: "main", Digest: index2},
 				},
-				Children: map[string][]string{
+				Links: Links{Children: map[string][]string{
 					index:  {child1, child2},
 					index2: {child2, child3},
-				},
+				}},
 			},
 			policy: Policy{Keep: keepMain, Delete: []DeleteRule{{}}},
 			want: []Decision{
@@ -386,7 +386,7 @@ func TestDecideManifests(t *testing.T) {
 					{Name: "pr-1", Digest: index},
 					{Name: "amd64", Digest: child1},
 				},
-				Children: map[string][]string{index: {child1, child2}},
+				Links: Links{Children: map[string][]string{index: {child1, child2}}},
 			},
 			policy: Policy{Delete: prs},
 			want: []Decision{
@@ -400,7 +400,7 @@ func TestDecideManifests(t *testing.T) {
 					{Name: "main", Digest: index},
 					{Name: "pr-1-amd64", Digest: child1},
 				},
-				Children: map[string][]string{index: {child1, child2}},
+				Links: Links{Children: map[string][]string{index: {child1, child2}}},
 			},
 			policy: Policy{Delete: prs},
 			want: []Decision{
@@ -417,7 +417,7 @@ func TestDecideManifests(t *testing.T) {
 					{Name: "pr-2", Digest: image},
 				},
 				// index lists index2, which lists child1; image lists child1 too.
-				Children: map[string][]string{index: {index2}, index2: {child1}, image: {child1, child2}},
+				Links: Links{Children: map[string][]string{index: {index2}, index2: {child1}, image: {child1, child2}}},
 			},
 			policy: Policy{Delete: prs},
 			want: []Decision{
@@ -437,7 +437,7 @@ func TestDecideManifests(t *testing.T) {
 					{Name: "main", Digest: image2},
 					{Name: referrer(image2, ".sig"), Digest: dig(27)},
 				},
-				Children: map[string][]string{fallback: {sbom1, sbom2}},
+				Links: Links{Children: map[string][]string{fallback: {sbom1, sbom2}}},
 			},
 			policy: Policy{Delete: prs, DeleteReferrers: true},
 			want: []Decision{
@@ -455,7 +455,7 @@ func TestDecideManifests(t *testing.T) {
 					{Name: "pr-2", Digest: index2},
 					{Name: referrer(child1, ".sig"), Digest: childSig},
 				},
-				Children: map[string][]string{index: {child1, child2}, index2: {child1}},
+				Links: Links{Children: map[string][]string{index: {child1, child2}, index2: {child1}}},
 			},
 			policy: Policy{Delete: prs, DeleteReferrers: true},
 			want: []Decision{
@@ -473,7 +473,7 @@ func TestDecideManifests(t *testing.T) {
 					{Name: "pr-1-amd64", Digest: child1},
 					{Name: referrer(child1, ".sig"), Digest: childSig},
 				},
-				Children: map[string][]string{index: {child1}},
+				Links: Links{Children: map[string][]string{index: {child1}}},
 			},
 			policy: Policy{Delete: prs, DeleteReferrers: true},
 			want: []Decision{
@@ -509,6 +509,49 @@ func TestDecideManifests(t *testing.T) {
 				{Repository: "app", Digest: image, Action: DeleteManifest, Tags: []string{"pr-1", referrer(image, ".att")},
 					Referrers: []string{att}, Reason: prReason},
 			},
+		},
+		{
+			name: "a tagged referrer that stays keeps the subject its body names",
+			repo: Repository{
+				Tags: []Tag{
+					{Name: "pr-1", Digest: image},
+					{Name: "attestation", Digest: att}, // kept: no rule matches it
+				},
+				Links: Links{Subjects: map[string]string{att: image}},
+			},
+			policy: Policy{Delete: prs, DeleteReferrers: true},
+			want: []Decision{
+				{Repository: "app", Digest: image, Action: Untag, Tags: []string{"pr-1"},
+					Reason: prReason + "; the digest stays: a kept index or referrer uses it"},
+			},
+		},
+		{
+			name: "referrers of a subject that is gone are deleted, named by their reason",
+			repo: Repository{
+				Tags: []Tag{
+					{Name: "main", Digest: image2},
+					{Name: referrer(image, ".sig"), Digest: sig},
+					{Name: referrer(image, ""), Digest: fallback},
+					{Name: referrer(dig(40), ".sig"), Digest: dig(41)}, // its subject exists untagged
+				},
+				Links:        Links{Children: map[string][]string{fallback: {sbom1}}},
+				GoneSubjects: map[string]bool{image: true},
+			},
+			policy: Policy{Delete: prs, DeleteReferrers: true},
+			want: []Decision{
+				{Repository: "app", Digest: sig, Action: DeleteManifest, Tags: []string{referrer(image, ".sig")},
+					Reason: "referrer of " + image + ", which no longer exists (delete_referrers)"},
+				{Repository: "app", Digest: fallback, Action: DeleteManifest, Tags: []string{referrer(image, "")}, Children: []string{sbom1},
+					Reason: "referrer of " + image + ", which no longer exists (delete_referrers)"},
+			},
+		},
+		{
+			name: "referrers of a subject that is gone stay when not asked",
+			repo: Repository{
+				Tags:         []Tag{{Name: referrer(image, ".sig"), Digest: sig}},
+				GoneSubjects: map[string]bool{image: true},
+			},
+			policy: Policy{Delete: prs},
 		},
 		{
 			name: "referrers stay when not asked",
@@ -636,7 +679,7 @@ func TestDecideDeterministic(t *testing.T) {
 			{Name: referrer(dig(11), ".sig"), Digest: dig(23)},
 			{Name: referrer(dig(12), ".sig"), Digest: dig(24)},
 		},
-		Children: map[string][]string{dig(2): {dig(11), dig(12)}, dig(3): {dig(12), dig(13)}},
+		Links: Links{Children: map[string][]string{dig(2): {dig(11), dig(12)}, dig(3): {dig(12), dig(13)}}},
 	}
 	policy := Policy{
 		Keep:            []KeepRule{{Tags: []string{"main"}}},

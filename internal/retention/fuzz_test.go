@@ -91,7 +91,7 @@ var (
 // untagged digests or other digests), up to 5 referrer tags (mostly of
 // existing digests) and up to 30 tags on the digests.
 func (in *fuzzInput) repository() Repository {
-	repo := Repository{Name: "fuzz", Children: map[string][]string{}}
+	repo := Repository{Name: "fuzz", Links: Links{Children: map[string][]string{}}}
 	digests := make([]string, 1+in.intn(10))
 	created := map[string]time.Time{}
 	for i := range digests {

@@ -37,12 +37,16 @@ type DeleteRule struct {
 }
 
 // Repository is one repository's snapshot: every tag with its digest and
-// created time (zero when unknown or not fetched), and the children of every
-// tagged index.
+// created time (zero when unknown or not fetched), the children of every
+// index a tag reaches, and the subjects of the manifests whose bodies were
+// read.
 type Repository struct {
-	Name     string
-	Tags     []Tag
-	Children map[string][]string
+	Name string
+	Tags []Tag
+	Links
+	// GoneSubjects are subjects of referrer tags that the registry says
+	// no longer exist: their referrers are garbage.
+	GoneSubjects map[string]bool
 }
 
 // Action is what happens to a digest.
@@ -150,4 +154,13 @@ func IsReferrerTag(tag string) bool {
 // ReferrerTagPrefix is the fallback tag name of subject, "sha256-<hex>".
 func ReferrerTagPrefix(subject string) string {
 	return strings.Replace(subject, ":", "-", 1)
+}
+
+// SubjectOf returns the subject a referrer tag names ("sha256-<hex>.sig"
+// names "sha256:<hex>"), and false for any other tag.
+func SubjectOf(tag string) (string, bool) {
+	if !IsReferrerTag(tag) {
+		return "", false
+	}
+	return subjectOf(tag), true
 }
