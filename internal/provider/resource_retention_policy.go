@@ -348,12 +348,13 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 	if diags.HasError() {
 		return
 	}
-	skipped, err := r.client.ExecuteBatches(ctx, batches(decisionsFrom(deletions)))
-	for _, s := range skipped {
+	report, err := r.client.ExecuteBatches(ctx, batches(decisionsFrom(deletions)))
+	for _, s := range report.Skipped {
 		diags.AddWarning("Skipped a planned deletion", s)
 	}
 	if err != nil {
-		diags.AddError("Cannot apply the retention policy", err.Error())
+		diags.AddError("Cannot apply the retention policy", fmt.Sprintf("%v\n\nDone before it stopped: %s. "+
+			"Nothing else was deleted; the next plan shows what is left.", err, report.Summary()))
 		return
 	}
 	state.Raw = planned.Raw

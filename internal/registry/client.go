@@ -63,6 +63,9 @@ type Client struct {
 	writers   memo[*http.Client] // repository -> client holding a push,pull,delete token
 	links     memo[links]        // manifest digest -> what its body names
 	packs     packs              // repository -> descriptions kept on disk
+	// viewMaxAge bounds how old a view of a repository a DELETE may rely
+	// on (execute.go).
+	viewMaxAge time.Duration
 }
 
 // New validates cfg and builds a client. It performs no network I/O.
@@ -120,7 +123,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	return &Client{
 		registry: reg, url: u.String(), concurrency: cfg.MaxConcurrency,
 		auth: auth, transport: rt, puller: puller, pusher: pusher,
-		packs: packs{cache: diskCache{dir: cfg.CacheDir, registry: u.String()}},
+		packs:      packs{cache: diskCache{dir: cfg.CacheDir, registry: u.String()}},
+		viewMaxAge: DefaultViewMaxAge,
 	}, nil
 }
 

@@ -25,6 +25,9 @@ type ManifestDeletion struct {
 	// ViaTag is the tag the user named, if any: if it points at another
 	// digest at apply time, the apply deletes nothing.
 	ViaTag string
+	// BreakParents are tagged indexes listing Digest whose breaking the
+	// user accepted (registry_manifest_deletion allow_breaking_indexes).
+	BreakParents []string
 }
 
 // PlanManifestDeletion resolves reference (a tag or a digest) in repo and
@@ -126,46 +129,17 @@ func (s *Snapshot) PlanManifestDeletion(digest string, withReferrers bool, apiRe
 func (d ManifestDeletion) Empty() bool { return d.Digest == "" }
 
 // ExecuteManifestDeletion performs a planned deletion after checking it
-// against a fresh snapshot. If a tag the plan did not list now points at
-// the digest, nothing is deleted: the registry would take that tag along.
-// Referrers and children that something tagged references again since the
-// plan are kept; what is already gone is skipped.
+// against a fresh view (execute.go). If the registry contradicts the plan
+// (the tag named moved, a tag the plan did not list now points at the
+// digest, or something tagged other than the accepted parents now uses
+// it), nothing is deleted and the error says why. Referrers and children
+// that something tagged uses again since the plan are kept; what is
+// already gone is skipped.
 func (c *Client) ExecuteManifestDeletion(ctx context.Context, planned ManifestDeletion) error {
-	fresh, err := c.Snapshot(ctx, planned.Repository)
-	if err != nil {
-		return err
-	}
-	return c.executeManifestDeletion(ctx, fresh, planned)
-}
-
-func (c *Client) executeManifestDeletion(ctx context.Context, fresh *Snapshot, planned ManifestDeletion) error {
-	if m, ok := fresh.Tags[planned.ViaTag]; ok && m.Digest != planned.Digest {
-		return changed("nothing deleted: since the plan, tag %q in %q moved from %s to %s; run plan again to review the new image",
-			planned.ViaTag, planned.Repository, planned.Digest, m.Digest)
-	}
-	if extra := missingFrom(planned.Tags, fresh.TagsOn(planned.Digest)); len(extra) > 0 {
-		return changed("nothing deleted: since the plan, %s now point(s) at %s in %q, and deleting the digest would remove them too; run plan again to review",
-			strings.Join(extra, ", "), planned.Digest, planned.Repository)
-	}
-	kept := fresh.referenced(setOf(planned.Tags))
-	var order []string
-	for _, r := range planned.Referrers {
-		if !kept[r] {
-			order = append(order, r)
-		}
-	}
-	order = append(order, planned.Digest) // an index goes before its children
-	for _, child := range planned.Children {
-		if !kept[child] {
-			order = append(order, child)
-		}
-	}
-	for _, digest := range order {
-		if err := c.DeleteManifest(ctx, planned.Repository, digest); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := c.executeBatch(ctx, Batch{Repository: planned.Repository, Manifests: []ManifestDeletion{planned}}, func(why string) error {
+		return changed("nothing deleted: %s", why)
+	})
+	return err
 }
 
 // TagDeletion is what removing some tags does, as shown in a plan and then

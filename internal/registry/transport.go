@@ -93,7 +93,7 @@ func shouldRetry(ctx context.Context, resp *http.Response, err error) bool {
 	}
 	if err != nil {
 		// Connection resets, refused dials, per-attempt timeouts: all transient.
-		return !errors.Is(err, context.Canceled)
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, errViewExpired)
 	}
 	return retryableStatus[resp.StatusCode]
 }
@@ -158,6 +158,10 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, req.Context().Err()
 	}
 	release := func() { <-t.slots }
+	if err := checkNotAfter(req.Context()); err != nil { // the slot may have taken a while
+		release()
+		return nil, err
+	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		release()

@@ -90,6 +90,28 @@ func (r *Registry) PushIndex(repo string, platforms []v1.Platform, created time.
 	return raw.digest, children, nil
 }
 
+// PushIndexOf pushes an OCI index over manifests already in repo, as a
+// multi-arch build that reuses earlier platform images does.
+func (r *Registry) PushIndexOf(repo string, children []v1.Hash, tags ...string) (v1.Hash, error) {
+	ref, err := r.repository(repo)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	index := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
+	for _, child := range children {
+		desc, err := remote.Head(ref.Digest(child.String()), r.remoteOptions()...)
+		if err != nil {
+			return v1.Hash{}, fmt.Errorf("child %s: %w", child, err)
+		}
+		index.Manifests = append(index.Manifests, *desc)
+	}
+	raw, err := newRawManifest(index, types.OCIImageIndex)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return raw.digest, r.push(repo, raw, raw.digest, tags)
+}
+
 // PushReferrer pushes a cosign-style artifact whose subject is the given
 // manifest and tags it "sha256-<hex>.<suffix>", the tag cosign uses. The
 // manifest is PUT directly: ggcr's Put would notice the subject, find no

@@ -1,0 +1,383 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
+)
+
+// The registry API has no conditional delete: DELETE by digest takes every
+// tag on that digest at the moment the registry handles it, whatever the
+// client saw before. So the apply works in rounds per repository: it reads
+// a fresh view (every tag resolved, every tagged index and referrer body
+// read), checks each planned item against it, and sends DELETEs one after
+// another only while that view is younger than viewMaxAge, counted from
+// when its reading started. A DELETE that is answered late ends the round,
+// and the next DELETE waits for a new view. The check is made when the
+// request goes on the wire (limitTransport), so time spent waiting for a
+// connection slot or between retries counts too.
+//
+// What remains is the registry's own window: a tag pushed onto a planned
+// digest less than viewMaxAge before its DELETE is sent (or while the
+// registry handles it) goes with it. The docs state this.
+
+// DefaultViewMaxAge is how old a view a DELETE may rely on.
+const DefaultViewMaxAge = 3 * time.Second
+
+// Report is what an apply did, also when it stopped on an error.
+type Report struct {
+	Skipped   []string // planned items not performed, and why
+	Deleted   int      // manifests deleted by digest
+	Untagged  int      // tags removed from digests that stay
+	Finished  []string // repositories whose batch is complete
+	Remaining []string // repositories with planned items not performed
+}
+
+// Summary says what was done, for an error message.
+func (r Report) Summary() string {
+	s := fmt.Sprintf("%d manifest(s) deleted and %d tag(s) removed", r.Deleted, r.Untagged)
+	if len(r.Finished) > 0 {
+		s += "; finished: " + strings.Join(r.Finished, ", ")
+	}
+	if len(r.Remaining) > 0 {
+		s += "; not finished: " + strings.Join(r.Remaining, ", ")
+	}
+	return s
+}
+
+// ExecuteBatches runs the repositories' batches side by side (each
+// repository's DELETEs are sequential, see above).
+func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, error) {
+	outcomes := make([]outcome, len(batches))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.concurrency)
+	for i, b := range batches {
+		g.Go(func() error {
+			var err error
+			outcomes[i], err = c.executeBatch(gctx, b, nil)
+			return err
+		})
+	}
+	err := g.Wait()
+	var r Report
+	for i, o := range outcomes {
+		r.Skipped = append(r.Skipped, o.skipped...)
+		r.Deleted += o.deleted
+		r.Untagged += o.untagged
+		if o.finished {
+			r.Finished = append(r.Finished, batches[i].Repository)
+		} else {
+			r.Remaining = append(r.Remaining, batches[i].Repository)
+		}
+	}
+	slices.Sort(r.Skipped)
+	return r, err
+}
+
+// outcome is what one repository's batch did.
+type outcome struct {
+	skipped           []string
+	deleted, untagged int
+	finished          bool
+}
+
+// work is one planned item as it is carried out.
+type work struct {
+	manifest ManifestDeletion // a deletion by digest, or
+	tag      string           // a tag to remove from tagDigest
+	tagDigest string
+	steps    []string // digests still to delete: the manifest, its children, its referrers
+	started  bool     // the manifest itself is deleted: only its dependents remain
+	skipped  bool
+	warned   bool // moved tags reported
+}
+
+func (w *work) done() bool { return w.skipped || (w.tag == "" && len(w.steps) == 0) }
+
+// removes lists the tags the work removes, as planned.
+func (w *work) removes() []string {
+	if w.tag != "" {
+		return []string{w.tag}
+	}
+	return w.manifest.Tags
+}
+
+func worksOf(b Batch) []*work {
+	var works []*work
+	for _, m := range b.Manifests {
+		// The subject first, then what depends on it: a failure in between
+		// leaves referrers without a subject (cleaned by the next plan),
+		// never a kept image without its signature.
+		steps := append(append([]string{m.Digest}, m.Children...), m.Referrers...)
+		works = append(works, &work{manifest: m, steps: steps})
+	}
+	for _, tag := range sortedTags(b.Untag) {
+		works = append(works, &work{tag: tag, tagDigest: b.Untag[tag]})
+	}
+	return works
+}
+
+func sortedTags(m map[string]string) []string {
+	tags := make([]string, 0, len(m))
+	for t := range m {
+		tags = append(tags, t)
+	}
+	slices.Sort(tags)
+	return tags
+}
+
+// strictness turns a contradicted item into an error (explicit
+// deletions, where nothing of a changed deletion is performed) when
+// non-nil.
+type strictness func(why string) error
+
+// executeBatch carries out one repository's batch in rounds, each against
+// a fresh view.
+func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (outcome, error) {
+	var o outcome
+	works := worksOf(b)
+	for {
+		pending := slices.DeleteFunc(slices.Clone(works), (*work).done)
+		if len(pending) == 0 {
+			o.finished = true
+			return o, nil
+		}
+		v, err := c.readView(ctx, b.Repository)
+		if err != nil {
+			return o, err
+		}
+		kept, notes, err := c.judge(ctx, v, works)
+		if err != nil {
+			return o, err
+		}
+		for _, n := range notes {
+			if strict != nil && n.contradicted {
+				return o, strict(n.why)
+			}
+			o.skipped = append(o.skipped, n.String())
+		}
+		if err := c.runRound(v.until(ctx), v, pending, kept, &o); err != nil && !errors.Is(err, errViewExpired) {
+			return o, err
+		}
+	}
+}
+
+// note is why a planned item was not (entirely) performed.
+type note struct {
+	subject      string // what was kept
+	why          string
+	contradicted bool // the item was skipped; otherwise a tag moved away
+}
+
+func (n note) String() string { return "kept " + n.subject + ": " + n.why }
+
+// runRound sends the pending works' DELETEs in order while the view is
+// fresh enough.
+func (c *Client) runRound(ctx context.Context, v *view, pending []*work, kept map[string]bool, o *outcome) error {
+	for _, w := range pending {
+		if w.skipped {
+			continue
+		}
+		if w.tag != "" {
+			if err := c.removeTag(ctx, v, w, o); err != nil {
+				return err
+			}
+			continue
+		}
+		for len(w.steps) > 0 {
+			digest := w.steps[0]
+			if !w.started || !kept[digest] { // a dependent that something kept uses again stays
+				if err := c.DeleteManifest(ctx, v.snap.Repository, digest); err != nil {
+					return err
+				}
+				if !w.started {
+					o.deleted++
+				}
+			}
+			w.started = true
+			w.steps = w.steps[1:]
+		}
+	}
+	return nil
+}
+
+func (c *Client) removeTag(ctx context.Context, v *view, w *work, o *outcome) error {
+	if _, present := v.snap.Tags[w.tag]; present {
+		if err := c.DeleteTag(ctx, v.snap.Repository, w.tag); err != nil {
+			return err
+		}
+		o.untagged++
+	}
+	w.tag = "" // done
+	return nil
+}
+
+// judge checks every pending work against the view and skips those it
+// contradicts, until no more are skipped (a skipped item's tags stay, and
+// what they keep alive stays too). It returns what the staying tags keep
+// alive.
+func (c *Client) judge(ctx context.Context, v *view, works []*work) (map[string]bool, []note, error) {
+	var notes []note
+	for {
+		removed := removedBy(works)
+		kept, err := c.keptAlive(ctx, v, removed)
+		if err != nil {
+			return nil, nil, err
+		}
+		changed := false
+		for _, w := range works {
+			if w.done() || w.started {
+				continue
+			}
+			if n, bad := v.contradicts(w, kept, removed); bad {
+				w.skipped, changed = true, true
+				notes = append(notes, n)
+			} else if !w.warned && w.tag == "" {
+				w.warned = true
+				for _, tag := range movedTags(v.snap, w.manifest) {
+					notes = append(notes, note{subject: "tag " + v.snap.Repository + ":" + tag, why: "it moved away from " + w.manifest.Digest + " since the plan"})
+				}
+			}
+		}
+		if !changed {
+			return kept, notes, nil
+		}
+	}
+}
+
+// removedBy returns the tags the works not skipped remove.
+func removedBy(works []*work) map[string]bool {
+	removed := map[string]bool{}
+	for _, w := range works {
+		if !w.skipped {
+			for _, t := range w.removes() {
+				removed[t] = true
+			}
+		}
+	}
+	return removed
+}
+
+// keptAlive returns what the tags that stay keep alive, reading the bodies
+// of staying manifests that may name a subject.
+func (c *Client) keptAlive(ctx context.Context, v *view, removed map[string]bool) (map[string]bool, error) {
+	var staying []string
+	for tag, m := range v.snap.Tags {
+		if !removed[tag] && mayNameSubject(m) && !slices.Contains(staying, m.Digest) {
+			staying = append(staying, m.Digest)
+		}
+	}
+	if _, err := c.readLinks(ctx, v.snap, staying); err != nil {
+		return nil, err
+	}
+	return v.snap.referenced(removed), nil
+}
+
+// mayNameSubject: only OCI manifests carry a subject; Docker schema2 and
+// schema1 manifests cannot, so their bodies need not be read.
+func mayNameSubject(m Manifest) bool {
+	return strings.HasPrefix(m.MediaType, "application/vnd.oci.")
+}
+
+// contradicts tells whether the view forbids a work not yet started, and
+// why.
+func (v *view) contradicts(w *work, kept, removed map[string]bool) (note, bool) {
+	repo := v.snap.Repository
+	if w.tag != "" {
+		if m, ok := v.snap.Tags[w.tag]; ok && m.Digest != w.tagDigest {
+			return note{subject: "tag " + repo + ":" + w.tag, why: fmt.Sprintf("it moved from %s to %s since the plan", w.tagDigest, m.Digest), contradicted: true}, true
+		}
+		return note{}, false
+	}
+	d := w.manifest
+	changed := func(format string, args ...any) (note, bool) {
+		return note{subject: d.Digest, why: fmt.Sprintf(format, args...), contradicted: true}, true
+	}
+	if m, ok := v.snap.Tags[d.ViaTag]; ok && m.Digest != d.Digest {
+		return changed("since the plan, tag %q in %q moved from %s to %s; run plan again to review the new image", d.ViaTag, repo, d.Digest, m.Digest)
+	}
+	if extra := missingFrom(d.Tags, v.snap.TagsOn(d.Digest)); len(extra) > 0 {
+		return changed("since the plan, %s now point(s) at %s in %q, and deleting the digest would remove them too; run plan again to review",
+			strings.Join(extra, ", "), d.Digest, repo)
+	}
+	if kept[d.Digest] {
+		if users := v.usersOf(d.Digest, removed, d.BreakParents); len(users) > 0 {
+			return changed("since the plan, %s in %q use(s) it (as an index child or a referrer's subject), and deleting it would break them; run plan again to review",
+				strings.Join(users, ", "), repo)
+		}
+	}
+	return note{}, false
+}
+
+// usersOf names the staying tags whose manifests keep digest alive, other
+// than through the accepted parents (an explicit deletion may accept
+// breaking the indexes its plan named).
+func (v *view) usersOf(digest string, removed map[string]bool, accepted []string) []string {
+	var users []string
+	links := v.snap.links()
+	for _, tag := range slices.Sorted(maps.Keys(v.snap.Tags)) {
+		m := v.snap.Tags[tag]
+		if removed[tag] || slices.Contains(accepted, m.Digest) || m.Digest == digest {
+			continue
+		}
+		if links.Reach(m.Digest)[digest] {
+			users = append(users, "tag "+tag)
+		}
+	}
+	return users
+}
+
+// view is a fresh look at one repository.
+type view struct {
+	snap   *Snapshot
+	readAt time.Time // when reading started: the view is no younger
+	maxAge time.Duration
+}
+
+func (c *Client) readView(ctx context.Context, repo string) (*view, error) {
+	v := &view{readAt: time.Now(), maxAge: c.viewMaxAge}
+	var err error
+	v.snap, err = c.Snapshot(ctx, repo)
+	return v, err
+}
+
+// until returns ctx carrying the moment the view stops being fresh enough
+// for a DELETE to rely on.
+func (v *view) until(ctx context.Context) context.Context {
+	return context.WithValue(ctx, notAfterKey{}, v.readAt.Add(v.maxAge))
+}
+
+type notAfterKey struct{}
+
+// errViewExpired stops a round: the request was not sent.
+var errViewExpired = errors.New("the view of the repository is too old for this request: read it again")
+
+// checkNotAfter refuses a request whose view is too old; limitTransport
+// calls it right before a request goes on the wire.
+func checkNotAfter(ctx context.Context) error {
+	if deadline, ok := ctx.Value(notAfterKey{}).(time.Time); ok && time.Now().After(deadline) {
+		return errViewExpired
+	}
+	return nil
+}
+
+// movedTags returns the planned tags of a manifest deletion that now point
+// at another image. They are not deleted: deleting the digest no longer
+// touches them. (Referrer tags point at their referrers, not at the digest.)
+func movedTags(fresh *Snapshot, m ManifestDeletion) []string {
+	var moved []string
+	for _, tag := range m.Tags {
+		if cur, ok := fresh.Tags[tag]; ok && cur.Digest != m.Digest && !retention.IsReferrerTag(tag) {
+			moved = append(moved, tag)
+		}
+	}
+	return moved
+}

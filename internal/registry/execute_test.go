@@ -1,0 +1,215 @@
+package registry
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
+)
+
+// planPolicy plans "delete every tag matching pattern" over repo, as a
+// retention plan does, and returns the batch an apply would carry out.
+func planPolicy(t *testing.T, c *Client, repo, pattern string) Batch {
+	t.Helper()
+	policy := retention.Policy{
+		Delete:          []retention.DeleteRule{{TagRegex: regexp.MustCompile(pattern)}},
+		DeleteReferrers: true,
+	}
+	_, decisions, err := c.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile("^" + regexp.QuoteMeta(repo) + "$")}, policy, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Batch{Repository: repo, Untag: map[string]string{}}
+	for _, d := range decisions {
+		if d.Action == retention.Untag {
+			for _, tag := range d.Tags {
+				b.Untag[tag] = d.Digest
+			}
+			continue
+		}
+		b.Manifests = append(b.Manifests, ManifestDeletion{Repository: repo, Digest: d.Digest, Tags: d.Tags, Referrers: d.Referrers, Children: d.Children})
+	}
+	return b
+}
+
+func mustExist(t *testing.T, reg *testregistry.Registry, repo string, exists bool, digests ...v1.Hash) {
+	t.Helper()
+	for _, d := range digests {
+		found, err := reg.ManifestExists(repo, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if found != exists {
+			t.Errorf("manifest %s exists = %v, want %v", d, found, exists)
+		}
+	}
+}
+
+func skippedLike(t *testing.T, report Report, pattern string) {
+	t.Helper()
+	re := regexp.MustCompile(pattern)
+	if !slices.ContainsFunc(report.Skipped, re.MatchString) {
+		t.Errorf("no skip note matches %q; notes: %q", pattern, report.Skipped)
+	}
+}
+
+// A tagged index or a tagged image naming a planned digest as its subject,
+// pushed after the plan, keeps that digest: deleting it would break them.
+func TestApplyKeepsWhatATaggedIndexOrSubjectStartedUsing(t *testing.T) {
+	reg := testregistry.Start(t)
+	ctx := context.Background()
+	child, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, err := reg.PushImage("app", time.Time{}, "pr-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := reg.PushImage("app", time.Time{}, "pr-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, Config{URL: reg.URL})
+	batch := planPolicy(t, c, "app", "^pr-")
+	if len(batch.Manifests) != 3 {
+		t.Fatalf("planned %d manifest deletions, want 3", len(batch.Manifests))
+	}
+	// After the plan: a release index reuses pr-1's image, and an
+	// attestation tagged "provenance" names pr-2's image as its subject.
+	index, err := reg.PushIndexOf("app", []v1.Hash{child.Digest}, "release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attestation, err := reg.PushUntaggedReferrer("app", subject.Digest, "att")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Tag("app", attestation, "provenance"); err != nil {
+		t.Fatal(err)
+	}
+
+	report, err := newClient(t, Config{URL: reg.URL}).ExecuteBatches(ctx, []Batch{batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExist(t, reg, "app", true, child.Digest, index, subject.Digest, attestation)
+	mustExist(t, reg, "app", false, gone.Digest)
+	skippedLike(t, report, `kept `+child.Digest.String()+`: since the plan, tag release .* use\(s\) it`)
+	skippedLike(t, report, `kept `+subject.Digest.String()+`: since the plan, tag provenance .* use\(s\) it`)
+	if report.Deleted != 1 || len(report.Finished) != 1 {
+		t.Errorf("report %+v; want 1 deletion, app finished", report)
+	}
+}
+
+// A DELETE the registry answers late ends the round: the next DELETE
+// relies on a view read after it. Here the first DELETE moves "latest"
+// onto the other planned digest (a rollback), then stalls past the view's
+// age; that digest and "latest" must survive.
+func TestApplyRereadsAfterASlowDelete(t *testing.T) {
+	reg := testregistry.Start(t)
+	first, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := reg.PushImage("app", time.Time{}, "pr-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.PushImage("app", time.Time{}, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	c := newClient(t, Config{URL: proxy.URL})
+	batch := planPolicy(t, c, "app", "^pr-")
+	var once sync.Once
+	var movedTo v1.Hash
+	planned := map[string]v1.Hash{first.Digest.String(): second.Digest, second.Digest.String(): first.Digest}
+	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+		other, isPlanned := planned[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]
+		if r.Method == http.MethodDelete && isPlanned {
+			once.Do(func() {
+				movedTo = other
+				if err := reg.Tag("app", other, "latest"); err != nil {
+					t.Error(err)
+				}
+				time.Sleep(c.viewMaxAge + time.Second)
+			})
+		}
+		return false
+	})
+
+	report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExist(t, reg, "app", true, movedTo)
+	latest, err := newClient(t, Config{URL: reg.URL}).Resolve(context.Background(), "app", "latest")
+	if err != nil || latest.Digest != movedTo.String() {
+		t.Fatalf("latest resolves to %q (%v); want %s, where it was moved", latest.Digest, err, movedTo)
+	}
+	skippedLike(t, report, `since the plan, latest now point\(s\) at `+movedTo.String())
+}
+
+// The subject goes first, then its referrers: a failure in between leaves
+// a referrer without a subject, never a kept image without its signature;
+// the next plan deletes that referrer, naming its subject.
+func TestApplyDeletesTheSubjectBeforeItsReferrers(t *testing.T) {
+	reg := testregistry.Start(t)
+	img, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := reg.PushReferrer("app", img.Digest, "sig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	c := newClient(t, Config{URL: proxy.URL, RetryMaxAttempts: 1})
+	batch := planPolicy(t, c, "app", "^pr-")
+	var order []string
+	var refused atomic.Bool
+	proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodDelete {
+			return false
+		}
+		digest := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		order = append(order, digest)
+		if digest == sig.String() {
+			refused.Store(true)
+			w.WriteHeader(http.StatusForbidden)
+			return true
+		}
+		return false
+	})
+	report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+	if err == nil || !refused.Load() {
+		t.Fatalf("the referrer's deletion was not refused: %v", err)
+	}
+	if len(order) != 2 || order[0] != img.Digest.String() {
+		t.Fatalf("DELETE order %v; want the subject %s first", order, img.Digest)
+	}
+	if !strings.Contains(report.Summary(), "1 manifest(s) deleted") || !strings.Contains(report.Summary(), "not finished: app") {
+		t.Errorf("summary %q does not say what was done", report.Summary())
+	}
+	proxy.setFault(nil)
+	next := planPolicy(t, newClient(t, Config{URL: reg.URL}), "app", "^pr-")
+	if len(next.Manifests) != 1 || next.Manifests[0].Digest != sig.String() {
+		t.Fatalf("next plan %+v; want the orphaned signature %s", next.Manifests, sig)
+	}
+	_, decisions, err := c.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile("^app$")},
+		retention.Policy{Delete: []retention.DeleteRule{{}}, DeleteReferrers: true}, time.Now())
+	if err != nil || len(decisions) != 1 || !strings.Contains(decisions[0].Reason, img.Digest.String()+", which no longer exists") {
+		t.Fatalf("decisions %+v (%v); want the orphan's reason to name its subject", decisions, err)
+	}
+}
