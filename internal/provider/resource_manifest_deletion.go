@@ -113,7 +113,7 @@ func (r *ManifestDeletionResource) Schema(_ context.Context, _ resource.SchemaRe
 			"removed_referrers": schema.ListAttribute{
 				Computed:            true,
 				ElementType:         types.StringType,
-				MarkdownDescription: "Digests of referrers deleted before the manifest.",
+				MarkdownDescription: "Digests of referrers deleted after the manifest (a subject goes first, so a failure never leaves a kept image unsigned).",
 			},
 			"removed_children": schema.ListAttribute{
 				Computed:            true,
@@ -127,7 +127,7 @@ func (r *ManifestDeletionResource) Schema(_ context.Context, _ resource.SchemaRe
 				Attributes: map[string]schema.Attribute{
 					"digest":    schema.StringAttribute{Computed: true, MarkdownDescription: "Digest to delete."},
 					"tags":      schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Tags removed with it."},
-					"referrers": schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Referrers deleted before it."},
+					"referrers": schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Referrers deleted after it."},
 					"children":  schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Index children deleted after it."},
 				},
 			},

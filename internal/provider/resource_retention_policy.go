@@ -86,7 +86,7 @@ var decisionObject = schema.NestedAttributeObject{Attributes: map[string]schema.
 	"digest":     schema.StringAttribute{Computed: true, MarkdownDescription: "Manifest digest."},
 	"action":     schema.StringAttribute{Computed: true, MarkdownDescription: "`delete_manifest` (every tag on the digest goes, so the manifest is deleted by digest) or `untag` (only these tags go: another tag keeps the manifest)."},
 	"tags":       schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Tags removed."},
-	"referrers":  schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Referrers (signatures, attestations, SBOMs) deleted before the manifest."},
+	"referrers":  schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Referrers (signatures, attestations, SBOMs) deleted after the manifest and its children."},
 	"children":   schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Index children deleted after the manifest."},
 	"reason":     schema.StringAttribute{Computed: true, MarkdownDescription: "The rule that deletes the tags, and for `untag` the tags that keep the manifest."},
 }}

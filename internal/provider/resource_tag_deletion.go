@@ -98,7 +98,7 @@ func (r *TagDeletionResource) Schema(_ context.Context, _ resource.SchemaRequest
 			"deleted_manifests": schema.ListAttribute{
 				Computed:            true,
 				ElementType:         types.StringType,
-				MarkdownDescription: "With `delete_untagged_manifests`: digests this apply deletes, in order (referrers, the untagged manifest, its children).",
+				MarkdownDescription: "With `delete_untagged_manifests`: digests this apply deletes, in order (the untagged manifest, its children, then its referrers: a subject goes before what refers to it).",
 			},
 			"pending": schema.SingleNestedAttribute{
 				Computed: true,

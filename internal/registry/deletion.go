@@ -17,7 +17,9 @@ type ManifestDeletion struct {
 	// Tags point at Digest; the registry removes them with it.
 	Tags []string
 	// Referrers (signatures, attestations, SBOMs) of Digest and of the
-	// deleted children, deleted first so none is left orphaned.
+	// deleted children, deleted after them: a failure in between leaves
+	// referrers without a subject, which the next plan cleans, never a
+	// kept image without its signature.
 	Referrers []string
 	// Children of an index that no remaining tag or index references,
 	// deleted after it.
@@ -149,8 +151,8 @@ type TagDeletion struct {
 	// Tags maps each requested tag that exists to the digest it points at.
 	Tags map[string]string
 	// Untagged lists, in deletion order, the manifests to delete because
-	// the removed tags leave them with no tag: each with its referrers
-	// before it and its unreferenced index children after it.
+	// the removed tags leave them with no tag: each followed by its
+	// unreferenced index children and its referrers.
 	Untagged []string
 }
 
@@ -170,7 +172,7 @@ func (s *Snapshot) PlanTagDeletion(tags []string, deleteUntagged bool) TagDeleti
 }
 
 // untagged returns which of candidates no tag outside removed references,
-// expanded with their referrers and unreferenced children, in deletion
+// expanded with their unreferenced children and referrers, in deletion
 // order and without repeats.
 func (s *Snapshot) untagged(candidates []string, removed map[string]bool) []string {
 	kept := s.referenced(removed)
@@ -190,9 +192,9 @@ func (s *Snapshot) untagged(candidates []string, removed map[string]bool) []stri
 			continue
 		}
 		m := s.PlanManifestDeletion(digest, true, nil)
-		add(m.Referrers...)
-		add(digest)
+		add(digest) // the subject first: a failure never leaves a kept image unsigned
 		add(m.Children...)
+		add(m.Referrers...)
 	}
 	return order
 }

@@ -90,8 +90,8 @@ func TestPlanTagDeletion(t *testing.T) {
 		t.Fatalf("untagged = %v", d.Untagged)
 	}
 	d = s.PlanTagDeletion([]string{"latest", "v1.9"}, true)
-	if !slices.Equal(d.Untagged, []string{sigA, imgA}) {
-		t.Fatalf("untagged = %v, want the signature then the image", d.Untagged)
+	if !slices.Equal(d.Untagged, []string{imgA, sigA}) {
+		t.Fatalf("untagged = %v, want the image then its signature", d.Untagged)
 	}
 	if d = s.PlanTagDeletion([]string{"multi"}, false); len(d.Untagged) != 0 {
 		t.Fatalf("untagged without the option = %v", d.Untagged)
