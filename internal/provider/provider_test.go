@@ -49,6 +49,7 @@ func testAccPreCheck(t *testing.T) {
 
 func accTest(t *testing.T, steps ...resource.TestStep) {
 	t.Helper()
+	t.Setenv("REGISTRY_CACHE_DIR", t.TempDir()) // no test sees another's descriptions or plan records
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: protoV6Providers,

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
 )
@@ -61,8 +62,10 @@ var manifestPendingType = map[string]attr.Type{
 	"children":  types.ListType{ElemType: types.StringType},
 }
 
-func (r *ManifestDeletionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_manifest_deletion"
+const manifestDeletionType = "registry_manifest_deletion"
+
+func (r *ManifestDeletionResource) Metadata(_ context.Context, _ resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = manifestDeletionType
 }
 
 func (r *ManifestDeletionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -168,7 +171,8 @@ func (r *ManifestDeletionResource) ModifyPlan(ctx context.Context, req resource.
 		return
 	}
 	var d registry.ManifestDeletion
-	switch deletionPlanSource(req, hasValue(state.Pending)) {
+	source := deletionPlanSource(req, hasValue(state.Pending))
+	switch source {
 	case planNothing:
 		return
 	case planFromRegistry:
@@ -189,6 +193,9 @@ func (r *ManifestDeletionResource) ModifyPlan(ctx context.Context, req resource.
 	}
 	plan.setDeletion(d, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	if source == planFromRegistry {
+		recordsOf(r.client).settle(manifestDeletionType, req, resp)
+	}
 }
 
 // setDeletion records a planned deletion in the model.
@@ -226,10 +233,12 @@ func (m manifestDeletionModel) pendingDeletion(ctx context.Context, diags *diag.
 }
 
 func (r *ManifestDeletionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	recordsOf(r.client).forget(manifestDeletionType, req.Config.Raw, tftypes.NewValue(req.Plan.Raw.Type(), nil))
 	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
 func (r *ManifestDeletionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	recordsOf(r.client).forget(manifestDeletionType, req.Config.Raw, req.State.Raw)
 	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 

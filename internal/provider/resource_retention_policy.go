@@ -93,8 +93,10 @@ var decisionObject = schema.NestedAttributeObject{Attributes: map[string]schema.
 
 var decisionObjectType = decisionObject.Type().TerraformType(context.Background())
 
-func (r *RetentionPolicyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_retention_policy"
+const retentionPolicyType = "registry_retention_policy"
+
+func (r *RetentionPolicyResource) Metadata(_ context.Context, _ resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = retentionPolicyType
 }
 
 func (r *RetentionPolicyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
@@ -306,6 +308,9 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		}
 	}
 	resp.Plan.Raw = plannedValue(resp.Plan.Raw, plan.Repositories, decisions, &resp.Diagnostics)
+	if source == planFromRegistry {
+		recordsOf(r.client).settle(retentionPolicyType, req, resp)
+	}
 }
 
 // checkMaxDeletions fails the plan before anything is deleted.
@@ -331,10 +336,12 @@ func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadReq
 }
 
 func (r *RetentionPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	recordsOf(r.client).forget(retentionPolicyType, req.Config.Raw, tftypes.NewValue(req.Plan.Raw.Type(), nil))
 	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
 func (r *RetentionPolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	recordsOf(r.client).forget(retentionPolicyType, req.Config.Raw, req.State.Raw)
 	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
@@ -403,6 +410,7 @@ func withAttributes(object tftypes.Value, replaced map[string]tftypes.Value, dia
 		diags.AddError("Internal error", fmt.Sprintf("Reading the resource value: %v. Please report this to the provider's developers.", err))
 		return object
 	}
+	attributes = maps.Clone(attributes) // As shares the value's own map: never write to it
 	maps.Copy(attributes, replaced)
 	return tftypes.NewValue(object.Type(), attributes)
 }

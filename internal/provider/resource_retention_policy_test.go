@@ -437,3 +437,59 @@ func TestRetentionPolicy_warnsWhenDeletionsCannotBePreviewed(t *testing.T) {
 		})
 	}
 }
+
+// A saved plan of a new policy applied after the registry changed behind
+// it: a new tag lands on one planned digest, a new tagged index lists
+// another. Terraform applies the plan as reviewed (no "inconsistent final
+// plan"), the apply keeps both digests with their tags and deletes the
+// rest, and the next plan shows what the policy asks of the registry now.
+func TestAccRetentionPolicy_savedPlanAfterTheRegistryChanged(t *testing.T) {
+	reg := startRegistry(t)
+	retagged := mustPush(t, reg, "app", "pr-1")
+	reused := mustPush(t, reg, "app", "pr-2")
+	gone := mustPush(t, reg, "app", "pr-3")
+	var index v1.Hash
+	config := policyConfig(reg, `
+  repositories = ["app"]
+  delete {
+    tag_regex = "^pr-"
+  }`)
+	accTest(t,
+		resource.TestStep{
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction(policy, plancheck.ResourceActionCreate),
+				expectDeletions(3),
+				betweenPlanAndApply(func() {
+					if err := reg.Tag("app", retagged.Digest, "hotfix"); err != nil {
+						t.Error(err)
+					}
+					var err error
+					if index, err = reg.PushIndexOf("app", []v1.Hash{reused.Digest}, "release"); err != nil {
+						t.Error(err)
+					}
+				}),
+			}},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(policy, tfjsonpath.New("deletions"), knownvalue.ListSizeExact(3)),
+			},
+			Check: resource.ComposeTestCheckFunc(
+				expectRegistryTags(reg, "app", "hotfix", "pr-1", "pr-2", "release"),
+				expectManifests(reg, "app", true, retagged.Digest, reused.Digest),
+				expectManifests(reg, "app", false, gone.Digest),
+				deferred(func() resource.TestCheckFunc { return expectManifests(reg, "app", true, index) }),
+			),
+			ExpectNonEmptyPlan: true, // pr-1 and pr-2 are pending again, as untags now
+		},
+		resource.TestStep{
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				expectDeletions(2),
+				expectDeletion(0, "action", knownvalue.StringExact("untag")),
+				expectDeletion(1, "action", knownvalue.StringExact("untag")),
+			}},
+			Check: expectRegistryTags(reg, "app", "hotfix", "release"),
+		},
+		thenEmptyPlan(config),
+	)
+}

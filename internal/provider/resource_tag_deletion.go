@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
 )
@@ -55,8 +56,10 @@ var tagPendingType = map[string]attr.Type{
 	"manifests": types.ListType{ElemType: types.StringType},
 }
 
-func (r *TagDeletionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_tag_deletion"
+const tagDeletionType = "registry_tag_deletion"
+
+func (r *TagDeletionResource) Metadata(_ context.Context, _ resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = tagDeletionType
 }
 
 func (r *TagDeletionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -138,7 +141,8 @@ func (r *TagDeletionResource) ModifyPlan(ctx context.Context, req resource.Modif
 		return
 	}
 	var d registry.TagDeletion
-	switch deletionPlanSource(req, hasValue(state.Pending)) {
+	source := deletionPlanSource(req, hasValue(state.Pending))
+	switch source {
 	case planNothing:
 		return
 	case planFromRegistry:
@@ -158,6 +162,9 @@ func (r *TagDeletionResource) ModifyPlan(ctx context.Context, req resource.Modif
 	}
 	plan.setDeletion(ctx, d, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	if source == planFromRegistry {
+		recordsOf(r.client).settle(tagDeletionType, req, resp)
+	}
 }
 
 func (m *tagDeletionModel) setDeletion(ctx context.Context, d registry.TagDeletion, diags *diag.Diagnostics) {
@@ -184,10 +191,12 @@ func (m tagDeletionModel) pendingDeletion(ctx context.Context, diags *diag.Diagn
 }
 
 func (r *TagDeletionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	recordsOf(r.client).forget(tagDeletionType, req.Config.Raw, tftypes.NewValue(req.Plan.Raw.Type(), nil))
 	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
 func (r *TagDeletionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	recordsOf(r.client).forget(tagDeletionType, req.Config.Raw, req.State.Raw)
 	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 

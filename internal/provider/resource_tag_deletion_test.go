@@ -75,7 +75,7 @@ resource "registry_tag_deletion" "this" {
 }`,
 			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 				expectTagPlan("removed_tags", digestsByTag("pr-1", alone.Digest.String(), "pr-2", shared.Digest.String())),
-				expectTagPlan("deleted_manifests", listOf(sig.String(), alone.Digest.String())),
+				expectTagPlan("deleted_manifests", listOf(alone.Digest.String(), sig.String())), // the subject first
 			}},
 			Check: resource.ComposeTestCheckFunc(
 				expectRegistryTags(reg, "app", "stable"),

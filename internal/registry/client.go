@@ -147,6 +147,10 @@ func withDefaults(cfg Config) Config {
 // URL is the registry's base URL as configured.
 func (c *Client) URL() string { return c.url }
 
+// CacheDir is the directory the provider keeps its caches in; empty when
+// caching is off.
+func (c *Client) CacheDir() string { return c.packs.cache.dir }
+
 // ParseURL accepts http(s)://host[:port] with no path, query or credentials.
 func ParseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)

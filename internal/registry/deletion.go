@@ -27,8 +27,11 @@ type ManifestDeletion struct {
 	// ViaTag is the tag the user named, if any: if it points at another
 	// digest at apply time, the apply deletes nothing.
 	ViaTag string
-	// BreakParents are tagged indexes listing Digest whose breaking the
-	// user accepted (registry_manifest_deletion allow_breaking_indexes).
+	// Parents maps each tagged index that lists Digest (however deep), and
+	// stays, to its tags: deleting Digest breaks them.
+	Parents map[string][]string
+	// BreakParents are the parents whose breaking the user accepted
+	// (registry_manifest_deletion allow_breaking_indexes).
 	BreakParents []string
 }
 
@@ -90,7 +93,7 @@ func IsDigest(reference string) bool {
 func (s *Snapshot) PlanManifestDeletion(digest string, withReferrers bool, apiReferrers map[string][]string) ManifestDeletion {
 	tags := s.TagsOn(digest)
 	removing := setOf(tags)
-	d := ManifestDeletion{Repository: s.Repository, Digest: digest, Tags: tags}
+	d := ManifestDeletion{Repository: s.Repository, Digest: digest, Tags: tags, Parents: s.parentsOf(digest)}
 	kept := s.referenced(removing)
 	for _, child := range s.Children[digest] {
 		if !kept[child] && !slices.Contains(d.Children, child) {
@@ -125,6 +128,18 @@ func (s *Snapshot) PlanManifestDeletion(digest string, withReferrers bool, apiRe
 	slices.Sort(d.Referrers)
 	slices.Sort(d.Tags)
 	return d
+}
+
+// parentsOf maps the tagged manifests other than digest that keep it
+// alive (indexes listing it, however deep) to their tags.
+func (s *Snapshot) parentsOf(digest string) map[string][]string {
+	parents := map[string][]string{}
+	for tag, m := range s.Tags {
+		if m.Digest != digest && s.keptBy(tag, digest) {
+			parents[m.Digest] = s.TagsOn(m.Digest)
+		}
+	}
+	return parents
 }
 
 // Empty reports whether the deletion would remove nothing at all.

@@ -267,11 +267,12 @@ func removedBy(works []*work) map[string]bool {
 }
 
 // keptAlive returns what the tags that stay keep alive, reading the bodies
-// of staying manifests that may name a subject.
+// of staying manifests that may name a subject (referrer tags follow their
+// subject instead of keeping it: their bodies are not needed).
 func (c *Client) keptAlive(ctx context.Context, v *view, removed map[string]bool) (map[string]bool, error) {
 	var staying []string
 	for tag, m := range v.snap.Tags {
-		if !removed[tag] && mayNameSubject(m) && !slices.Contains(staying, m.Digest) {
+		if !removed[tag] && !retention.IsReferrerTag(tag) && mayNameSubject(m) && !slices.Contains(staying, m.Digest) {
 			staying = append(staying, m.Digest)
 		}
 	}
@@ -322,13 +323,9 @@ func (v *view) contradicts(w *work, kept, removed map[string]bool) (note, bool) 
 // breaking the indexes its plan named).
 func (v *view) usersOf(digest string, removed map[string]bool, accepted []string) []string {
 	var users []string
-	links := v.snap.links()
 	for _, tag := range slices.Sorted(maps.Keys(v.snap.Tags)) {
 		m := v.snap.Tags[tag]
-		if removed[tag] || slices.Contains(accepted, m.Digest) || m.Digest == digest {
-			continue
-		}
-		if links.Reach(m.Digest)[digest] {
+		if !removed[tag] && !slices.Contains(accepted, m.Digest) && m.Digest != digest && v.snap.keptBy(tag, digest) {
 			users = append(users, "tag "+tag)
 		}
 	}

@@ -237,7 +237,7 @@ func parseLinks(digest string, mediaType types.MediaType, body []byte) (links, e
 // registry no longer holds: a HEAD each, and none at all in the usual case
 // where every subject is tagged.
 func (c *Client) findGoneSubjects(ctx context.Context, s *Snapshot) error {
-	present := s.links().Reach(s.taggedDigests()...)
+	present := s.referenced(nil)
 	var unknown []string
 	for tag := range s.Tags {
 		if subject, ok := retention.SubjectOf(tag); ok && !present[subject] && !slices.Contains(unknown, subject) {
@@ -276,17 +276,6 @@ func (s *Snapshot) links() retention.Links {
 	return retention.Links{Children: s.Children, Subjects: s.Subjects}
 }
 
-// taggedDigests returns the digest of every tag, once each.
-func (s *Snapshot) taggedDigests() []string {
-	var digests []string
-	for _, m := range s.Tags {
-		if !slices.Contains(digests, m.Digest) {
-			digests = append(digests, m.Digest)
-		}
-	}
-	return digests
-}
-
 // TagsOn returns the tags pointing at digest, sorted.
 func (s *Snapshot) TagsOn(digest string) []string {
 	var tags []string
@@ -303,13 +292,27 @@ func (s *Snapshot) TagsOn(digest string) []string {
 // its manifest, the children of an index however deep, and the subjects
 // the bodies read name. What must survive.
 func (s *Snapshot) referenced(removed map[string]bool) map[string]bool {
-	var roots []string
+	var roots, referrerRoots []string
 	for tag, m := range s.Tags {
-		if !removed[tag] {
+		switch {
+		case removed[tag]:
+		case retention.IsReferrerTag(tag):
+			referrerRoots = append(referrerRoots, m.Digest)
+		default:
 			roots = append(roots, m.Digest)
 		}
 	}
-	return s.links().Reach(roots...)
+	return s.links().Keep(roots, referrerRoots)
+}
+
+// keptBy reports whether what tag points at keeps digest alive (as a
+// referrer tag keeps only its children, not its subject).
+func (s *Snapshot) keptBy(tag, digest string) bool {
+	m := s.Tags[tag]
+	if retention.IsReferrerTag(tag) {
+		return s.links().Keep(nil, []string{m.Digest})[digest]
+	}
+	return s.links().Reach(m.Digest)[digest]
 }
 
 // FallbackReferrerTags returns the tags that name subject in the referrers

@@ -190,7 +190,7 @@ func orphanDecisions(repo Repository, byDigest map[string][]string, survivors ma
 // survivorsOf returns every digest that a tag not deleted, or a staying
 // referrer tag, references.
 func survivorsOf(repo Repository, tags, referrers []Tag, deleted map[string]int, staying map[string]bool) map[string]bool {
-	var roots []string
+	var roots, referrerRoots []string
 	for _, t := range tags {
 		if _, gone := deleted[t.Name]; !gone {
 			roots = append(roots, t.Digest)
@@ -198,10 +198,10 @@ func survivorsOf(repo Repository, tags, referrers []Tag, deleted map[string]int,
 	}
 	for _, r := range referrers {
 		if staying[r.Name] {
-			roots = append(roots, r.Digest)
+			referrerRoots = append(referrerRoots, r.Digest)
 		}
 	}
-	return repo.Reach(roots...)
+	return repo.Keep(roots, referrerRoots)
 }
 
 // owners maps every digest that goes to the manifest deletion that takes it

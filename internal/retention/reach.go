@@ -10,16 +10,25 @@ type Links struct {
 
 // Reach returns every digest that the roots keep alive: the roots, every
 // child of an index among them however deep, and the subject of every
-// manifest among them (deleting a subject would orphan a referrer that
-// stays). Deleting any of them would break something that stays.
+// manifest among them (deleting a subject would orphan a tagged image that
+// names it). Deleting any of them would break something that stays.
 func (l Links) Reach(roots ...string) map[string]bool {
 	reached := map[string]bool{}
-	l.extend(reached, roots...)
+	l.extend(reached, true, roots...)
 	return reached
 }
 
+// Keep is Reach over the digests of tags that stay, where referrerRoots
+// are those of referrer tags ("sha256-<hex>.sig"): a referrer tag follows
+// its subject rather than keeping it, so only its children count.
+func (l Links) Keep(roots, referrerRoots []string) map[string]bool {
+	kept := l.Reach(roots...)
+	l.extend(kept, false, referrerRoots...)
+	return kept
+}
+
 // extend adds to reached what the roots keep alive.
-func (l Links) extend(reached map[string]bool, roots ...string) {
+func (l Links) extend(reached map[string]bool, subjects bool, roots ...string) {
 	for len(roots) > 0 {
 		digest := roots[len(roots)-1]
 		roots = roots[:len(roots)-1]
@@ -28,7 +37,7 @@ func (l Links) extend(reached map[string]bool, roots ...string) {
 		}
 		reached[digest] = true
 		roots = append(roots, l.Children[digest]...)
-		if subject := l.Subjects[digest]; subject != "" {
+		if subject := l.Subjects[digest]; subjects && subject != "" {
 			roots = append(roots, subject)
 		}
 	}

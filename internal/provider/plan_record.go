@@ -1,0 +1,144 @@
+package provider
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+)
+
+// Terraform plans every resource twice: for the plan the user reviews, and
+// again during apply, and it stops with "Provider produced inconsistent
+// final plan ... a bug in the provider" when the second plan differs from
+// the first. A deletion planned from the registry (a new or reconfigured
+// resource) would differ whenever the registry changed in between, and a
+// provider is told nothing that tells the two passes apart.
+//
+// So the plan made from the registry is recorded on disk (in cache_dir),
+// keyed by everything Terraform gives both passes: the resource type, the
+// registry, the configuration and the prior state. A later plan for the
+// same key within planRecordTTL repeats the recorded one, with a warning
+// naming when it was made, if the registry no longer agrees with it: the
+// saved plan applies as reviewed, and the apply's own checks against the
+// registry skip, with a warning, what changed. The apply forgets the
+// record. Where the record is missing (cache_dir = "", or plan and apply
+// on different machines without it) the second pass plans from the
+// registry again, and a registry changed in between still ends in
+// Terraform's message; nothing is deleted then either.
+
+// planRecordTTL is how long a recorded plan is repeated; older records are
+// removed when a new one is written.
+const planRecordTTL = 24 * time.Hour
+
+type planRecords struct {
+	dir    string // empty: recording is off
+	client *registry.Client
+	now    func() time.Time
+}
+
+func recordsOf(client *registry.Client) planRecords {
+	if client == nil || client.CacheDir() == "" {
+		return planRecords{client: client, now: time.Now}
+	}
+	return planRecords{dir: filepath.Join(client.CacheDir(), "plans"), client: client, now: time.Now}
+}
+
+// settle records the plan just made from the registry, or repeats the one
+// recorded for the same configuration and state if it differs.
+func (p planRecords) settle(typeName string, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	path, ok := p.path(typeName, req.Config.Raw, req.State.Raw)
+	if !ok || resp.Diagnostics.HasError() {
+		return
+	}
+	recorded, at, found := p.load(path, resp.Plan.Raw.Type())
+	switch {
+	case !found:
+		p.save(path, resp.Plan.Raw)
+	case !recorded.Equal(resp.Plan.Raw):
+		resp.Plan.Raw = recorded
+		resp.Diagnostics.AddWarning("The registry changed since this was first planned",
+			fmt.Sprintf("This configuration was planned at %s and the registry no longer matches that plan. This plan repeats it, so that a saved plan "+
+				"applies as reviewed: the apply checks every item against the registry again, skips what changed (with a warning) and deletes nothing else. "+
+				"The plan after that apply shows what the registry needs then. To plan from the registry as it is now instead, delete %s.",
+				at.UTC().Format(time.RFC3339), path))
+	}
+}
+
+// forget drops the record once the apply has run.
+func (p planRecords) forget(typeName string, config, state tftypes.Value) {
+	if path, ok := p.path(typeName, config, state); ok {
+		_ = os.Remove(path)
+	}
+}
+
+func (p planRecords) path(typeName string, config, state tftypes.Value) (string, bool) {
+	if p.dir == "" {
+		return "", false
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", typeName, p.client.URL())
+	for _, v := range []tftypes.Value{config, state} {
+		raw, err := tfprotov6.NewDynamicValue(v.Type(), v)
+		if err != nil {
+			return "", false
+		}
+		h.Write(raw.MsgPack)
+		h.Write([]byte{0})
+	}
+	return filepath.Join(p.dir, hex.EncodeToString(h.Sum(nil))+".msgpack"), true
+}
+
+func (p planRecords) load(path string, typ tftypes.Type) (tftypes.Value, time.Time, bool) {
+	info, err := os.Stat(path)
+	if err != nil || p.now().Sub(info.ModTime()) > planRecordTTL {
+		return tftypes.Value{}, time.Time{}, false
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return tftypes.Value{}, time.Time{}, false
+	}
+	v, err := (&tfprotov6.DynamicValue{MsgPack: raw}).Unmarshal(typ)
+	if err != nil {
+		return tftypes.Value{}, time.Time{}, false // a damaged record is no record
+	}
+	return v, info.ModTime(), true
+}
+
+// save writes a record atomically and removes records past their time.
+// Recording is best effort: a failure only means the next pass plans from
+// the registry.
+func (p planRecords) save(path string, plan tftypes.Value) {
+	raw, err := tfprotov6.NewDynamicValue(plan.Type(), plan)
+	if err != nil || os.MkdirAll(p.dir, 0o700) != nil {
+		return
+	}
+	p.prune()
+	tmp, err := os.CreateTemp(p.dir, ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(raw.MsgPack)
+	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
+		_ = os.Remove(tmp.Name())
+	}
+}
+
+func (p planRecords) prune() {
+	entries, err := os.ReadDir(p.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && p.now().Sub(info.ModTime()) > planRecordTTL {
+			_ = os.Remove(filepath.Join(p.dir, e.Name()))
+		}
+	}
+}
