@@ -3,6 +3,9 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -44,6 +47,8 @@ type manifestDeletionModel struct {
 	RemovedTags      types.List   `tfsdk:"removed_tags"`
 	RemovedReferrers types.List   `tfsdk:"removed_referrers"`
 	RemovedChildren  types.List   `tfsdk:"removed_children"`
+	AllowBreaking    types.Bool   `tfsdk:"allow_breaking_indexes"`
+	BrokenIndexes    types.Map    `tfsdk:"broken_indexes"`
 	Pending          types.Object `tfsdk:"pending"`
 }
 
@@ -53,13 +58,18 @@ type manifestPending struct {
 	Tags      types.List   `tfsdk:"tags"`
 	Referrers types.List   `tfsdk:"referrers"`
 	Children  types.List   `tfsdk:"children"`
+	Parents   types.Map    `tfsdk:"broken_indexes"`
 }
 
+// indexesType maps a tagged index's digest to its tags.
+var indexesType = types.MapType{ElemType: types.ListType{ElemType: types.StringType}}
+
 var manifestPendingType = map[string]attr.Type{
-	"digest":    types.StringType,
-	"tags":      types.ListType{ElemType: types.StringType},
-	"referrers": types.ListType{ElemType: types.StringType},
-	"children":  types.ListType{ElemType: types.StringType},
+	"digest":         types.StringType,
+	"tags":           types.ListType{ElemType: types.StringType},
+	"referrers":      types.ListType{ElemType: types.StringType},
+	"children":       types.ListType{ElemType: types.StringType},
+	"broken_indexes": indexesType,
 }
 
 const manifestDeletionType = "registry_manifest_deletion"
@@ -123,6 +133,19 @@ func (r *ManifestDeletionResource) Schema(_ context.Context, _ resource.SchemaRe
 				ElementType:         types.StringType,
 				MarkdownDescription: "For an index: digests of its children that no remaining tag or index references, deleted after it.",
 			},
+			"allow_breaking_indexes": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+				MarkdownDescription: "Delete the manifest even when tagged indexes (multi-platform images) list it as a platform: those indexes stay " +
+					"tagged but can no longer be pulled for that platform. Default `false`: the plan fails and names them (`broken_indexes`).",
+			},
+			"broken_indexes": schema.MapAttribute{
+				Computed:    true,
+				ElementType: types.ListType{ElemType: types.StringType},
+				MarkdownDescription: "Tagged indexes that list the manifest (however deep) and stay, each digest with its tags: the deletion breaks them. " +
+					"Planning fails while this is not empty, unless `allow_breaking_indexes = true`; the apply then refuses if any other index started listing it.",
+			},
 			"pending": schema.SingleNestedAttribute{
 				Computed: true,
 				MarkdownDescription: "Set by refresh when the manifest (or, with `tag`, an image under the tag) is in the registry again: " +
@@ -132,6 +155,8 @@ func (r *ManifestDeletionResource) Schema(_ context.Context, _ resource.SchemaRe
 					"tags":      schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Tags removed with it."},
 					"referrers": schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Referrers deleted after it."},
 					"children":  schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Index children deleted after it."},
+					"broken_indexes": schema.MapAttribute{Computed: true, ElementType: types.ListType{ElemType: types.StringType},
+						MarkdownDescription: "Tagged indexes that list it, with their tags."},
 				},
 			},
 		},
@@ -184,6 +209,13 @@ func (r *ManifestDeletionResource) ModifyPlan(ctx context.Context, req resource.
 	case planFromPending:
 		d = state.pendingDeletion(ctx, &resp.Diagnostics)
 	}
+	if len(d.Parents) > 0 && !plan.AllowBreaking.ValueBool() {
+		resp.Diagnostics.AddAttributeError(path.Root("allow_breaking_indexes"), "Deleting this manifest would break tagged indexes",
+			fmt.Sprintf("%s in %q is listed by tagged indexes that stay: %s. Deleting it leaves them unpullable for that platform. "+
+				"Delete the indexes instead (or first), or set allow_breaking_indexes = true to delete it anyway. Nothing was deleted.",
+				d.Digest, d.Repository, describeIndexes(d.Parents)))
+		return
+	}
 	if d.Empty() {
 		resp.Diagnostics.AddWarning("Nothing to delete",
 			fmt.Sprintf("%s does not exist in the registry: this apply deletes nothing. If it appears later, the next plan deletes it.", plan.id()))
@@ -209,7 +241,41 @@ func (m *manifestDeletionModel) setDeletion(d registry.ManifestDeletion, diags *
 	m.RemovedTags = stringList(d.Tags, diags)
 	m.RemovedReferrers = stringList(d.Referrers, diags)
 	m.RemovedChildren = stringList(d.Children, diags)
+	m.BrokenIndexes = indexesValue(d.Parents, diags)
 	m.Pending = types.ObjectNull(manifestPendingType)
+}
+
+// describeIndexes names indexes with their tags, for messages.
+func describeIndexes(parents map[string][]string) string {
+	var named []string
+	for _, digest := range slices.Sorted(maps.Keys(parents)) {
+		named = append(named, fmt.Sprintf("%s (tags: %s)", digest, strings.Join(parents[digest], ", ")))
+	}
+	return strings.Join(named, "; ")
+}
+
+func indexesValue(parents map[string][]string, diags *diag.Diagnostics) types.Map {
+	elems := map[string]attr.Value{}
+	for digest, tags := range parents {
+		elems[digest] = stringList(tags, diags)
+	}
+	v, d := types.MapValue(indexesType.ElemType, elems)
+	diags.Append(d...)
+	return v
+}
+
+// accepted returns the digests of the indexes the plan allows breaking.
+func accepted(allow types.Bool, indexes types.Map) []string {
+	if !allow.ValueBool() {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(indexes.Elements()))
+}
+
+func indexesFrom(ctx context.Context, indexes types.Map, diags *diag.Diagnostics) map[string][]string {
+	parents := map[string][]string{}
+	diags.Append(indexes.ElementsAs(ctx, &parents, false)...)
+	return parents
 }
 
 // deletion is the planned deletion as recorded in the model.
@@ -218,6 +284,8 @@ func (m manifestDeletionModel) deletion(ctx context.Context, diags *diag.Diagnos
 	diags.Append(m.RemovedTags.ElementsAs(ctx, &d.Tags, false)...)
 	diags.Append(m.RemovedReferrers.ElementsAs(ctx, &d.Referrers, false)...)
 	diags.Append(m.RemovedChildren.ElementsAs(ctx, &d.Children, false)...)
+	d.Parents = indexesFrom(ctx, m.BrokenIndexes, diags)
+	d.BreakParents = accepted(m.AllowBreaking, m.BrokenIndexes)
 	return d
 }
 
@@ -229,6 +297,7 @@ func (m manifestDeletionModel) pendingDeletion(ctx context.Context, diags *diag.
 	diags.Append(p.Tags.ElementsAs(ctx, &d.Tags, false)...)
 	diags.Append(p.Referrers.ElementsAs(ctx, &d.Referrers, false)...)
 	diags.Append(p.Children.ElementsAs(ctx, &d.Children, false)...)
+	d.Parents = indexesFrom(ctx, p.Parents, diags)
 	return d
 }
 
@@ -288,10 +357,11 @@ func (r *ManifestDeletionResource) Read(ctx context.Context, req resource.ReadRe
 
 func manifestPendingValue(d registry.ManifestDeletion, diags *diag.Diagnostics) types.Object {
 	v, dg := types.ObjectValue(manifestPendingType, map[string]attr.Value{
-		"digest":    types.StringValue(d.Digest),
-		"tags":      stringList(d.Tags, diags),
-		"referrers": stringList(d.Referrers, diags),
-		"children":  stringList(d.Children, diags),
+		"digest":         types.StringValue(d.Digest),
+		"tags":           stringList(d.Tags, diags),
+		"referrers":      stringList(d.Referrers, diags),
+		"children":       stringList(d.Children, diags),
+		"broken_indexes": indexesValue(d.Parents, diags),
 	})
 	diags.Append(dg...)
 	return v

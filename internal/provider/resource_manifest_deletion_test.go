@@ -307,3 +307,47 @@ func TestAccManifestDeletion_badInput(t *testing.T) {
 }
 
 const zeros = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// Deleting a platform image that a tagged index lists breaks that index:
+// the plan names the index and its tags and fails, deleting nothing,
+// unless the configuration accepts it with allow_breaking_indexes.
+func TestAccManifestDeletion_indexChildNamesItsIndexes(t *testing.T) {
+	reg := startRegistry(t)
+	index, children, err := reg.PushIndex("multi", []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}, time.Time{}, "v1", "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := func(allow string) string {
+		return providerBlock(reg, "") + fmt.Sprintf(`
+resource "registry_manifest_deletion" "this" {
+  repository = "multi"
+  digest     = %q
+  %s
+}`, children[0], allow)
+	}
+	accTest(t,
+		// Refused at plan time, naming the index and its tags.
+		resource.TestStep{
+			Config:      config(""),
+			ExpectError: errorLike(`(?s)would break tagged indexes.*` + index.String() + ` \(tags: latest, v1\).*allow_breaking_indexes = true`),
+		},
+		// Accepted: the plan lists the index it breaks, the apply deletes only the child.
+		resource.TestStep{
+			PreConfig: func() {
+				if found, err := reg.ManifestExists("multi", children[0]); err != nil || !found {
+					t.Fatalf("the refused plan deleted %s (err %v)", children[0], err)
+				}
+			},
+			Config: config("allow_breaking_indexes = true"),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				expectPlanned("broken_indexes", knownvalue.MapExact(map[string]knownvalue.Check{index.String(): listOf("latest", "v1")})),
+				expectPlanned("removed_tags", listOf()),
+			}},
+			Check: resource.ComposeTestCheckFunc(
+				expectManifests(reg, "multi", false, children[0]),
+				expectManifests(reg, "multi", true, index, children[1]),
+				expectRegistryTags(reg, "multi", "latest", "v1"),
+			),
+		},
+	)
+}
