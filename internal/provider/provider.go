@@ -125,9 +125,10 @@ func (p *RegistryProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 				Validators:          []validator.String{durationValidator},
 			},
 			"cache_dir": schema.StringAttribute{
-				MarkdownDescription: "Directory where manifest descriptions (media type, size, created time, index children: what a digest names forever) " +
-					"and saved-plan records are kept between runs, so a plan over an unchanged registry needs one request per tag. " +
-					"An entry is used only when it agrees with what the registry answers in the same run. `\"\"` turns the cache off. " +
+				MarkdownDescription: "Directory where manifest descriptions (media type, size, created time: what a digest names forever) " +
+					"are kept between runs, so a plan over an unchanged registry needs one request per tag, and where plans made from the registry are recorded " +
+					"so that a saved plan applies as reviewed (see the Safety guide). A description is used only when it agrees with the media type and size " +
+					"the registry answers in the same run. `\"\"` turns both off. " +
 					"Default: `terraform-provider-registry` in the user's cache directory (`$XDG_CACHE_HOME`, `~/.cache`). Environment: `REGISTRY_CACHE_DIR`.",
 				Optional: true,
 			},
