@@ -136,7 +136,7 @@ resource "registry_tag_deletion" "this" {
 			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 				betweenPlanAndApply(func() { mustPush(t, reg, "app", "nightly") }),
 			}},
-			ExpectError: errorLike(`(?s)nothing deleted: since the plan, these tags in "app" point at another image:\s+nightly`),
+			ExpectError: errorLike(`(?s)nothing deleted: since the plan, these tags in "app" point at another image:\s+kept\s+tag\s+app:nightly`),
 			Check:       expectRegistryTags(reg, "app", "keep", "nightly"),
 		},
 	)

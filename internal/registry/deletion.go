@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"maps"
@@ -153,8 +154,8 @@ func (d ManifestDeletion) Empty() bool { return d.Digest == "" }
 // that something tagged uses again since the plan are kept; what is
 // already gone is skipped.
 func (c *Client) ExecuteManifestDeletion(ctx context.Context, planned ManifestDeletion) error {
-	_, err := c.executeBatch(ctx, Batch{Repository: planned.Repository, Manifests: []ManifestDeletion{planned}}, func(why string) error {
-		return changed("nothing deleted: %s", why)
+	_, err := c.executeBatch(ctx, Batch{Repository: planned.Repository, Manifests: []ManifestDeletion{planned}}, func(bad []note) error {
+		return changed("nothing deleted: %s", bad[0].why)
 	})
 	return err
 }
@@ -219,38 +220,39 @@ func (s *Snapshot) untagged(candidates []string, removed map[string]bool) []stri
 // manifests that are still untagged. If a planned tag now points at
 // another digest than in the plan, nothing is deleted.
 func (c *Client) ExecuteTagDeletion(ctx context.Context, planned TagDeletion) error {
-	fresh, err := c.Snapshot(ctx, planned.Repository)
+	o, err := c.executeBatch(ctx, Batch{Repository: planned.Repository, Untag: planned.Tags}, func(moved []note) error {
+		return changed("nothing deleted: since the plan, these tags in %q point at another image: %s; run plan again to review",
+			planned.Repository, strings.Join(notesText(moved), "; "))
+	})
 	if err != nil {
 		return err
 	}
-	var moved []string
-	for tag, digest := range planned.Tags {
-		if m, ok := fresh.Tags[tag]; ok && m.Digest != digest {
-			moved = append(moved, fmt.Sprintf("%s (planned %s, now %s)", tag, digest, m.Digest))
+	if len(o.skipped) > 0 {
+		return changed("%d tag(s) removed, then the registry changed: %s; nothing else was deleted; run plan again to review",
+			o.untagged, strings.Join(o.skipped, "; "))
+	}
+	return c.deleteStillUntagged(ctx, planned)
+}
+
+// deleteStillUntagged deletes the planned untagged manifests that are
+// still untagged and unused, in planned order, each DELETE relying on a
+// view younger than viewMaxAge (execute.go).
+func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) error {
+	for remaining := planned.Untagged; len(remaining) > 0; {
+		v, err := c.readView(ctx, planned.Repository)
+		if err != nil {
+			return err
 		}
-	}
-	if len(moved) > 0 {
-		slices.Sort(moved)
-		return changed("nothing deleted: since the plan, these tags in %q point at another image: %s; run plan again to review",
-			planned.Repository, strings.Join(moved, "; "))
-	}
-	for _, tag := range slices.Sorted(maps.Keys(planned.Tags)) {
-		if _, ok := fresh.Tags[tag]; ok {
-			if err := c.DeleteTag(ctx, planned.Repository, tag); err != nil {
-				return err
+		still := setOf(v.snap.untagged(slices.Collect(maps.Values(planned.Tags)), nil))
+		for ; len(remaining) > 0; remaining = remaining[1:] {
+			if !still[remaining[0]] {
+				continue
 			}
-		}
-	}
-	if len(planned.Untagged) == 0 {
-		return nil
-	}
-	if fresh, err = c.Snapshot(ctx, planned.Repository); err != nil {
-		return err
-	}
-	stillUntagged := setOf(fresh.untagged(slices.Collect(maps.Values(planned.Tags)), nil))
-	for _, digest := range planned.Untagged {
-		if stillUntagged[digest] {
-			if err := c.DeleteManifest(ctx, planned.Repository, digest); err != nil {
+			err := c.DeleteManifest(v.until(ctx), planned.Repository, remaining[0])
+			if errors.Is(err, errViewExpired) {
+				break
+			}
+			if err != nil {
 				return err
 			}
 		}

@@ -134,10 +134,9 @@ func sortedTags(m map[string]string) []string {
 	return tags
 }
 
-// strictness turns a contradicted item into an error (explicit
-// deletions, where nothing of a changed deletion is performed) when
-// non-nil.
-type strictness func(why string) error
+// strictness turns contradicted items into an error (explicit deletions,
+// where nothing of a changed deletion is performed) when non-nil.
+type strictness func(contradicted []note) error
 
 // executeBatch carries out one repository's batch in rounds, each against
 // a fresh view.
@@ -158,12 +157,12 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		if err != nil {
 			return o, err
 		}
-		for _, n := range notes {
-			if strict != nil && n.contradicted {
-				return o, strict(n.why)
-			}
-			o.skipped = append(o.skipped, n.String())
+		// Strictness holds while nothing is done yet: later, a contradicted
+		// item is skipped and reported like in a policy's batch.
+		if bad := contradicted(notes); strict != nil && len(bad) > 0 && o.deleted+o.untagged == 0 {
+			return o, strict(bad)
 		}
+		o.skipped = append(o.skipped, notesText(notes)...)
 		if err := c.runRound(v.until(ctx), v, pending, kept, &o); err != nil && !errors.Is(err, errViewExpired) {
 			return o, err
 		}
@@ -178,6 +177,24 @@ type note struct {
 }
 
 func (n note) String() string { return "kept " + n.subject + ": " + n.why }
+
+func notesText(notes []note) []string {
+	text := make([]string, len(notes))
+	for i, n := range notes {
+		text[i] = n.String()
+	}
+	return text
+}
+
+func contradicted(notes []note) []note {
+	var bad []note
+	for _, n := range notes {
+		if n.contradicted {
+			bad = append(bad, n)
+		}
+	}
+	return bad
+}
 
 // runRound sends the pending works' DELETEs in order while the view is
 // fresh enough.
