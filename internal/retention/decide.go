@@ -120,7 +120,8 @@ func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, p
 		more = false
 		for _, r := range referrers {
 			subject := subjectOf(r.Name)
-			orphan := repo.GoneSubjects[subject]
+			_, ruled := byDigest[r.Digest]
+			orphan := repo.GoneSubjects[subject] && !ruled // a ruled digest is the rules' to decide
 			if !staying[r.Name] && (!policy.DeleteReferrers || (owner[subject] == "" && !orphan) || survivors[r.Digest]) {
 				staying[r.Name] = true
 				more = true
@@ -149,7 +150,7 @@ func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, p
 		}
 		out = append(out, d)
 	}
-	out = append(out, orphanDecisions(repo, byDigest, survivors, goneReferrers[""])...)
+	out = append(out, orphanDecisions(repo, survivors, goneReferrers[""])...)
 	slices.SortFunc(out, func(a, b Decision) int { return strings.Compare(a.Digest, b.Digest) })
 	return out
 }
@@ -157,14 +158,11 @@ func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, p
 // orphanDecisions deletes the referrers whose subject is gone (a failure
 // after deleting a subject and before its referrers leaves them), each
 // referrer digest with its fallback tags and the manifests an OCI fallback
-// index lists. A digest that a rule's tag also points at is left to the
-// rules.
-func orphanDecisions(repo Repository, byDigest map[string][]string, survivors map[string]bool, orphans []Tag) []Decision {
+// index lists.
+func orphanDecisions(repo Repository, survivors map[string]bool, orphans []Tag) []Decision {
 	byReferrer := map[string][]Tag{}
 	for _, r := range orphans {
-		if _, ruled := byDigest[r.Digest]; !ruled {
-			byReferrer[r.Digest] = append(byReferrer[r.Digest], r)
-		}
+		byReferrer[r.Digest] = append(byReferrer[r.Digest], r)
 	}
 	var out []Decision
 	for _, digest := range sortedKeys(byReferrer) {

@@ -159,6 +159,15 @@ func (in *fuzzInput) repository() Repository {
 		d := pick(in, digests)
 		add(name, d, created[d])
 	}
+	// Some manifests name a subject in their body (tagged attestations),
+	// and some subjects of referrer tags are gone from the registry.
+	repo.Subjects = map[string]string{}
+	for range in.intn(3) {
+		repo.Subjects[pick(in, digests)] = pick(in, subjects)
+	}
+	if in.intn(2) == 0 {
+		repo.GoneSubjects = map[string]bool{dig(999): true}
+	}
 	return repo
 }
 
@@ -354,20 +363,29 @@ func checkDecisions(t *testing.T, repo Repository, p Policy, got []Decision) {
 	}
 
 	// What stays: every digest a remaining tag points at, and everything
-	// those reference as index children, however deep.
+	// those reference as index children, however deep, and the subjects
+	// their bodies name (a referrer tag follows its subject instead).
 	survivors := map[string]bool{}
-	var survive func(string)
-	survive = func(digest string) {
+	var survive func(string, bool)
+	survive = func(digest string, subjects bool) {
 		if !survivors[digest] {
 			survivors[digest] = true
 			for _, child := range repo.Children[digest] {
-				survive(child)
+				survive(child, subjects)
+			}
+			if subject := repo.Subjects[digest]; subjects && subject != "" {
+				survive(subject, subjects)
 			}
 		}
 	}
 	for _, tg := range repo.Tags {
-		if _, removed := removedBy[tg.Name]; !removed {
-			survive(tg.Digest)
+		if _, removed := removedBy[tg.Name]; !removed && !IsReferrerTag(tg.Name) {
+			survive(tg.Digest, true)
+		}
+	}
+	for _, tg := range repo.Tags {
+		if _, removed := removedBy[tg.Name]; !removed && IsReferrerTag(tg.Name) {
+			survive(tg.Digest, false)
 		}
 	}
 	// What goes: manifests, children and referrers (b, c), each once in a
@@ -427,10 +445,12 @@ func checkDecisions(t *testing.T, repo Repository, p Policy, got []Decision) {
 		}
 	}
 
-	// Referrers follow a deleted subject when asked (and only then, above).
+	// Referrers follow a deleted or gone subject when asked (and only then,
+	// above).
 	if p.DeleteReferrers {
 		for _, tg := range repo.Tags {
-			if IsReferrerTag(tg.Name) && deletedSubjects[referrerSubject(tg.Name)] && !survivors[tg.Digest] {
+			subject := referrerSubject(tg.Name)
+			if IsReferrerTag(tg.Name) && (deletedSubjects[subject] || repo.GoneSubjects[subject]) && !survivors[tg.Digest] && !ruled(repo, tg.Digest) {
 				if _, removed := removedBy[tg.Name]; !removed {
 					fail("referrer tag %q stays, but its subject is deleted", tg.Name)
 				}
@@ -455,6 +475,17 @@ func checkDecisions(t *testing.T, repo Repository, p Policy, got []Decision) {
 			}
 		}
 	}
+}
+
+// ruled reports whether a tag that rules apply to (not a referrer tag)
+// points at digest: then the rules, not the referrer, decide it.
+func ruled(repo Repository, digest string) bool {
+	for _, tg := range repo.Tags {
+		if tg.Digest == digest && !IsReferrerTag(tg.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // referrerSubject is the digest a fallback referrer tag names:
