@@ -143,7 +143,7 @@ func (r *ManifestDeletionResource) Schema(_ context.Context, _ resource.SchemaRe
 			"broken_indexes": schema.MapAttribute{
 				Computed:    true,
 				ElementType: types.ListType{ElemType: types.StringType},
-				MarkdownDescription: "Tagged indexes that list the manifest (however deep) and stay, each digest with its tags: the deletion breaks them. " +
+				MarkdownDescription: "Tagged manifests that stay and use the manifest (indexes listing it however deep, images naming it as their `subject`), each digest with its tags: the deletion breaks them. " +
 					"Planning fails while this is not empty, unless `allow_breaking_indexes = true`; the apply then refuses if any other index started listing it.",
 			},
 			"pending": schema.SingleNestedAttribute{
@@ -211,8 +211,9 @@ func (r *ManifestDeletionResource) ModifyPlan(ctx context.Context, req resource.
 	}
 	if len(d.Parents) > 0 && !plan.AllowBreaking.ValueBool() {
 		resp.Diagnostics.AddAttributeError(path.Root("allow_breaking_indexes"), "Deleting this manifest would break tagged indexes",
-			fmt.Sprintf("%s in %q is listed by tagged indexes that stay: %s. Deleting it leaves them unpullable for that platform. "+
-				"Delete the indexes instead (or first), or set allow_breaking_indexes = true to delete it anyway. Nothing was deleted.",
+			fmt.Sprintf("%s in %q is used by tagged manifests that stay (indexes listing it as a platform, or images naming it as their subject): %s. "+
+				"Deleting it leaves those indexes unpullable for that platform. "+
+				"Delete them instead (or first), or set allow_breaking_indexes = true to delete it anyway. Nothing was deleted.",
 				d.Digest, d.Repository, describeIndexes(d.Parents)))
 		return
 	}

@@ -28,8 +28,9 @@ type ManifestDeletion struct {
 	// ViaTag is the tag the user named, if any: if it points at another
 	// digest at apply time, the apply deletes nothing.
 	ViaTag string
-	// Parents maps each tagged index that lists Digest (however deep), and
-	// stays, to its tags: deleting Digest breaks them.
+	// Parents maps each tagged manifest that stays and uses Digest (an
+	// index listing it however deep, an image naming it as its subject)
+	// to its tags: deleting Digest breaks them.
 	Parents map[string][]string
 	// BreakParents are the parents whose breaking the user accepted
 	// (registry_manifest_deletion allow_breaking_indexes).
@@ -57,6 +58,9 @@ func (c *Client) PlanManifestDeletion(ctx context.Context, repo, reference strin
 		return ManifestDeletion{}, nil // no such tag
 	}
 	if err := c.addUntaggedIndex(ctx, snap, target); err != nil {
+		return ManifestDeletion{}, err
+	}
+	if err := c.readSubjects(ctx, snap, setOf(snap.TagsOn(target.Digest))); err != nil {
 		return ManifestDeletion{}, err
 	}
 	d := snap.PlanManifestDeletion(target.Digest, false, nil)
@@ -132,7 +136,8 @@ func (s *Snapshot) PlanManifestDeletion(digest string, withReferrers bool, apiRe
 }
 
 // parentsOf maps the tagged manifests other than digest that keep it
-// alive (indexes listing it, however deep) to their tags.
+// alive (indexes listing it however deep, images naming it as subject) to
+// their tags.
 func (s *Snapshot) parentsOf(digest string) map[string][]string {
 	parents := map[string][]string{}
 	for tag, m := range s.Tags {

@@ -213,3 +213,32 @@ func TestApplyDeletesTheSubjectBeforeItsReferrers(t *testing.T) {
 		t.Fatalf("decisions %+v (%v); want the orphan's reason to name its subject", decisions, err)
 	}
 }
+
+// An explicit deletion plans which tagged manifests it would break: an
+// index listing the digest and an image naming it as its subject.
+func TestPlanManifestDeletionNamesWhatItBreaks(t *testing.T) {
+	reg := testregistry.Start(t)
+	img, err := reg.PushImage("app", time.Time{}, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, err := reg.PushIndexOf("app", []v1.Hash{img.Digest}, "release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attestation, err := reg.PushUntaggedReferrer("app", img.Digest, "att")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Tag("app", attestation, "provenance"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := newClient(t, Config{URL: reg.URL}).PlanManifestDeletion(context.Background(), "app", "v1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{index.String(): {"release"}, attestation.String(): {"provenance"}}
+	if len(d.Parents) != 2 || !slices.Equal(d.Parents[index.String()], want[index.String()]) || !slices.Equal(d.Parents[attestation.String()], want[attestation.String()]) {
+		t.Fatalf("parents %v, want %v", d.Parents, want)
+	}
+}
