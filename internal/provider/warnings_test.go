@@ -1,0 +1,184 @@
+package provider
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
+)
+
+// Warnings are behaviour, and terraform-plugin-testing cannot see them:
+// these tests call the resources' methods directly, as Terraform would.
+
+// resourceValue is a value of r's schema with the given attributes set and
+// every other one null.
+func resourceValue(ctx context.Context, r fwresource.Resource, set map[string]tftypes.Value) (tftypes.Value, fwresource.SchemaResponse) {
+	var schema fwresource.SchemaResponse
+	r.Schema(ctx, fwresource.SchemaRequest{}, &schema)
+	objectType := schema.Schema.Type().TerraformType(ctx).(tftypes.Object)
+	attributes := map[string]tftypes.Value{}
+	for name, typ := range objectType.AttributeTypes {
+		attributes[name] = tftypes.NewValue(typ, nil)
+	}
+	for name, v := range set {
+		attributes[name] = v
+	}
+	return tftypes.NewValue(objectType, attributes), schema
+}
+
+func str(s string) tftypes.Value { return tftypes.NewValue(tftypes.String, s) }
+
+func strSet(values ...string) tftypes.Value {
+	elems := make([]tftypes.Value, len(values))
+	for i, v := range values {
+		elems[i] = str(v)
+	}
+	return tftypes.NewValue(tftypes.Set{ElementType: tftypes.String}, elems)
+}
+
+func testClient(t *testing.T, reg *testregistry.Registry) *registry.Client {
+	t.Helper()
+	client, err := registry.New(context.Background(), registry.Config{URL: reg.URL, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+func expectWarning(t *testing.T, diags diag.Diagnostics, summary string) {
+	t.Helper()
+	if diags.HasError() {
+		t.Fatalf("unexpected error: %v", diags)
+	}
+	for _, d := range diags.Warnings() {
+		if d.Summary() == summary {
+			return
+		}
+	}
+	t.Fatalf("no %q warning in %v", summary, diags)
+}
+
+func TestWarnsDestroyingOnlyForgets(t *testing.T) {
+	ctx := context.Background()
+	for _, r := range []fwresource.ResourceWithModifyPlan{&RetentionPolicyResource{}, &ManifestDeletionResource{}, &TagDeletionResource{}} {
+		state, schema := resourceValue(ctx, r, nil)
+		resp := fwresource.ModifyPlanResponse{}
+		r.ModifyPlan(ctx, fwresource.ModifyPlanRequest{
+			Plan:  tfsdk.Plan{Schema: schema.Schema, Raw: tftypes.NewValue(state.Type(), nil)},
+			State: tfsdk.State{Schema: schema.Schema, Raw: state},
+		}, &resp)
+		expectWarning(t, resp.Diagnostics, "Destroying only forgets")
+	}
+}
+
+func TestRetentionPolicyWarnsNoMatchingRepository(t *testing.T) {
+	ctx := context.Background()
+	reg := testregistry.Start(t)
+	if _, err := reg.PushImage("app", time.Time{}, "pr-1"); err != nil {
+		t.Fatal(err)
+	}
+	r := &RetentionPolicyResource{client: testClient(t, reg), now: time.Now}
+	resp := modifyPlanResponse(ctx, r, newPolicyPlan(ctx, r, "nothing/*", "^pr-"))
+	expectWarning(t, resp.Diagnostics, "No matching repository")
+}
+
+func TestRetentionPolicyWarnsOrderByWithoutNewest(t *testing.T) {
+	ctx := context.Background()
+	r := &RetentionPolicyResource{}
+	req := newPolicyPlan(ctx, r, "app", "^pr-")
+	var attributes map[string]tftypes.Value
+	if err := req.Config.Raw.As(&attributes); err != nil {
+		t.Fatal(err)
+	}
+	keepType := attributes["keep"].Type().(tftypes.List)
+	block := map[string]tftypes.Value{}
+	for name, typ := range keepType.ElementType.(tftypes.Object).AttributeTypes {
+		block[name] = tftypes.NewValue(typ, nil)
+	}
+	block["tag_regex"], block["order_by"] = str("^v"), str("semver")
+	attributes["keep"] = tftypes.NewValue(keepType, []tftypes.Value{tftypes.NewValue(keepType.ElementType, block)})
+	resp := fwresource.ValidateConfigResponse{}
+	r.ValidateConfig(ctx, fwresource.ValidateConfigRequest{Config: tfsdk.Config{Schema: req.Config.Schema, Raw: tftypes.NewValue(req.Config.Raw.Type(), attributes)}}, &resp)
+	expectWarning(t, resp.Diagnostics, "order_by without newest")
+}
+
+// A tag moved between plan and apply is skipped, and the apply says so.
+func TestRetentionPolicyWarnsSkippedDeletion(t *testing.T) {
+	ctx := context.Background()
+	reg := testregistry.Start(t)
+	if _, err := reg.PushImage("app", time.Time{}, "pr-1"); err != nil {
+		t.Fatal(err)
+	}
+	r := &RetentionPolicyResource{client: testClient(t, reg), now: time.Now}
+	req := newPolicyPlan(ctx, r, "app", "^pr-")
+	planned := modifyPlan(ctx, t, r, req)
+	moved, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := fwresource.CreateResponse{State: tfsdk.State{Schema: req.State.Schema, Raw: req.State.Raw}}
+	r.Create(ctx, fwresource.CreateRequest{Config: req.Config, Plan: planned.Plan}, &resp)
+	expectWarning(t, resp.Diagnostics, "Skipped a planned deletion")
+	if found, err := reg.ManifestExists("app", moved.Digest); err != nil || !found {
+		t.Fatalf("the image pr-1 moved to was deleted (err %v)", err)
+	}
+}
+
+func TestManifestDeletionWarnsNothingToDeleteAndDeletedManifestIsBack(t *testing.T) {
+	ctx := context.Background()
+	reg := testregistry.Start(t)
+	if _, err := reg.PushImage("app", time.Time{}, "other"); err != nil { // the repository exists, v1 does not
+		t.Fatal(err)
+	}
+	r := &ManifestDeletionResource{client: testClient(t, reg)}
+	config, schema := resourceValue(ctx, r, map[string]tftypes.Value{"repository": str("app"), "tag": str("v1")})
+	plan, _ := resourceValue(ctx, r, map[string]tftypes.Value{
+		"repository": str("app"), "tag": str("v1"), "delete_referrers": tftypes.NewValue(tftypes.Bool, true),
+		"allow_breaking_indexes": tftypes.NewValue(tftypes.Bool, false),
+		"digest":                 tftypes.NewValue(tftypes.String, tftypes.UnknownValue),
+	})
+	resp := fwresource.ModifyPlanResponse{Plan: tfsdk.Plan{Schema: schema.Schema, Raw: plan}}
+	r.ModifyPlan(ctx, fwresource.ModifyPlanRequest{
+		Config: tfsdk.Config{Schema: schema.Schema, Raw: config},
+		Plan:   tfsdk.Plan{Schema: schema.Schema, Raw: plan},
+		State:  tfsdk.State{Schema: schema.Schema, Raw: tftypes.NewValue(config.Type(), nil)},
+	}, &resp)
+	expectWarning(t, resp.Diagnostics, "Nothing to delete")
+
+	if _, err := reg.PushImage("app", time.Time{}, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	state := tfsdk.State{Schema: schema.Schema, Raw: resp.Plan.Raw}
+	read := fwresource.ReadResponse{State: state}
+	r.Read(ctx, fwresource.ReadRequest{State: state}, &read)
+	expectWarning(t, read.Diagnostics, "Deleted manifest is back")
+}
+
+func TestTagDeletionWarnsDeletedTagsAreBack(t *testing.T) {
+	ctx := context.Background()
+	reg := testregistry.Start(t)
+	if _, err := reg.PushImage("app", time.Time{}, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	r := &TagDeletionResource{client: testClient(t, reg)}
+	value, schema := resourceValue(ctx, r, map[string]tftypes.Value{
+		"repository": str("app"), "tags": strSet("v1"), "delete_untagged_manifests": tftypes.NewValue(tftypes.Bool, false),
+	})
+	state := tfsdk.State{Schema: schema.Schema, Raw: value}
+	read := fwresource.ReadResponse{State: state}
+	r.Read(ctx, fwresource.ReadRequest{State: state}, &read)
+	expectWarning(t, read.Diagnostics, "Deleted tags are back")
+}
+
+func modifyPlanResponse(ctx context.Context, r fwresource.ResourceWithModifyPlan, req fwresource.ModifyPlanRequest) fwresource.ModifyPlanResponse {
+	resp := fwresource.ModifyPlanResponse{Plan: req.Plan}
+	r.ModifyPlan(ctx, req, &resp)
+	return resp
+}
