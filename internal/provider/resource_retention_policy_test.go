@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -492,4 +494,32 @@ func TestAccRetentionPolicy_savedPlanAfterTheRegistryChanged(t *testing.T) {
 		},
 		thenEmptyPlan(config),
 	)
+}
+
+// The plan is built as raw values (withAttributes, decisionsValue) and read
+// back by hand (decisionsFrom): a round trip through the framework's own
+// Plan proves they match the schema, which otherwise only TF_ACC runs see.
+func TestRetentionPlanValuesRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	r := &RetentionPolicyResource{}
+	req := newPolicyPlan(ctx, r, "app", "^pr-")
+	want := []decisionModel{
+		{Repository: "app", Digest: "sha256:" + strings.Repeat("a", 64), Action: "delete_manifest", Tags: []string{"pr-1", "pr-2"},
+			Referrers: []string{"sha256:" + strings.Repeat("b", 64)}, Children: []string{}, Reason: "delete[0]"},
+		{Repository: "app", Digest: "sha256:" + strings.Repeat("c", 64), Action: "untag", Tags: []string{"pr-3"},
+			Referrers: []string{}, Children: []string{}, Reason: "delete[0]; the digest stays"},
+	}
+	var diags diag.Diagnostics
+	plan := tfsdk.Plan{Schema: req.Plan.Schema, Raw: plannedValue(req.Plan.Raw, []string{"app"}, want, &diags)}
+	var model retentionModel
+	diags.Append(plan.Get(ctx, &model)...)
+	if diags.HasError() {
+		t.Fatal(diags)
+	}
+	if got := decisionsFrom(model.Deletions); !reflect.DeepEqual(got, want) {
+		t.Fatalf("deletions read back as %+v, want %+v", got, want)
+	}
+	if model.ID.ValueString() != "app" || len(model.PendingDeletions.Elements()) != 0 {
+		t.Fatalf("id %v, pending %v", model.ID, model.PendingDeletions)
+	}
 }
