@@ -33,8 +33,9 @@ type layerLinkDeletion struct {
 //   - With it, a repository keeps its tagged manifests and, recursively,
 //     the manifests they reference there (index children). It also keeps
 //     manifests whose subject is a kept manifest (signatures, SBOMs pushed
-//     without a tag), which the reference deletes: our one deliberate
-//     difference.
+//     without a tag), which the reference deletes: a deliberate
+//     difference. The other: schema1 manifests mark their fsLayers, where
+//     the reference stops (classify.go).
 //   - Kept manifests mark themselves and every digest they reference.
 //   - An untagged manifest is deleted unless its digest is marked anywhere
 //     (the reference checks the global mark set too).

@@ -2,7 +2,6 @@ package gc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -11,7 +10,6 @@ import (
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -180,6 +178,11 @@ func (inv *inventory) readManifests(ctx context.Context, d storagedriver.Storage
 			seen[dg] = true
 			g.Go(func() error {
 				refs, err := readManifest(ctx, d, dg)
+				if errors.Is(err, errUnclassified) {
+					return fmt.Errorf("stopped before deleting anything: manifest %s in repository %s (stored at %s) is %w. "+
+						"Marking without knowing what it references could delete blobs it needs: inspect that file, and if the manifest is garbage, "+
+						"delete it through the registry (DELETE /v2/%s/manifests/%s) before collecting again", dg, r.name, path.Join(blobPath(dg), "data"), err, r.name, dg)
+				}
 				if err != nil {
 					return fmt.Errorf("cannot read manifest %s (repository %s): %w", dg, r.name, err)
 				}
@@ -201,34 +204,13 @@ func readLink(ctx context.Context, d storagedriver.StorageDriver, p string) (dig
 	return digest.Parse(strings.TrimSpace(string(content)))
 }
 
-// readManifest extracts references and subject with the OCI image-spec
-// types. Docker schema2 manifests and manifest lists share these fields,
-// so one struct reads every media type distribution v3 stores.
+// readManifest reads a manifest body and classifies it (classify.go).
 func readManifest(ctx context.Context, d storagedriver.StorageDriver, dg digest.Digest) (manifestRefs, error) {
 	body, err := d.GetContent(ctx, path.Join(blobPath(dg), "data"))
 	if err != nil {
 		return manifestRefs{}, err
 	}
-	var m struct {
-		Config    *v1.Descriptor  `json:"config"`
-		Layers    []v1.Descriptor `json:"layers"`
-		Manifests []v1.Descriptor `json:"manifests"`
-		Subject   *v1.Descriptor  `json:"subject"`
-	}
-	if err := json.Unmarshal(body, &m); err != nil {
-		return manifestRefs{}, fmt.Errorf("not a manifest: %w", err)
-	}
-	var refs manifestRefs
-	if m.Config != nil {
-		refs.references = append(refs.references, m.Config.Digest)
-	}
-	for _, desc := range append(m.Layers, m.Manifests...) {
-		refs.references = append(refs.references, desc.Digest)
-	}
-	if m.Subject != nil {
-		refs.subject = m.Subject.Digest
-	}
-	return refs, nil
+	return parseManifest(body)
 }
 
 func isNotFound(err error) bool {
