@@ -19,24 +19,21 @@ func newPolicyPlan(ctx context.Context, r *RetentionPolicyResource, repo, patter
 	var schema fwresource.SchemaResponse
 	r.Schema(ctx, fwresource.SchemaRequest{}, &schema)
 	objectType := schema.Schema.Type().TerraformType(ctx).(tftypes.Object)
-	attributes := map[string]tftypes.Value{}
-	for name, typ := range objectType.AttributeTypes {
-		attributes[name] = tftypes.NewValue(typ, nil)
-	}
-	strs := tftypes.List{ElementType: tftypes.String}
-	attributes["repositories"] = tftypes.NewValue(strs, []tftypes.Value{tftypes.NewValue(tftypes.String, repo)})
 	deleteType := objectType.AttributeTypes["delete"].(tftypes.List)
-	deleteBlock := deleteType.ElementType.(tftypes.Object)
-	attributes["delete"] = tftypes.NewValue(deleteType, []tftypes.Value{tftypes.NewValue(deleteBlock, map[string]tftypes.Value{
-		"tag_regex":  tftypes.NewValue(tftypes.String, pattern),
-		"older_than": tftypes.NewValue(tftypes.String, nil),
-	})})
-	attributes["keep"] = tftypes.NewValue(objectType.AttributeTypes["keep"], []tftypes.Value{})
-	config := tftypes.NewValue(objectType, attributes)
-	attributes["delete_referrers"] = tftypes.NewValue(tftypes.Bool, true)
+	set := map[string]tftypes.Value{
+		"repositories": tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, []tftypes.Value{str(repo)}),
+		"keep":         tftypes.NewValue(objectType.AttributeTypes["keep"], []tftypes.Value{}),
+		"delete": tftypes.NewValue(deleteType, []tftypes.Value{tftypes.NewValue(deleteType.ElementType, map[string]tftypes.Value{
+			"tag_regex":  str(pattern),
+			"older_than": tftypes.NewValue(tftypes.String, nil),
+		})}),
+	}
+	config, _ := resourceValue(ctx, r, set)
+	set["delete_referrers"] = tftypes.NewValue(tftypes.Bool, true) // the default, as Terraform plans it
+	plan, _ := resourceValue(ctx, r, set)
 	return fwresource.ModifyPlanRequest{
 		Config: tfsdk.Config{Schema: schema.Schema, Raw: config},
-		Plan:   tfsdk.Plan{Schema: schema.Schema, Raw: tftypes.NewValue(objectType, attributes)},
+		Plan:   tfsdk.Plan{Schema: schema.Schema, Raw: plan},
 		State:  tfsdk.State{Schema: schema.Schema, Raw: tftypes.NewValue(objectType, nil)},
 	}
 }

@@ -413,19 +413,11 @@ func TestRetentionPolicy_warnsWhenDeletionsCannotBePreviewed(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			r := &RetentionPolicyResource{} // no client: planning stops before the registry
-			var schema fwresource.SchemaResponse
-			r.Schema(ctx, fwresource.SchemaRequest{}, &schema)
-			objectType := schema.Schema.Type().TerraformType(ctx).(tftypes.Object)
-			attributes := map[string]tftypes.Value{}
-			for name, typ := range objectType.AttributeTypes {
-				attributes[name] = tftypes.NewValue(typ, nil)
-			}
-			attributes["repositories"] = c.repositories
-			config := tftypes.NewValue(objectType, attributes)
+			config, schema := resourceValue(ctx, r, map[string]tftypes.Value{"repositories": c.repositories})
 			req := fwresource.ModifyPlanRequest{
 				Config: tfsdk.Config{Schema: schema.Schema, Raw: config},
 				Plan:   tfsdk.Plan{Schema: schema.Schema, Raw: config},
-				State:  tfsdk.State{Schema: schema.Schema, Raw: tftypes.NewValue(objectType, nil)},
+				State:  tfsdk.State{Schema: schema.Schema, Raw: tftypes.NewValue(config.Type(), nil)},
 			}
 			resp := fwresource.ModifyPlanResponse{Plan: req.Plan}
 			r.ModifyPlan(ctx, req, &resp)

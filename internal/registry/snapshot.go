@@ -159,17 +159,11 @@ func (c *Client) readLinks(ctx context.Context, s *Snapshot, digests []string) (
 			todo = append(todo, d)
 		}
 	}
-	found := make([]links, len(todo))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.concurrency)
-	for i, digest := range todo {
-		g.Go(func() error {
-			var err error
-			found[i], err = c.linksOf(gctx, r.Digest(digest))
-			return c.translate("reading manifest "+digest, s.Repository, needPull, err)
-		})
-	}
-	if err := g.Wait(); err != nil {
+	found, err := mapParallel(ctx, c.concurrency, todo, func(ctx context.Context, digest string) (links, error) {
+		l, err := c.linksOf(ctx, r.Digest(digest))
+		return l, c.translate("reading manifest "+digest, s.Repository, needPull, err)
+	})
+	if err != nil {
 		return nil, err
 	}
 	for i, digest := range todo {
@@ -244,20 +238,14 @@ func (c *Client) findGoneSubjects(ctx context.Context, s *Snapshot) error {
 			unknown = append(unknown, subject)
 		}
 	}
-	gone := make([]bool, len(unknown))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.concurrency)
-	for i, subject := range unknown {
-		g.Go(func() error {
-			_, err := c.Resolve(gctx, s.Repository, subject)
-			gone[i] = IsNotFound(err)
-			if gone[i] {
-				return nil
-			}
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	gone, err := mapParallel(ctx, c.concurrency, unknown, func(ctx context.Context, subject string) (bool, error) {
+		_, err := c.Resolve(ctx, s.Repository, subject)
+		if IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+	if err != nil {
 		return err
 	}
 	for i, subject := range unknown {
@@ -328,4 +316,20 @@ func (s *Snapshot) FallbackReferrerTags(subject string) []string {
 	}
 	slices.Sort(tags)
 	return tags
+}
+
+// mapParallel applies f to every item, at most limit at once, and returns
+// the results in the order of items; the first error cancels the rest.
+func mapParallel[T, R any](ctx context.Context, limit int, items []T, f func(context.Context, T) (R, error)) ([]R, error) {
+	results := make([]R, len(items))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for i, item := range items {
+		g.Go(func() error {
+			var err error
+			results[i], err = f(gctx, item)
+			return err
+		})
+	}
+	return results, g.Wait()
 }
