@@ -94,12 +94,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	rt := &schemeTransport{
 		host:   u.Host,
 		scheme: u.Scheme,
-		next: &retryTransport{
+		next: &noWriteRedirects{next: &retryTransport{
 			next:        &limitTransport{next: base, slots: make(chan struct{}, cfg.MaxConcurrency)},
 			maxAttempts: cfg.RetryMaxAttempts,
 			timeout:     cfg.RequestTimeout,
 			sleep:       sleepContext,
-		},
+		}},
 	}
 	opts := []remote.Option{
 		remote.WithContext(ctx),

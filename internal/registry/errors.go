@@ -70,6 +70,10 @@ func (c *Client) explain(repo string, need action, err error) (Kind, string) {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return KindUnavailable, fmt.Sprintf("no answer from %s in time (%v); raise request_timeout or check the registry", c.url, err)
 	}
+	var redirect *RedirectError
+	if errors.As(err, &redirect) {
+		return KindOther, redirect.Error()
+	}
 	var terr *transport.Error
 	if !errors.As(err, &terr) {
 		return KindUnavailable, fmt.Sprintf("cannot reach the registry at %s: %v", c.url, err)
