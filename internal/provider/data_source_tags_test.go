@@ -96,3 +96,15 @@ data "registry_tags" "app" {
 		},
 	})
 }
+
+// A repository name the library would clean into another one is refused
+// at plan time, naming the attribute.
+func TestAccTagsDataSource_badRepositoryName(t *testing.T) {
+	reg := startRegistry(t)
+	for _, name := range []string{"x/../app", "a//b", "app/", "App"} {
+		accTest(t, resource.TestStep{
+			Config:      providerBlock(reg, "") + fmt.Sprintf("data \"registry_tags\" \"x\" {\n  repository = %q\n}", name),
+			ExpectError: errorLike(`(?s)Invalid repository.*is not a valid repository name`),
+		})
+	}
+}

@@ -292,6 +292,8 @@ func TestAccManifestDeletion_badInput(t *testing.T) {
 		"neither":            {`repository = "app"`, `(?s)Invalid Attribute Combination`},
 		"unknown repository": {`repository = "nope"` + "\n" + `tag = "v1"`, `repository "nope" does not exist`},
 		"invalid tag":        {`repository = "app"` + "\n" + `tag = "-bad"`, `(?s)Invalid tag.*is not a valid tag`},
+		"path traversal":     {`repository = "x/../app"` + "\n" + `tag = "v1"`, `(?s)Invalid repository.*"x/../app" is not a valid repository name`},
+		"empty component":    {`repository = "team//app"` + "\n" + `tag = "v1"`, `(?s)Invalid repository.*is not a valid repository name`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -284,6 +284,7 @@ func TestAccRetentionPolicy_badInput(t *testing.T) {
 		"empty repositories": {`repositories = []` + "\n" + `delete {}`, `(?s)repositories.*at least 1`},
 		"no delete block":    {`repositories = ["app"]` + "\n" + `keep { tags = ["v1"] }`, `(?s)Block delete must have a configuration value`},
 		"empty keep block":   {`repositories = ["app"]` + "\n" + `keep {}` + "\n" + `delete {}`, `(?s)Empty keep block`},
+		"traversal pattern":  {`repositories = ["x/../*"]` + "\n" + `delete {}`, `(?s)repositories.*"x/../\*" is not a valid repository pattern`},
 		"bad order_by":       {`repositories = ["app"]` + "\n" + "keep {\n newest = 1\n order_by = \"age\"\n}" + "\n" + `delete {}`, `(?s)order_by.*value must be one of`},
 	}
 	for name, tc := range cases {

@@ -170,6 +170,7 @@ func TestAccTagDeletion_badInput(t *testing.T) {
 		"empty tags":         {`repository = "app"` + "\n" + `tags = []`, `(?s)tags.*at least 1`},
 		"invalid tag":        {`repository = "app"` + "\n" + `tags = ["ok", "no way"]`, `(?s)is not a valid tag`},
 		"unknown repository": {`repository = "nope"` + "\n" + `tags = ["v1"]`, `repository "nope" does not exist`},
+		"trailing slash":     {`repository = "app/"` + "\n" + `tags = ["v1"]`, `(?s)Invalid repository.*"app/" is not a valid repository name`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -11,6 +11,9 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
+// globRun is a run of glob characters in a repository pattern.
+var globRun = regexp.MustCompile(`[*?]+`)
+
 // stringCheck adapts a parse function into a plan-time string validator,
 // so each validator is the library's own parser and one sentence.
 type stringCheck struct {
@@ -54,8 +57,16 @@ var (
 	globValidator = stringCheck{
 		description: "must be a repository pattern such as team/* or team/**",
 		check: func(s string) error {
-			_, err := retention.CompileGlob(s)
-			return err
+			if _, err := retention.CompileGlob(s); err != nil {
+				return err
+			}
+			// Glob characters aside, a pattern follows the repository grammar:
+			// each run of them stands for a name part here.
+			if registry.ValidateRepository(globRun.ReplaceAllString(s, "a")) != nil {
+				return fmt.Errorf("%q is not a valid repository pattern: write repository names (lowercase components separated by single '/', "+
+					"no empty, '.' or '..' component) with '*' and '?' within a component and '**' across '/', like team/* or team/**", s)
+			}
+			return nil
 		},
 	}
 	tagValidator = stringCheck{

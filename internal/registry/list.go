@@ -3,6 +3,9 @@ package registry
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/distribution/reference"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -34,10 +37,20 @@ func (c *Client) repository(repo string) (name.Repository, error) {
 	return c.registry.Repo(repo), nil
 }
 
-// ValidateRepository checks repo with the reference grammar ggcr implements.
+// ValidateRepository checks repo against the distribution grammar (the
+// reference library distribution itself uses): lowercase components of
+// letters and digits joined by '.', '_', '__' or dashes, separated by
+// single '/', at most 255 characters. ggcr's own check lets "x/../app"
+// and "a//b" through and then cleans the path, which would act on another
+// repository than the one planned.
 func ValidateRepository(repo string) error {
-	if _, err := name.NewRepository("registry.invalid/"+repo, name.StrictValidation); err != nil {
-		return fmt.Errorf("%q is not a valid repository name: use lowercase path components like team/app (%v)", repo, err)
+	ref, err := reference.Parse(repo)
+	named, isName := ref.(reference.Named)
+	_, tagged := ref.(reference.Tagged)
+	_, digested := ref.(reference.Digested)
+	if err != nil || !isName || tagged || digested || named.Name() != repo || strings.Contains(repo, ":") {
+		return fmt.Errorf("%q is not a valid repository name: use lowercase components of letters and digits (joined by '.', '_' or '-') "+
+			"separated by single '/', like team/app, with no empty, '.' or '..' component, no leading or trailing '/', at most 255 characters", repo)
 	}
 	return nil
 }
