@@ -2,8 +2,10 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -21,6 +23,7 @@ const (
 	KindReadOnly
 	KindRateLimited
 	KindUnavailable
+	KindInterrupted
 )
 
 // Error is a registry failure translated into a sentence that says what
@@ -67,8 +70,16 @@ func (c *Client) translate(op, repo string, need action, err error) error {
 }
 
 func (c *Client) explain(repo string, need action, err error) (Kind, string) {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) {
+		return KindInterrupted, "interrupted (Ctrl-C, or Terraform stopped the provider): what was already deleted stays deleted, nothing else was; the next plan shows what is left"
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
 		return KindUnavailable, fmt.Sprintf("no answer from %s in time (%v); raise request_timeout or check the registry", c.url, err)
+	}
+	var syntax *json.SyntaxError
+	var wrongType *json.UnmarshalTypeError
+	if errors.As(err, &syntax) || errors.As(err, &wrongType) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return KindOther, fmt.Sprintf("the registry at %s answered with malformed JSON (%v): a proxy or a registry that does not speak the distribution API? Check that url points at the registry itself", c.url, err)
 	}
 	var redirect *RedirectError
 	if errors.As(err, &redirect) {

@@ -13,7 +13,7 @@ import (
 // Repositories lists the whole catalog, following every page.
 func (c *Client) Repositories(ctx context.Context) ([]string, error) {
 	names, err := c.puller.Catalog(ctx, c.registry)
-	return names, c.translate("listing the catalog", "", needPull, err)
+	return names, c.translate("listing the catalog (GET /v2/_catalog)", "", needPull, err)
 }
 
 // Tags lists every tag of repo, following Link headers page by page, and
@@ -25,7 +25,7 @@ func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
 		return nil, err
 	}
 	tags, err := c.puller.List(ctx, r)
-	return tags, c.translate(fmt.Sprintf("listing tags of %q", repo), repo, needPull, err)
+	return tags, c.translate(fmt.Sprintf("listing tags of %q (GET /v2/%s/tags/list)", repo, repo), repo, needPull, err)
 }
 
 // repository validates a repository path (lowercase components, no registry
