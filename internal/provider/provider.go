@@ -60,6 +60,7 @@ type providerModel struct {
 	InsecureSkipVerify types.Bool   `tfsdk:"insecure_skip_verify"`
 	MaxConcurrency     types.Int64  `tfsdk:"max_concurrency"`
 	RetryMaxAttempts   types.Int64  `tfsdk:"retry_max_attempts"`
+	RetryMaxElapsed    types.String `tfsdk:"retry_max_elapsed"`
 	RequestTimeout     types.String `tfsdk:"request_timeout"`
 	CacheDir           types.String `tfsdk:"cache_dir"`
 }
@@ -115,9 +116,14 @@ func (p *RegistryProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 				Validators:          []validator.Int64{int64validator.Between(1, 256)},
 			},
 			"retry_max_attempts": schema.Int64Attribute{
-				MarkdownDescription: fmt.Sprintf("Attempts per request on 429, 5xx and connection errors, waiting as `Retry-After` says or with exponential backoff. `1` disables retries. Default `%d`.", registry.DefaultRetryMaxAttempts),
+				MarkdownDescription: "Attempts per request on 429, 5xx and connection errors, waiting as `Retry-After` says or with exponential backoff and jitter. `1` disables retries. Default: no limit but `retry_max_elapsed`.",
 				Optional:            true,
 				Validators:          []validator.Int64{int64validator.Between(1, 20)},
+			},
+			"retry_max_elapsed": schema.StringAttribute{
+				MarkdownDescription: fmt.Sprintf("How long one request may keep retrying (429, 5xx, refused or dropped connections), as a Go duration: long enough to ride out a registry restart. Default `%s`.", registry.DefaultRetryMaxElapsed),
+				Optional:            true,
+				Validators:          []validator.String{durationValidator},
 			},
 			"request_timeout": schema.StringAttribute{
 				MarkdownDescription: fmt.Sprintf("Time limit for one request attempt, as a Go duration (`30s`, `2m`). Default `%s`.", registry.DefaultRequestTimeout),
@@ -183,12 +189,21 @@ func clientConfig(m providerModel, version string) (registry.Config, string, err
 	if _, err := registry.ParseURL(cfg.URL); err != nil {
 		return cfg, "url", err
 	}
-	if s := m.RequestTimeout.ValueString(); s != "" {
-		d, err := parsePositiveDuration(s)
-		if err != nil {
-			return cfg, "request_timeout", err
+	for _, duration := range []struct {
+		attribute string
+		value     types.String
+		field     *time.Duration
+	}{
+		{"request_timeout", m.RequestTimeout, &cfg.RequestTimeout},
+		{"retry_max_elapsed", m.RetryMaxElapsed, &cfg.RetryMaxElapsed},
+	} {
+		if s := duration.value.ValueString(); s != "" {
+			d, err := parsePositiveDuration(s)
+			if err != nil {
+				return cfg, duration.attribute, err
+			}
+			*duration.field = d
 		}
-		cfg.RequestTimeout = d
 	}
 	return cfg, "", nil
 }

@@ -30,7 +30,8 @@ type Config struct {
 	CAPEM              string
 	InsecureSkipVerify bool
 	MaxConcurrency     int
-	RetryMaxAttempts   int
+	RetryMaxAttempts   int           // 0: no limit but RetryMaxElapsed
+	RetryMaxElapsed    time.Duration // how long one request may keep retrying
 	RequestTimeout     time.Duration
 	UserAgent          string
 	// CacheDir keeps manifest descriptions across runs (see diskCache);
@@ -40,10 +41,10 @@ type Config struct {
 
 // Defaults applied when a Config field is zero.
 const (
-	DefaultMaxConcurrency   = 8
-	DefaultRetryMaxAttempts = 5
-	DefaultRequestTimeout   = 30 * time.Second
-	tagPageSize             = 1000 // distribution clamps n to 1000
+	DefaultMaxConcurrency  = 8
+	DefaultRetryMaxElapsed = 60 * time.Second // rides out a registry restart
+	DefaultRequestTimeout  = 30 * time.Second
+	tagPageSize            = 1000 // distribution clamps n to 1000
 )
 
 // Client talks to one registry. It is safe for concurrent use and shares one
@@ -97,8 +98,10 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		next: &noWriteRedirects{next: &retryTransport{
 			next:        &limitTransport{next: base, slots: make(chan struct{}, cfg.MaxConcurrency)},
 			maxAttempts: cfg.RetryMaxAttempts,
+			maxElapsed:  cfg.RetryMaxElapsed,
 			timeout:     cfg.RequestTimeout,
 			sleep:       sleepContext,
+			now:         time.Now,
 		}},
 	}
 	opts := []remote.Option{
@@ -132,8 +135,8 @@ func withDefaults(cfg Config) Config {
 	if cfg.MaxConcurrency == 0 {
 		cfg.MaxConcurrency = DefaultMaxConcurrency
 	}
-	if cfg.RetryMaxAttempts == 0 {
-		cfg.RetryMaxAttempts = DefaultRetryMaxAttempts
+	if cfg.RetryMaxElapsed == 0 {
+		cfg.RetryMaxElapsed = DefaultRetryMaxElapsed
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout

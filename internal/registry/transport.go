@@ -35,20 +35,30 @@ const (
 	maxRetryAfter = 60 * time.Second
 )
 
+// retryTransport retries a request with jittered exponential backoff (or
+// as Retry-After says) until it succeeds, fails for good, or its budget is
+// spent: maxElapsed of waiting and trying, which rides out a registry
+// restart, and maxAttempts tries when set.
 type retryTransport struct {
 	next        http.RoundTripper
-	maxAttempts int
+	maxAttempts int           // 0: no limit but maxElapsed
+	maxElapsed  time.Duration // from the first try to the start of the last
 	timeout     time.Duration // per attempt, including reading the body
 	sleep       func(context.Context, time.Duration) error
+	now         func() time.Time
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := t.now()
 	for attempt := 1; ; attempt++ {
 		resp, err := t.attempt(req)
-		if attempt >= t.maxAttempts || !t.canReplay(req) || !shouldRetry(req.Context(), resp, err) {
+		if !t.canReplay(req) || !shouldRetry(req.Context(), resp, err) {
 			return resp, err
 		}
 		wait := backoff(attempt, resp)
+		if (t.maxAttempts > 0 && attempt >= t.maxAttempts) || t.now().Add(wait).Sub(start) > t.maxElapsed {
+			return resp, err
+		}
 		if resp != nil {
 			drain(resp)
 		}

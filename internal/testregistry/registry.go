@@ -48,6 +48,7 @@ type settings struct {
 	// inProcess is set by New only: the other launchers write their own
 	// filesystem configuration and would ignore WithStorage.
 	inProcess bool
+	addr      string // host:port to listen on; "" picks a free port
 }
 
 // WithDeleteDisabled turns off storage.delete, so DELETE answers
@@ -194,7 +195,7 @@ func (s settings) checkStorage() error {
 // startInProcess serves distribution v3's handlers.App from this process.
 func (r *Registry) startInProcess(s settings) error {
 	// The port is needed before the app exists: the token realm names it.
-	ln, err := r.listen()
+	ln, err := r.listen(s.addr)
 	if err != nil {
 		return err
 	}
@@ -267,8 +268,11 @@ func (c *cleanups) tempDir(base, purpose string) (string, error) {
 	return dir, nil
 }
 
-func (r *Registry) listen() (net.Listener, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func (r *Registry) listen(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
