@@ -52,12 +52,13 @@ func (a *GarbageCollectAction) Schema(_ context.Context, _ action.SchemaRequest,
 			"delete_untagged":         optionalBool("delete_untagged"),
 			"dry_run":                 optionalBool("dry_run"),
 			"allow_writable_registry": optionalBool("allow_writable_registry"),
+			"registry_stopped":        optionalBool("registry_stopped"),
 		},
 	}
 }
 
 func (a *GarbageCollectAction) Configure(_ context.Context, req action.ConfigureRequest, resp *action.ConfigureResponse) {
-	a.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+	a.client = gcClientFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ModifyPlan opens the storage at plan time, as the resource does.

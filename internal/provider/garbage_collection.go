@@ -27,6 +27,7 @@ type gcSettings struct {
 	DeleteUntagged        types.Bool   `tfsdk:"delete_untagged"`
 	DryRun                types.Bool   `tfsdk:"dry_run"`
 	AllowWritableRegistry types.Bool   `tfsdk:"allow_writable_registry"`
+	RegistryStopped       types.Bool   `tfsdk:"registry_stopped"`
 }
 
 var gcDescriptions = map[string]string{
@@ -44,6 +45,9 @@ var gcDescriptions = map[string]string{
 		"only for registries nobody pushes to during the run. Default `false`: before deleting, the provider starts and cancels an upload to " +
 		"`" + registry.ProbeRepository + "` on its registry (which needs push permission there), and stops, deleting nothing, unless the " +
 		"registry refuses it (read-only mode).",
+	"registry_stopped": "The registry is stopped for the run: the safest way to collect garbage, since nothing can push or serve stale blobs. " +
+		"With a provider `url`, the provider checks it: a refused connection agrees, a registry that answers stops the run, deleting nothing. " +
+		"Without a `url` (a configuration used only for garbage collection), the statement is trusted. Start the registry again afterwards. Default `false`.",
 }
 
 var (
@@ -106,10 +110,8 @@ func collectGarbage(ctx context.Context, client *registry.Client, s gcSettings, 
 	if err != nil {
 		return gc.Report{}, storageError(s, err)
 	}
-	if !s.DryRun.ValueBool() && !s.AllowWritableRegistry.ValueBool() {
-		if diags := requireReadOnly(ctx, client); diags.HasError() {
-			return gc.Report{}, diags
-		}
+	if diags := requireNoPushes(ctx, client, s); diags.HasError() {
+		return gc.Report{}, diags
 	}
 	report, err := gc.Run(ctx, driver, gc.Options{
 		DeleteUntagged: s.DeleteUntagged.ValueBool(),
@@ -126,21 +128,58 @@ func collectGarbage(ctx context.Context, client *registry.Client, s gcSettings, 
 	return report, diags
 }
 
-// requireReadOnly refuses to sweep while the registry accepts pushes: GC
-// deletes the blobs of an upload that has no manifest yet.
-func requireReadOnly(ctx context.Context, client *registry.Client) diag.Diagnostics {
-	var diags diag.Diagnostics
-	if client == nil {
-		diags.AddError("Provider not configured", "garbage collection needs the provider's url to check that the registry is read-only")
+// requireNoPushes refuses to sweep while anything could push: GC deletes
+// the blobs of an upload that has no manifest yet. A dry run deletes
+// nothing, and allow_writable_registry takes the risk knowingly.
+func requireNoPushes(ctx context.Context, client *registry.Client, s gcSettings) diag.Diagnostics {
+	switch {
+	case s.DryRun.ValueBool() || s.AllowWritableRegistry.ValueBool():
+		return nil
+	case s.RegistryStopped.ValueBool():
+		return requireStopped(ctx, client)
+	case client == nil:
+		var diags diag.Diagnostics
+		diags.AddAttributeError(path.Root("registry_stopped"), "Cannot check that nobody can push",
+			"The provider has no url, so garbage collection cannot check that the registry is read-only, and deletes nothing. "+
+				"Stop the registry and set registry_stopped = true (the safest way), or give the provider the registry's url "+
+				"to check its read-only mode, or set allow_writable_registry = true if nothing can push during the run.")
 		return diags
 	}
+	return requireReadOnly(ctx, client)
+}
+
+// requireStopped checks a configuration's word that the registry is
+// stopped, where the provider knows its url: only a refused connection
+// agrees.
+func requireStopped(ctx context.Context, client *registry.Client) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if client == nil {
+		return nil // a GC-only configuration: nothing to ask
+	}
+	stopped, err := client.IsStopped(ctx)
+	switch {
+	case err != nil:
+		diags.AddAttributeError(path.Root("registry_stopped"), "Cannot confirm that the registry is stopped",
+			fmt.Sprintf("%v\n\nOnly a refused connection shows that a registry is stopped: nothing was deleted.", err))
+	case !stopped:
+		diags.AddAttributeError(path.Root("registry_stopped"), "The registry is not stopped",
+			fmt.Sprintf("registry_stopped = true, but the registry at %s answers. Nothing was deleted. Stop it (or put it in read-only mode "+
+				"and set registry_stopped = false), collect garbage, then start it again.", client.URL()))
+	}
+	return diags
+}
+
+// requireReadOnly refuses to sweep while the registry accepts pushes.
+func requireReadOnly(ctx context.Context, client *registry.Client) diag.Diagnostics {
+	var diags diag.Diagnostics
 	accepts, err := client.AcceptsPushes(ctx)
 	switch {
 	case err != nil:
 		diags.AddAttributeError(path.Root("allow_writable_registry"), "Cannot tell whether the registry is read-only",
 			fmt.Sprintf("%v\n\nGarbage collection deletes nothing until it knows that nobody can push: it starts an upload to %q "+
-				"and cancels it, which needs push permission there. Put the registry in read-only mode and set "+
-				"allow_writable_registry = true if the credentials cannot push.", err, registry.ProbeRepository))
+				"and cancels it, which needs push permission there. If the registry is stopped, set registry_stopped = true "+
+				"(the safest way to collect garbage); if it is in read-only mode and the credentials cannot push, set "+
+				"allow_writable_registry = true.", err, registry.ProbeRepository))
 	case accepts:
 		diags.AddAttributeError(path.Root("allow_writable_registry"), "The registry accepts pushes",
 			fmt.Sprintf("The registry at %s accepted an upload, so garbage collection could delete the blobs of a push in progress. "+

@@ -5,6 +5,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -77,9 +78,10 @@ func (p *RegistryProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 			"One provider block talks to one registry; use aliases for several.",
 		Attributes: map[string]schema.Attribute{
 			"url": schema.StringAttribute{
-				MarkdownDescription: "Base URL of the registry, `https://host[:port]` (or `http://` for a plain-HTTP registry). Environment: `REGISTRY_URL`.",
-				Optional:            true,
-				Validators:          []validator.String{urlValidator},
+				MarkdownDescription: "Base URL of the registry, `https://host[:port]` (or `http://` for a plain-HTTP registry). Environment: `REGISTRY_URL`. " +
+					"Required by everything but garbage collection of a stopped registry (`registry_stopped = true`).",
+				Optional:   true,
+				Validators: []validator.String{urlValidator},
 			},
 			"username": schema.StringAttribute{
 				MarkdownDescription: "User for basic auth; also used to obtain tokens from registries that answer with a Bearer challenge. Environment: `REGISTRY_USERNAME`.",
@@ -149,6 +151,10 @@ func (p *RegistryProvider) Configure(ctx context.Context, req provider.Configure
 		return
 	}
 	cfg, attr, err := clientConfig(m, p.version)
+	if cfg.URL == "" {
+		resp.DataSourceData, resp.ResourceData, resp.ActionData = noRegistry{}, noRegistry{}, noRegistry{}
+		return
+	}
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root(attr), "Invalid provider configuration", err.Error())
 		return
@@ -182,7 +188,7 @@ func clientConfig(m providerModel, version string) (registry.Config, string, err
 	}
 	switch {
 	case cfg.URL == "":
-		return cfg, "url", fmt.Errorf("the registry URL is not set: set url in the provider block or REGISTRY_URL")
+		return cfg, "url", errors.New(errNoURL)
 	case cfg.BearerToken != "" && (cfg.Username != "" || cfg.Password != ""):
 		return cfg, "bearer_token", fmt.Errorf("bearer_token (REGISTRY_TOKEN) and username/password (REGISTRY_USERNAME/REGISTRY_PASSWORD) are both set: use one way to authenticate")
 	}

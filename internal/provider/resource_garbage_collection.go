@@ -93,6 +93,10 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				MarkdownDescription: gcDescriptions["allow_writable_registry"], PlanModifiers: replaceBool,
 			},
+			"registry_stopped": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: gcDescriptions["registry_stopped"], PlanModifiers: replaceBool,
+			},
 			"triggers": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Arbitrary values that run garbage collection again when they change, " +
@@ -115,7 +119,7 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 }
 
 func (r *GarbageCollectionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+	r.client = gcClientFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ModifyPlan opens the storage when a run is planned, so a wrong path,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -278,4 +279,77 @@ func expectBlobInStorage(storage gc.Storage, digest v1.Hash, exists bool) resour
 		}
 		return nil
 	}
+}
+
+// closedURL is the URL of a registry that is stopped: nothing listens there.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return "http://" + addr
+}
+
+// Garbage collection on a stopped registry, the safest procedure, is the
+// easy one: registry_stopped says so, the provider checks it against its
+// url (a registry that answers stops the run, deleting nothing), and a
+// configuration used only for GC needs no url at all.
+func TestAccGarbageCollection_stoppedRegistry(t *testing.T) {
+	writable, _, kept, deleted := gcGarbage(t)
+	root := writable.RootDir
+	stopped := filesystemStorage(root) + "\n  registry_stopped = true"
+	withURL := func(url string) string {
+		return fmt.Sprintf("provider \"registry\" {\n  url = %q\n}\nresource \"registry_garbage_collection\" \"test\" {\n%s\n}\n", url, stopped)
+	}
+	accTest(t,
+		// Stated stopped, but the registry answers: nothing is deleted.
+		resource.TestStep{
+			Config:      gcConfig(writable, stopped),
+			ExpectError: errorLike(`(?s)The registry is not stopped.*` + writable.URL + ` answers. Nothing was deleted`),
+		},
+		// Stopped indeed (nothing listens at its url): the run frees space.
+		resource.TestStep{
+			PreConfig:         func() { checkOnDisk(t, root, deleted.Digest, true) },
+			Config:            withURL(closedURL(t)),
+			ConfigStateChecks: gcReport(3, 0),
+			Check: resource.ComposeAggregateTestCheckFunc(
+				expectBlobOnDisk(root, deleted.Digest, false),
+				expectBlobOnDisk(root, kept.Digest, true),
+			),
+		},
+	)
+}
+
+// A configuration with no url: GC of a stopped registry works, GC that
+// would need to check read-only mode says what to set, and anything that
+// needs the registry names url.
+func TestAccGarbageCollection_withoutURL(t *testing.T) {
+	writable, _, kept, deleted := gcGarbage(t)
+	root := writable.RootDir
+	noURL := func(attributes string) string {
+		return "provider \"registry\" {}\nresource \"registry_garbage_collection\" \"test\" {\n" + attributes + "\n}\n"
+	}
+	accTest(t,
+		resource.TestStep{
+			Config:      noURL(filesystemStorage(root)),
+			ExpectError: errorLike(`(?s)Cannot check that nobody can push.*no url.*registry_stopped = true`),
+		},
+		resource.TestStep{
+			Config:            noURL(filesystemStorage(root) + "\n  registry_stopped = true"),
+			ConfigStateChecks: gcReport(3, 0),
+			Check: resource.ComposeAggregateTestCheckFunc(
+				expectBlobOnDisk(root, deleted.Digest, false),
+				expectBlobOnDisk(root, kept.Digest, true),
+			),
+		},
+		resource.TestStep{
+			Config:      "provider \"registry\" {}\ndata \"registry_tags\" \"x\" {\n  repository = \"app\"\n}\n",
+			ExpectError: errorLike(`(?s)The provider has no registry URL.*set url in the provider block or REGISTRY_URL`),
+		},
+	)
 }

@@ -55,6 +55,7 @@ type Client struct {
 	concurrency int
 	auth        authn.Authenticator
 	transport   http.RoundTripper // retries and the concurrency bound, under ggcr's auth
+	base        http.RoundTripper // one bare attempt: for asking whether the registry is up
 	puller      *remote.Puller
 	pusher      *remote.Pusher
 	// Content under a digest never changes, so what was learned about it is
@@ -125,7 +126,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	return &Client{
 		registry: reg, url: u.String(), concurrency: cfg.MaxConcurrency,
-		auth: auth, transport: rt, puller: puller, pusher: pusher,
+		auth: auth, transport: rt, base: base, puller: puller, pusher: pusher,
 		packs:      packs{cache: diskCache{dir: cfg.CacheDir, registry: u.String()}},
 		viewMaxAge: DefaultViewMaxAge,
 	}, nil

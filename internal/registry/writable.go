@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"syscall"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -63,4 +65,25 @@ func send(ctx context.Context, client *http.Client, method string, u url.URL, ex
 		return "", err
 	}
 	return resp.Header.Get("Location"), nil
+}
+
+// IsStopped tells whether the registry is down: one request to /v2/, not
+// retried. A refused connection means stopped; any answer means running;
+// anything else (a timeout, a name that does not resolve) cannot tell.
+func (c *Client) IsStopped(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/v2/", nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := c.base.RoundTrip(req)
+	if err == nil {
+		drain(resp)
+		return false, nil
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return true, nil
+	}
+	return false, fmt.Errorf("asking %s whether it is running: %w", c.url, err)
 }
