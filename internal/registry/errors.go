@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,6 +83,10 @@ func (c *Client) explain(repo string, need action, err error) (Kind, string) {
 	if errors.As(err, &syntax) || errors.As(err, &wrongType) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return KindOther, fmt.Sprintf("the registry at %s answered with malformed JSON (%v): a proxy or a registry that does not speak the distribution API? Check that url points at the registry itself", c.url, err)
 	}
+	if isCertificateError(err) {
+		return KindOther, fmt.Sprintf("the TLS certificate of %s is not trusted (%v): set ca_pem to the certificate of the CA that signed it (PEM), "+
+			"or, for a test registry only, insecure_skip_verify = true", c.url, err)
+	}
 	var redirect *RedirectError
 	if errors.As(err, &redirect) {
 		return KindOther, redirect.Error()
@@ -136,4 +142,13 @@ func onRepository(repo string) string {
 		return ""
 	}
 	return fmt.Sprintf(" on repository %q", repo)
+}
+
+// isCertificateError tells a certificate the client does not trust, which
+// no retry changes.
+func isCertificateError(err error) bool {
+	var verification *tls.CertificateVerificationError
+	var authority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	return errors.As(err, &verification) || errors.As(err, &authority) || errors.As(err, &hostname)
 }

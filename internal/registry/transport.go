@@ -103,7 +103,7 @@ func shouldRetry(ctx context.Context, resp *http.Response, err error) bool {
 	}
 	if err != nil {
 		// Connection resets, refused dials, per-attempt timeouts: all transient.
-		return !errors.Is(err, context.Canceled) && !errors.Is(err, errViewExpired)
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, errViewExpired) && !isCertificateError(err)
 	}
 	return retryableStatus[resp.StatusCode]
 }

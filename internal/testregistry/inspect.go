@@ -140,7 +140,7 @@ func (r *Registry) client(repo, action string) (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := transport.NewWithContext(r.ctx, ref.Registry, r.auth, r.transport, []string{ref.Scope(action)})
+	rt, err := transport.NewWithContext(r.ctx, ref.Registry, r.auth, r.rt, []string{ref.Scope(action)})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package testregistry
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -49,6 +50,7 @@ type settings struct {
 	// filesystem configuration and would ignore WithStorage.
 	inProcess bool
 	addr      string // host:port to listen on; "" picks a free port
+	ca        *CA    // serve HTTPS with a certificate it signed
 }
 
 // WithDeleteDisabled turns off storage.delete, so DELETE answers
@@ -107,6 +109,8 @@ type Registry struct {
 
 	auth       authn.Authenticator
 	transport  *http.Transport
+	rt         http.RoundTripper // transport, pinned to HTTPS for a WithTLS registry
+	ca         *CA
 	remoteOpts []remote.Option
 
 	child *childProcess // NewV28's docker-registry
@@ -200,6 +204,13 @@ func (r *Registry) startInProcess(s settings) error {
 		return err
 	}
 	r.setAddr(ln.Addr().String())
+	if s.ca != nil {
+		if ln, err = serveTLS(ln, s.ca); err != nil {
+			return err
+		}
+		r.URL = "https://" + r.Host
+		r.ca = s.ca
+	}
 
 	cfg, err := newConfig(s, r.RootDir)
 	if err != nil {
@@ -305,12 +316,17 @@ func (r *Registry) configureClient() {
 	r.transport.Proxy = nil
 	r.transport.MaxIdleConnsPerHost = 64
 	r.onClose(func() error { r.transport.CloseIdleConnections(); return nil })
+	r.rt = r.transport
+	if r.ca != nil {
+		r.transport.TLSClientConfig = &tls.Config{RootCAs: r.ca.pool(), MinVersion: tls.VersionTLS12}
+		r.rt = httpsOnly{host: r.Host, next: r.transport}
+	}
 
 	r.auth = authn.Anonymous
 	if r.Username != "" {
 		r.auth = &authn.Basic{Username: r.Username, Password: r.Password}
 	}
-	r.remoteOpts = []remote.Option{remote.WithAuth(r.auth), remote.WithTransport(r.transport)}
+	r.remoteOpts = []remote.Option{remote.WithAuth(r.auth), remote.WithTransport(r.rt)}
 }
 
 // newConfig builds the configuration in Go rather than parsing YAML, so

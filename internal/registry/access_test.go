@@ -1,0 +1,52 @@
+package registry
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
+)
+
+// Private registries serve TLS with a private CA: ca_pem trusts it, a
+// wrong CA is refused at once (no retries) with a message naming ca_pem,
+// and insecure_skip_verify gets through.
+func TestTLSWithAPrivateCA(t *testing.T) {
+	ca := testregistry.NewCA(t)
+	for name, opts := range map[string][]testregistry.Option{
+		"anonymous":  {testregistry.WithTLS(ca)},
+		"token auth": {testregistry.WithTLS(ca), testregistry.WithTokenAuth("ci", "s3cret")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reg := testregistry.Start(t, opts...)
+			if _, err := reg.PushImage("app", time.Time{}, "v1"); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(reg.URL, "https://") {
+				t.Fatalf("registry at %s", reg.URL)
+			}
+			creds := Config{URL: reg.URL, Username: reg.Username, Password: reg.Password}
+
+			trusted := creds
+			trusted.CAPEM = ca.PEM
+			if tags, err := newClient(t, trusted).Tags(context.Background(), "app"); err != nil || len(tags) != 1 {
+				t.Fatalf("with ca_pem: %v, %v", tags, err)
+			}
+
+			wrong := creds
+			wrong.CAPEM = testregistry.NewCA(t).PEM
+			start := time.Now()
+			_, err := newClient(t, wrong).Tags(context.Background(), "app")
+			if err == nil || !strings.Contains(err.Error(), "set ca_pem") || time.Since(start) > 5*time.Second {
+				t.Fatalf("with another CA, after %v: %v", time.Since(start), err)
+			}
+
+			insecure := creds
+			insecure.InsecureSkipVerify = true
+			if _, err := newClient(t, insecure).Tags(context.Background(), "app"); err != nil {
+				t.Fatalf("with insecure_skip_verify: %v", err)
+			}
+		})
+	}
+}
