@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -159,6 +161,7 @@ func (p *RegistryProvider) Configure(ctx context.Context, req provider.Configure
 		resp.Diagnostics.AddAttributeError(path.Root(attr), "Invalid provider configuration", err.Error())
 		return
 	}
+	warnInsecure(cfg, &resp.Diagnostics)
 	client, err := registry.New(ctx, cfg)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot configure the registry client", err.Error())
@@ -212,6 +215,33 @@ func clientConfig(m providerModel, version string) (registry.Config, string, err
 		}
 	}
 	return cfg, "", nil
+}
+
+// warnInsecure says when the connection does not protect what it carries:
+// certificates not verified, or credentials in clear text to a host other
+// than this machine (values may come from the environment, so this runs
+// at configuration, which Terraform does before planning).
+func warnInsecure(cfg registry.Config, diags *diag.Diagnostics) {
+	if cfg.InsecureSkipVerify {
+		diags.AddAttributeWarning(path.Root("insecure_skip_verify"), "TLS certificates are not verified",
+			"insecure_skip_verify = true: anyone between this machine and the registry can read the credentials and answer in its name. "+
+				"For a test registry only; trust a private CA with ca_pem instead.")
+	}
+	u, err := registry.ParseURL(cfg.URL)
+	hasCredentials := cfg.Username != "" || cfg.Password != "" || cfg.BearerToken != "" || cfg.DockerConfig
+	if err == nil && u.Scheme == "http" && hasCredentials && !isLoopback(u.Hostname()) {
+		diags.AddAttributeWarning(path.Root("url"), "Credentials sent in clear text",
+			fmt.Sprintf("url is http:// and the provider has credentials: they travel unencrypted to %s. Serve the registry over https:// "+
+				"(with ca_pem for a private CA).", u.Host))
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // cacheDir is the configured cache directory: the attribute, else

@@ -2,6 +2,10 @@ package registry
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +50,39 @@ func TestTLSWithAPrivateCA(t *testing.T) {
 			insecure.InsecureSkipVerify = true
 			if _, err := newClient(t, insecure).Tags(context.Background(), "app"); err != nil {
 				t.Fatalf("with insecure_skip_verify: %v", err)
+			}
+		})
+	}
+}
+
+// docker_config finds credentials where Docker keeps them: an "auths"
+// entry, or a credential helper named in "credHelpers".
+func TestDockerConfigCredentials(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.WithBasicAuth("ci", "s3cret"))
+	if _, err := reg.PushImage("app", time.Time{}, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	helper := t.TempDir()
+	script := "#!/bin/sh\nread server\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"ci\",\"Secret\":\"s3cret\"}' \"$server\"\n"
+	if err := os.WriteFile(filepath.Join(helper, "docker-credential-testhelper"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", helper+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for name, config := range map[string]string{
+		"auths":       fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, reg.Host, base64.StdEncoding.EncodeToString([]byte("ci:s3cret"))),
+		"credHelpers": fmt.Sprintf(`{"credHelpers":{%q:"testhelper"}}`, reg.Host),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("DOCKER_CONFIG", dir)
+			if _, err := newClient(t, Config{URL: reg.URL, DockerConfig: true}).Tags(context.Background(), "app"); err != nil {
+				t.Fatalf("with docker_config: %v", err)
+			}
+			if _, err := newClient(t, Config{URL: reg.URL}).Tags(context.Background(), "app"); KindOf(err) != KindUnauthorized {
+				t.Fatalf("without docker_config: %v; want 401", err)
 			}
 		})
 	}
