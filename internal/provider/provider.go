@@ -97,7 +97,8 @@ func (p *RegistryProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 				Validators:          []validator.String{stringvalidator.ConflictsWith(path.MatchRoot("bearer_token"))},
 			},
 			"bearer_token": schema.StringAttribute{
-				MarkdownDescription: "A registry bearer token sent as is, instead of `username`/`password`. Environment: `REGISTRY_TOKEN`.",
+				MarkdownDescription: "A registry bearer token sent as is, instead of `username`/`password`. It is never refreshed: a token that expires " +
+					"during a long apply stops it (reported as expired); `username`/`password` obtain fresh tokens from token-auth registries instead. Environment: `REGISTRY_TOKEN`.",
 				Optional:            true,
 				Sensitive:           true,
 				Validators:          []validator.String{stringvalidator.ConflictsWith(credentials...)},

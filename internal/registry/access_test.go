@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,5 +86,32 @@ func TestDockerConfigCredentials(t *testing.T) {
 				t.Fatalf("without docker_config: %v; want 401", err)
 			}
 		})
+	}
+}
+
+// A fixed bearer_token refused after earlier successes has expired, and
+// the error says so (and that it is never refreshed).
+func TestExpiredBearerTokenIsNamed(t *testing.T) {
+	reg := testregistry.Start(t)
+	if _, err := reg.PushImage("app", time.Time{}, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	c := newClient(t, Config{URL: proxy.URL, BearerToken: "short-lived"})
+	if _, err := c.Tags(context.Background(), "app"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.setFault(func(w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusUnauthorized)
+		return true
+	})
+	_, err := c.Tags(context.Background(), "app")
+	if err == nil || !strings.Contains(err.Error(), "accepted the bearer_token earlier in this run and now refuses it") || !strings.Contains(err.Error(), "never refreshed") {
+		t.Fatalf("error %v", err)
+	}
+	// Refused from the start, a token is just wrong.
+	_, err = newClient(t, Config{URL: proxy.URL, BearerToken: "wrong"}).Tags(context.Background(), "app")
+	if err == nil || strings.Contains(err.Error(), "earlier in this run") {
+		t.Fatalf("a token refused from the start: %v", err)
 	}
 }

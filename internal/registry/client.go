@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -68,6 +69,11 @@ type Client struct {
 	// viewMaxAge bounds how old a view of a repository a DELETE may rely
 	// on (execute.go).
 	viewMaxAge time.Duration
+	// fixedToken: the credentials are a bearer_token, never refreshed;
+	// answered: the registry has answered a request with success, so a
+	// later 401 means the token stopped working.
+	fixedToken bool
+	answered   *atomic.Bool
 }
 
 // New validates cfg and builds a client. It performs no network I/O.
@@ -93,11 +99,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	answered := &atomic.Bool{}
 	rt := &schemeTransport{
 		host:   u.Host,
 		scheme: u.Scheme,
 		next: &noWriteRedirects{next: &retryTransport{
-			next:        &limitTransport{next: base, slots: make(chan struct{}, cfg.MaxConcurrency)},
+			next:        &limitTransport{next: &successWatch{next: base, answered: answered}, slots: make(chan struct{}, cfg.MaxConcurrency)},
 			maxAttempts: cfg.RetryMaxAttempts,
 			maxElapsed:  cfg.RetryMaxElapsed,
 			timeout:     cfg.RequestTimeout,
@@ -129,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		auth: auth, transport: rt, base: base, puller: puller, pusher: pusher,
 		packs:      packs{cache: diskCache{dir: cfg.CacheDir, registry: u.String()}},
 		viewMaxAge: DefaultViewMaxAge,
+		fixedToken: cfg.BearerToken != "", answered: answered,
 	}, nil
 }
 
@@ -225,4 +233,18 @@ func (t *schemeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.URL.Scheme = t.scheme
 	}
 	return t.next.RoundTrip(req)
+}
+
+// successWatch records that the registry answered a request with success.
+type successWatch struct {
+	next     http.RoundTripper
+	answered *atomic.Bool
+}
+
+func (t *successWatch) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && resp.StatusCode < 300 {
+		t.answered.Store(true)
+	}
+	return resp, err
 }
