@@ -70,8 +70,8 @@ type Client struct {
 	// on (execute.go).
 	viewMaxAge time.Duration
 	// fixedToken: the credentials are a bearer_token, never refreshed;
-	// answered: the registry has answered a request with success, so a
-	// later 401 means the token stopped working.
+	// answered: the registry has accepted them on a request, so a later
+	// 401 means the token stopped working.
 	fixedToken bool
 	answered   *atomic.Bool
 }
@@ -235,7 +235,9 @@ func (t *schemeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(req)
 }
 
-// successWatch records that the registry answered a request with success.
+// successWatch records that the registry accepted the credentials: a
+// success on a request that carried them. Requests without them (the /v2/
+// ping, open to anyone on some registries) prove nothing about a token.
 type successWatch struct {
 	next     http.RoundTripper
 	answered *atomic.Bool
@@ -243,7 +245,7 @@ type successWatch struct {
 
 func (t *successWatch) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
-	if err == nil && resp.StatusCode < 300 {
+	if err == nil && resp.StatusCode < 300 && req.Header.Get("Authorization") != "" {
 		t.answered.Store(true)
 	}
 	return resp, err

@@ -99,9 +99,8 @@ func (c *Client) explain(repo string, need action, err error) (Kind, string) {
 	switch terr.StatusCode {
 	case http.StatusUnauthorized:
 		if c.fixedToken && c.answered.Load() {
-			return KindUnauthorized, fmt.Sprintf("the registry at %s accepted the bearer_token earlier in this run and now refuses it (401 Unauthorized): "+
-				"it has probably expired. A bearer_token is sent as given and never refreshed: use a longer-lived token, or username and password, "+
-				"with which the provider obtains fresh tokens", c.url)
+			return KindUnauthorized, fmt.Sprintf("the bearer_token was accepted earlier in this run and is now refused by %s (401 Unauthorized): "+
+				"it has probably expired; bearer_token is never refreshed: use username/password, which obtain fresh tokens, or a token that outlives the run", c.url)
 		}
 		return KindUnauthorized, fmt.Sprintf("the registry at %s rejected the credentials (401 Unauthorized): check username and password, bearer_token, or the docker config entry for %s", c.url, c.registry.RegistryStr())
 	case http.StatusForbidden:
