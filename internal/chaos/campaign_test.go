@@ -405,7 +405,9 @@ func (c *campaign) recordFinal(repo string) {
 	}
 	c.final[repo] = map[string]string{}
 	for tag, m := range snap.Tags {
-		c.final[repo][tag] = m.Digest
+		if c.complete(repo, m.Digest) == nil { // a broken one was counted when it broke
+			c.final[repo][tag] = m.Digest
+		}
 	}
 }
 

@@ -19,8 +19,9 @@ import (
 // client saw before. So the apply works in rounds per repository: it reads
 // a fresh view (every tag resolved, every tagged index and referrer body
 // read), checks each planned item against it, and sends DELETEs one after
-// another only while that view is younger than viewMaxAge, counted from
-// when its reading started. A DELETE that is answered late ends the round,
+// another only while that view is young enough (twice the time it took to
+// read, between a quarter second and viewMaxAge), counted from when its
+// reading started. A DELETE that is answered late ends the round,
 // and the next DELETE waits for a new view. The check is made when the
 // request goes on the wire (limitTransport), so time spent waiting for a
 // connection slot or between retries counts too.
@@ -29,8 +30,12 @@ import (
 // digest less than viewMaxAge before its DELETE is sent (or while the
 // registry handles it) goes with it. The docs state this.
 
-// DefaultViewMaxAge is how old a view a DELETE may rely on.
-const DefaultViewMaxAge = 3 * time.Second
+// DefaultViewMaxAge is how old a view a DELETE may rely on at most;
+// minViewAge is how long a view that was quick to read serves.
+const (
+	DefaultViewMaxAge = 3 * time.Second
+	minViewAge        = 250 * time.Millisecond
+)
 
 // Report is what an apply did, also when it stopped on an error.
 type Report struct {
@@ -363,10 +368,15 @@ type view struct {
 	maxAge time.Duration
 }
 
+// readView reads a fresh view. It serves DELETEs for twice as long as it
+// took to read, within [minViewAge, viewMaxAge]: a small repository is
+// re-read every quarter second, so a tag pushed during its apply is rarely
+// missed, and a large one costs at most a third of the apply in reads.
 func (c *Client) readView(ctx context.Context, repo string) (*view, error) {
-	v := &view{readAt: time.Now(), maxAge: c.viewMaxAge}
+	v := &view{readAt: time.Now()}
 	var err error
 	v.snap, err = c.Snapshot(ctx, repo)
+	v.maxAge = min(max(2*time.Since(v.readAt), minViewAge), c.viewMaxAge)
 	return v, err
 }
 
