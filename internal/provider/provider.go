@@ -99,9 +99,9 @@ func (p *RegistryProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 			"bearer_token": schema.StringAttribute{
 				MarkdownDescription: "A registry bearer token sent as is, instead of `username`/`password`. It is never refreshed: a token that expires " +
 					"during a long apply stops it (reported as expired); `username`/`password` obtain fresh tokens from token-auth registries instead. Environment: `REGISTRY_TOKEN`.",
-				Optional:            true,
-				Sensitive:           true,
-				Validators:          []validator.String{stringvalidator.ConflictsWith(credentials...)},
+				Optional:   true,
+				Sensitive:  true,
+				Validators: []validator.String{stringvalidator.ConflictsWith(credentials...)},
 			},
 			"docker_config": schema.BoolAttribute{
 				MarkdownDescription: "When no credentials are given, read them from the Docker config (`~/.docker/config.json` or `$DOCKER_CONFIG`) and its credential helpers. Default `false`, so a workstation's credentials are never used by surprise.",
@@ -164,6 +164,10 @@ func (p *RegistryProvider) Configure(ctx context.Context, req provider.Configure
 	}
 	warnInsecure(cfg, &resp.Diagnostics)
 	client, err := registry.New(ctx, cfg)
+	if errors.Is(err, registry.ErrCAPEM) {
+		resp.Diagnostics.AddAttributeError(path.Root("ca_pem"), "Invalid provider configuration", err.Error())
+		return
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot configure the registry client", err.Error())
 		return
@@ -223,14 +227,17 @@ func clientConfig(m providerModel, version string) (registry.Config, string, err
 // than this machine (values may come from the environment, so this runs
 // at configuration, which Terraform does before planning).
 func warnInsecure(cfg registry.Config, diags *diag.Diagnostics) {
+	u, err := registry.ParseURL(cfg.URL)
+	if err != nil {
+		return // reported by clientConfig
+	}
 	if cfg.InsecureSkipVerify {
 		diags.AddAttributeWarning(path.Root("insecure_skip_verify"), "TLS certificates are not verified",
-			"insecure_skip_verify = true: anyone between this machine and the registry can read the credentials and answer in its name. "+
-				"For a test registry only; trust a private CA with ca_pem instead.")
+			fmt.Sprintf("insecure_skip_verify = true: anyone between this machine and %s can read the credentials and answer in its name. "+
+				"For a test registry only; trust a private CA with ca_pem instead.", u.Host))
 	}
-	u, err := registry.ParseURL(cfg.URL)
 	hasCredentials := cfg.Username != "" || cfg.Password != "" || cfg.BearerToken != "" || cfg.DockerConfig
-	if err == nil && u.Scheme == "http" && hasCredentials && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && hasCredentials && !isLoopback(u.Hostname()) {
 		diags.AddAttributeWarning(path.Root("url"), "Credentials sent in clear text",
 			fmt.Sprintf("url is http:// and the provider has credentials: they travel unencrypted to %s. Serve the registry over https:// "+
 				"(with ca_pem for a private CA).", u.Host))

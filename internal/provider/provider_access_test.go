@@ -2,21 +2,27 @@ package provider
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 )
 
 // configure runs the provider's Configure on a provider block with the
-// given attributes, as Terraform does before planning.
-func configure(t *testing.T, set map[string]tftypes.Value) diag.Diagnostics {
+// given attributes and REGISTRY_* environment, as Terraform does before
+// planning.
+func configure(t *testing.T, env map[string]string, set map[string]tftypes.Value) diag.Diagnostics {
 	t.Helper()
 	ctx := context.Background()
-	for _, env := range []string{"REGISTRY_URL", "REGISTRY_USERNAME", "REGISTRY_PASSWORD", "REGISTRY_TOKEN"} {
-		unsetEnv(t, env)
+	for _, name := range []string{"REGISTRY_URL", "REGISTRY_USERNAME", "REGISTRY_PASSWORD", "REGISTRY_TOKEN"} {
+		unsetEnv(t, name)
+	}
+	for name, value := range env {
+		t.Setenv(name, value)
 	}
 	p := New("test")()
 	var schema provider.SchemaResponse
@@ -34,41 +40,67 @@ func configure(t *testing.T, set map[string]tftypes.Value) diag.Diagnostics {
 	return resp.Diagnostics
 }
 
-func warnedAbout(diags diag.Diagnostics, summary string) bool {
+// warning is the warning with that summary, nil when there is none.
+func warning(diags diag.Diagnostics, summary string) diag.Diagnostic {
 	for _, d := range diags.Warnings() {
 		if d.Summary() == summary {
-			return true
+			return d
 		}
 	}
-	return false
+	return nil
 }
 
+// Plan-time warnings when the connection does not protect what it
+// carries. Credentials may come from the environment, which only
+// Configure sees. A warning about clear text names the host.
 func TestConfigureWarnsAboutInsecureConnections(t *testing.T) {
+	const unverified, clearText = "TLS certificates are not verified", "Credentials sent in clear text"
 	yes := tftypes.NewValue(tftypes.Bool, true)
 	for _, c := range []struct {
 		name    string
+		env     map[string]string
 		set     map[string]tftypes.Value
 		summary string
-		warned  bool
+		host    string // named in the warning; "" when there is none
 	}{
-		{"insecure_skip_verify", map[string]tftypes.Value{"url": str("https://registry.example.com"), "insecure_skip_verify": yes}, "TLS certificates are not verified", true},
-		{"verified TLS", map[string]tftypes.Value{"url": str("https://registry.example.com")}, "TLS certificates are not verified", false},
-		{"password over http", map[string]tftypes.Value{"url": str("http://registry.example.com:5000"), "username": str("ci"), "password": str("p")}, "Credentials sent in clear text", true},
-		{"token over http", map[string]tftypes.Value{"url": str("http://10.0.0.7"), "bearer_token": str("t")}, "Credentials sent in clear text", true},
-		{"docker config over http", map[string]tftypes.Value{"url": str("http://registry.internal"), "docker_config": yes}, "Credentials sent in clear text", true},
-		{"password over https", map[string]tftypes.Value{"url": str("https://registry.example.com"), "username": str("ci"), "password": str("p")}, "Credentials sent in clear text", false},
-		{"password to loopback", map[string]tftypes.Value{"url": str("http://127.0.0.1:5000"), "username": str("ci"), "password": str("p")}, "Credentials sent in clear text", false},
-		{"password to localhost", map[string]tftypes.Value{"url": str("http://localhost:5000"), "username": str("ci"), "password": str("p")}, "Credentials sent in clear text", false},
-		{"anonymous over http", map[string]tftypes.Value{"url": str("http://registry.example.com")}, "Credentials sent in clear text", false},
+		{"insecure_skip_verify", nil, map[string]tftypes.Value{"url": str("https://registry.example.com"), "insecure_skip_verify": yes}, unverified, "registry.example.com"},
+		{"verified TLS", nil, map[string]tftypes.Value{"url": str("https://registry.example.com")}, unverified, ""},
+		{"password over http", nil, map[string]tftypes.Value{"url": str("http://registry.example.com:5000"), "username": str("ci"), "password": str("p")}, clearText, "registry.example.com:5000"},
+		{"token over http", nil, map[string]tftypes.Value{"url": str("http://10.0.0.7"), "bearer_token": str("t")}, clearText, "10.0.0.7"},
+		{"docker config over http", nil, map[string]tftypes.Value{"url": str("http://registry.internal"), "docker_config": yes}, clearText, "registry.internal"},
+		{"credentials from the environment", map[string]string{"REGISTRY_URL": "http://registry.internal", "REGISTRY_USERNAME": "ci", "REGISTRY_PASSWORD": "p"}, nil, clearText, "registry.internal"},
+		{"password over https", nil, map[string]tftypes.Value{"url": str("https://registry.example.com"), "username": str("ci"), "password": str("p")}, clearText, ""},
+		{"password to 127.0.0.1", nil, map[string]tftypes.Value{"url": str("http://127.0.0.1:5000"), "username": str("ci"), "password": str("p")}, clearText, ""},
+		{"token to 127.8.0.1", map[string]string{"REGISTRY_TOKEN": "t"}, map[string]tftypes.Value{"url": str("http://127.8.0.1")}, clearText, ""},
+		{"password to ::1", nil, map[string]tftypes.Value{"url": str("http://[::1]:5000"), "username": str("ci"), "password": str("p")}, clearText, ""},
+		{"password to localhost", nil, map[string]tftypes.Value{"url": str("http://localhost:5000"), "username": str("ci"), "password": str("p")}, clearText, ""},
+		{"anonymous over http", nil, map[string]tftypes.Value{"url": str("http://registry.example.com")}, clearText, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			diags := configure(t, c.set)
+			diags := configure(t, c.env, c.set)
 			if diags.HasError() {
 				t.Fatal(diags)
 			}
-			if got := warnedAbout(diags, c.summary); got != c.warned {
-				t.Errorf("warned %q = %v, want %v (%v)", c.summary, got, c.warned, diags)
+			w := warning(diags, c.summary)
+			switch {
+			case c.host == "" && w != nil:
+				t.Errorf("unexpected warning %q: %s", c.summary, w.Detail())
+			case c.host != "" && (w == nil || !strings.Contains(w.Detail(), c.host)):
+				t.Errorf("want a warning %q naming %s, got %v", c.summary, c.host, diags)
 			}
 		})
+	}
+}
+
+// A ca_pem that holds no certificate is an error on ca_pem that says what
+// to give instead.
+func TestConfigureRefusesCAPEMWithoutCertificate(t *testing.T) {
+	diags := configure(t, nil, map[string]tftypes.Value{"url": str("https://registry.example.com"), "ca_pem": str("ca.pem")})
+	if len(diags.Errors()) != 1 {
+		t.Fatalf("want one error, got %v", diags)
+	}
+	d, ok := diags.Errors()[0].(diag.DiagnosticWithPath)
+	if !ok || !d.Path().Equal(path.Root("ca_pem")) || !strings.Contains(d.Detail(), "-----BEGIN CERTIFICATE-----") {
+		t.Fatalf("want an error on ca_pem saying what it must hold, got %v", diags)
 	}
 }

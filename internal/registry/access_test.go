@@ -2,11 +2,11 @@ package registry
 
 import (
 	"context"
-	"encoding/base64"
-	"fmt"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"net/http"
-	"os"
-	"path/filepath"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -44,7 +44,7 @@ func TestTLSWithAPrivateCA(t *testing.T) {
 			wrong.CAPEM = testregistry.NewCA(t).PEM
 			start := time.Now()
 			_, err := newClient(t, wrong).Tags(context.Background(), "app")
-			if err == nil || !strings.Contains(err.Error(), "set ca_pem") || time.Since(start) > 5*time.Second {
+			if err == nil || !strings.Contains(err.Error(), "not signed by a trusted CA") || !strings.Contains(err.Error(), "set ca_pem") || time.Since(start) > 5*time.Second {
 				t.Fatalf("with another CA, after %v: %v", time.Since(start), err)
 			}
 
@@ -57,6 +57,31 @@ func TestTLSWithAPrivateCA(t *testing.T) {
 	}
 }
 
+// Each way a certificate can be refused gets the advice that fixes it:
+// ca_pem helps only when its signer is unknown.
+func TestCertificateErrorsSayWhatFixesThem(t *testing.T) {
+	block, _ := pem.Decode([]byte(testregistry.NewCA(t).PEM))
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, Config{URL: "https://registry.example.com"})
+	for _, tc := range []struct {
+		err     error
+		want    string
+		notWant string
+	}{
+		{x509.UnknownAuthorityError{Cert: cert}, "not signed by a trusted CA", ""},
+		{x509.HostnameError{Certificate: cert, Host: "registry.example.com"}, "set url to a host name the certificate names", "ca_pem"},
+		{x509.CertificateInvalidError{Cert: cert, Reason: x509.Expired}, "renew or fix it on the registry", "ca_pem"},
+	} {
+		got := c.translate("listing tags", "app", needPull, &url.Error{Op: "Get", URL: "https://registry.example.com/v2/", Err: &tls.CertificateVerificationError{Err: tc.err}}).Error()
+		if !strings.Contains(got, tc.want) || (tc.notWant != "" && strings.Contains(got, tc.notWant)) {
+			t.Errorf("%T: %s; want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
 // docker_config finds credentials where Docker keeps them: an "auths"
 // entry, or a credential helper named in "credHelpers".
 func TestDockerConfigCredentials(t *testing.T) {
@@ -64,22 +89,13 @@ func TestDockerConfigCredentials(t *testing.T) {
 	if _, err := reg.PushImage("app", time.Time{}, "v1"); err != nil {
 		t.Fatal(err)
 	}
-	helper := t.TempDir()
-	script := "#!/bin/sh\nread server\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"ci\",\"Secret\":\"s3cret\"}' \"$server\"\n"
-	if err := os.WriteFile(filepath.Join(helper, "docker-credential-testhelper"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", helper+string(os.PathListSeparator)+os.Getenv("PATH"))
+	reg.InstallCredentialHelper(t, "testhelper")
 	for name, config := range map[string]string{
-		"auths":       fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, reg.Host, base64.StdEncoding.EncodeToString([]byte("ci:s3cret"))),
-		"credHelpers": fmt.Sprintf(`{"credHelpers":{%q:"testhelper"}}`, reg.Host),
+		"auths":       reg.DockerConfigAuths(),
+		"credHelpers": reg.DockerConfigHelper("testhelper"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(config), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			t.Setenv("DOCKER_CONFIG", dir)
+			testregistry.UseDockerConfig(t, config)
 			if _, err := newClient(t, Config{URL: reg.URL, DockerConfig: true}).Tags(context.Background(), "app"); err != nil {
 				t.Fatalf("with docker_config: %v", err)
 			}

@@ -181,6 +181,10 @@ func ParseURL(raw string) (*url.URL, error) {
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }
 
+// ErrCAPEM is New's answer to a ca_pem with no certificate in it.
+var ErrCAPEM = errors.New(`ca_pem holds no PEM certificate: give the CA's certificate itself, ` +
+	`from "-----BEGIN CERTIFICATE-----" to "-----END CERTIFICATE-----" (for example ca_pem = file("ca.pem"))`)
+
 func baseTransport(cfg Config) (*http.Transport, error) {
 	tlsConfig := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // an explicit, documented opt-in
 	if cfg.CAPEM != "" {
@@ -189,7 +193,7 @@ func baseTransport(cfg Config) (*http.Transport, error) {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM([]byte(cfg.CAPEM)) {
-			return nil, errors.New("ca_pem holds no PEM certificate")
+			return nil, ErrCAPEM
 		}
 		tlsConfig.RootCAs = pool
 	}

@@ -84,8 +84,7 @@ func (c *Client) explain(repo string, need action, err error) (Kind, string) {
 		return KindOther, fmt.Sprintf("the registry at %s answered with malformed JSON (%v): a proxy or a registry that does not speak the distribution API? Check that url points at the registry itself", c.url, err)
 	}
 	if isCertificateError(err) {
-		return KindOther, fmt.Sprintf("the TLS certificate of %s is not trusted (%v): set ca_pem to the certificate of the CA that signed it (PEM), "+
-			"or, for a test registry only, insecure_skip_verify = true", c.url, err)
+		return KindOther, certificateMessage(c.url, err)
 	}
 	var redirect *RedirectError
 	if errors.As(err, &redirect) {
@@ -146,6 +145,23 @@ func onRepository(repo string) string {
 		return ""
 	}
 	return fmt.Sprintf(" on repository %q", repo)
+}
+
+// certificateMessage says why the registry's certificate is refused and
+// what fixes that: ca_pem only helps when the signer is unknown.
+func certificateMessage(url string, err error) string {
+	var authority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	switch {
+	case errors.As(err, &authority):
+		return fmt.Sprintf("the certificate of %s is not signed by a trusted CA (%v): set ca_pem to the certificate (PEM) of the CA that signed it, "+
+			"or, for a test registry only, insecure_skip_verify = true", url, err)
+	case errors.As(err, &hostname):
+		return fmt.Sprintf("the certificate of %s is not issued for that host (%v): set url to a host name the certificate names, "+
+			"or reissue the certificate for this one", url, err)
+	}
+	return fmt.Sprintf("the certificate of %s is not valid (%v): renew or fix it on the registry; "+
+		"insecure_skip_verify = true skips the check (a test registry only)", url, err)
 }
 
 // isCertificateError tells a certificate the client does not trust, which

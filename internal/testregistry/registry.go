@@ -2,8 +2,8 @@ package testregistry
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -97,7 +97,7 @@ func WithStorage(driver string, params map[string]any) Option {
 // Registry is a running registry. Its seeding and inspection methods talk to
 // it over HTTP, as a client would.
 type Registry struct {
-	URL      string // "http://127.0.0.1:PORT"
+	URL      string // "http://127.0.0.1:PORT", "https://" WithTLS
 	Host     string // "127.0.0.1:PORT"
 	RootDir  string // filesystem storage root; "" with WithStorage
 	Username string // set when auth is enabled
