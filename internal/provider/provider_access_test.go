@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -10,6 +11,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
 // configure runs the provider's Configure on a provider block with the
@@ -103,4 +108,29 @@ func TestConfigureRefusesCAPEMWithoutCertificate(t *testing.T) {
 	if !ok || !d.Path().Equal(path.Root("ca_pem")) || !strings.Contains(d.Detail(), "-----BEGIN CERTIFICATE-----") {
 		t.Fatalf("want an error on ca_pem saying what it must hold, got %v", diags)
 	}
+}
+
+// A private registry as they run: TLS with a private CA, token auth, and
+// credentials from a credential helper. Through Terraform, ca_pem and
+// docker_config reach the client, insecure_skip_verify gets through, and a
+// certificate from another CA is refused with an error naming ca_pem.
+func TestAccProvider_privateRegistry(t *testing.T) {
+	ca := testregistry.NewCA(t)
+	reg := startRegistry(t, testregistry.WithTLS(ca), testregistry.WithTokenAuth("ci", "s3cret"))
+	mustPush(t, reg, "app", "v1")
+	reg.InstallCredentialHelper(t, "testhelper")
+	testregistry.UseDockerConfig(t, reg.DockerConfigHelper("testhelper"))
+	trusted := fmt.Sprintf("ca_pem = %q", ca.PEM)
+	fromHelper := fmt.Sprintf("provider \"registry\" {\n  url = %q\n  docker_config = true\n  %s\n}\n", reg.URL, trusted)
+	data := "data \"registry_tags\" \"app\" {\n  repository = \"app\"\n}\n"
+	read := []statecheck.StateCheck{expectTags("data.registry_tags.app", "v1")}
+	accTest(t,
+		resource.TestStep{Config: providerBlock(reg, "", trusted) + data, ConfigStateChecks: read},
+		resource.TestStep{Config: fromHelper + data, ConfigStateChecks: read},
+		resource.TestStep{Config: providerBlock(reg, "", "insecure_skip_verify = true") + data, ConfigStateChecks: read},
+		resource.TestStep{
+			Config:      providerBlock(reg, "", fmt.Sprintf("ca_pem = %q", testregistry.NewCA(t).PEM)) + data,
+			ExpectError: errorLike(`not signed by a trusted CA[\s\S]*set ca_pem`),
+		},
+	)
 }
