@@ -33,8 +33,9 @@ func (s noSecretInState) CheckState(_ context.Context, req statecheck.CheckState
 }
 
 // Secrets never appear in logs at TRACE, in errors or in state: a password,
-// its basic-auth encoding and a bearer token, through a plan, an apply, a
-// data source and a rejected login.
+// its basic-auth encoding (as an Authorization header and as a Docker config
+// "auths" entry) and a bearer token, through a plan, an apply, a data source
+// and a rejected login, whose error text the log holds.
 func TestAccProvider_secretsStayOutOfLogsErrorsAndState(t *testing.T) {
 	reg := startRegistry(t, testregistry.WithBasicAuth("ci", "pa55-w0rd-kept-secret"))
 	mustPush(t, reg, "app", "pr-1")
@@ -43,6 +44,7 @@ func TestAccProvider_secretsStayOutOfLogsErrorsAndState(t *testing.T) {
 	secrets := []string{reg.Password, base64.StdEncoding.EncodeToString([]byte("ci:" + reg.Password)), token}
 	logs := t.TempDir()
 	t.Setenv("TF_LOG", "TRACE")
+	t.Setenv("TF_LOG_PROVIDER", "TRACE")
 	t.Setenv("TF_ACC_LOG_PATH", filepath.Join(logs, "terraform-and-provider.log"))
 	// The secrets reach the configuration through sensitive variables, as
 	// users pass them: the test harness logs the configuration's text.
@@ -67,11 +69,9 @@ variable "token" {
 	wrong := fmt.Sprintf("provider \"registry\" {\n  url = %q\n  username = \"ci\"\n  password = var.wrong_password\n}\n", reg.URL)
 	anonymous := startRegistry(t) // takes any token: the plan runs through
 	withToken := fmt.Sprintf("provider \"registry\" {\n  url = %q\n  bearer_token = var.token\n}\n", anonymous.URL)
-	// One provider configuration a step: the in-process provider server is
-	// shared by aliases.
-	accTest(t,
-		resource.TestStep{
-			Config: variables + provider + `
+	testregistry.UseDockerConfig(t, reg.DockerConfigAuths())
+	fromDockerConfig := fmt.Sprintf("provider \"registry\" {\n  url = %q\n  docker_config = true\n}\n", reg.URL)
+	policy := `
 data "registry_tags" "app" {
   repository = "app"
 }
@@ -80,8 +80,19 @@ resource "registry_retention_policy" "this" {
   delete {
     tag_regex = "^pr-"
   }
-}`,
+}`
+	// One provider configuration a step: the in-process provider server is
+	// shared by aliases.
+	accTest(t,
+		resource.TestStep{
+			Config:            variables + provider + policy,
 			ConfigStateChecks: []statecheck.StateCheck{noSecretInState(secrets)},
+		},
+		resource.TestStep{
+			PreConfig:         func() { mustPush(t, reg, "app", "pr-2") }, // something to delete with these credentials
+			Config:            variables + fromDockerConfig + policy,
+			ConfigStateChecks: []statecheck.StateCheck{noSecretInState(secrets)},
+			Check:             expectRegistryTags(reg, "app", "main"),
 		},
 		resource.TestStep{
 			Config:            variables + withToken + "data \"registry_repositories\" \"all\" {}\n",
@@ -101,8 +112,10 @@ resource "registry_retention_policy" "this" {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(raw), "registry_retention_policy") {
-			t.Errorf("%s does not log the run at TRACE", e.Name())
+		for _, logged := range []string{"registry_retention_policy", "rejected the credentials"} {
+			if !strings.Contains(string(raw), logged) {
+				t.Errorf("%s does not log %q: the run at TRACE, with its errors, would not be checked", e.Name(), logged)
+			}
 		}
 		for _, secret := range secrets {
 			if strings.Contains(string(raw), secret) {
