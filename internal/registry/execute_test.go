@@ -242,3 +242,25 @@ func TestPlanManifestDeletionNamesWhatItBreaks(t *testing.T) {
 		t.Fatalf("parents %v, want %v", d.Parents, want)
 	}
 }
+
+// An index whose child no longer exists (broken by a deletion elsewhere)
+// does not stop a plan: what does not exist keeps nothing alive.
+func TestPlanOverABrokenIndex(t *testing.T) {
+	reg := testregistry.Start(t)
+	inner, _, err := reg.PushIndex("app", []v1.Platform{{OS: "linux", Architecture: "amd64"}}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.PushIndexOf("app", []v1.Hash{inner}, "release"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.PushImage("app", time.Time{}, "pr-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.DeleteManifest("app", inner); err != nil {
+		t.Fatal(err)
+	}
+	if b := planPolicy(t, newClient(t, Config{URL: reg.URL}), "app", "^pr-"); len(b.Manifests) != 1 {
+		t.Fatalf("planned %+v; want pr-1's deletion", b)
+	}
+}

@@ -161,7 +161,13 @@ func (c *Client) readLinks(ctx context.Context, s *Snapshot, digests []string) (
 	}
 	found, err := mapParallel(ctx, c.concurrency, todo, func(ctx context.Context, digest string) (links, error) {
 		l, err := c.linksOf(ctx, r.Digest(digest))
-		return l, c.translate("reading manifest "+digest, s.Repository, needPull, err)
+		if err = c.translate("reading manifest "+digest, s.Repository, needPull, err); IsNotFound(err) {
+			// The registry says it does not exist (a child an index lists
+			// but nobody pushed, or deleted since the listing): what does
+			// not exist keeps nothing alive.
+			return links{}, nil
+		}
+		return l, err
 	})
 	if err != nil {
 		return nil, err
