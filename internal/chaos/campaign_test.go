@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -42,11 +43,12 @@ type figures struct {
 }
 
 type campaign struct {
-	t     *testing.T
-	ctx   context.Context
-	rng   *rand.Rand
-	reg   *testregistry.Registry
-	proxy *faultProxy
+	t       *testing.T
+	ctx     context.Context
+	rng     *rand.Rand
+	reg     *testregistry.Registry
+	storage storage
+	proxy   *faultProxy
 	// final is what each repository holds once its plan is empty: every
 	// tag stays, and each image must stay complete through later GCs.
 	final map[string]map[string]string
@@ -62,13 +64,51 @@ type expectation struct {
 	at     time.Time
 }
 
+// storage is where the campaign's registry keeps its data: the options
+// that serve it again after a restart, and its driver for GC.
+type storage struct {
+	options []testregistry.Option
+	driver  func(t *testing.T) storagedriver.StorageDriver
+}
+
+func filesystem(t *testing.T) storage {
+	root := t.TempDir()
+	return storage{
+		options: []testregistry.Option{testregistry.WithRootDir(root)},
+		driver: func(t *testing.T) storagedriver.StorageDriver {
+			return testregistry.OpenStorage(t, "filesystem", map[string]any{"rootdirectory": root})
+		},
+	}
+}
+
+func s3(t *testing.T) storage {
+	m := testregistry.StartMinIO(t)
+	if err := m.CreateBucket("chaos"); err != nil {
+		t.Fatal(err)
+	}
+	params := m.S3Parameters("chaos", "/registry")
+	return storage{
+		options: []testregistry.Option{testregistry.WithStorage("s3", params)},
+		driver:  func(t *testing.T) storagedriver.StorageDriver { return testregistry.OpenStorage(t, "s3", params) },
+	}
+}
+
 func TestCampaign(t *testing.T) {
-	iterations := envInt(t, "CHAOS_APPLIES", 6)
+	runCampaign(t, filesystem(t), envInt(t, "CHAOS_APPLIES", 6))
+}
+
+// The GC checks on S3 too (MinIO), over a shorter campaign.
+func TestCampaignOnS3(t *testing.T) {
+	runCampaign(t, s3(t), max(envInt(t, "CHAOS_APPLIES", 6)/10, 4))
+}
+
+func runCampaign(t *testing.T, st storage, iterations int) {
 	seed := uint64(envInt(t, "CHAOS_SEED", int(time.Now().UnixNano()%1_000_000)))
 	c := &campaign{
 		t: t, ctx: context.Background(), rng: rand.New(rand.NewPCG(seed, 1)),
-		reg:   testregistry.StartRestartable(t),
-		final: map[string]map[string]string{},
+		reg:     testregistry.Start(t, st.options...),
+		storage: st,
+		final:   map[string]map[string]string{},
 	}
 	c.races = map[string]int{}
 	c.proxy = newFaultProxy(t, c.reg.URL, seed)
@@ -274,7 +314,7 @@ func (c *campaign) race(repo string, b registry.Batch, restart bool) map[string]
 		expected[tag] = e
 	}
 	if restart {
-		c.reg = c.reg.Restart(c.t, func() { time.Sleep(2 * time.Second) })
+		c.reg = c.reg.Restart(c.t, func() { time.Sleep(2 * time.Second) }, c.storage.options...)
 		c.restarts++
 	}
 	return expected
@@ -416,9 +456,8 @@ func (c *campaign) recordFinal(repo string) {
 func (c *campaign) collectGarbage() {
 	var runErr error
 	c.reg = c.reg.Restart(c.t, func() {
-		driver := testregistry.OpenStorage(c.t, "filesystem", map[string]any{"rootdirectory": c.reg.RootDir})
-		_, runErr = gc.Run(c.ctx, driver, gc.Options{DeleteUntagged: true})
-	})
+		_, runErr = gc.Run(c.ctx, c.storage.driver(c.t), gc.Options{DeleteUntagged: true})
+	}, c.storage.options...)
 	if runErr != nil {
 		c.t.Fatal(runErr)
 	}

@@ -20,12 +20,17 @@ func StartRestartable(t testing.TB, opts ...Option) *Registry {
 
 // Restart stops r, waits down (the time a restart takes, during which
 // connections are refused), then serves the same storage on the same
-// address again. r must come from StartRestartable.
+// address again: r's root directory (r must come from StartRestartable),
+// or the storage opts name (WithStorage, WithRootDir).
 func (r *Registry) Restart(t testing.TB, down func(), opts ...Option) *Registry {
 	t.Helper()
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
 	down()
-	return Start(t, append([]Option{WithRootDir(r.RootDir), WithAddr(r.Host)}, opts...)...)
+	storage := []Option{WithRootDir(r.RootDir)}
+	if len(opts) > 0 {
+		storage = nil
+	}
+	return Start(t, append(append(storage, WithAddr(r.Host)), opts...)...)
 }
