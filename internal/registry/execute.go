@@ -26,9 +26,14 @@ import (
 // request goes on the wire (limitTransport), so time spent waiting for a
 // connection slot or between retries counts too.
 //
-// What remains is the registry's own window: a tag pushed onto a planned
-// digest less than viewMaxAge before its DELETE is sent (or while the
-// registry handles it) goes with it. The docs state this.
+// Right before each DELETE by digest, the tag list is read again (one
+// request per thousand tags): a tag name the view does not know ends the
+// round, since a new tag is how a push usually lands on an old digest.
+//
+// What remains is the registry's own window: an existing tag moved onto a
+// planned digest after the view was read, or any tag pushed onto it in
+// the moments between that listing and the DELETE (or while the registry
+// handles it), goes with it. The docs state this.
 
 // DefaultViewMaxAge is how old a view a DELETE may rely on at most;
 // minViewAge is how long a view that was quick to read serves.
@@ -217,6 +222,9 @@ func (c *Client) runRound(ctx context.Context, v *view, pending []*work, kept ma
 		for len(w.steps) > 0 {
 			digest := w.steps[0]
 			if !w.started || !kept[digest] { // a dependent that something kept uses again stays
+				if err := c.noNewTags(ctx, v); err != nil {
+					return err
+				}
 				if err := c.DeleteManifest(ctx, v.snap.Repository, digest); err != nil {
 					return err
 				}
@@ -226,6 +234,24 @@ func (c *Client) runRound(ctx context.Context, v *view, pending []*work, kept ma
 			}
 			w.started = true
 			w.steps = w.steps[1:]
+		}
+	}
+	return nil
+}
+
+// noNewTags lists the repository's tags (one request per thousand) right
+// before a DELETE by digest and ends the round if a tag appeared since the
+// view: a new tag, the usual way a push lands on an old digest (a
+// rollback, a release index), then waits for a view that resolves it,
+// instead of for the view's age.
+func (c *Client) noNewTags(ctx context.Context, v *view) error {
+	tags, err := c.Tags(ctx, v.snap.Repository)
+	if err != nil {
+		return err
+	}
+	for _, tag := range tags {
+		if _, known := v.snap.Tags[tag]; !known {
+			return errViewExpired
 		}
 	}
 	return nil

@@ -264,3 +264,40 @@ func TestPlanOverABrokenIndex(t *testing.T) {
 		t.Fatalf("planned %+v; want pr-1's deletion", b)
 	}
 }
+
+// A new tag pushed onto a planned digest in the middle of a round (no
+// stall: the view is still young) is seen by the tag listing made right
+// before each DELETE: the round ends, and the new view keeps that digest.
+func TestApplySeesANewTagBeforeEachDelete(t *testing.T) {
+	reg := testregistry.Start(t)
+	first, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := reg.PushImage("app", time.Time{}, "pr-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	c := newClient(t, Config{URL: proxy.URL})
+	batch := planPolicy(t, c, "app", "^pr-")
+	c.viewMaxAge = time.Hour // the listing alone must catch it
+	var once sync.Once
+	var movedTo v1.Hash
+	other := map[string]v1.Hash{first.Digest.String(): second.Digest, second.Digest.String(): first.Digest}
+	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+		if target, planned := other[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]; r.Method == http.MethodDelete && planned {
+			once.Do(func() {
+				movedTo = target
+				if err := reg.Tag("app", target, "rollback"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return false
+	})
+	if _, err := c.ExecuteBatches(context.Background(), []Batch{batch}); err != nil {
+		t.Fatal(err)
+	}
+	mustExist(t, reg, "app", true, movedTo)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -103,7 +104,7 @@ func shouldRetry(ctx context.Context, resp *http.Response, err error) bool {
 	}
 	if err != nil {
 		// Connection resets, refused dials, per-attempt timeouts: all transient.
-		return !errors.Is(err, context.Canceled) && !errors.Is(err, errViewExpired) && !isCertificateError(err)
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, errViewExpired) && !isCertificateError(err) && !isUnknownHost(err)
 	}
 	return retryableStatus[resp.StatusCode]
 }
@@ -200,4 +201,11 @@ func (b *onClose) Close() error {
 	err := b.ReadCloser.Close()
 	b.once.Do(b.release)
 	return err
+}
+
+// isUnknownHost tells a registry name that does not resolve: a typo in
+// url, which waiting does not fix.
+func isUnknownHost(err error) bool {
+	var dns *net.DNSError
+	return errors.As(err, &dns) && dns.IsNotFound
 }
