@@ -65,3 +65,12 @@ func TestRetryBudgetBoundsTheWait(t *testing.T) {
 		t.Fatalf("gave up after %v; want about the 2s budget", took)
 	}
 }
+
+// A registry name that does not resolve is not waited for.
+func TestUnknownHostIsNotRetried(t *testing.T) {
+	start := time.Now()
+	_, err := newClient(t, Config{URL: "http://registry.invalid"}).Tags(context.Background(), "app")
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("after %v: %v", time.Since(start), err)
+	}
+}
