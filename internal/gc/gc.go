@@ -4,7 +4,7 @@
 //
 // It deletes what `registry garbage-collect [--delete-untagged]` of
 // distribution v3 deletes on the same storage (see mark for the rules and
-// the one deliberate difference), but reads the storage in a few walks
+// the deliberate differences), but reads the storage in a few walks
 // and parallel reads instead of a sequential round trip per manifest and
 // tag, which on object storage is most of the reference's time. It
 // writes nothing to stdout: in a provider, stdout belongs to the plugin

@@ -179,7 +179,7 @@ func (inv *inventory) readManifests(ctx context.Context, d storagedriver.Storage
 			g.Go(func() error {
 				refs, err := readManifest(ctx, d, dg)
 				if errors.Is(err, errUnclassified) {
-					return fmt.Errorf("stopped before deleting anything: manifest %s in repository %s (stored at %s) is %w. "+
+					return fmt.Errorf("stopped before deleting anything: manifest %s in repository %s (stored at %s in the registry storage) is %w. "+
 						"Marking without knowing what it references could delete blobs it needs: inspect that file, and if the manifest is garbage, "+
 						"delete it through the registry (DELETE /v2/%s/manifests/%s) before collecting again", dg, r.name, path.Join(blobPath(dg), "data"), err, r.name, dg)
 				}
