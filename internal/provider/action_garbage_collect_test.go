@@ -12,9 +12,10 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
-// Terraform 1.14, the first with actions, cannot be installed here, so the
-// action is tested as Terraform would call it: through the provider
-// server's ConfigureProvider and InvokeAction, reading the event stream.
+// The action as Terraform calls it, through the provider server's
+// ConfigureProvider and InvokeAction, reading the event stream: these run
+// under every CLI, and cancel at an exact point. Under a real Terraform
+// 1.14, see action_garbage_collect_cli_test.go.
 
 // actionRun is what one InvokeAction streamed.
 type actionRun struct {
