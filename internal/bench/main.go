@@ -47,8 +47,9 @@ type result struct {
 	peakRSS int64
 	floor   time.Duration
 	// share is Terraform's own share of a Terraform plan (share.go), for
-	// the floor no provider can go under: floor + share.
-	share time.Duration
+	// the floor no provider can go under: floor + share. currentShare is
+	// the share of currentTerraform, which the plan did not run under.
+	share, currentShare time.Duration
 	// floorPeak is the floor's own peak memory, when it is a process (GC).
 	floorPeak int64
 }
@@ -83,19 +84,20 @@ func run(ctx context.Context) error {
 	}
 	fmt.Println("\nFloors: the provider client lines against the floor in this process, beside the registry; Terraform lines against the floor in a process of its own, as the provider is.")
 	fmt.Println("+ terraform: that floor plus Terraform's own share of the same plan, timed with a provider answering from memory.")
-	fmt.Printf("\n%-62s %9s %8s %9s %12s %9s %7s\n", "case", "time", "floor", "ratio", "+ terraform", "ratio", "peak")
+	fmt.Println("+ tf 1.14: the same with the share of Terraform 1.14 (" + currentTerraform + "), for users of a current CLI.")
+	fmt.Printf("\n%-62s %9s %8s %9s %12s %9s %10s %7s\n", "case", "time", "floor", "ratio", "+ terraform", "ratio", "+ tf 1.14", "peak")
 	for _, r := range results {
-		fmt.Printf("%-62s %8.2fs %7.2fs %8.2fx %12s %9s %7s\n", r.name, r.wall.Seconds(), r.floor.Seconds(),
-			r.wall.Seconds()/r.floor.Seconds(), r.withShare(), r.shareRatio(), r.peak())
+		fmt.Printf("%-62s %8.2fs %7.2fs %8.2fx %12s %9s %10s %7s\n", r.name, r.wall.Seconds(), r.floor.Seconds(),
+			r.wall.Seconds()/r.floor.Seconds(), r.withShare(r.share), r.shareRatio(), r.withShare(r.currentShare), r.peak())
 	}
 	return nil
 }
 
-func (r result) withShare() string {
-	if r.share == 0 {
+func (r result) withShare(share time.Duration) string {
+	if share == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.2fs", (r.floor + r.share).Seconds())
+	return fmt.Sprintf("%.2fs", (r.floor + share).Seconds())
 }
 
 func (r result) shareRatio() string {
@@ -152,7 +154,8 @@ func readCases(ctx context.Context) ([]result, error) {
 		return nil, err
 	}
 	out = append(out, clientCases...)
-	shares := map[string]time.Duration{} // cached (a) plans what (a) plans
+	type shares struct{ share, current time.Duration }
+	known := map[string]shares{} // cached (a) plans what (a) plans
 	for _, c := range []struct {
 		name   string
 		config string
@@ -168,12 +171,14 @@ func readCases(ctx context.Context) ([]result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.name, err)
 		}
-		if _, known := shares[c.config]; !known {
-			if shares[c.config], err = terraformShare(ctx, c.config); err != nil {
+		s, ok := known[c.config]
+		if !ok {
+			if s.share, s.current, err = terraformShares(ctx, c.config); err != nil {
 				return nil, fmt.Errorf("%s, Terraform's share: %w", c.name, err)
 			}
+			known[c.config] = s
 		}
-		out = append(out, result{name: c.name, wall: wall, peakRSS: peak, floor: c.floor, share: shares[c.config]})
+		out = append(out, result{name: c.name, wall: wall, peakRSS: peak, floor: c.floor, share: s.share, currentShare: s.current})
 	}
 	return out, nil
 }

@@ -93,7 +93,7 @@ resource "registry_retention_policy" "bench" {
 // best of several runs (fastest). Cold runs each start with an empty
 // description cache; a warm run follows an unmeasured run that filled it.
 func terraformBest(ctx context.Context, config string, warm bool, args ...string) (time.Duration, int64, error) {
-	ws, err := initWorkspace(ctx, config)
+	ws, err := initWorkspace(ctx, config, "")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -151,7 +151,7 @@ func useEmptyCache() error {
 
 // terraformOnce times one Terraform command over config, init excluded.
 func terraformOnce(ctx context.Context, config string, args ...string) (time.Duration, int64, error) {
-	ws, err := initWorkspace(ctx, config)
+	ws, err := initWorkspace(ctx, config, "")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -164,10 +164,16 @@ func terraformOnce(ctx context.Context, config string, args ...string) (time.Dur
 	return time.Since(start), ws.PeakRSS(), err
 }
 
-func initWorkspace(ctx context.Context, config string) (*devprovider.Workspace, error) {
+// initWorkspace runs init on config with the CLI at cli, or with
+// devprovider's (bin/terraform unless TF_ACC_TERRAFORM_PATH says) when cli
+// is empty.
+func initWorkspace(ctx context.Context, config, cli string) (*devprovider.Workspace, error) {
 	ws, err := devprovider.NewWorkspace(map[string][]byte{"main.tf": []byte(config)})
 	if err != nil {
 		return nil, err
+	}
+	if cli != "" {
+		ws.CLI = cli
 	}
 	if err := runTerraform(ctx, ws, "init"); err != nil {
 		ws.Close()

@@ -2,18 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 	"github.com/mitchellh/go-testing-interface"
 
+	"github.com/distreg/terraform-provider-registry/internal/devprovider"
 	"github.com/distreg/terraform-provider-registry/internal/provider"
 )
 
@@ -73,16 +72,42 @@ func remember[Resp any](m *memoProvider, key string, answer func() (*Resp, error
 	return resp, err
 }
 
+// currentTerraform is the current Terraform, relative to the module root
+// (make bench builds it). The plans run under bin/terraform, the oldest
+// Terraform the tests run; its share is measured too, because what a user
+// on a current CLI pays is the same provider work plus that CLI's share.
+const currentTerraform = "bin/terraform-1.14"
+
+// terraformShares is Terraform's share of a plan of config under the
+// Terraform the plans run under, then under currentTerraform.
+func terraformShares(ctx context.Context, config string) (share, current time.Duration, err error) {
+	if share, err = terraformShare(ctx, config, ""); err != nil {
+		return 0, 0, err
+	}
+	root, err := devprovider.ModuleRoot()
+	if err != nil {
+		return 0, 0, err
+	}
+	current, err = terraformShare(ctx, config, filepath.Join(root, currentTerraform))
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", currentTerraform, err)
+	}
+	return share, current, nil
+}
+
 // terraformShare times `terraform plan` of config through memoProvider,
-// after one unmeasured plan that teaches it the answers: the best of
-// several runs (fastest).
-func terraformShare(ctx context.Context, config string) (time.Duration, error) {
-	ws, err := initWorkspace(ctx, config)
+// with the CLI at cli (initWorkspace), after one unmeasured plan that
+// teaches it the answers: the best of several runs (fastest).
+func terraformShare(ctx context.Context, config, cli string) (time.Duration, error) {
+	ws, err := initWorkspace(ctx, config, cli)
 	if err != nil {
 		return 0, err
 	}
 	defer ws.Close()
-	reattach, stop, err := serveMemoProvider(ctx)
+	memo := &memoProvider{ProviderServer: providerserver.NewProtocol6(provider.New("bench")())(), answers: map[string]any{}}
+	// Logs go where Terraform would send them: nowhere, unless TF_LOG says.
+	reattach, stop, err := devprovider.Serve(ctx, func() tfprotov6.ProviderServer { return memo },
+		tf6server.WithLoggingSink(&testing.RuntimeT{}))
 	if err != nil {
 		return 0, err
 	}
@@ -92,32 +117,4 @@ func terraformShare(ctx context.Context, config string) (time.Duration, error) {
 		return 0, err
 	}
 	return best(func() error { return runTerraform(ctx, ws, "plan") })
-}
-
-// serveMemoProvider serves a memoProvider in this process, as the
-// acceptance tests serve theirs, and returns the TF_REATTACH_PROVIDERS
-// value that points Terraform at it.
-func serveMemoProvider(ctx context.Context) (string, func(), error) {
-	ctx, cancel := context.WithCancel(ctx)
-	memo := &memoProvider{ProviderServer: providerserver.NewProtocol6(provider.New("bench")())(), answers: map[string]any{}}
-	configs := make(chan *plugin.ReattachConfig, 1)
-	closed := make(chan struct{})
-	go func() {
-		_ = tf6server.Serve(provider.Address, func() tfprotov6.ProviderServer { return memo },
-			tf6server.WithDebug(ctx, configs, closed), tf6server.WithGoPluginLogger(hclog.NewNullLogger()),
-			// Logs go where Terraform would send them: nowhere, unless TF_LOG says.
-			tf6server.WithLoggingSink(&testing.RuntimeT{}))
-	}()
-	stop := func() { cancel(); <-closed }
-	select {
-	case c := <-configs:
-		reattach, err := json.Marshal(map[string]any{provider.Address: map[string]any{
-			"Protocol": string(c.Protocol), "ProtocolVersion": c.ProtocolVersion, "Pid": c.Pid, "Test": true,
-			"Addr": map[string]string{"Network": c.Addr.Network(), "String": c.Addr.String()},
-		}})
-		return string(reattach), stop, err
-	case <-time.After(10 * time.Second):
-		cancel()
-		return "", nil, fmt.Errorf("the memoizing provider did not start")
-	}
 }

@@ -14,8 +14,10 @@ import (
 // configuration, with the CLI from bin/ and the provider from a fresh
 // mirror. The demo and the benchmarks drive Terraform through it.
 type Workspace struct {
-	Dir       string
-	terraform string
+	Dir string
+	// CLI is the Terraform or OpenTofu binary Run runs (cliPath unless
+	// changed before the first Run).
+	CLI       string
 	cliConfig string
 	peakRSS   int64
 	// Env is added to the CLI's environment, after this process's own.
@@ -37,7 +39,7 @@ func NewWorkspace(files map[string][]byte) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Workspace{Dir: dir, terraform: cliPath(root), cliConfig: filepath.Join(dir, "cli.tfrc")}
+	w := &Workspace{Dir: dir, CLI: cliPath(root), cliConfig: filepath.Join(dir, "cli.tfrc")}
 	if err := WriteCLIConfig(w.cliConfig, mirror); err != nil {
 		return nil, err
 	}
@@ -82,7 +84,7 @@ func cliPath(root string) string {
 
 // Run runs the Terraform CLI in the workspace, its output going to out.
 func (w *Workspace) Run(ctx context.Context, out io.Writer, args ...string) error {
-	cmd := exec.CommandContext(ctx, w.terraform, args...)
+	cmd := exec.CommandContext(ctx, w.CLI, args...)
 	cmd.Dir = w.Dir
 	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+w.cliConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
 	cmd.Env = append(cmd.Env, w.Env...)

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -33,8 +34,8 @@ func (r actionRun) errorText() string {
 	return b.String()
 }
 
-// invokeGarbageCollect configures the provider for reg and invokes the
-// action with the given attributes. onProgress sees each progress message
+// invokeGarbageCollect configures the provider for reg (nil: a provider
+// block without url) and invokes the action with the given attributes. onProgress sees each progress message
 // as it arrives, while the action waits for it to be read.
 func invokeGarbageCollect(t *testing.T, ctx context.Context, reg *testregistry.Registry, attributes map[string]tftypes.Value, onProgress func(string)) actionRun {
 	t.Helper()
@@ -50,7 +51,11 @@ func invokeGarbageCollect(t *testing.T, ctx context.Context, reg *testregistry.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	providerConfig := dynamicValue(t, schemas.Provider.ValueType(), map[string]tftypes.Value{"url": tftypes.NewValue(tftypes.String, reg.URL)})
+	provider := map[string]tftypes.Value{}
+	if reg != nil {
+		provider["url"] = tftypes.NewValue(tftypes.String, reg.URL)
+	}
+	providerConfig := dynamicValue(t, schemas.Provider.ValueType(), provider)
 	configured, err := server.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{Config: providerConfig})
 	if err != nil || len(configured.Diagnostics) > 0 {
 		t.Fatalf("configure: %v %v", err, configured.Diagnostics)
@@ -150,6 +155,48 @@ func TestGarbageCollectAction_honoursCancellation(t *testing.T) {
 		t.Fatalf("want a cancellation error, got %q (progress %q)", run.errorText(), run.progress)
 	}
 	checkOnDisk(t, writable.RootDir, deleted.Digest, true)
+}
+
+var registryStopped = map[string]tftypes.Value{"registry_stopped": tftypes.NewValue(tftypes.Bool, true)}
+
+// registry_stopped is checked against the provider's url: a registry that
+// answers stops the action, deleting nothing; once it is stopped (its
+// storage stays), the action collects.
+func TestGarbageCollectAction_registryStopped(t *testing.T) {
+	writable, _, kept, deleted := gcGarbageRegistries(t)
+	attributes := filesystemAttributes(writable.RootDir, registryStopped)
+	run := invokeGarbageCollect(t, context.Background(), writable, attributes, func(string) {})
+	if want := "The registry is not stopped: registry_stopped = true, but the registry at " + writable.URL + " answers. Nothing was deleted."; !strings.Contains(run.errorText(), want) {
+		t.Fatalf("want %q, got %q", want, run.errorText())
+	}
+	checkOnDisk(t, writable.RootDir, deleted.Digest, true)
+	if err := writable.Close(); err != nil {
+		t.Fatal(err)
+	}
+	run = invokeGarbageCollect(t, context.Background(), writable, attributes, func(string) {})
+	if msg := run.errorText(); msg != "" {
+		t.Fatal(msg)
+	}
+	checkOnDisk(t, writable.RootDir, deleted.Digest, false)
+	checkOnDisk(t, writable.RootDir, kept.Digest, true)
+}
+
+// A provider without url, used only for garbage collection: the action
+// cannot check read-only mode and says which two settings let it run;
+// with registry_stopped it collects.
+func TestGarbageCollectAction_withoutURL(t *testing.T) {
+	writable, _, kept, deleted := gcGarbageRegistries(t)
+	run := invokeGarbageCollect(t, context.Background(), nil, filesystemAttributes(writable.RootDir, nil), func(string) {})
+	if want := regexp.MustCompile(`(?s)Cannot check that nobody can push: The provider has no url.*registry_stopped = true.*allow_writable_registry = true`); !want.MatchString(run.errorText()) {
+		t.Fatalf("want an error matching %s, got %q", want, run.errorText())
+	}
+	checkOnDisk(t, writable.RootDir, deleted.Digest, true)
+	run = invokeGarbageCollect(t, context.Background(), nil, filesystemAttributes(writable.RootDir, registryStopped), func(string) {})
+	if msg := run.errorText(); msg != "" {
+		t.Fatal(msg)
+	}
+	checkOnDisk(t, writable.RootDir, deleted.Digest, false)
+	checkOnDisk(t, writable.RootDir, kept.Digest, true)
 }
 
 func containsPrefix(messages []string, prefix string) bool {

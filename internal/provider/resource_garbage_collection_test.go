@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -35,10 +35,11 @@ func gcGarbage(t *testing.T) (writable, readOnly *testregistry.Registry, kept, d
 
 // gcGarbageRegistries seeds a registry with one kept image and one deleted
 // by digest, whose manifest, config and layer blobs are garbage, and serves
-// the same storage read-only too, as it must be during GC.
+// the same storage read-only too, as it must be during GC. The storage
+// outlives the writable registry, so a test can stop it and collect.
 func gcGarbageRegistries(t *testing.T) (writable, readOnly *testregistry.Registry, kept, deleted testregistry.Image) {
 	t.Helper()
-	writable = testregistry.Start(t)
+	writable = testregistry.StartRestartable(t)
 	kept = mustPush(t, writable, "app", "v2")
 	deleted = mustPush(t, writable, "app", "v1")
 	if err := writable.DeleteManifest("app", deleted.Digest); err != nil {
@@ -281,41 +282,27 @@ func expectBlobInStorage(storage gc.Storage, digest v1.Hash, exists bool) resour
 	}
 }
 
-// closedURL is the URL of a registry that is stopped: nothing listens there.
-func closedURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return "http://" + addr
-}
-
 // Garbage collection on a stopped registry, the safest procedure, is the
-// easy one: registry_stopped says so, the provider checks it against its
-// url (a registry that answers stops the run, deleting nothing), and a
-// configuration used only for GC needs no url at all.
+// easy one: registry_stopped says so, and the provider checks it against
+// its url. While the registry answers, the run stops naming it and deletes
+// nothing; once it is stopped (its storage stays), the run frees space.
 func TestAccGarbageCollection_stoppedRegistry(t *testing.T) {
 	writable, _, kept, deleted := gcGarbage(t)
 	root := writable.RootDir
-	stopped := filesystemStorage(root) + "\n  registry_stopped = true"
-	withURL := func(url string) string {
-		return fmt.Sprintf("provider \"registry\" {\n  url = %q\n}\nresource \"registry_garbage_collection\" \"test\" {\n%s\n}\n", url, stopped)
-	}
+	config := gcConfig(writable, filesystemStorage(root)+"\n  registry_stopped = true")
 	accTest(t,
-		// Stated stopped, but the registry answers: nothing is deleted.
 		resource.TestStep{
-			Config:      gcConfig(writable, stopped),
-			ExpectError: errorLike(`(?s)The registry is not stopped.*` + writable.URL + ` answers. Nothing was deleted`),
+			Config:      config,
+			ExpectError: errorLike(`(?s)The registry is not stopped.*` + regexp.QuoteMeta(writable.URL) + ` answers. Nothing was deleted`),
 		},
-		// Stopped indeed (nothing listens at its url): the run frees space.
 		resource.TestStep{
-			PreConfig:         func() { checkOnDisk(t, root, deleted.Digest, true) },
-			Config:            withURL(closedURL(t)),
+			PreConfig: func() {
+				checkOnDisk(t, root, deleted.Digest, true)
+				if err := writable.Close(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Config:            config,
 			ConfigStateChecks: gcReport(3, 0),
 			Check: resource.ComposeAggregateTestCheckFunc(
 				expectBlobOnDisk(root, deleted.Digest, false),
