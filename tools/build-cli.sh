@@ -42,4 +42,4 @@ if [ "$cli" = terraform ]; then drop_nested_backends; fi
 # the build goes to a temporary name so an interrupted one is rebuilt.
 GOWORK=off GOFLAGS=-mod=mod go build -o "$out.tmp" "$pkg"
 mv "$out.tmp" "$out"
-"$out" version | head -1
+"$out" version
