@@ -35,8 +35,9 @@ func (r actionRun) errorText() string {
 }
 
 // invokeGarbageCollect configures the provider for reg (nil: a provider
-// block without url) and invokes the action with the given attributes. onProgress sees each progress message
-// as it arrives, while the action waits for it to be read.
+// block without url) and invokes the action with the given attributes.
+// onProgress sees each progress message as it arrives, while the action
+// waits for it to be read.
 func invokeGarbageCollect(t *testing.T, ctx context.Context, reg *testregistry.Registry, attributes map[string]tftypes.Value, onProgress func(string)) actionRun {
 	t.Helper()
 	served, err := providerserver.NewProtocol6WithError(New("test")())()

@@ -154,12 +154,12 @@ func (p *RegistryProvider) Configure(ctx context.Context, req provider.Configure
 		return
 	}
 	cfg, attr, err := clientConfig(m, p.version)
-	if cfg.URL == "" {
-		resp.DataSourceData, resp.ResourceData, resp.ActionData = noRegistry{}, noRegistry{}, noRegistry{}
-		return
-	}
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root(attr), "Invalid provider configuration", err.Error())
+		return
+	}
+	if cfg.URL == "" {
+		resp.DataSourceData, resp.ResourceData, resp.ActionData = noRegistry{}, noRegistry{}, noRegistry{}
 		return
 	}
 	warnInsecure(cfg, &resp.Diagnostics)
@@ -194,14 +194,15 @@ func clientConfig(m providerModel, version string) (registry.Config, string, err
 		UserAgent:          "terraform-provider-registry/" + version,
 		CacheDir:           cacheDir(m.CacheDir),
 	}
-	switch {
-	case cfg.URL == "":
-		return cfg, "url", errors.New(errNoURL)
-	case cfg.BearerToken != "" && (cfg.Username != "" || cfg.Password != ""):
+	if cfg.BearerToken != "" && (cfg.Username != "" || cfg.Password != "") {
 		return cfg, "bearer_token", fmt.Errorf("bearer_token (REGISTRY_TOKEN) and username/password (REGISTRY_USERNAME/REGISTRY_PASSWORD) are both set: use one way to authenticate")
 	}
-	if _, err := registry.ParseURL(cfg.URL); err != nil {
-		return cfg, "url", err
+	// No url is valid: garbage collection of a stopped registry needs none,
+	// and whatever needs one says so when it is configured (clientFrom).
+	if cfg.URL != "" {
+		if _, err := registry.ParseURL(cfg.URL); err != nil {
+			return cfg, "url", err
+		}
 	}
 	for _, duration := range []struct {
 		attribute string
