@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
 )
@@ -21,7 +20,7 @@ const errNoURL = "the registry URL is not set: set url in the provider block or 
 // means "not yet"; anything else is a provider bug worth a clear report.
 func clientFrom(providerData any, diags *diag.Diagnostics) *registry.Client {
 	if _, ok := providerData.(noRegistry); ok {
-		diags.AddAttributeError(path.Root("url"), "The provider has no registry URL", errNoURL+"; only garbage collection works without one")
+		diags.AddError("The provider has no registry URL", errNoURL+"; only garbage collection works without one")
 		return nil
 	}
 	return registryClient(providerData, diags)
