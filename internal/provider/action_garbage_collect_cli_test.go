@@ -205,10 +205,8 @@ type pausedAfterScan struct {
 }
 
 func (p *pausedAfterScan) serve(t *testing.T) func() tfprotov6.ProviderServer {
-	return func() tfprotov6.ProviderServer {
-		p.ProviderServerWithActions = newProviderServer(t)().(tfprotov6.ProviderServerWithActions)
-		return p
-	}
+	p.ProviderServerWithActions = newProviderServer(t)().(tfprotov6.ProviderServerWithActions)
+	return func() tfprotov6.ProviderServer { return p }
 }
 
 func (p *pausedAfterScan) InvokeAction(ctx context.Context, req *tfprotov6.InvokeActionRequest) (*tfprotov6.InvokeActionServerStream, error) {

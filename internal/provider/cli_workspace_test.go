@@ -108,15 +108,15 @@ func newCLIWorkspace(t *testing.T, server func() tfprotov6.ProviderServer, confi
 	return w
 }
 
-// newProviderServer is this provider as the acceptance tests serve it.
+// newProviderServer is this provider as the acceptance tests serve it,
+// made here, in the test's goroutine, and handed to Serve's.
 func newProviderServer(t *testing.T) func() tfprotov6.ProviderServer {
-	return func() tfprotov6.ProviderServer {
-		server, err := protoV6Providers["registry"]()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return server
+	t.Helper()
+	server, err := protoV6Providers["registry"]()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return func() tfprotov6.ProviderServer { return server }
 }
 
 // writeConfig writes config as main.tf, after the required_providers
