@@ -78,6 +78,11 @@ func (c *Client) explain(repo string, need action, err error) (Kind, string) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return KindUnavailable, fmt.Sprintf("no answer from %s in time (%v); raise request_timeout or check the registry", c.url, err)
 	}
+	var cut *cutAnswerError
+	if errors.As(err, &cut) {
+		return KindUnavailable, fmt.Sprintf("the connection broke while the answer to GET %s was being read, at every retry (%v): "+
+			"check the network and any proxy between here and the registry, then apply again", cut.URL, cut.Err)
+	}
 	var syntax *json.SyntaxError
 	var wrongType *json.UnmarshalTypeError
 	if errors.As(err, &syntax) || errors.As(err, &wrongType) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -112,7 +117,7 @@ func (c *Client) explain(repo string, need action, err error) (Kind, string) {
 		}
 		return KindReadOnly, "the registry refused the write (405 Method Not Allowed): it is probably in read-only mode (storage.maintenance.readonly); disable read-only mode and retry"
 	case http.StatusTooManyRequests:
-		return KindRateLimited, "the registry kept rate-limiting requests (429 Too Many Requests) after every retry: lower max_concurrency or raise retry_max_attempts"
+		return KindRateLimited, "the registry kept rate-limiting requests (429 Too Many Requests) after every retry: lower max_concurrency, or raise retry_max_elapsed (and retry_max_attempts, if set)"
 	}
 	if terr.StatusCode >= 500 {
 		return KindUnavailable, fmt.Sprintf("the registry failed with %d %s after every retry; check its logs (%s)", terr.StatusCode, http.StatusText(terr.StatusCode), terr.Error())

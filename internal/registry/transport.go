@@ -1,8 +1,10 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -56,14 +58,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !t.canReplay(req) || !shouldRetry(req.Context(), resp, err) {
 			return resp, err
 		}
-		wait := backoff(attempt, resp)
-		if (t.maxAttempts > 0 && attempt >= t.maxAttempts) || t.now().Add(wait).Sub(start) > t.maxElapsed {
+		left := t.maxElapsed - t.now().Sub(start)
+		if (t.maxAttempts > 0 && attempt >= t.maxAttempts) || left <= 0 {
 			return resp, err
 		}
 		if resp != nil {
 			drain(resp)
 		}
-		if err := t.sleep(req.Context(), wait); err != nil {
+		// The last try comes when the budget ends, not a backoff earlier:
+		// retry_max_elapsed is how long a registry may be away.
+		if err := t.sleep(req.Context(), min(backoff(attempt, resp), left)); err != nil {
 			return nil, err
 		}
 	}
@@ -80,18 +84,60 @@ func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
 		}
 		try.Body = body
 	}
-	if t.timeout <= 0 {
-		return t.next.RoundTrip(try)
+	ctx, cancel := req.Context(), context.CancelFunc(func() {})
+	if t.timeout > 0 {
+		ctx, cancel = context.WithTimeout(req.Context(), t.timeout)
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
 	resp, err := t.next.RoundTrip(try.WithContext(ctx))
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	resp.Body = &onClose{ReadCloser: resp.Body, release: cancel}
+	if req.Method != http.MethodGet {
+		return resp, nil
+	}
+	if err := readAhead(resp); err != nil {
+		return nil, &cutAnswerError{URL: req.URL.Redacted(), Err: err}
+	}
 	return resp, nil
 }
+
+// maxReadAhead covers every answer the API gives as JSON: manifests
+// (distribution caps them at 4 MiB), tag and catalog pages, config blobs.
+const maxReadAhead = 8 << 20
+
+// readAhead reads a GET's body within its attempt, so that a connection
+// cut mid-body (a registry restarting, a proxy dropping it) is retried like
+// one cut before the headers, instead of surfacing as a truncated JSON
+// document. A body larger than maxReadAhead streams on from what was read.
+func readAhead(resp *http.Response) error {
+	head, err := io.ReadAll(io.LimitReader(resp.Body, maxReadAhead+1))
+	if err != nil {
+		_ = resp.Body.Close()
+		return err
+	}
+	if len(head) <= maxReadAhead {
+		_ = resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(head))
+		return nil
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	return nil
+}
+
+// cutAnswerError is an answer whose body broke off: the connection closed
+// or reset, or the attempt timed out, while it was being read.
+type cutAnswerError struct {
+	URL string
+	Err error
+}
+
+func (e *cutAnswerError) Error() string { return fmt.Sprintf("reading the answer to GET %s: %v", e.URL, e.Err) }
+func (e *cutAnswerError) Unwrap() error { return e.Err }
 
 // canReplay: a request whose body cannot be produced again is tried once.
 func (t *retryTransport) canReplay(req *http.Request) bool {
