@@ -57,16 +57,14 @@ var (
 	globValidator = stringCheck{
 		description: "must be a repository pattern such as team/* or team/**",
 		check: func(s string) error {
-			if _, err := retention.CompileGlob(s); err != nil {
-				return err
-			}
 			// Glob characters aside, a pattern follows the repository grammar:
 			// each run of them stands for a name part here.
 			if registry.ValidateRepository(globRun.ReplaceAllString(s, "a")) != nil {
 				return fmt.Errorf("%q is not a valid repository pattern: write repository names (lowercase components separated by single '/', "+
 					"no empty, '.' or '..' component) with '*' and '?' within a component and '**' across '/', like team/* or team/**", s)
 			}
-			return nil
+			_, err := retention.CompileGlob(s)
+			return err
 		},
 	}
 	tagValidator = stringCheck{

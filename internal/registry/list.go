@@ -44,11 +44,10 @@ func (c *Client) repository(repo string) (name.Repository, error) {
 // and "a//b" through and then cleans the path, which would act on another
 // repository than the one planned.
 func ValidateRepository(repo string) error {
-	ref, err := reference.Parse(repo)
-	named, isName := ref.(reference.Named)
-	_, tagged := ref.(reference.Tagged)
-	_, digested := ref.(reference.Digested)
-	if err != nil || !isName || tagged || digested || named.Name() != repo || strings.Contains(repo, ":") {
+	// reference.WithName takes a first component followed by '/' for a
+	// registry host, which may have a port and capitals; a repository
+	// path has neither, and its limit counts every character.
+	if _, err := reference.WithName(repo); err != nil || strings.ContainsRune(repo, ':') || strings.ToLower(repo) != repo || len(repo) > reference.NameTotalLengthMax {
 		return fmt.Errorf("%q is not a valid repository name: use lowercase components of letters and digits (joined by '.', '_' or '-') "+
 			"separated by single '/', like team/app, with no empty, '.' or '..' component, no leading or trailing '/', at most 255 characters", repo)
 	}

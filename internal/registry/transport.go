@@ -136,7 +136,9 @@ type cutAnswerError struct {
 	Err error
 }
 
-func (e *cutAnswerError) Error() string { return fmt.Sprintf("reading the answer to GET %s: %v", e.URL, e.Err) }
+func (e *cutAnswerError) Error() string {
+	return fmt.Sprintf("reading the answer to GET %s: %v", e.URL, e.Err)
+}
 func (e *cutAnswerError) Unwrap() error { return e.Err }
 
 // canReplay: a request whose body cannot be produced again is tried once.
