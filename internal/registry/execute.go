@@ -101,13 +101,13 @@ type outcome struct {
 
 // work is one planned item as it is carried out.
 type work struct {
-	manifest ManifestDeletion // a deletion by digest, or
-	tag      string           // a tag to remove from tagDigest
+	manifest  ManifestDeletion // a deletion by digest, or
+	tag       string           // a tag to remove from tagDigest
 	tagDigest string
-	steps    []string // digests still to delete: the manifest, its children, its referrers
-	started  bool     // the manifest itself is deleted: only its dependents remain
-	skipped  bool
-	warned   bool // moved tags reported
+	steps     []string // digests still to delete: the manifest, its children, its referrers
+	started   bool     // the manifest itself is deleted: only its dependents remain
+	skipped   bool
+	warned    bool // moved tags reported
 }
 
 func (w *work) done() bool { return w.skipped || (w.tag == "" && len(w.steps) == 0) }
