@@ -1,32 +1,62 @@
 package chaos
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// faultProxy stands between the apply and the registry: it injects faults
-// (503 and 429 with Retry-After, dropped connections) at a given rate, and
-// records when each repository's tag list was requested (the start of a
-// view) and when each manifest DELETE arrived, so that a lost tag can be
-// told apart: lost inside the registry API's window, or a real loss.
+// faultProxy stands between the apply and the registry. While faults are
+// on, it answers some requests itself (503 and 429, sometimes with
+// Retry-After, and dropped connections) and answers others late (a
+// registry that takes seconds to answer a DELETE); while the registry
+// behind it restarts, it drops connections as a stopped registry refuses
+// them. It also records, per repository, the tag listings and reads by
+// tag the registry answered and every DELETE it was sent, so that a lost
+// tag can be told apart: lost inside the registry API's window, or a real
+// loss.
 type faultProxy struct {
-	URL string
+	URL      string
+	requests atomic.Int64 // requests seen: the apply's progress
 
-	mu       sync.Mutex
-	rate     float64
-	rng      *rand.Rand
-	faults   map[string]int
-	listings map[string][]time.Time // repository -> tags/list request times
-	deletes  map[string][]time.Time // digest -> DELETE arrival times
+	mu      sync.Mutex
+	on      bool
+	rng     *rand.Rand
+	faults  map[string]int
+	refused int                // requests dropped while the registry was down
+	events  map[string][]event // repository -> what the registry was sent
 }
+
+// faultMix is each fault's share of the requests while faults are on.
+var faultMix = []struct {
+	kind  string
+	share float64
+}{{"503", 0.025}, {"429", 0.025}, {"dropped connection", 0.02}, {"slow answer", 0.02}}
+
+// event is one request the registry was sent, as it arrived.
+type event struct {
+	at   time.Time
+	kind eventKind
+	ref  string // the tag or digest of a manifest request
+}
+
+type eventKind int
+
+const (
+	listing  eventKind = iota // GET tags/list: a view starts with one
+	tagRead                   // a manifest read by tag: only views read tags
+	deletion                  // DELETE of a manifest, by digest or by tag
+)
 
 func newFaultProxy(t *testing.T, target string, seed uint64) *faultProxy {
 	t.Helper()
@@ -34,92 +64,240 @@ func newFaultProxy(t *testing.T, target string, seed uint64) *faultProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultProxy{rng: rand.New(rand.NewPCG(seed, 7)), faults: map[string]int{}, listings: map[string][]time.Time{}, deletes: map[string][]time.Time{}}
+	p := &faultProxy{rng: rand.New(rand.NewPCG(seed, 7)), faults: map[string]int{}, events: map[string][]event{}}
 	forward := httputil.NewSingleHostReverseProxy(u)
+	forward.ErrorHandler = p.refuse
+	forward.Transport = lateTransport{http.DefaultTransport}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.record(r)
-		if p.fault(w, r) {
+		p.requests.Add(1)
+		r, answered := p.fault(w, r)
+		if answered {
 			return
 		}
-		forward.ServeHTTP(w, r)
+		at := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		forward.ServeHTTP(rec, r)
+		p.record(r, at, rec.status >= 200 && rec.status < 300)
 	}))
 	t.Cleanup(srv.Close)
 	p.URL = srv.URL
 	return p
 }
 
-func (p *faultProxy) setRate(rate float64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.rate = rate
+// lateKey marks a request whose answer is held back for that long.
+type lateKey struct{}
+
+// lateTransport holds back the registry's answer to a request marked
+// late: the registry has handled it, the client waits.
+type lateTransport struct{ base http.RoundTripper }
+
+func (t lateTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if d, ok := r.Context().Value(lateKey{}).(time.Duration); ok {
+		time.Sleep(d)
+	}
+	return resp, err
 }
 
-func (p *faultProxy) record(r *http.Request) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	path := strings.TrimPrefix(r.URL.Path, "/v2/")
-	switch {
-	case strings.HasSuffix(path, "/tags/list"):
-		repo := strings.TrimSuffix(path, "/tags/list")
-		p.listings[repo] = append(p.listings[repo], now)
-	case r.Method == http.MethodDelete && strings.Contains(path, "/manifests/sha256:"):
-		digest := path[strings.LastIndex(path, "/")+1:]
-		p.deletes[digest] = append(p.deletes[digest], now)
-	}
+// statusRecorder remembers the status the registry answered; 0 when the
+// connection was dropped.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
 }
 
-// fault answers the request itself, with a fault, at the configured rate.
-func (p *faultProxy) fault(w http.ResponseWriter, r *http.Request) bool {
-	p.mu.Lock()
-	roll := p.rng.Float64()
-	kind := p.rng.IntN(3)
-	hit := roll < p.rate
-	if hit {
-		p.faults[[]string{"503", "429", "dropped connection"}[kind]]++
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
 	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection to drop it.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// refuse answers a request the registry could not take (it is restarting)
+// as a stopped registry would: no HTTP answer at all, rather than the
+// proxy's own 502.
+func (p *faultProxy) refuse(w http.ResponseWriter, _ *http.Request, _ error) {
+	p.mu.Lock()
+	p.refused++
 	p.mu.Unlock()
-	if !hit {
-		return false
+	drop(w)
+}
+
+func drop(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
 	}
-	switch kind {
-	case 0:
-		w.WriteHeader(http.StatusServiceUnavailable)
-	case 1:
-		w.Header().Set("Retry-After", "1")
-		w.WriteHeader(http.StatusTooManyRequests)
-	default:
-		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
-			_ = conn.Close()
+}
+
+// await waits until n more requests have come through or, when the apply
+// is stalled (a slow answer, a restart), until patience runs out; it
+// reports false if done is closed first (the apply is over).
+func (p *faultProxy) await(n int, patience time.Duration, done <-chan struct{}) bool {
+	target := p.requests.Load() + int64(n)
+	giveUp := time.After(patience)
+	for p.requests.Load() < target {
+		select {
+		case <-done:
+			return false
+		case <-giveUp:
+			return true
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	return true
 }
 
-// lastListingBefore is when the view that a DELETE of digest at or before
-// deadline relied on started: the last tag listing of repo before it.
-func (p *faultProxy) deleteAndView(repo, digest string) (deleted, viewStart time.Time, ok bool) {
+func (p *faultProxy) setFaults(on bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	times := p.deletes[digest]
-	if len(times) == 0 {
-		return time.Time{}, time.Time{}, false
-	}
-	deleted = times[0]
-	for _, l := range p.listings[repo] {
-		if l.Before(deleted) {
-			viewStart = l
-		}
-	}
-	return deleted, viewStart, true
+	p.on = on
 }
 
-func (p *faultProxy) faultCounts() map[string]int {
+// fault draws a fault for the request. It answers the request itself
+// (answered), or returns it marked to be answered late, or unchanged.
+func (p *faultProxy) fault(w http.ResponseWriter, r *http.Request) (_ *http.Request, answered bool) {
+	kind, retryAfter, delay := p.draw()
+	if retryAfter {
+		w.Header().Set("Retry-After", "1")
+	}
+	switch kind {
+	case "503":
+		w.WriteHeader(http.StatusServiceUnavailable)
+	case "429":
+		w.WriteHeader(http.StatusTooManyRequests)
+	case "dropped connection":
+		drop(w)
+	case "slow answer":
+		return r.WithContext(context.WithValue(r.Context(), lateKey{}, delay)), false
+	default:
+		return r, false
+	}
+	return r, true
+}
+
+// draw picks a fault by faultMix ("" for none), whether a refusal says
+// Retry-After, and how late a slow answer comes (1-4 s).
+func (p *faultProxy) draw() (kind string, retryAfter bool, delay time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.on {
+		return "", false, 0
+	}
+	roll := p.rng.Float64()
+	for _, f := range faultMix {
+		if roll < f.share {
+			p.faults[f.kind]++
+			return f.kind, f.kind != "slow answer" && p.rng.IntN(2) == 0, time.Second + time.Duration(p.rng.IntN(3000))*time.Millisecond
+		}
+		roll -= f.share
+	}
+	return "", false, 0
+}
+
+// record notes a request the registry answered: reads only when they
+// succeeded (a failed read gave no view), DELETEs in any case (a registry
+// stopped while handling one may have deleted without answering).
+func (p *faultProxy) record(r *http.Request, at time.Time, succeeded bool) {
+	path := strings.TrimPrefix(r.URL.Path, "/v2/")
+	e := event{at: at}
+	var repo string
+	switch repoPart, ref, isManifest := strings.Cut(path, "/manifests/"); {
+	case isManifest && r.Method == http.MethodDelete:
+		repo, e.kind, e.ref = repoPart, deletion, ref
+	case !succeeded:
+		return
+	case strings.HasSuffix(path, "/tags/list"):
+		repo, e.kind = strings.TrimSuffix(path, "/tags/list"), listing
+	case isManifest && !strings.HasPrefix(ref, "sha256:"):
+		repo, e.kind, e.ref = repoPart, tagRead, ref
+	default:
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events[repo] = append(p.events[repo], e)
+}
+
+// deletion finds the last DELETE of any of refs sent to the registry in
+// repo (a retry relies on the same view), and when the view it relied on
+// started.
+func (p *faultProxy) deletion(repo string, refs ...string) (deleted, viewStart time.Time, ok bool) {
+	events := p.sorted(repo)
+	last := lastOf(events, func(e event) bool { return e.kind == deletion && slices.Contains(refs, e.ref) })
+	if last < 0 {
+		return time.Time{}, time.Time{}, false
+	}
+	return events[last].at, viewBefore(events, last), true
+}
+
+// staleDeletes lists the DELETEs sent in repo on a view older than maxAge
+// (or on none).
+func (p *faultProxy) staleDeletes(repo string, maxAge time.Duration) []string {
+	events := p.sorted(repo)
+	var stale []string
+	for i, e := range events {
+		if start := viewBefore(events, i); e.kind == deletion && e.at.Sub(start) > maxAge {
+			stale = append(stale, fmt.Sprintf("DELETE %s at %s on a view started at %s", e.ref, e.at.Format("15:04:05.000"), start.Format("15:04:05.000")))
+		}
+	}
+	return stale
+}
+
+// viewBefore is when the view that events[i] relied on started: the last
+// tag listing before the last read by tag before it (the listing right
+// before a DELETE by digest reads no tag, so it starts no view); zero
+// when there is none.
+func viewBefore(events []event, i int) time.Time {
+	read := lastOf(events[:i], func(e event) bool { return e.kind == tagRead })
+	if l := lastOf(events[:max(read, 0)], func(e event) bool { return e.kind == listing }); l >= 0 {
+		return events[l].at
+	}
+	return time.Time{}
+}
+
+// sorted is what the registry was sent in repo, in order of arrival.
+func (p *faultProxy) sorted(repo string) []event {
+	p.mu.Lock()
+	events := slices.Clone(p.events[repo])
+	p.mu.Unlock()
+	slices.SortStableFunc(events, func(a, b event) int { return a.at.Compare(b.at) })
+	return events
+}
+
+// timeline lists what the registry was sent in repo, for a report.
+func (p *faultProxy) timeline(repo string) string {
+	var b strings.Builder
+	for _, e := range p.sorted(repo) {
+		fmt.Fprintf(&b, "\n  %s %s %s", e.at.Format("15:04:05.000"), []string{"list", "read", "DELETE"}[e.kind], e.ref)
+	}
+	return b.String()
+}
+
+func lastOf(events []event, match func(event) bool) int {
+	for i := len(events) - 1; i >= 0; i-- {
+		if match(events[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+// faultCounts is what was injected, by kind, and the requests refused while
+// the registry restarted.
+func (p *faultProxy) faultCounts() (map[string]int, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	counts := map[string]int{}
 	for k, v := range p.faults {
 		counts[k] = v
 	}
-	return counts
+	return counts, p.refused
 }

@@ -1,0 +1,176 @@
+package chaos
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+)
+
+// checkKept checks a target after its apply: every DELETE relied on a
+// young view, every expected tag still points at its digest, and its image
+// is complete with the referrers the plan saw.
+func (c *campaign) checkKept(tg *target) {
+	c.checkViews(tg.repo)
+	cl := c.client(c.reg.URL)
+	for _, tag := range slices.Sorted(maps.Keys(tg.expected)) {
+		e := tg.expected[tag]
+		m, err := cl.Resolve(c.ctx, tg.repo, tag)
+		switch {
+		case err != nil && !registry.IsNotFound(err):
+			c.t.Fatal(err)
+		case err != nil || m.Digest != e.digest:
+			// Gone with its digest, or untagged by name.
+			if c.failed(tg.repo, e, &c.realLosses, fmt.Sprintf("LOST: %s:%s should point at %s, points at %q", tg.repo, tag, e.digest, m.Digest), e.digest, tag) {
+				c.explain(tg)
+			}
+		case c.checkComplete(tg.repo, tag, e, referrersOf(tg, e.digest)):
+			c.explain(tg)
+		}
+	}
+}
+
+// explain logs what the plan saw and decided in a target's repository and
+// what the apply did there, for a failure to be understood.
+func (c *campaign) explain(tg *target) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s as planned:", tg.repo)
+	for _, tag := range slices.Sorted(maps.Keys(tg.snap.Tags)) {
+		fmt.Fprintf(&b, "\n  %s -> %s %s", tag, tg.snap.Tags[tag].Digest, tg.snap.Tags[tag].MediaType)
+	}
+	for digest, children := range tg.snap.Children {
+		fmt.Fprintf(&b, "\n  index %s lists %v", digest, children)
+	}
+	for _, m := range tg.batch.Manifests {
+		fmt.Fprintf(&b, "\n  delete %s (tags %v, children %v, referrers %v)", m.Digest, m.Tags, m.Children, m.Referrers)
+	}
+	for _, tag := range slices.Sorted(maps.Keys(tg.batch.Untag)) {
+		fmt.Fprintf(&b, "\n  untag %s from %s", tag, tg.batch.Untag[tag])
+	}
+	for _, tag := range slices.Sorted(maps.Keys(tg.expected)) {
+		if e := tg.expected[tag]; e.raced {
+			fmt.Fprintf(&b, "\n  raced %s -> %s at %s", tag, e.digest, e.at.Format("15:04:05.000"))
+		}
+	}
+	c.t.Logf("%s\nwhat the registry answered the apply:%s", b.String(), c.proxy.timeline(tg.repo))
+}
+
+// referrersOf returns the referrer tags of digest that the plan saw (tag
+// -> the referrer's digest then), except those checked as expectations
+// of their own, so that a loss is counted once.
+func referrersOf(tg *target, digest string) map[string]string {
+	referrers := map[string]string{}
+	for _, tag := range tg.snap.FallbackReferrerTags(digest) {
+		if _, own := tg.expected[tag]; !own {
+			referrers[tag] = tg.snap.Tags[tag].Digest
+		}
+	}
+	return referrers
+}
+
+// checkComplete counts an incomplete image, and reports whether it was a
+// real failure.
+func (c *campaign) checkComplete(repo, tag string, e expectation, referrers map[string]string) bool {
+	missing, err := c.gap(repo, e.digest, referrers)
+	return err != nil && c.failed(repo, e, &c.incomplete, fmt.Sprintf("INCOMPLETE: %s:%s (%s): %v", repo, tag, e.digest, err), missing)
+}
+
+// failed counts a lost tag or an incomplete image. It is inside the
+// registry API's window when a race put it there after the view that the
+// DELETE of any of refs relied on started, and that view was as young as
+// the apply promises; otherwise it counts against the target (real), and
+// failed reports true.
+func (c *campaign) failed(repo string, e expectation, real *int, msg string, refs ...string) bool {
+	if e.raced && c.insideWindow(repo, e.at, refs) {
+		c.windowLosses++
+		c.t.Logf("inside the documented window: %s (raced at %s)", msg, e.at.Format("15:04:05.000"))
+		return false
+	}
+	*real++
+	c.t.Errorf("%s (raced: %v)", msg, e.raced)
+	return true
+}
+
+// maxViewAge is how old a view any DELETE may rely on: the apply's promise
+// (DefaultViewMaxAge) and a second for the requests' way to the proxy.
+const maxViewAge = registry.DefaultViewMaxAge + time.Second
+
+func (c *campaign) insideWindow(repo string, raceDone time.Time, refs []string) bool {
+	deleted, viewStart, ok := c.proxy.deletion(repo, refs...)
+	return ok && !viewStart.IsZero() && raceDone.After(viewStart) && deleted.Sub(viewStart) <= maxViewAge
+}
+
+// checkViews counts the DELETEs of a faulted apply in repo that relied on
+// a view older than the apply promises, whatever they deleted.
+func (c *campaign) checkViews(repo string) {
+	for _, stale := range c.proxy.staleDeletes(repo, maxViewAge) {
+		c.staleDeletes++
+		c.t.Errorf("STALE VIEW: %s: %s", repo, stale)
+	}
+}
+
+// gap reads an image or index in full, then its referrers (tag -> the
+// digest the plan saw). It returns why it is incomplete, with the digest
+// of the missing manifest (the image, a child, a referrer) so that the
+// DELETE that removed it can be found; nil when it is complete.
+func (c *campaign) gap(repo, digest string, referrers map[string]string) (string, error) {
+	if missing, err := c.contentGap(repo, digest); err != nil {
+		return missing, err
+	}
+	for _, tag := range slices.Sorted(maps.Keys(referrers)) {
+		if _, err := c.contentGap(repo, tag); err != nil {
+			return referrers[tag], fmt.Errorf("referrer %s: %w", tag, err)
+		}
+	}
+	return "", nil
+}
+
+// contentGap reads the manifest ref (a digest or a tag) names, its config
+// and layers, or an index's children in full; it returns what is missing
+// ("" for a blob).
+func (c *campaign) contentGap(repo, ref string) (string, error) {
+	desc, err := c.get(repo, ref)
+	if err != nil {
+		return ref, err
+	}
+	if !desc.MediaType.IsIndex() {
+		img, err := desc.Image()
+		if err != nil {
+			return "", err
+		}
+		return "", validate.Image(img)
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return "", err
+	}
+	manifest, err := idx.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	for _, child := range manifest.Manifests {
+		if _, err := c.get(repo, child.Digest.String()); err != nil {
+			return child.Digest.String(), fmt.Errorf("child %s: %w", child.Digest, err)
+		}
+	}
+	return "", validate.Index(idx)
+}
+
+func (c *campaign) get(repo, ref string) (*remote.Descriptor, error) {
+	separator := ":"
+	if strings.HasPrefix(ref, "sha256:") {
+		separator = "@"
+	}
+	r, err := name.ParseReference(c.reg.Host+"/"+repo+separator+ref, name.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	return remote.Get(r, c.reg.RemoteOptions()...)
+}

@@ -1,0 +1,195 @@
+package chaos
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
+)
+
+var platforms = []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
+
+// fixture pushes 4-10 images, some with several tags on one digest, known and
+// unknown ages, up to two multi-platform indexes and up to three
+// signatures, in a new repository.
+func (c *campaign) fixture(repo string) {
+	var subjects []v1.Hash
+	for k := range 4 + c.rng.IntN(7) {
+		tags := []string{c.rng.tagName(k)}
+		if c.rng.IntN(4) == 0 {
+			tags = append(tags, c.rng.tagName(k+100)) // a shared digest
+		}
+		img, err := c.reg.PushImage(repo, c.rng.created(), tags...)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		subjects = append(subjects, img.Digest)
+	}
+	for k := range c.rng.IntN(3) {
+		subjects = append(subjects, c.pushIndex(repo, subjects, k))
+	}
+	for range c.rng.IntN(4) {
+		subject := subjects[c.rng.IntN(len(subjects))]
+		if _, err := c.reg.PushReferrer(repo, subject, c.rng.referrerKind()); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// pushIndex pushes a tagged multi-platform index: over images of repo that
+// are tagged themselves (a build that reuses them), or over new untagged
+// platform images.
+func (c *campaign) pushIndex(repo string, images []v1.Hash, k int) v1.Hash {
+	tag := c.rng.tagName(k + 200)
+	if c.rng.IntN(2) == 0 {
+		index, err := c.reg.PushIndexOf(repo, c.rng.pick(images, 1+c.rng.IntN(2)), tag)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		return index
+	}
+	index, _, err := c.reg.PushIndex(repo, platforms, c.rng.created(), tag)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return index
+}
+
+// dice draws what the campaign varies. The fixtures and the racer have
+// dice of their own, so that a seed draws the same fixtures and policies
+// whatever the timing of the races.
+type dice struct{ *rand.Rand }
+
+// pick returns up to n distinct digests of from.
+func (d dice) pick(from []v1.Hash, n int) []v1.Hash {
+	var picked []v1.Hash
+	for _, i := range d.Perm(len(from))[:min(n, len(from))] {
+		picked = append(picked, from[i])
+	}
+	return picked
+}
+
+// created is a time within the last 60 days or, one time in three, zero:
+// an image of unknown age.
+func (d dice) created() time.Time {
+	if d.IntN(3) == 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(-time.Duration(d.IntN(60*24)) * time.Hour)
+}
+
+func (d dice) tagName(k int) string {
+	switch d.IntN(4) {
+	case 0:
+		return fmt.Sprintf("v1.%d.%d", d.IntN(5), k)
+	case 1:
+		return fmt.Sprintf("pr-%d", k)
+	case 2:
+		return []string{"latest", "stable", "main"}[d.IntN(3)]
+	}
+	return fmt.Sprintf("build-%03d", k)
+}
+
+// referrerKind is the suffix of a cosign-style tag: a second signature of
+// the same kind moves the tag, as cosign does.
+func (d dice) referrerKind() string {
+	return []string{"sig", "att"}[d.IntN(2)]
+}
+
+// policy draws keep rules by name, by semver, by creation and by age, one
+// delete rule (by name, by age, both, or everything not kept), and
+// whether referrers go with their subjects.
+func (c *campaign) policy() retention.Policy {
+	var p retention.Policy
+	maybe := func(rule retention.KeepRule) {
+		if c.rng.IntN(2) == 0 {
+			p.Keep = append(p.Keep, rule)
+		}
+	}
+	maybe(retention.KeepRule{Tags: []string{"latest", "stable"}})
+	maybe(retention.KeepRule{TagRegex: regexp.MustCompile(`^v`), Newest: 1 + c.rng.IntN(3), OrderBy: retention.BySemver})
+	maybe(retention.KeepRule{TagRegex: regexp.MustCompile(`^build-`), Newest: 1 + c.rng.IntN(2), OrderBy: retention.ByCreated})
+	maybe(retention.KeepRule{NewerThan: time.Duration(3+c.rng.IntN(28)) * 24 * time.Hour})
+	deletes := []retention.DeleteRule{
+		{TagRegex: regexp.MustCompile(`^pr-`)},
+		{OlderThan: 7 * 24 * time.Hour},
+		{TagRegex: regexp.MustCompile(`^build-`), OlderThan: 14 * 24 * time.Hour},
+		{},
+	}
+	p.Delete = []retention.DeleteRule{deletes[c.rng.IntN(len(deletes))]}
+	p.DeleteReferrers = c.rng.IntN(2) == 0
+	return p
+}
+
+// target is one repository of an apply: what the plan saw and decided,
+// and the tags that must still point at their digests after the apply.
+type target struct {
+	repo     string
+	snap     *registry.Snapshot
+	batch    registry.Batch
+	expected map[string]expectation
+}
+
+// expectation is a tag that must still point at digest after the apply:
+// kept by the plan, or pushed or moved there by the racer at time at.
+type expectation struct {
+	digest string
+	raced  bool
+	at     time.Time
+}
+
+// plan decides the policy over repo with a client of its own (no faults).
+func (c *campaign) plan(repo string, policy retention.Policy) *target {
+	cl := c.client(c.reg.URL)
+	snap, err := cl.Snapshot(c.ctx, repo)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	_, decisions, err := cl.DecideRetention(c.ctx, []*regexp.Regexp{regexp.MustCompile("^" + regexp.QuoteMeta(repo) + "$")}, policy, time.Now())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	b := batchOf(repo, decisions)
+	return &target{repo: repo, snap: snap, batch: b, expected: keptBy(snap, b)}
+}
+
+// batchOf is what an apply of the decisions carries out, as the provider
+// builds it.
+func batchOf(repo string, decisions []retention.Decision) registry.Batch {
+	b := registry.Batch{Repository: repo, Untag: map[string]string{}}
+	for _, d := range decisions {
+		if d.Action == retention.Untag {
+			for _, tag := range d.Tags {
+				b.Untag[tag] = d.Digest
+			}
+			continue
+		}
+		b.Manifests = append(b.Manifests, registry.ManifestDeletion{Repository: repo, Digest: d.Digest, Tags: d.Tags, Referrers: d.Referrers, Children: d.Children})
+	}
+	return b
+}
+
+// keptBy is every tag of the snapshot that the batch does not remove.
+func keptBy(snap *registry.Snapshot, b registry.Batch) map[string]expectation {
+	removed := map[string]bool{}
+	for tag := range b.Untag {
+		removed[tag] = true
+	}
+	for _, m := range b.Manifests {
+		for _, tag := range m.Tags {
+			removed[tag] = true
+		}
+	}
+	kept := map[string]expectation{}
+	for tag, m := range snap.Tags {
+		if !removed[tag] {
+			kept[tag] = expectation{digest: m.Digest}
+		}
+	}
+	return kept
+}
