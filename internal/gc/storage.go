@@ -17,12 +17,13 @@ import (
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/azure"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/gcs"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/s3-aws"
 )
 
 // Drivers are the storage driver names accepted, as in config.yml.
-var Drivers = []string{"filesystem", "s3", "gcs", "azure", "inmemory"}
+// (Not inmemory: that driver's data lives inside the registry process,
+// where garbage collection from outside can never reach it.)
+var Drivers = []string{"filesystem", "s3", "gcs", "azure"}
 
 // Storage names a registry's storage backend: a driver and its
 // parameters, exactly as under `storage:` in the registry's config.yml.

@@ -77,3 +77,12 @@ func TestNestParameters(t *testing.T) {
 		}
 	}
 }
+
+// The inmemory driver's data lives inside the registry process: no garbage
+// collection from outside can reach it, so it is refused, not opened empty.
+func TestOpenRefusesTheInMemoryDriver(t *testing.T) {
+	_, err := Storage{Driver: "inmemory"}.Open(t.Context())
+	if err == nil || !strings.Contains(err.Error(), `unknown storage driver "inmemory"`) {
+		t.Fatalf("err = %v", err)
+	}
+}

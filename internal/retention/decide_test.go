@@ -24,7 +24,7 @@ func ago(d time.Duration) time.Time { return testNow.Add(-d) }
 
 // referrer is a fallback referrer tag of subject: suffix "" is the OCI
 // referrers index, ".sig" a cosign signature, and so on.
-func referrer(subject, suffix string) string { return ReferrerTagPrefix(subject) + suffix }
+func referrer(subject, suffix string) string { return strings.Replace(subject, ":", "-", 1) + suffix }
 
 // deletedTags lists every tag the decisions remove, sorted.
 func deletedTags(decisions []Decision) []string {

@@ -151,11 +151,6 @@ func IsReferrerTag(tag string) bool {
 	return err == nil
 }
 
-// ReferrerTagPrefix is the fallback tag name of subject, "sha256-<hex>".
-func ReferrerTagPrefix(subject string) string {
-	return strings.Replace(subject, ":", "-", 1)
-}
-
 // SubjectOf returns the subject a referrer tag names ("sha256-<hex>.sig"
 // names "sha256:<hex>"), and false for any other tag.
 func SubjectOf(tag string) (string, bool) {
