@@ -6,10 +6,32 @@ import (
 	"time"
 )
 
-// Decide applies policy to one repository at time now and returns the
-// pending changes, sorted by digest. It is pure and deterministic: the order
-// of repo.Tags does not matter.
+// Outcome is what a policy does to one repository: the pending changes,
+// sorted by digest, and the tags that a delete rule matches but a deployed
+// image keeps.
+type Outcome struct {
+	Decisions []Decision
+	Spared    []Spared
+}
+
+// Spared is a digest whose tags a delete rule matches and deployed images
+// keep.
+type Spared struct {
+	Repository string
+	Digest     string
+	Tags       []string
+	// Reason names the deployed images and the delete rules.
+	Reason string
+}
+
+// Decide returns the pending changes of Evaluate.
 func Decide(repo Repository, policy Policy, now time.Time) []Decision {
+	return Evaluate(repo, policy, now).Decisions
+}
+
+// Evaluate applies policy to one repository at time now. It is pure and
+// deterministic: the order of repo.Tags does not matter.
+func Evaluate(repo Repository, policy Policy, now time.Time) Outcome {
 	var rules, referrers []Tag
 	for _, t := range repo.Tags {
 		if IsReferrerTag(t.Name) {
@@ -19,16 +41,26 @@ func Decide(repo Repository, policy Policy, now time.Time) []Decision {
 		}
 	}
 	kept := keptTags(rules, policy.Keep, now)
+	deployed, pinned := deployedTags(repo, rules, policy.Images)
 	deleted := map[string]int{} // tag -> index of the delete rule that deletes it
+	spared := map[string]int{}  // likewise, for the tags deployed images keep
 	for _, t := range rules {
 		if kept[t.Name] {
 			continue
 		}
-		if i, ok := matchDelete(t, policy.Delete, now); ok {
+		i, ok := matchDelete(t, policy.Delete, now)
+		switch {
+		case !ok:
+		case len(deployed[t.Name]) > 0:
+			spared[t.Name] = i
+		default:
 			deleted[t.Name] = i
 		}
 	}
-	return decisions(repo, rules, referrers, deleted, policy)
+	return Outcome{
+		Decisions: decisions(repo, rules, referrers, deleted, pinned, policy),
+		Spared:    sparedByDigest(repo.Name, rules, spared, deployed, policy.Delete),
+	}
 }
 
 // keptTags returns the tags any keep rule keeps.
@@ -102,7 +134,7 @@ func matchDelete(t Tag, rules []DeleteRule, now time.Time) (int, bool) {
 // is deleted by digest, with the index children nothing remaining
 // references, and with its referrers when asked; otherwise only the deleted
 // tags are removed.
-func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, policy Policy) []Decision {
+func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, pinned []string, policy Policy) []Decision {
 	byDigest := map[string][]string{}
 	for _, t := range tags {
 		byDigest[t.Digest] = append(byDigest[t.Digest], t.Name)
@@ -115,7 +147,7 @@ func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, p
 	var survivors map[string]bool
 	var owner map[string]string
 	for more := true; more; {
-		survivors = survivorsOf(repo, tags, referrers, deleted, staying)
+		survivors = survivorsOf(repo, tags, referrers, deleted, pinned, staying)
 		owner = owners(repo, byDigest, survivors)
 		more = false
 		for _, r := range referrers {
@@ -185,10 +217,11 @@ func orphanDecisions(repo Repository, survivors map[string]bool, orphans []Tag) 
 	return out
 }
 
-// survivorsOf returns every digest that a tag not deleted, or a staying
-// referrer tag, references.
-func survivorsOf(repo Repository, tags, referrers []Tag, deleted map[string]int, staying map[string]bool) map[string]bool {
-	var roots, referrerRoots []string
+// survivorsOf returns every digest that a tag not deleted, a pinned
+// (deployed) digest or a staying referrer tag references.
+func survivorsOf(repo Repository, tags, referrers []Tag, deleted map[string]int, pinned []string, staying map[string]bool) map[string]bool {
+	roots := slices.Clone(pinned)
+	var referrerRoots []string
 	for _, t := range tags {
 		if _, gone := deleted[t.Name]; !gone {
 			roots = append(roots, t.Digest)
@@ -244,12 +277,17 @@ func decide(repo Repository, digest string, names []string, deleted map[string]i
 		return Decision{}, false
 	}
 	slices.Sort(removed)
-	slices.Sort(used)
-	reasons := make([]string, len(used))
+	return Decision{Repository: repo.Name, Digest: digest, Action: Untag, Tags: removed, Reason: describeRules(rules, used)}, true
+}
+
+// describeRules names the delete rules at the indexes used, in rule order.
+func describeRules(rules []DeleteRule, used []int) string {
+	used = slices.Sorted(slices.Values(used))
+	names := make([]string, len(used))
 	for j, i := range used {
-		reasons[j] = rules[i].describe(i)
+		names[j] = rules[i].describe(i)
 	}
-	return Decision{Repository: repo.Name, Digest: digest, Action: Untag, Tags: removed, Reason: strings.Join(reasons, "; ")}, true
+	return strings.Join(names, "; ")
 }
 
 // addDependents adds to a manifest deletion the index children that nothing

@@ -14,6 +14,8 @@ type Policy struct {
 	Keep            []KeepRule
 	Delete          []DeleteRule
 	DeleteReferrers bool
+	// Images are deployed images: kept whatever the rules say.
+	Images []Image
 }
 
 // KeepRule selects tags to keep. Tags keeps exact names. The selection part

@@ -1,0 +1,190 @@
+package retention
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/distribution/reference"
+)
+
+// Image is a deployed image of this registry, as a deployment names it:
+// the policy keeps it, whatever its rules say.
+type Image struct {
+	Reference  string // as given, for reasons and warnings
+	Repository string
+	Tag        string // "" when the reference has none
+	Digest     string // "" when the reference has none
+}
+
+// Hosts are the names of one registry as image references write them:
+// lower-case host and port. A name without a port means port 443, as
+// Docker, containerd and Kubernetes pull over HTTPS on 443 unless told
+// otherwise; "reg.example.com" and "reg.example.com:443" are the same.
+type Hosts map[string]bool
+
+// NewHosts returns the names of the registry at url (its host, with the
+// default port of its scheme when it has none) and its aliases (host[:port]
+// by which deployments pull from it: a load balancer's name, a DNS alias).
+func NewHosts(scheme, host string, aliases []string) Hosts {
+	hosts := Hosts{}
+	if host != "" {
+		if _, _, err := net.SplitHostPort(host); err != nil {
+			host += map[string]string{"http": ":80"}[scheme]
+		}
+		hosts[canonicalHost(host)] = true
+	}
+	for _, a := range aliases {
+		hosts[canonicalHost(a)] = true
+	}
+	return hosts
+}
+
+// canonicalHost lower-cases host and drops port 443, the default of image
+// references.
+func canonicalHost(host string) string {
+	return strings.TrimSuffix(strings.ToLower(host), ":443")
+}
+
+// kubernetesPrefixes are what a Kubernetes pod's status.containerStatuses
+// imageID may start with under the Docker runtimes.
+var kubernetesPrefixes = []string{"docker-pullable://", "docker://"}
+
+// ParseImages sorts image references ("host[:port]/repo:tag",
+// "host/repo@sha256:...", "host/repo:tag@sha256:...") into those of this
+// registry and the number of others. A reference names this registry when
+// its host is one of hosts; one without a host is Docker Hub's
+// (docker.io/library/...), as every runtime reads it, and so is this
+// registry's only when hosts include docker.io (a Docker Hub mirror). A
+// bare image ID ("sha256:..."), as Kubernetes reports for images built on
+// the node, names no registry. Anything else that is not a reference is an
+// error naming it.
+func ParseImages(refs []string, hosts Hosts) (mine []Image, others int, err error) {
+	for _, ref := range refs {
+		image, ours, err := parseImage(ref, hosts)
+		switch {
+		case err != nil:
+			return nil, 0, err
+		case ours:
+			mine = append(mine, image)
+		default:
+			others++
+		}
+	}
+	return mine, others, nil
+}
+
+func parseImage(ref string, hosts Hosts) (Image, bool, error) {
+	s := strings.TrimSpace(ref)
+	for _, p := range kubernetesPrefixes {
+		s = strings.TrimPrefix(s, p)
+	}
+	if isImageID(s) {
+		return Image{}, false, nil
+	}
+	named, err := reference.ParseNormalizedNamed(s)
+	if err != nil {
+		return Image{}, false, fmt.Errorf("%q is not an image reference (host[:port]/repository[:tag][@sha256:digest]): %v", ref, err)
+	}
+	if !hosts[canonicalHost(reference.Domain(named))] {
+		return Image{}, false, nil
+	}
+	named = reference.TagNameOnly(named) // no tag and no digest: runtimes pull latest
+	image := Image{Reference: ref, Repository: reference.Path(named)}
+	if tagged, ok := named.(reference.Tagged); ok {
+		image.Tag = tagged.Tag()
+	}
+	if digested, ok := named.(reference.Digested); ok {
+		image.Digest = digested.Digest().String()
+	}
+	return image, true, nil
+}
+
+// isImageID reports whether s is an image ID ("sha256:<hex>" or 64 hex
+// digits), which names no repository.
+func isImageID(s string) bool {
+	r, err := reference.ParseAnyReference(s)
+	if err != nil {
+		return false
+	}
+	_, named := r.(reference.Named)
+	return !named
+}
+
+// deployedTags returns the tags that deployed images keep, each with the
+// references that keep it, and the deployed digests of repo. A tag
+// reference keeps its tag. A digest reference keeps every tag on the digest
+// and on every tagged index that lists it, however deep: a pod's imageID
+// often names the platform manifest its node pulled from an index.
+func deployedTags(repo Repository, tags []Tag, images []Image) (map[string][]string, []string) {
+	deployed := map[string][]string{}
+	var pinned []string
+	var users map[string][]string
+	for _, image := range images {
+		if image.Repository != repo.Name {
+			continue
+		}
+		if image.Tag != "" {
+			deployed[image.Tag] = appendUnique(deployed[image.Tag], image.Reference)
+		}
+		if image.Digest == "" {
+			continue
+		}
+		pinned = append(pinned, image.Digest)
+		if users == nil {
+			users = tagsUsing(repo, tags)
+		}
+		for _, name := range users[image.Digest] {
+			deployed[name] = appendUnique(deployed[name], image.Reference)
+		}
+	}
+	return deployed, pinned
+}
+
+// tagsUsing maps every digest that a tag reaches through index children to
+// those tags.
+func tagsUsing(repo Repository, tags []Tag) map[string][]string {
+	children := Links{Children: repo.Children}
+	users := map[string][]string{}
+	for _, t := range tags {
+		for digest := range children.Reach(t.Digest) {
+			users[digest] = append(users[digest], t.Name)
+		}
+	}
+	return users
+}
+
+// sparedByDigest groups the tags that deployed images keep from the delete
+// rules by digest.
+func sparedByDigest(repository string, tags []Tag, spared map[string]int, deployed map[string][]string, rules []DeleteRule) []Spared {
+	byDigest := map[string]*Spared{}
+	refs, used := map[string][]string{}, map[string][]int{}
+	for _, t := range tags {
+		i, ok := spared[t.Name]
+		if !ok {
+			continue
+		}
+		s := byDigest[t.Digest]
+		if s == nil {
+			s = &Spared{Repository: repository, Digest: t.Digest}
+			byDigest[t.Digest] = s
+		}
+		s.Tags = append(s.Tags, t.Name)
+		for _, ref := range deployed[t.Name] {
+			refs[t.Digest] = appendUnique(refs[t.Digest], ref)
+		}
+		if !slices.Contains(used[t.Digest], i) {
+			used[t.Digest] = append(used[t.Digest], i)
+		}
+	}
+	out := make([]Spared, 0, len(byDigest))
+	for _, digest := range sortedKeys(byDigest) {
+		s := byDigest[digest]
+		slices.Sort(s.Tags)
+		slices.Sort(refs[digest])
+		s.Reason = "deployed as " + strings.Join(refs[digest], ", ") + "; matched by " + describeRules(rules, used[digest])
+		out = append(out, *s)
+	}
+	return out
+}
