@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,11 +28,8 @@ func requireActions(t *testing.T) {
 	switch {
 	case err != nil:
 		t.Fatal(err)
-	case cli.supportsActions():
-	case os.Getenv("TF_ACTIONS_REQUIRED") == "1":
-		t.Fatalf("%s has no actions (Terraform >= 1.14 does), and TF_ACTIONS_REQUIRED=1", cli)
-	default:
-		t.Skipf("%s has no actions (Terraform >= 1.14 does)", cli)
+	case !cli.supportsActions():
+		testregistry.SkipUnlessRequired(t, "TF_ACTIONS_REQUIRED", fmt.Errorf("%s has no actions (Terraform >= 1.14 does)", cli))
 	}
 }
 

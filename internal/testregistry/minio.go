@@ -101,24 +101,6 @@ func startForTest[S interface{ Close() error }](t testing.TB, newServer func(con
 	return s
 }
 
-// requireTool skips the test, or fails it under requiredEnv=1, when the
-// tool that path finds is not installed (path returns notInstalled). A
-// tool's *_BIN that does not exist fails it: that is a broken setup, not a
-// missing optional tool.
-func requireTool(t testing.TB, path func() (string, error), notInstalled error, requiredEnv string) {
-	t.Helper()
-	_, err := path()
-	switch {
-	case err == nil:
-	case !errors.Is(err, notInstalled):
-		t.Fatalf("testregistry: %v", err)
-	case os.Getenv(requiredEnv) == "1":
-		t.Fatalf("testregistry: %v (%s=1 requires it)", err, requiredEnv)
-	default:
-		t.Skipf("testregistry: %v", err)
-	}
-}
-
 // NewMinIO is StartMinIO outside of a test (benchmarks). The caller must
 // Close it.
 func NewMinIO(ctx context.Context) (_ *MinIO, err error) {

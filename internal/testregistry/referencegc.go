@@ -24,10 +24,7 @@ func FindReferenceGC(t testing.TB) ReferenceGC {
 	t.Helper()
 	bin, err := findTool("registry", "REGISTRY_GC_BIN")
 	if err != nil {
-		if os.Getenv("REGISTRY_GC_REQUIRED") != "" {
-			t.Fatalf("reference GC: %v", err)
-		}
-		t.Skipf("reference GC: %v (make test installs it)", err)
+		SkipUnlessRequired(t, "REGISTRY_GC_REQUIRED", fmt.Errorf("reference GC: %w (make test installs it)", err))
 	}
 	return ReferenceGC{Bin: bin}
 }

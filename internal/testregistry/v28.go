@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -45,10 +46,7 @@ func StartV28(t testing.TB, opts ...Option) *Registry {
 func requireV28(t testing.TB) {
 	t.Helper()
 	if _, err := v28Path(); err != nil {
-		if os.Getenv(v28RequiredEnv) == "1" {
-			t.Fatalf("testregistry: %v (%s=1 requires it)", err, v28RequiredEnv)
-		}
-		t.Skipf("testregistry: %v", err)
+		SkipUnlessRequired(t, v28RequiredEnv, fmt.Errorf("testregistry: %w", err))
 	}
 }
 
