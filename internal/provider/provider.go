@@ -37,10 +37,12 @@ var (
 const Address = "registry.terraform.io/distreg/registry"
 
 // RegistryProvider configures one *registry.Client per provider block (and
-// so per alias) and hands it to every resource, data source and action.
+// so per alias) and hands it, with the clock, to every resource, data
+// source and action (providerData).
 type RegistryProvider struct {
 	version string
-	// now is the clock retention rules measure ages against; tests set it.
+	// now is the clock retention rules measure ages against and GC runs
+	// are dated by; tests pin it (newWithClock).
 	now func() time.Time
 }
 
@@ -49,6 +51,7 @@ func New(version string) func() provider.Provider {
 	return newWithClock(version, time.Now)
 }
 
+// newWithClock is New with the clock tests pin.
 func newWithClock(version string, now func() time.Time) func() provider.Provider {
 	return func() provider.Provider { return &RegistryProvider{version: version, now: now} }
 }
@@ -159,7 +162,8 @@ func (p *RegistryProvider) Configure(ctx context.Context, req provider.Configure
 		return
 	}
 	if cfg.URL == "" {
-		resp.DataSourceData, resp.ResourceData, resp.ActionData = noRegistry{}, noRegistry{}, noRegistry{}
+		data := providerData{now: p.now} // no client: only GC of a stopped registry works
+		resp.DataSourceData, resp.ResourceData, resp.ActionData = data, data, data
 		return
 	}
 	warnInsecure(cfg, &resp.Diagnostics)
@@ -172,9 +176,8 @@ func (p *RegistryProvider) Configure(ctx context.Context, req provider.Configure
 		resp.Diagnostics.AddError("Cannot configure the registry client", err.Error())
 		return
 	}
-	resp.DataSourceData = client
-	resp.ResourceData = client
-	resp.ActionData = client
+	data := providerData{client: client, now: p.now}
+	resp.DataSourceData, resp.ResourceData, resp.ActionData = data, data, data
 }
 
 // clientConfig merges the configuration with REGISTRY_* environment
@@ -284,7 +287,7 @@ func (p *RegistryProvider) Resources(_ context.Context) []func() resource.Resour
 	return []func() resource.Resource{
 		NewManifestDeletionResource,
 		NewTagDeletionResource,
-		func() resource.Resource { return &RetentionPolicyResource{now: p.now} },
+		func() resource.Resource { return &RetentionPolicyResource{} },
 		NewGarbageCollectionResource,
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
@@ -49,10 +50,24 @@ func testAccPreCheck(t *testing.T) {
 
 func accTest(t *testing.T, steps ...resource.TestStep) {
 	t.Helper()
+	accTestWith(t, protoV6Providers, steps)
+}
+
+// accTestAt is accTest with the provider's clock pinned at now, so that
+// ages are exact.
+func accTestAt(t *testing.T, now time.Time, steps ...resource.TestStep) {
+	t.Helper()
+	accTestWith(t, map[string]func() (tfprotov6.ProviderServer, error){
+		"registry": providerserver.NewProtocol6WithError(newWithClock("test", func() time.Time { return now })()),
+	}, steps)
+}
+
+func accTestWith(t *testing.T, providers map[string]func() (tfprotov6.ProviderServer, error), steps []resource.TestStep) {
+	t.Helper()
 	t.Setenv("REGISTRY_CACHE_DIR", t.TempDir()) // no test sees another's descriptions or plan records
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: protoV6Providers,
+		ProtoV6ProviderFactories: providers,
 		Steps:                    steps,
 	})
 }

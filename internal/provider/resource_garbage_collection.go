@@ -28,6 +28,7 @@ var (
 // replacement: a changed input is a new run.
 type GarbageCollectionResource struct {
 	client *registry.Client
+	now    func() time.Time // dates each run (run_at, id)
 }
 
 func NewGarbageCollectionResource() resource.Resource { return &GarbageCollectionResource{} }
@@ -119,7 +120,7 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 }
 
 func (r *GarbageCollectionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client = gcClientFrom(req.ProviderData, &resp.Diagnostics)
+	r.client, r.now = gcClientFrom(req.ProviderData, &resp.Diagnostics), clockFrom(req.ProviderData)
 }
 
 // ModifyPlan opens the storage when a run is planned, so a wrong path,
@@ -147,7 +148,7 @@ func (r *GarbageCollectionResource) Create(ctx context.Context, req resource.Cre
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	plan.setReport(report, time.Now().UTC())
+	plan.setReport(report, r.now().UTC())
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

@@ -136,7 +136,7 @@ func TestAccGarbageCollection_lifecycle(t *testing.T) {
 
 // With delete_untagged an image whose tag moved away is deleted, blobs
 // and manifest, while an index child and an untagged signature of the kept
-// image stay.
+// image stay. The run is dated by the provider's clock.
 func TestAccGarbageCollection_deleteUntagged(t *testing.T) {
 	reg := startRegistry(t)
 	old := mustPush(t, reg, "app", "main")
@@ -150,9 +150,11 @@ func TestAccGarbageCollection_deleteUntagged(t *testing.T) {
 		t.Fatal(err)
 	}
 	readOnly := testregistry.Start(t, testregistry.WithRootDir(reg.RootDir), testregistry.WithReadOnly())
-	accTest(t, resource.TestStep{
-		Config:            gcConfig(readOnly, filesystemStorage(reg.RootDir)+"\n  delete_untagged = true"),
-		ConfigStateChecks: gcReport(3, 1),
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	accTestAt(t, now, resource.TestStep{
+		Config: gcConfig(readOnly, filesystemStorage(reg.RootDir)+"\n  delete_untagged = true"),
+		ConfigStateChecks: append(gcReport(3, 1),
+			statecheck.ExpectKnownValue(gcAddress, tfjsonpath.New("run_at"), knownvalue.StringExact("2026-06-01T12:00:00Z"))),
 		Check: resource.ComposeAggregateTestCheckFunc(
 			expectManifests(readOnly, "app", false, old.Digest),
 			expectManifests(readOnly, "app", true, current.Digest, children[0], signature),

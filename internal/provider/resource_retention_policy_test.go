@@ -69,14 +69,20 @@ func TestAccRetentionPolicy_newestBySemver(t *testing.T) {
 	})
 }
 
+// The provider's clock is pinned, so ages are exact: an image exactly
+// older_than old is not older than it, one exactly newer_than old is not
+// newer than it.
 func TestAccRetentionPolicy_ageAndCreated(t *testing.T) {
 	reg := startRegistry(t)
-	now := time.Now()
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
 	mustPushAt(t, reg, "app", now.Add(-40*day), "old-1")
 	mustPushAt(t, reg, "app", now.Add(-35*day), "old-2")
-	mustPushAt(t, reg, "app", now.Add(-20*day), "mid")
+	mustPushAt(t, reg, "app", now.Add(-720*time.Hour), "at-720h")
+	mustPushAt(t, reg, "app", now.Add(-720*time.Hour-time.Second), "past-720h")
 	mustPushAt(t, reg, "app", now.Add(-1*day), "fresh")
+	mustPushAt(t, reg, "app", now.Add(-72*time.Hour), "pr-at-72h")
+	mustPushAt(t, reg, "app", now.Add(-72*time.Hour+time.Second), "pr-within-72h")
 	mustPush(t, reg, "app", "unknown-age") // no created: never deleted by age
 	mustPushAt(t, reg, "app", now.Add(-50*day), "release-1")
 	config := policyConfig(reg, `
@@ -93,17 +99,26 @@ func TestAccRetentionPolicy_ageAndCreated(t *testing.T) {
   }
   delete {
     older_than = "720h"
+  }
+  delete {
+    tag_regex = "^pr-"
   }`)
-	accTest(t,
+	deletion := func(tag, reason string) knownvalue.Check {
+		return knownvalue.ObjectPartial(map[string]knownvalue.Check{
+			"tags": listOf(tag), "action": knownvalue.StringExact("delete_manifest"), "reason": knownvalue.StringExact(reason),
+		})
+	}
+	accTestAt(t, now,
 		resource.TestStep{
 			Config: config,
 			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-				expectDeletions(1),
-				expectDeletion(0, "tags", listOf("old-1")),
-				expectDeletion(0, "action", knownvalue.StringExact("delete_manifest")),
-				expectDeletion(0, "reason", knownvalue.StringExact(`delete[0] (older_than 720h0m0s)`)),
+				plancheck.ExpectKnownValue(policy, tfjsonpath.New("deletions"), knownvalue.SetExact([]knownvalue.Check{
+					deletion("old-1", `delete[0] (older_than 720h0m0s)`),
+					deletion("past-720h", `delete[0] (older_than 720h0m0s)`),
+					deletion("pr-at-72h", `delete[1] (tag_regex "^pr-")`),
+				})),
 			}},
-			Check: expectRegistryTags(reg, "app", "fresh", "mid", "old-2", "release-1", "unknown-age"),
+			Check: expectRegistryTags(reg, "app", "at-720h", "fresh", "old-2", "pr-within-72h", "release-1", "unknown-age"),
 		},
 		thenEmptyPlan(config),
 	)
