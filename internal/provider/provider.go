@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
@@ -69,6 +70,7 @@ type providerModel struct {
 	RetryMaxElapsed    types.String `tfsdk:"retry_max_elapsed"`
 	RequestTimeout     types.String `tfsdk:"request_timeout"`
 	CacheDir           types.String `tfsdk:"cache_dir"`
+	Aliases            types.List   `tfsdk:"aliases"`
 }
 
 func (p *RegistryProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -146,6 +148,15 @@ func (p *RegistryProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 					"Default: `terraform-provider-registry` in the user's cache directory (`$XDG_CACHE_HOME`, `~/.cache`). Environment: `REGISTRY_CACHE_DIR`.",
 				Optional: true,
 			},
+			"aliases": schema.ListAttribute{
+				MarkdownDescription: "Other `host[:port]` names deployments pull this registry's images by (a load balancer's or a DNS alias), " +
+					"for `keep { images }` and garbage collection's `images`: an image reference names this registry when its host is the `url`'s host " +
+					"or one of these. A name without a port means port 443, as container runtimes read it; `docker.io` makes host-less references " +
+					"(`nginx:1.27`, Docker Hub's) this registry's, for a Docker Hub mirror.",
+				Optional:    true,
+				ElementType: types.StringType,
+				Validators:  []validator.List{listvalidator.ValueStringsAre(hostValidator)},
+			},
 		},
 	}
 }
@@ -196,6 +207,7 @@ func clientConfig(m providerModel, version string) (registry.Config, string, err
 		RetryMaxAttempts:   int(m.RetryMaxAttempts.ValueInt64()),
 		UserAgent:          "terraform-provider-registry/" + version,
 		CacheDir:           cacheDir(m.CacheDir),
+		Aliases:            stringsOf(m.Aliases),
 	}
 	if cfg.BearerToken != "" && (cfg.Username != "" || cfg.Password != "") {
 		return cfg, "bearer_token", fmt.Errorf("bearer_token (REGISTRY_TOKEN) and username/password (REGISTRY_USERNAME/REGISTRY_PASSWORD) are both set: use one way to authenticate")

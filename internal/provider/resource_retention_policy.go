@@ -52,6 +52,9 @@ type retentionModel struct {
 	MaxDeletions     types.Int64   `tfsdk:"max_deletions"`
 	PendingDeletions types.List    `tfsdk:"pending_deletions"`
 	Deletions        types.List    `tfsdk:"deletions"`
+	Protected        types.List    `tfsdk:"protected"`
+	OtherImages      types.Int64   `tfsdk:"other_registry_images"`
+	Summary          types.Object  `tfsdk:"summary"`
 }
 
 type keepModel struct {
@@ -61,6 +64,7 @@ type keepModel struct {
 	Newest    types.Int64  `tfsdk:"newest"`
 	NewerThan types.String `tfsdk:"newer_than"`
 	OrderBy   types.String `tfsdk:"order_by"`
+	Images    types.List   `tfsdk:"images"`
 }
 
 type deleteModel struct {
@@ -92,6 +96,16 @@ var decisionObject = schema.NestedAttributeObject{Attributes: map[string]schema.
 }}
 
 var decisionObjectType = decisionObject.Type().TerraformType(context.Background())
+
+// protectedObject is one entry of protected.
+var protectedObject = schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+	"repository": schema.StringAttribute{Computed: true, MarkdownDescription: "Repository."},
+	"digest":     schema.StringAttribute{Computed: true, MarkdownDescription: "Manifest digest."},
+	"tags":       schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Tags kept."},
+	"reason":     schema.StringAttribute{Computed: true, MarkdownDescription: "The deployed images that keep them and the delete rule that matched."},
+}}
+
+var protectedObjectType = protectedObject.Type().TerraformType(context.Background())
 
 const retentionPolicyType = "registry_retention_policy"
 
@@ -146,6 +160,33 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 				MarkdownDescription: "In a plan: every deletion the apply performs, one entry per digest. After apply: what it deleted.",
 				NestedObject:        decisionObject,
 			},
+			"protected": schema.ListNestedAttribute{
+				Computed: true,
+				MarkdownDescription: "Tags that a `delete` rule matches and `keep { images }` keeps, one entry per digest; `reason` names the deployed " +
+					"images and the rule. Empty without `images`.",
+				NestedObject: protectedObject,
+			},
+			"other_registry_images": schema.Int64Attribute{
+				Computed: true,
+				MarkdownDescription: "How many `keep { images }` references name another registry, and are ignored: a cluster's whole image list " +
+					"can be passed as it is. A reference names this registry when its host is the provider's `url` host or one of its `aliases`.",
+			},
+			"summary": schema.SingleNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: "`deletions` in numbers, in all and per repository, so that a plan of thousands of deletions reads in a few lines.",
+				Attributes: map[string]schema.Attribute{
+					"tags":      schema.Int64Attribute{Computed: true, MarkdownDescription: "Tags removed."},
+					"manifests": schema.Int64Attribute{Computed: true, MarkdownDescription: "Manifests deleted by digest, with index children and referrers."},
+					"repositories": schema.MapNestedAttribute{
+						Computed:            true,
+						MarkdownDescription: "The same per repository, for the repositories with deletions.",
+						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+							"tags":      schema.Int64Attribute{Computed: true, MarkdownDescription: "Tags removed."},
+							"manifests": schema.Int64Attribute{Computed: true, MarkdownDescription: "Manifests deleted by digest."},
+						}},
+					},
+				},
+			},
 		},
 		Blocks: map[string]schema.Block{
 			"keep": schema.ListNestedBlock{
@@ -168,6 +209,14 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 					"newer_than": schema.StringAttribute{
 						Optional: true, MarkdownDescription: "Keep matching tags whose image was created less than this long ago (`168h`). Images of unknown age never match.",
 						Validators: []validator.String{durationValidator},
+					},
+					"images": schema.ListAttribute{
+						Optional: true, ElementType: types.StringType,
+						MarkdownDescription: "Deployed images, kept whatever the rules say, as deployments write them: `host[:port]/repo:tag`, " +
+							"`host/repo@sha256:...`, `host/repo:tag@sha256:...` (a Kubernetes pod's `image` and `imageID`). A tag keeps that tag; a digest keeps " +
+							"every tag on it and on every tagged index that lists it (a platform manifest's index), and the referrers of what stays. " +
+							"References to other registries are ignored and counted in `other_registry_images`; a digest the registry does not hold is a warning.",
+						Validators: []validator.List{listvalidator.ValueStringsAre(imageValidator)},
 					},
 					"order_by": schema.StringAttribute{
 						Optional: true, MarkdownDescription: "Ranking for `newest`: `created` (default; newest image first, unknown age last), `semver` (highest version first, a leading `v` allowed, non-versions last) or `name` (greatest name first, for sortable names such as dates or zero-padded build numbers).",
@@ -203,9 +252,9 @@ func (r *RetentionPolicyResource) ValidateConfig(ctx context.Context, req resour
 	var keeps []keepModel
 	resp.Diagnostics.Append(keepBlocks.ElementsAs(ctx, &keeps, false)...)
 	for i, k := range keeps {
-		if k.Tags.IsNull() && k.TagRegex.IsNull() && k.Newest.IsNull() && k.NewerThan.IsNull() {
+		if k.Tags.IsNull() && k.TagRegex.IsNull() && k.Newest.IsNull() && k.NewerThan.IsNull() && k.Images.IsNull() {
 			resp.Diagnostics.AddAttributeError(path.Root("keep").AtListIndex(i), "Empty keep block",
-				"This keep block selects nothing, which would keep every tag: set tags, tag_regex, newest or newer_than, or remove the block.")
+				"This keep block selects nothing, which would keep every tag: set tags, tag_regex, newest, newer_than or images, or remove the block.")
 		}
 		if !k.OrderBy.IsNull() && k.Newest.IsNull() {
 			resp.Diagnostics.AddAttributeWarning(path.Root("keep").AtListIndex(i).AtName("order_by"), "order_by without newest",
@@ -244,26 +293,65 @@ func optionalDuration(v types.String) time.Duration {
 	return d
 }
 
+// policyOutcome is what the policy does to the registry now.
+type policyOutcome struct {
+	decisions   []decisionModel
+	protected   []retention.Spared
+	otherImages int
+}
+
+// values are the computed attributes the outcome sets besides the
+// deletions themselves.
+func (o policyOutcome) values() map[string]tftypes.Value {
+	return map[string]tftypes.Value{
+		"protected":             protectedValue(o.protected),
+		"other_registry_images": number(o.otherImages),
+	}
+}
+
 // decide runs the policy over every matching repository.
-func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, diags *diag.Diagnostics) []retention.Decision {
+func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, diags *diag.Diagnostics) policyOutcome {
 	patterns := make([]*regexp.Regexp, len(m.Repositories))
 	for i, p := range m.Repositories {
 		re, err := retention.CompileGlob(p) // validated at plan time
 		if err != nil {
 			diags.AddAttributeError(path.Root("repositories"), "Invalid repository pattern", err.Error())
-			return nil
+			return policyOutcome{}
 		}
 		patterns[i] = re
 	}
-	repos, decisions, err := r.client.DecideRetention(ctx, patterns, m.policy(), r.now())
+	policy := m.policy()
+	images, others, err := retention.ParseImages(m.images(), r.client.Hosts())
+	if err != nil { // validated at plan time, unless unknown then
+		diags.AddAttributeError(path.Root("keep"), "Invalid image reference", err.Error())
+		return policyOutcome{}
+	}
+	policy.Images = images
+	plan, err := r.client.DecideRetention(ctx, patterns, policy, r.now())
 	if err != nil {
 		diags.AddError("Cannot read the registry", err.Error())
-		return nil
+		return policyOutcome{}
 	}
-	if len(repos) == 0 {
+	if len(plan.Repositories) == 0 {
 		diags.AddWarning("No matching repository", fmt.Sprintf("No repository in the catalog matches %q: the policy deletes nothing.", m.Repositories))
 	}
-	return decisions
+	if len(plan.MissingImages) > 0 {
+		diags.AddAttributeWarning(path.Root("keep"), "Deployed image not found",
+			fmt.Sprintf("The registry does not hold the digest of %s: nothing to keep for it. A deployment that names it cannot pull it either.",
+				strings.Join(plan.MissingImages, ", ")))
+	}
+	return policyOutcome{decisions: decisionModels(plan.Decisions), protected: plan.Spared, otherImages: others}
+}
+
+// images are the deployed image references of every keep block.
+func (m retentionModel) images() []string {
+	var out []string
+	for _, k := range m.Keep {
+		if !k.Images.IsNull() {
+			out = append(out, stringsOf(k.Images)...)
+		}
+	}
+	return out
 }
 
 func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
@@ -291,9 +379,11 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		return
 	}
 	var decisions []decisionModel
+	var found map[string]tftypes.Value // the plan from pending keeps the refreshed values
 	switch source {
 	case planFromRegistry:
-		decisions = decisionModels(r.decide(ctx, plan, &resp.Diagnostics))
+		outcome := r.decide(ctx, plan, &resp.Diagnostics)
+		decisions, found = outcome.decisions, outcome.values()
 	case planFromPending:
 		decisions = decisionsFrom(state.PendingDeletions)
 	}
@@ -307,7 +397,7 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 			return
 		}
 	}
-	resp.Plan.Raw = plannedValue(resp.Plan.Raw, plan.Repositories, decisions, &resp.Diagnostics)
+	resp.Plan.Raw = plannedValue(resp.Plan.Raw, plan.Repositories, decisions, found, &resp.Diagnostics)
 	if source == planFromRegistry {
 		recordsOf(r.client).settle(retentionPolicyType, req, resp)
 	}
@@ -328,11 +418,13 @@ func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	decisions := decisionModels(r.decide(ctx, state, &resp.Diagnostics))
+	outcome := r.decide(ctx, state, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.State.Raw = withAttributes(resp.State.Raw, map[string]tftypes.Value{"pending_deletions": decisionsValue(decisions)}, &resp.Diagnostics)
+	refreshed := outcome.values()
+	refreshed["pending_deletions"] = decisionsValue(outcome.decisions)
+	resp.State.Raw = withAttributes(resp.State.Raw, refreshed, &resp.Diagnostics)
 }
 
 func (r *RetentionPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -390,13 +482,17 @@ func nonNil(s []string) []string {
 }
 
 // plannedValue is a plan of this resource (its raw value) with id, an
-// empty pending_deletions and the deletions the apply performs.
-func plannedValue(plan tftypes.Value, repositories []string, decisions []decisionModel, diags *diag.Diagnostics) tftypes.Value {
-	return withAttributes(plan, map[string]tftypes.Value{
+// empty pending_deletions, the deletions the apply performs and their
+// summary, and the found values of a plan from the registry.
+func plannedValue(plan tftypes.Value, repositories []string, decisions []decisionModel, found map[string]tftypes.Value, diags *diag.Diagnostics) tftypes.Value {
+	attributes := map[string]tftypes.Value{
 		"id":                tftypes.NewValue(tftypes.String, strings.Join(repositories, ",")),
 		"pending_deletions": decisionsValue(nil),
 		"deletions":         decisionsValue(decisions),
-	}, diags)
+		"summary":           summaryValue(decisions),
+	}
+	maps.Copy(attributes, found)
+	return withAttributes(plan, attributes, diags)
 }
 
 // withAttributes replaces attributes of an object value. Plans and states

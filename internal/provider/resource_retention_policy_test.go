@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/distreg/terraform-provider-registry/internal/devprovider"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
@@ -518,7 +519,10 @@ func TestRetentionPlanValuesRoundTrip(t *testing.T) {
 			Referrers: []string{}, Children: []string{}, Reason: "delete[0]; the digest stays"},
 	}
 	var diags diag.Diagnostics
-	plan := tfsdk.Plan{Schema: req.Plan.Schema, Raw: plannedValue(req.Plan.Raw, []string{"app"}, want, &diags)}
+	found := policyOutcome{otherImages: 3, protected: []retention.Spared{
+		{Repository: "app", Digest: "sha256:" + strings.Repeat("d", 64), Tags: []string{"v1"}, Reason: "deployed as reg/app:v1"},
+	}}.values()
+	plan := tfsdk.Plan{Schema: req.Plan.Schema, Raw: plannedValue(req.Plan.Raw, []string{"app"}, want, found, &diags)}
 	var model retentionModel
 	diags.Append(plan.Get(ctx, &model)...)
 	if diags.HasError() {
@@ -529,5 +533,13 @@ func TestRetentionPlanValuesRoundTrip(t *testing.T) {
 	}
 	if model.ID.ValueString() != "app" || len(model.PendingDeletions.Elements()) != 0 {
 		t.Fatalf("id %v, pending %v", model.ID, model.PendingDeletions)
+	}
+	if model.OtherImages.ValueInt64() != 3 || len(model.Protected.Elements()) != 1 {
+		t.Fatalf("other_registry_images %v, protected %v", model.OtherImages, model.Protected)
+	}
+	// 3 tags; the manifest deletion with its referrer, 2 manifests
+	wantSummary := `{"manifests":2,"repositories":{"app":{"manifests":2,"tags":3}},"tags":3}`
+	if got := model.Summary.String(); got != wantSummary {
+		t.Fatalf("summary %s, want %s", got, wantSummary)
 	}
 }

@@ -67,6 +67,14 @@ var (
 			return err
 		},
 	}
+	hostValidator = stringCheck{
+		description: "must be a registry host such as registry.example.com or 10.0.0.5:5000",
+		check:       retention.ValidateHost,
+	}
+	imageValidator = stringCheck{
+		description: "must be an image reference such as registry.example.com/team/app:v1 or registry.example.com/team/app@sha256:<hex>",
+		check:       func(s string) error { _, _, err := retention.ParseImages([]string{s}, nil); return err },
+	}
 	tagValidator = stringCheck{
 		description: "must be a valid tag",
 		check:       registry.ValidateTag,

@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // Config is everything needed to talk to one registry.
@@ -38,6 +40,9 @@ type Config struct {
 	// CacheDir keeps manifest descriptions across runs (see diskCache);
 	// empty disables it.
 	CacheDir string
+	// Aliases are other host[:port] names image references give the
+	// registry (see retention.NewHosts).
+	Aliases []string
 }
 
 // Defaults applied when a Config field is zero.
@@ -53,6 +58,7 @@ const (
 type Client struct {
 	registry    name.Registry
 	url         string
+	hosts       retention.Hosts // the names image references give the registry
 	concurrency int
 	auth        authn.Authenticator
 	transport   http.RoundTripper // retries and the concurrency bound, under ggcr's auth
@@ -132,7 +138,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	return &Client{
-		registry: reg, url: u.String(), concurrency: cfg.MaxConcurrency,
+		registry: reg, url: u.String(), concurrency: cfg.MaxConcurrency, hosts: retention.NewHosts(u.Scheme, u.Host, cfg.Aliases),
 		auth: auth, transport: rt, base: base, puller: puller, pusher: pusher,
 		packs:      packs{cache: diskCache{dir: cfg.CacheDir, registry: u.String()}},
 		viewMaxAge: DefaultViewMaxAge,
@@ -254,3 +260,7 @@ func (t *successWatch) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// Hosts are the names image references give the registry: its url's host
+// and the configured aliases.
+func (c *Client) Hosts() retention.Hosts { return c.hosts }

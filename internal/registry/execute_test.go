@@ -25,7 +25,8 @@ func planPolicy(t *testing.T, c *Client, repo, pattern string) Batch {
 		Delete:          []retention.DeleteRule{{TagRegex: regexp.MustCompile(pattern)}},
 		DeleteReferrers: true,
 	}
-	_, decisions, err := c.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile("^" + regexp.QuoteMeta(repo) + "$")}, policy, time.Now())
+	plan, err := c.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile("^" + regexp.QuoteMeta(repo) + "$")}, policy, time.Now())
+	decisions := plan.Decisions
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +208,9 @@ func TestApplyDeletesTheSubjectBeforeItsReferrers(t *testing.T) {
 	if len(next.Manifests) != 1 || next.Manifests[0].Digest != sig.String() {
 		t.Fatalf("next plan %+v; want the orphaned signature %s", next.Manifests, sig)
 	}
-	_, decisions, err := c.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile("^app$")},
+	plan, err := c.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile("^app$")},
 		retention.Policy{Delete: []retention.DeleteRule{{}}, DeleteReferrers: true}, time.Now())
+	decisions := plan.Decisions
 	if err != nil || len(decisions) != 1 || !strings.Contains(decisions[0].Reason, img.Digest.String()+", which no longer exists") {
 		t.Fatalf("decisions %+v (%v); want the orphan's reason to name its subject", decisions, err)
 	}

@@ -16,37 +16,77 @@ import (
 // a retention policy; requests themselves are bounded by max_concurrency.
 const repositoriesInFlight = 4
 
+// RetentionPlan is what a retention policy does to the registry.
+type RetentionPlan struct {
+	Repositories []string // those the patterns matched
+	Decisions    []retention.Decision
+	Spared       []retention.Spared
+	// MissingImages are deployed images whose digest the registry does
+	// not hold in their repository.
+	MissingImages []string
+}
+
 // DecideRetention runs policy over every repository of the catalog that
-// one of patterns matches, and returns those repositories and the
-// decisions. Each is read with one snapshot, with creation times only when
-// a rule needs them.
-func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp, policy retention.Policy, now time.Time) ([]string, []retention.Decision, error) {
+// one of patterns matches. Each is read with one snapshot, with creation
+// times only when a rule needs them.
+func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp, policy retention.Policy, now time.Time) (RetentionPlan, error) {
 	catalog, err := c.Repositories(ctx)
 	if err != nil {
-		return nil, nil, err
+		return RetentionPlan{}, err
 	}
-	repos := retention.MatchRepositories(patterns, catalog)
+	plan := RetentionPlan{Repositories: retention.MatchRepositories(patterns, catalog)}
 	snapshot := c.Snapshot
 	if policy.NeedsCreated() {
 		snapshot = c.SnapshotWithCreated
 	}
-	results := make([][]retention.Decision, len(repos))
+	outcomes := make([]retention.Outcome, len(plan.Repositories))
+	missing := make([][]string, len(plan.Repositories))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(repositoriesInFlight)
-	for i, repo := range repos {
+	for i, repo := range plan.Repositories {
 		g.Go(func() error {
 			snap, err := snapshot(gctx, repo)
 			if err != nil {
 				return err
 			}
-			results[i] = retention.Decide(snap.engineRepository(), policy, now)
-			return nil
+			outcomes[i] = retention.Evaluate(snap.engineRepository(), policy, now)
+			missing[i], err = c.missingImages(gctx, snap, policy.Images)
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, nil, err
+		return RetentionPlan{}, err
 	}
-	return repos, slices.Concat(results...), nil
+	for i := range outcomes {
+		plan.Decisions = append(plan.Decisions, outcomes[i].Decisions...)
+		plan.Spared = append(plan.Spared, outcomes[i].Spared...)
+		plan.MissingImages = append(plan.MissingImages, missing[i]...)
+	}
+	return plan, nil
+}
+
+// missingImages returns the deployed images of the snapshot's repository
+// whose digest the registry does not hold: a HEAD each, for the digests no
+// tag reaches (an image pinned by digest whose tags were removed is fine).
+func (c *Client) missingImages(ctx context.Context, s *Snapshot, images []retention.Image) ([]string, error) {
+	var missing, tagged []string
+	for _, m := range s.Tags {
+		tagged = append(tagged, m.Digest)
+	}
+	reached := s.links().Reach(tagged...)
+	for _, image := range images {
+		if image.Repository != s.Repository || image.Digest == "" || reached[image.Digest] {
+			continue
+		}
+		exists, err := c.Exists(ctx, s.Repository, image.Digest)
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			missing = append(missing, image.Reference)
+		}
+	}
+	return missing, nil
 }
 
 // engineRepository is the snapshot as the retention engine reads it.

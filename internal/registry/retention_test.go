@@ -42,7 +42,8 @@ func TestDecideRetentionFetchesOnlyWhatTheRulesNeed(t *testing.T) {
 				Delete: []retention.DeleteRule{{}},
 			}
 			client := newClient(t, Config{URL: url, MaxConcurrency: 4}) // no disk cache
-			_, decisions, err := client.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile(`^need/app$`)}, policy, start.Add(24*time.Hour))
+			plan, err := client.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile(`^need/app$`)}, policy, start.Add(24*time.Hour))
+			decisions := plan.Decisions
 			if err != nil {
 				t.Fatal(err)
 			}

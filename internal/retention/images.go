@@ -188,3 +188,12 @@ func sparedByDigest(repository string, tags []Tag, spared map[string]int, deploy
 	}
 	return out
 }
+
+// ValidateHost checks an alias: a registry host, with a port or not.
+func ValidateHost(host string) error {
+	named, err := reference.ParseNormalizedNamed(host + "/x")
+	if err != nil || reference.Domain(named) != host || strings.Contains(host, "/") {
+		return fmt.Errorf("%q is not a registry host: write host or host:port, such as registry.example.com or 10.0.0.5:5000", host)
+	}
+	return nil
+}
