@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -302,12 +304,19 @@ func TestAccRetentionPolicy_badInput(t *testing.T) {
 		"empty keep block":   {`repositories = ["app"]` + "\n" + `keep {}` + "\n" + `delete {}`, `(?s)Empty keep block`},
 		"traversal pattern":  {`repositories = ["x/../*"]` + "\n" + `delete {}`, `(?s)repositories.*"x/../\*" is not a valid repository pattern`},
 		"bad order_by":       {`repositories = ["app"]` + "\n" + "keep {\n newest = 1\n order_by = \"age\"\n}" + "\n" + `delete {}`, `(?s)order_by.*value must be one of`},
+		"bad image":          {`repositories = ["app"]` + "\n" + `keep { images = ["reg.example.com/App:v1"] }` + "\n" + `delete {}`, `(?s)images.*"reg.example.com/App:v1" is not an image reference`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			accTest(t, resource.TestStep{Config: policyConfig(reg, tc.body), ExpectError: errorLike(tc.err)})
 		})
 	}
+	t.Run("bad alias", func(t *testing.T) {
+		accTest(t, resource.TestStep{
+			Config:      providerBlock(reg, "", `aliases = ["https://reg.example.com"]`) + `data "registry_repositories" "all" {}`,
+			ExpectError: errorLike(`(?s)aliases.*"https://reg.example.com" is not a registry host`),
+		})
+	})
 }
 
 func TestAccRetentionPolicy_noMatchingRepositoryWarns(t *testing.T) {
@@ -542,4 +551,86 @@ func TestRetentionPlanValuesRoundTrip(t *testing.T) {
 	if got := model.Summary.String(); got != wantSummary {
 		t.Fatalf("summary %s, want %s", got, wantSummary)
 	}
+}
+
+// Deployed images are kept whatever the rules say, on both registries: a
+// tag by tag, a digest with every tag on it, an index child with the tagged
+// index that lists it (and its signature); a name in aliases is this
+// registry, other registries' references are counted and ignored.
+func TestAccRetentionPolicy_deployedImages(t *testing.T) {
+	forEachRegistry(t, func(t *testing.T, start func(...testregistry.Option) *testregistry.Registry) {
+		reg := start()
+		platforms := []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
+		index, children, err := reg.PushIndex("app", platforms, time.Now(), "1.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.PushReferrer("app", index, "sig"); err != nil {
+			t.Fatal(err)
+		}
+		mustPush(t, reg, "app", "v1")
+		pinned := mustPush(t, reg, "app", "v2", "stable")
+		mustPush(t, reg, "app", "old")
+		mustPush(t, reg, "other", "v1")
+		images := []string{
+			reg.Host + "/app@" + children[1].String(), // what a pod's imageID says
+			reg.Host + "/app:v1",
+			"registry.example.com:5000/app@" + pinned.Digest.String(), // through an alias
+			reg.Host + "/app@sha256:" + strings.Repeat("0", 64),       // gone: a warning
+			"ghcr.io/org/app:v1", "nginx:1.27",                        // other registries
+			reg.Host + "/other:v1", // this registry, outside the policy
+		}
+		config := providerBlock(reg, "", `aliases = ["registry.example.com:5000"]`) + fmt.Sprintf(`
+variable "deployed" {
+  type    = list(string)
+  default = %s
+}
+resource "registry_retention_policy" "this" {
+  repositories = ["app"]
+  keep {
+    images = var.deployed
+  }
+  delete {}
+}
+`, hclList(images))
+		protectedDigests := []knownvalue.Check{
+			knownvalue.ObjectPartial(map[string]knownvalue.Check{"digest": knownvalue.StringExact(index.String()), "tags": listOf("1.0"),
+				"reason": knownvalue.StringRegexp(regexp.MustCompile(`^deployed as .*/app@` + children[1].String() + `; matched by delete\[0\]`))}),
+			knownvalue.ObjectPartial(map[string]knownvalue.Check{"digest": knownvalue.StringExact(pinned.Digest.String()), "tags": listOf("stable", "v2")}),
+		}
+		accTest(t,
+			resource.TestStep{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					expectDeletions(1),
+					expectDeletion(0, "tags", listOf("old")),
+					plancheck.ExpectKnownValue(policy, tfjsonpath.New("other_registry_images"), knownvalue.Int64Exact(2)),
+					plancheck.ExpectKnownValue(policy, tfjsonpath.New("summary"), knownvalue.ObjectExact(map[string]knownvalue.Check{
+						"tags": knownvalue.Int64Exact(1), "manifests": knownvalue.Int64Exact(1),
+						"repositories": knownvalue.MapExact(map[string]knownvalue.Check{"app": knownvalue.ObjectExact(map[string]knownvalue.Check{
+							"tags": knownvalue.Int64Exact(1), "manifests": knownvalue.Int64Exact(1),
+						})}),
+					})),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(policy, tfjsonpath.New("protected"), knownvalue.SetPartial(protectedDigests)),
+				},
+				Check: resource.ComposeTestCheckFunc(
+					expectRegistryTags(reg, "app", "1.0", "sha256-"+index.Hex+".sig", "stable", "v1", "v2"),
+					expectManifests(reg, "app", true, index, children[0], children[1], pinned.Digest),
+					expectRegistryTags(reg, "other", "v1"),
+				),
+			},
+			thenEmptyPlan(config),
+		)
+	})
+}
+
+// hclList writes strings as an HCL list.
+func hclList(values []string) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = strconv.Quote(v)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
 }

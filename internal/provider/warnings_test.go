@@ -2,12 +2,16 @@ package provider
 
 import (
 	"context"
+	"maps"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
@@ -93,8 +97,18 @@ func TestRetentionPolicyWarnsOrderByWithoutNewest(t *testing.T) {
 	ctx := context.Background()
 	r := &RetentionPolicyResource{}
 	req := newPolicyPlan(ctx, r, "app", "^pr-")
+	config := withKeep(t, req.Config.Raw, map[string]tftypes.Value{"tag_regex": str("^v"), "order_by": str("semver")})
+	resp := fwresource.ValidateConfigResponse{}
+	r.ValidateConfig(ctx, fwresource.ValidateConfigRequest{Config: tfsdk.Config{Schema: req.Config.Schema, Raw: config}}, &resp)
+	expectWarning(t, resp.Diagnostics, "order_by without newest")
+}
+
+// withKeep is a policy value with one keep block setting the given
+// attributes, every other one null.
+func withKeep(t *testing.T, policy tftypes.Value, set map[string]tftypes.Value) tftypes.Value {
+	t.Helper()
 	var attributes map[string]tftypes.Value
-	if err := req.Config.Raw.As(&attributes); err != nil {
+	if err := policy.As(&attributes); err != nil {
 		t.Fatal(err)
 	}
 	keepType := attributes["keep"].Type().(tftypes.List)
@@ -102,11 +116,34 @@ func TestRetentionPolicyWarnsOrderByWithoutNewest(t *testing.T) {
 	for name, typ := range keepType.ElementType.(tftypes.Object).AttributeTypes {
 		block[name] = tftypes.NewValue(typ, nil)
 	}
-	block["tag_regex"], block["order_by"] = str("^v"), str("semver")
+	maps.Copy(block, set)
 	attributes["keep"] = tftypes.NewValue(keepType, []tftypes.Value{tftypes.NewValue(keepType.ElementType, block)})
-	resp := fwresource.ValidateConfigResponse{}
-	r.ValidateConfig(ctx, fwresource.ValidateConfigRequest{Config: tfsdk.Config{Schema: req.Config.Schema, Raw: tftypes.NewValue(req.Config.Raw.Type(), attributes)}}, &resp)
-	expectWarning(t, resp.Diagnostics, "order_by without newest")
+	return tftypes.NewValue(policy.Type(), attributes)
+}
+
+// A deployed digest the registry does not hold keeps nothing, and the plan
+// says so rather than failing: deployment lists go stale.
+func TestRetentionPolicyWarnsDeployedImageNotFound(t *testing.T) {
+	ctx := context.Background()
+	reg := testregistry.Start(t)
+	if _, err := reg.PushImage("app", time.Time{}, "pr-1"); err != nil {
+		t.Fatal(err)
+	}
+	r := &RetentionPolicyResource{client: testClient(t, reg), now: time.Now}
+	req := newPolicyPlan(ctx, r, "app", "^pr-")
+	gone := reg.Host + "/app@sha256:" + strings.Repeat("0", 64)
+	keep := map[string]tftypes.Value{"images": tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, []tftypes.Value{str(gone), str(reg.Host + "/app:pr-1")})}
+	req.Config.Raw, req.Plan.Raw = withKeep(t, req.Config.Raw, keep), withKeep(t, req.Plan.Raw, keep)
+	resp := modifyPlanResponse(ctx, r, req)
+	expectWarning(t, resp.Diagnostics, "Deployed image not found")
+	if detail := resp.Diagnostics.Warnings()[0].Detail(); !strings.Contains(detail, gone) || strings.Contains(detail, "pr-1") {
+		t.Fatalf("the warning should name %s alone: %s", gone, detail)
+	}
+	var deletions types.List
+	resp.Diagnostics.Append(resp.Plan.GetAttribute(ctx, path.Root("deletions"), &deletions)...)
+	if len(deletions.Elements()) != 0 {
+		t.Fatalf("the deployed pr-1 is planned for deletion: %v", deletions)
+	}
 }
 
 // A tag moved between plan and apply is skipped, and the apply says so.
