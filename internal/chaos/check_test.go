@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // checkKept checks a target after its apply: every DELETE relied on a
@@ -67,9 +68,11 @@ func (c *campaign) explain(tg *target) {
 // of their own, so that a loss is counted once.
 func referrersOf(tg *target, digest string) map[string]string {
 	referrers := map[string]string{}
-	for _, tag := range tg.snap.FallbackReferrerTags(digest) {
-		if _, own := tg.expected[tag]; !own {
-			referrers[tag] = tg.snap.Tags[tag].Digest
+	for tag, m := range tg.snap.Tags {
+		if subject, ok := retention.SubjectOf(tag); ok && subject == digest {
+			if _, own := tg.expected[tag]; !own {
+				referrers[tag] = m.Digest
+			}
 		}
 	}
 	return referrers

@@ -63,16 +63,17 @@ func (c *Client) PlanManifestDeletion(ctx context.Context, repo, reference strin
 	if err := c.readSubjects(ctx, snap, setOf(snap.TagsOn(target.Digest))); err != nil {
 		return ManifestDeletion{}, err
 	}
-	d := snap.PlanManifestDeletion(target.Digest, false, nil)
+	engine := snap.engineRepository()
+	p := engine.PlanManifestDeletion(target.Digest, false, nil)
 	if withReferrers {
-		api, err := c.APIReferrers(ctx, repo, append([]string{target.Digest}, d.Children...))
+		api, err := c.APIReferrers(ctx, repo, append([]string{target.Digest}, p.Children...))
 		if err != nil {
 			return ManifestDeletion{}, err
 		}
-		d = snap.PlanManifestDeletion(target.Digest, true, api)
+		p = engine.PlanManifestDeletion(target.Digest, true, api)
 	}
-	d.ViaTag = viaTag
-	return d, nil
+	return ManifestDeletion{Repository: repo, Digest: p.Digest, Tags: p.Tags, Referrers: p.Referrers, Children: p.Children,
+		ViaTag: viaTag, Parents: p.Parents}, nil
 }
 
 // addUntaggedIndex records the children of an index that no tag points at,
@@ -90,62 +91,6 @@ func (c *Client) addUntaggedIndex(ctx context.Context, snap *Snapshot, target Ma
 func IsDigest(reference string) bool {
 	_, err := v1.NewHash(reference)
 	return err == nil
-}
-
-// PlanManifestDeletion works out what deleting digest removes. Referrers
-// are those named by the fallback tag schema, plus the extra digests a
-// registry with the referrers API reported (apiReferrers, by subject).
-func (s *Snapshot) PlanManifestDeletion(digest string, withReferrers bool, apiReferrers map[string][]string) ManifestDeletion {
-	tags := s.TagsOn(digest)
-	removing := setOf(tags)
-	d := ManifestDeletion{Repository: s.Repository, Digest: digest, Tags: tags, Parents: s.parentsOf(digest)}
-	kept := s.referenced(removing)
-	for _, child := range s.Children[digest] {
-		if !kept[child] && !slices.Contains(d.Children, child) {
-			d.Children = append(d.Children, child)
-		}
-	}
-	if !withReferrers {
-		return d
-	}
-	referrers := map[string]bool{}
-	for _, subject := range append([]string{digest}, d.Children...) {
-		for _, tag := range s.FallbackReferrerTags(subject) {
-			d.Tags = append(d.Tags, tag)
-			removing[tag] = true
-			m := s.Tags[tag]
-			referrers[m.Digest] = true
-			for _, child := range s.Children[m.Digest] { // the OCI fallback index lists referrers
-				referrers[child] = true
-			}
-		}
-		for _, r := range apiReferrers[subject] {
-			referrers[r] = true
-		}
-	}
-	// Something still tagged outside this deletion is not ours to delete.
-	kept = s.referenced(removing)
-	for r := range referrers {
-		if !kept[r] && r != digest {
-			d.Referrers = append(d.Referrers, r)
-		}
-	}
-	slices.Sort(d.Referrers)
-	slices.Sort(d.Tags)
-	return d
-}
-
-// parentsOf maps the tagged manifests other than digest that keep it
-// alive (indexes listing it however deep, images naming it as subject) to
-// their tags.
-func (s *Snapshot) parentsOf(digest string) map[string][]string {
-	parents := map[string][]string{}
-	for tag, m := range s.Tags {
-		if m.Digest != digest && s.keptBy(tag, digest) {
-			parents[m.Digest] = s.TagsOn(m.Digest)
-		}
-	}
-	return parents
 }
 
 // Empty reports whether the deletion would remove nothing at all.
@@ -177,49 +122,6 @@ type TagDeletion struct {
 	Untagged []string
 }
 
-// PlanTagDeletion works out what removing tags does; tags that do not
-// exist are left out.
-func (s *Snapshot) PlanTagDeletion(tags []string, deleteUntagged bool) TagDeletion {
-	d := TagDeletion{Repository: s.Repository, Tags: map[string]string{}}
-	for _, tag := range tags {
-		if m, ok := s.Tags[tag]; ok {
-			d.Tags[tag] = m.Digest
-		}
-	}
-	if deleteUntagged {
-		d.Untagged = s.untagged(slices.Collect(maps.Values(d.Tags)), setOf(slices.Collect(maps.Keys(d.Tags))))
-	}
-	return d
-}
-
-// untagged returns which of candidates no tag outside removed references,
-// expanded with their unreferenced children and referrers, in deletion
-// order and without repeats.
-func (s *Snapshot) untagged(candidates []string, removed map[string]bool) []string {
-	kept := s.referenced(removed)
-	seen := map[string]bool{}
-	var order []string
-	add := func(digests ...string) {
-		for _, d := range digests {
-			if !seen[d] {
-				seen[d] = true
-				order = append(order, d)
-			}
-		}
-	}
-	slices.Sort(candidates)
-	for _, digest := range candidates {
-		if kept[digest] || seen[digest] {
-			continue
-		}
-		m := s.PlanManifestDeletion(digest, true, nil)
-		add(digest) // the subject first: a failure never leaves a kept image unsigned
-		add(m.Children...)
-		add(m.Referrers...)
-	}
-	return order
-}
-
 // ExecuteTagDeletion removes the planned tags, one by one so no other tag
 // on the same digest is touched, then deletes the planned untagged
 // manifests that are still untagged. If a planned tag now points at
@@ -248,7 +150,13 @@ func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) e
 		if err != nil {
 			return err
 		}
-		still := setOf(v.snap.untagged(slices.Collect(maps.Values(planned.Tags)), nil))
+		// The view reads only tagged indexes: the children of those the
+		// removed tags left untagged are read here, or they would stay.
+		candidates := slices.Collect(maps.Values(planned.Tags))
+		if err := c.readIndexTree(ctx, v.snap, candidates); err != nil {
+			return err
+		}
+		still := setOf(v.snap.engineRepository().Untagged(candidates, nil))
 		for ; len(remaining) > 0; remaining = remaining[1:] {
 			if !still[remaining[0]] {
 				continue
@@ -302,7 +210,8 @@ func (c *Client) PlanTagDeletion(ctx context.Context, repo string, tags []string
 	if err != nil {
 		return TagDeletion{}, err
 	}
-	return snap.PlanTagDeletion(tags, deleteUntagged), nil
+	p := snap.engineRepository().PlanTagDeletion(tags, deleteUntagged)
+	return TagDeletion{Repository: repo, Tags: p.Tags, Untagged: p.Untagged}, nil
 }
 
 // PresentTags returns which of tags exist in repo (none when the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -378,10 +377,10 @@ func (v *view) contradicts(w *work, kept, removed map[string]bool) (note, bool) 
 // breaking the indexes its plan named).
 func (v *view) usersOf(digest string, removed map[string]bool, accepted []string) []string {
 	var users []string
-	for _, tag := range slices.Sorted(maps.Keys(v.snap.Tags)) {
-		m := v.snap.Tags[tag]
-		if !removed[tag] && !slices.Contains(accepted, m.Digest) && m.Digest != digest && v.snap.keptBy(tag, digest) {
-			users = append(users, "tag "+tag)
+	repo := v.snap.engineRepository() // its tags sorted by name
+	for _, t := range repo.Tags {
+		if !removed[t.Name] && !slices.Contains(accepted, t.Digest) && t.Digest != digest && repo.KeptBy(t, digest) {
+			users = append(users, "tag "+t.Name)
 		}
 	}
 	return users

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -272,56 +271,13 @@ func (s *Snapshot) links() retention.Links {
 
 // TagsOn returns the tags pointing at digest, sorted.
 func (s *Snapshot) TagsOn(digest string) []string {
-	var tags []string
-	for tag, m := range s.Tags {
-		if m.Digest == digest {
-			tags = append(tags, tag)
-		}
-	}
-	slices.Sort(tags)
-	return tags
+	return s.engineRepository().TagsOn(digest)
 }
 
-// referenced returns every digest that a tag outside removed keeps alive:
-// its manifest, the children of an index however deep, and the subjects
-// the bodies read name. What must survive.
+// referenced returns every digest that a tag outside removed keeps alive
+// (retention.Repository.Survivors): what must survive.
 func (s *Snapshot) referenced(removed map[string]bool) map[string]bool {
-	var roots, referrerRoots []string
-	for tag, m := range s.Tags {
-		switch {
-		case removed[tag]:
-		case retention.IsReferrerTag(tag):
-			referrerRoots = append(referrerRoots, m.Digest)
-		default:
-			roots = append(roots, m.Digest)
-		}
-	}
-	return s.links().Keep(roots, referrerRoots)
-}
-
-// keptBy reports whether what tag points at keeps digest alive (as a
-// referrer tag keeps only its children, not its subject).
-func (s *Snapshot) keptBy(tag, digest string) bool {
-	m := s.Tags[tag]
-	if retention.IsReferrerTag(tag) {
-		return s.links().Keep(nil, []string{m.Digest})[digest]
-	}
-	return s.links().Reach(m.Digest)[digest]
-}
-
-// FallbackReferrerTags returns the tags that name subject in the referrers
-// tag schema: "sha256-<hex>" (the OCI fallback index) and cosign's
-// "sha256-<hex>.sig", ".att", ".sbom" and the like.
-func (s *Snapshot) FallbackReferrerTags(subject string) []string {
-	prefix := strings.Replace(subject, ":", "-", 1)
-	var tags []string
-	for tag := range s.Tags {
-		if tag == prefix || strings.HasPrefix(tag, prefix+".") {
-			tags = append(tags, tag)
-		}
-	}
-	slices.Sort(tags)
-	return tags
+	return s.engineRepository().Survivors(removed)
 }
 
 // mapParallel applies f to every item, at most limit at once, and returns

@@ -202,13 +202,9 @@ func orphanDecisions(repo Repository, survivors map[string]bool, orphans []Tag) 
 		var subjects []string
 		for _, r := range byReferrer[digest] {
 			d.Tags = append(d.Tags, r.Name)
-			subjects = appendUnique(subjects, subjectOf(r.Name))
+			subjects = appendNew(subjects, subjectOf(r.Name))
 		}
-		for _, child := range repo.Children[digest] {
-			if !survivors[child] {
-				d.Children = appendUnique(d.Children, child)
-			}
-		}
+		d.Children, _ = repo.dependents(digest, survivors, nil)
 		slices.Sort(d.Tags)
 		slices.Sort(subjects)
 		d.Reason = "referrer of " + strings.Join(subjects, ", ") + ", which no longer exists (delete_referrers)"
@@ -294,21 +290,11 @@ func describeRules(rules []DeleteRule, used []int) string {
 // remaining references, and the referrer tags that go with it (those of the
 // digest and of the children it owns) with what they point at.
 func addDependents(d *Decision, repo Repository, survivors map[string]bool, referrers []Tag) {
-	for _, child := range repo.Children[d.Digest] {
-		if !survivors[child] {
-			d.Children = appendUnique(d.Children, child)
-		}
-	}
+	d.Children, d.Referrers = repo.dependents(d.Digest, survivors, referrers)
 	for _, r := range referrers {
 		d.Tags = append(d.Tags, r.Name)
-		for _, ref := range append([]string{r.Digest}, repo.Children[r.Digest]...) {
-			if !survivors[ref] && ref != d.Digest && !slices.Contains(d.Children, ref) {
-				d.Referrers = appendUnique(d.Referrers, ref)
-			}
-		}
 	}
 	slices.Sort(d.Tags)
-	slices.Sort(d.Referrers)
 }
 
 // subjectOf returns the digest a referrer tag names ("sha256-<hex>.sig"
@@ -330,13 +316,6 @@ func keptNote(all, removed []string) string {
 		return "a kept index or referrer uses it"
 	}
 	return "kept tag(s) " + strings.Join(keep, ", ") + " point at it"
-}
-
-func appendUnique(list []string, v string) []string {
-	if slices.Contains(list, v) {
-		return list
-	}
-	return append(list, v)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

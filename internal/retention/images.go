@@ -126,7 +126,7 @@ func deployedTags(repo Repository, tags []Tag, images []Image) (map[string][]str
 			continue
 		}
 		if image.Tag != "" {
-			deployed[image.Tag] = appendUnique(deployed[image.Tag], image.Reference)
+			deployed[image.Tag] = appendNew(deployed[image.Tag], image.Reference)
 		}
 		if image.Digest == "" {
 			continue
@@ -136,7 +136,7 @@ func deployedTags(repo Repository, tags []Tag, images []Image) (map[string][]str
 			users = tagsUsing(repo, tags)
 		}
 		for _, name := range users[image.Digest] {
-			deployed[name] = appendUnique(deployed[name], image.Reference)
+			deployed[name] = appendNew(deployed[name], image.Reference)
 		}
 	}
 	return deployed, pinned
@@ -172,7 +172,7 @@ func sparedByDigest(repository string, tags []Tag, spared map[string]int, deploy
 		}
 		s.Tags = append(s.Tags, t.Name)
 		for _, ref := range deployed[t.Name] {
-			refs[t.Digest] = appendUnique(refs[t.Digest], ref)
+			refs[t.Digest] = appendNew(refs[t.Digest], ref)
 		}
 		if !slices.Contains(used[t.Digest], i) {
 			used[t.Digest] = append(used[t.Digest], i)

@@ -1,0 +1,268 @@
+package retention
+
+import (
+	"maps"
+	"slices"
+	"strings"
+)
+
+// What goes with a digest, for explicit deletions (registry_manifest_deletion,
+// registry_tag_deletion) as for the policy (decide.go): the same survivors,
+// index children and referrers, written once. Pure: the registry client
+// reads the repository and performs the plan.
+
+// ManifestPlan is what deleting one manifest by digest removes.
+type ManifestPlan struct {
+	Digest string
+	// Tags point at Digest, and with referrers, the referrers' fallback
+	// tags: the registry removes them with the digests.
+	Tags []string
+	// Referrers (signatures, attestations, SBOMs) of Digest and of the
+	// deleted children, deleted after them.
+	Referrers []string
+	// Children of an index that nothing that stays references, deleted
+	// after it.
+	Children []string
+	// Parents maps each tagged manifest that stays and uses Digest (an
+	// index listing it however deep, an image naming it as its subject)
+	// to its tags: deleting Digest breaks them.
+	Parents map[string][]string
+}
+
+// TagPlan is what removing some tags does.
+type TagPlan struct {
+	// Tags maps each requested tag that exists to the digest it points at.
+	Tags map[string]string
+	// Untagged lists, in deletion order, the manifests that the removed
+	// tags leave with no tag: each followed by its index children and
+	// referrers that nothing that stays references.
+	Untagged []string
+}
+
+// PlanManifestDeletion works out what deleting digest removes. Referrers
+// are those the fallback tag schema names, plus apiReferrers (by subject),
+// which a registry with the OCI referrers API reported.
+func (r Repository) PlanManifestDeletion(digest string, withReferrers bool, apiReferrers map[string][]string) ManifestPlan {
+	p := r.takeAlong([]string{digest}, setOf(r.TagsOn(digest)), withReferrers, apiReferrers)[0]
+	p.Parents = r.parentsOf(digest)
+	return p
+}
+
+// PlanTagDeletion works out what removing tags does; tags that do not
+// exist are left out. With deleteUntagged, the manifests left with no tag
+// are deleted, with what goes with them.
+func (r Repository) PlanTagDeletion(tags []string, deleteUntagged bool) TagPlan {
+	p := TagPlan{Tags: map[string]string{}}
+	wanted := setOf(tags)
+	for _, t := range r.Tags {
+		if wanted[t.Name] {
+			p.Tags[t.Name] = t.Digest
+		}
+	}
+	if deleteUntagged {
+		p.Untagged = r.Untagged(slices.Collect(maps.Values(p.Tags)), setOf(slices.Collect(maps.Keys(p.Tags))))
+	}
+	return p
+}
+
+// Untagged returns which of candidates nothing references once the tags in
+// removed are gone, each followed by its children and referrers that go
+// with it: in deletion order (a subject before what refers to it, so a
+// failure never leaves a kept image unsigned), without repeats.
+func (r Repository) Untagged(candidates []string, removed map[string]bool) []string {
+	survivors := r.Survivors(removed)
+	var going []string
+	for _, d := range candidates {
+		if !survivors[d] {
+			going = appendNew(going, d)
+		}
+	}
+	slices.Sort(going)
+	var order []string
+	seen := map[string]bool{}
+	for _, p := range r.takeAlong(going, removed, true, nil) {
+		for _, d := range append(append([]string{p.Digest}, p.Children...), p.Referrers...) {
+			if !seen[d] {
+				seen[d] = true
+				order = append(order, d)
+			}
+		}
+	}
+	return order
+}
+
+// takeAlong works out, for each of the going digests, what deleting it
+// takes along once the tags in removed are gone (they are all deleted
+// together: a child two of them list goes with the first). With
+// referrers, the referrer tags of a going digest and of its going
+// children follow it, with what they point at, unless that stays anyway:
+// then the referrer tag stays too, and keeps what it points at.
+func (r Repository) takeAlong(going []string, removed map[string]bool, withReferrers bool, apiReferrers map[string][]string) []ManifestPlan {
+	removed = maps.Clone(removed)
+	survivors := r.Survivors(removed)
+	followers := make([][]Tag, len(going)) // the referrer tags going with each
+	if withReferrers {
+		for i, digest := range going {
+			children, _ := r.dependents(digest, survivors, nil)
+			for _, subject := range append([]string{digest}, children...) {
+				for _, t := range r.FallbackReferrerTags(subject) {
+					followers[i] = append(followers[i], t)
+					removed[t.Name] = true
+				}
+			}
+		}
+		// A referrer tag whose manifest something else keeps stays, and
+		// what it keeps stays: until no more stays.
+		for more := true; more; {
+			survivors = r.Survivors(removed)
+			more = false
+			for i := range followers {
+				followers[i] = slices.DeleteFunc(followers[i], func(t Tag) bool {
+					if survivors[t.Digest] {
+						delete(removed, t.Name)
+						more = true
+						return true
+					}
+					return false
+				})
+			}
+		}
+	}
+	plans := make([]ManifestPlan, len(going))
+	taken := map[string]bool{}
+	for i, digest := range going {
+		p := ManifestPlan{Digest: digest, Tags: r.TagsOn(digest)}
+		children, referrers := r.dependents(digest, survivors, followers[i])
+		for _, d := range children {
+			if !taken[d] {
+				taken[d] = true
+				p.Children = append(p.Children, d)
+			}
+		}
+		for _, t := range followers[i] {
+			p.Tags = appendNew(p.Tags, t.Name)
+		}
+		for _, subject := range append([]string{digest}, p.Children...) {
+			for _, ref := range apiReferrers[subject] {
+				if !survivors[ref] && ref != digest {
+					referrers = appendNew(referrers, ref)
+				}
+			}
+		}
+		for _, d := range referrers {
+			if !taken[d] && !slices.Contains(p.Children, d) {
+				taken[d] = true
+				p.Referrers = append(p.Referrers, d)
+			}
+		}
+		slices.Sort(p.Tags)
+		slices.Sort(p.Referrers)
+		plans[i] = p
+	}
+	return plans
+}
+
+// dependents returns what deleting digest takes along when survivors are
+// what stays: its index children that do not survive, and what the
+// referrer tags going with it point at (a signature; an OCI fallback index
+// and the referrers it lists) that does not survive.
+func (r Repository) dependents(digest string, survivors map[string]bool, referrers []Tag) (children, refs []string) {
+	for _, child := range r.Children[digest] {
+		if !survivors[child] {
+			children = appendNew(children, child)
+		}
+	}
+	for _, t := range referrers {
+		for _, ref := range append([]string{t.Digest}, r.Children[t.Digest]...) {
+			if !survivors[ref] && ref != digest && !slices.Contains(children, ref) {
+				refs = appendNew(refs, ref)
+			}
+		}
+	}
+	slices.Sort(refs)
+	return children, refs
+}
+
+// Survivors returns every digest that a tag outside removed keeps alive:
+// its manifest, the children of an index however deep, and the subjects
+// the manifests read name; a referrer tag keeps only what it points at
+// and its children, since it follows its subject. What must stay.
+func (r Repository) Survivors(removed map[string]bool) map[string]bool {
+	var roots, referrerRoots []string
+	for _, t := range r.Tags {
+		switch {
+		case removed[t.Name]:
+		case IsReferrerTag(t.Name):
+			referrerRoots = append(referrerRoots, t.Digest)
+		default:
+			roots = append(roots, t.Digest)
+		}
+	}
+	return r.Keep(roots, referrerRoots)
+}
+
+// KeptBy reports whether what tag t points at keeps digest alive (a
+// referrer tag keeps only its children, not its subject).
+func (r Repository) KeptBy(t Tag, digest string) bool {
+	if IsReferrerTag(t.Name) {
+		return r.Keep(nil, []string{t.Digest})[digest]
+	}
+	return r.Reach(t.Digest)[digest]
+}
+
+// parentsOf maps the tagged manifests other than digest that keep it
+// alive (indexes listing it however deep, images naming it as subject) to
+// their tags.
+func (r Repository) parentsOf(digest string) map[string][]string {
+	parents := map[string][]string{}
+	for _, t := range r.Tags {
+		if _, known := parents[t.Digest]; !known && t.Digest != digest && r.KeptBy(t, digest) {
+			parents[t.Digest] = r.TagsOn(t.Digest)
+		}
+	}
+	return parents
+}
+
+// TagsOn returns the tags pointing at digest, sorted.
+func (r Repository) TagsOn(digest string) []string {
+	var tags []string
+	for _, t := range r.Tags {
+		if t.Digest == digest {
+			tags = append(tags, t.Name)
+		}
+	}
+	slices.Sort(tags)
+	return tags
+}
+
+// FallbackReferrerTags returns the tags that name subject in the referrers
+// tag schema: "sha256-<hex>" (the OCI fallback index) and cosign's
+// "sha256-<hex>.sig", ".att", ".sbom" and the like; sorted by name.
+func (r Repository) FallbackReferrerTags(subject string) []Tag {
+	var tags []Tag
+	for _, t := range r.Tags {
+		if s, ok := SubjectOf(t.Name); ok && s == subject {
+			tags = append(tags, t)
+		}
+	}
+	slices.SortFunc(tags, func(a, b Tag) int { return strings.Compare(a.Name, b.Name) })
+	return tags
+}
+
+// appendNew appends the values list lacks.
+func appendNew(list []string, values ...string) []string {
+	for _, v := range values {
+		if !slices.Contains(list, v) {
+			list = append(list, v)
+		}
+	}
+	return list
+}
+
+func setOf(values []string) map[string]bool {
+	set := make(map[string]bool, len(values))
+	for _, v := range values {
+		set[v] = true
+	}
+	return set
+}
