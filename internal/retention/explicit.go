@@ -99,6 +99,9 @@ func (r Repository) Untagged(candidates []string, removed map[string]bool) []str
 // then the referrer tag stays too, and keeps what it points at.
 func (r Repository) takeAlong(going []string, removed map[string]bool, withReferrers bool, apiReferrers map[string][]string) []ManifestPlan {
 	removed = maps.Clone(removed)
+	if removed == nil {
+		removed = map[string]bool{}
+	}
 	survivors := r.Survivors(removed)
 	followers := make([][]Tag, len(going)) // the referrer tags going with each
 	if withReferrers {

@@ -147,3 +147,12 @@ func TestFallbackReferrerTags(t *testing.T) {
 		t.Fatalf("got %v, want %v", names, want)
 	}
 }
+
+// The apply asks again once the tags are gone (removed is nil then).
+func TestUntaggedAfterTheTagsAreGone(t *testing.T) {
+	repo := explicitRepo(false)
+	repo.Tags = slices.DeleteFunc(repo.Tags, func(t Tag) bool { return t.Digest == imgA && !IsReferrerTag(t.Name) })
+	if got := repo.Untagged([]string{imgA}, nil); !slices.Equal(got, []string{imgA, sigA}) {
+		t.Fatalf("got %v", got)
+	}
+}
