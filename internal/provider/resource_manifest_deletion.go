@@ -17,10 +17,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
 )
@@ -182,57 +180,54 @@ func (m manifestDeletionModel) id() string {
 	return m.Repository.ValueString() + "@" + m.Digest.ValueString()
 }
 
-func (r *ManifestDeletionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() {
-		warnDestroyForgets(&resp.Diagnostics)
-		return
-	}
-	var plan, state manifestDeletionModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if !req.State.Raw.IsNull() {
-		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	}
-	if resp.Diagnostics.HasError() || r.client == nil {
-		return
-	}
-	var d registry.ManifestDeletion
-	source := deletionPlanSource(req, hasValue(state.Pending))
-	switch source {
-	case planNothing:
-		return
-	case planFromRegistry:
-		var err error
-		if d, err = r.client.PlanManifestDeletion(ctx, plan.Repository.ValueString(), plan.reference(), plan.DeleteReferrers.ValueBool()); err != nil {
-			resp.Diagnostics.AddError("Cannot plan the manifest deletion", err.Error())
-			return
+// manifestLifecycle is what registry_manifest_deletion has of its own in
+// the deletion lifecycle (deletion_lifecycle.go).
+var manifestLifecycle = deletionKind[manifestDeletionModel, registry.ManifestDeletion]{
+	typeName:     manifestDeletionType,
+	planError:    "Cannot plan the manifest deletion",
+	executeError: "Cannot delete the manifest",
+	plan: func(ctx context.Context, c *registry.Client, m manifestDeletionModel, _ *diag.Diagnostics) (registry.ManifestDeletion, error) {
+		return c.PlanManifestDeletion(ctx, m.Repository.ValueString(), m.reference(), m.DeleteReferrers.ValueBool())
+	},
+	check:      manifestDeletionModel.check,
+	record:     (*manifestDeletionModel).setDeletion,
+	hasPending: func(m manifestDeletionModel) bool { return hasValue(m.Pending) },
+	pending:    manifestDeletionModel.pendingDeletion,
+	planned:    manifestDeletionModel.deletion,
+	execute: func(c *registry.Client, ctx context.Context, d registry.ManifestDeletion) error {
+		if d.Empty() {
+			return nil
 		}
-	case planFromPending:
-		d = state.pendingDeletion(ctx, &resp.Diagnostics)
-	}
-	if len(d.Parents) > 0 && !plan.AllowBreaking.ValueBool() {
-		resp.Diagnostics.AddAttributeError(path.Root("allow_breaking_indexes"), "Deleting this manifest would break tagged indexes",
+		return c.ExecuteManifestDeletion(ctx, d)
+	},
+	refresh: (*manifestDeletionModel).refresh,
+}
+
+func (r *ManifestDeletionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	manifestLifecycle.modifyPlan(ctx, r.client, req, resp)
+}
+
+// check refuses to break tagged indexes unless allowed, and warns when
+// there is nothing to delete.
+func (m manifestDeletionModel) check(d registry.ManifestDeletion, diags *diag.Diagnostics) bool {
+	if len(d.Parents) > 0 && !m.AllowBreaking.ValueBool() {
+		diags.AddAttributeError(path.Root("allow_breaking_indexes"), "Deleting this manifest would break tagged indexes",
 			fmt.Sprintf("%s in %q is used by tagged manifests that stay (indexes listing it as a platform, or images naming it as their subject): %s. "+
 				"Deleting it leaves those indexes unpullable for that platform. "+
 				"Delete them instead (or first), or set allow_breaking_indexes = true to delete it anyway. Nothing was deleted.",
 				d.Digest, d.Repository, describeIndexes(d.Parents)))
-		return
+		return false
 	}
 	if d.Empty() {
-		resp.Diagnostics.AddWarning("Nothing to delete",
-			fmt.Sprintf("%s does not exist in the registry: this apply deletes nothing. If it appears later, the next plan deletes it.", plan.id()))
-	} else if err := r.client.CheckDeletable(ctx, plan.Repository.ValueString()); err != nil {
-		resp.Diagnostics.AddError("The registry will not accept the deletion", err.Error())
-		return
+		diags.AddWarning("Nothing to delete",
+			fmt.Sprintf("%s does not exist in the registry: this apply deletes nothing. If it appears later, the next plan deletes it.", m.id()))
+		return false
 	}
-	plan.setDeletion(d, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
-	if source == planFromRegistry {
-		recordsOf(r.client).settle(manifestDeletionType, req, resp)
-	}
+	return true
 }
 
 // setDeletion records a planned deletion in the model.
-func (m *manifestDeletionModel) setDeletion(d registry.ManifestDeletion, diags *diag.Diagnostics) {
+func (m *manifestDeletionModel) setDeletion(_ context.Context, d registry.ManifestDeletion, diags *diag.Diagnostics) {
 	if !d.Empty() {
 		m.Digest = types.StringValue(d.Digest)
 	} else if m.Digest.IsUnknown() {
@@ -303,57 +298,33 @@ func (m manifestDeletionModel) pendingDeletion(ctx context.Context, diags *diag.
 }
 
 func (r *ManifestDeletionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	recordsOf(r.client).forget(manifestDeletionType, req.Config.Raw, tftypes.NewValue(req.Plan.Raw.Type(), nil))
-	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+	manifestLifecycle.create(ctx, r.client, req, resp)
 }
 
 func (r *ManifestDeletionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	recordsOf(r.client).forget(manifestDeletionType, req.Config.Raw, req.State.Raw)
-	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+	manifestLifecycle.update(ctx, r.client, req, resp)
 }
 
-// apply performs exactly the deletion in the plan, which is known here even
-// when the configuration was not at plan time: Terraform plans again
-// during apply, with every value known (deletion_plan.go).
-func (r *ManifestDeletionResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
-	var plan manifestDeletionModel
-	diags.Append(planned.Get(ctx, &plan)...)
-	if diags.HasError() {
-		return
-	}
-	if d := plan.deletion(ctx, diags); !d.Empty() && !diags.HasError() {
-		if err := r.client.ExecuteManifestDeletion(ctx, d); err != nil {
-			diags.AddError("Cannot delete the manifest", err.Error())
-			return
-		}
-	}
-	diags.Append(state.Set(ctx, &plan)...)
-}
-
-// Read records in pending what the next apply must delete again: the
-// manifest, or with tag, whatever image the tag points at now.
 func (r *ManifestDeletionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state manifestDeletionModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
+	manifestLifecycle.read(ctx, r.client, req, resp)
+}
+
+// refresh records in pending what the next apply must delete again: the
+// manifest, or with tag, whatever image the tag points at now.
+func (m *manifestDeletionModel) refresh(ctx context.Context, c *registry.Client, diags *diag.Diagnostics) error {
+	m.Pending = types.ObjectNull(manifestPendingType)
+	repo := m.Repository.ValueString()
+	exists, err := c.Exists(ctx, repo, m.reference())
+	if err != nil || !exists {
+		return err
 	}
-	state.Pending = types.ObjectNull(manifestPendingType)
-	repo := state.Repository.ValueString()
-	exists, err := r.client.Exists(ctx, repo, state.reference())
-	if err == nil && exists {
-		var d registry.ManifestDeletion
-		if d, err = r.client.PlanManifestDeletion(ctx, repo, state.reference(), state.DeleteReferrers.ValueBool()); err == nil && !d.Empty() {
-			state.Pending = manifestPendingValue(d, &resp.Diagnostics)
-			resp.Diagnostics.AddWarning("Deleted manifest is back",
-				fmt.Sprintf("%s is in the registry again (%s); the next apply deletes it again.", state.id(), d.Digest))
-		}
+	d, err := c.PlanManifestDeletion(ctx, repo, m.reference(), m.DeleteReferrers.ValueBool())
+	if err == nil && !d.Empty() {
+		m.Pending = manifestPendingValue(d, diags)
+		diags.AddWarning("Deleted manifest is back",
+			fmt.Sprintf("%s is in the registry again (%s); the next apply deletes it again.", m.id(), d.Digest))
 	}
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot check the registry", err.Error())
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	return err
 }
 
 func manifestPendingValue(d registry.ManifestDeletion, diags *diag.Diagnostics) types.Object {

@@ -15,10 +15,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
 )
@@ -127,44 +125,26 @@ func (m tagDeletionModel) tags(ctx context.Context, diags *diag.Diagnostics) []s
 	return tags
 }
 
+// tagLifecycle is what registry_tag_deletion has of its own in the
+// deletion lifecycle (deletion_lifecycle.go).
+var tagLifecycle = deletionKind[tagDeletionModel, registry.TagDeletion]{
+	typeName:     tagDeletionType,
+	planError:    "Cannot plan the tag deletion",
+	executeError: "Cannot delete the tags",
+	plan: func(ctx context.Context, c *registry.Client, m tagDeletionModel, diags *diag.Diagnostics) (registry.TagDeletion, error) {
+		return c.PlanTagDeletion(ctx, m.Repository.ValueString(), m.tags(ctx, diags), m.DeleteUntaggedManifests.ValueBool())
+	},
+	check:      func(_ tagDeletionModel, d registry.TagDeletion, _ *diag.Diagnostics) bool { return len(d.Tags) > 0 },
+	record:     (*tagDeletionModel).setDeletion,
+	hasPending: func(m tagDeletionModel) bool { return hasValue(m.Pending) },
+	pending:    tagDeletionModel.pendingDeletion,
+	planned:    tagDeletionModel.deletion,
+	execute:    (*registry.Client).ExecuteTagDeletion,
+	refresh:    (*tagDeletionModel).refresh,
+}
+
 func (r *TagDeletionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() {
-		warnDestroyForgets(&resp.Diagnostics)
-		return
-	}
-	var plan, state tagDeletionModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if !req.State.Raw.IsNull() {
-		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	}
-	if resp.Diagnostics.HasError() || r.client == nil {
-		return
-	}
-	var d registry.TagDeletion
-	source := deletionPlanSource(req, hasValue(state.Pending))
-	switch source {
-	case planNothing:
-		return
-	case planFromRegistry:
-		var err error
-		if d, err = r.client.PlanTagDeletion(ctx, plan.Repository.ValueString(), plan.tags(ctx, &resp.Diagnostics), plan.DeleteUntaggedManifests.ValueBool()); err != nil {
-			resp.Diagnostics.AddError("Cannot plan the tag deletion", err.Error())
-			return
-		}
-	case planFromPending:
-		d = state.pendingDeletion(ctx, &resp.Diagnostics)
-	}
-	if len(d.Tags) > 0 {
-		if err := r.client.CheckDeletable(ctx, plan.Repository.ValueString()); err != nil {
-			resp.Diagnostics.AddError("The registry will not accept the deletion", err.Error())
-			return
-		}
-	}
-	plan.setDeletion(ctx, d, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
-	if source == planFromRegistry {
-		recordsOf(r.client).settle(tagDeletionType, req, resp)
-	}
+	tagLifecycle.modifyPlan(ctx, r.client, req, resp)
 }
 
 func (m *tagDeletionModel) setDeletion(ctx context.Context, d registry.TagDeletion, diags *diag.Diagnostics) {
@@ -191,64 +171,38 @@ func (m tagDeletionModel) pendingDeletion(ctx context.Context, diags *diag.Diagn
 }
 
 func (r *TagDeletionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	recordsOf(r.client).forget(tagDeletionType, req.Config.Raw, tftypes.NewValue(req.Plan.Raw.Type(), nil))
-	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+	tagLifecycle.create(ctx, r.client, req, resp)
 }
 
 func (r *TagDeletionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	recordsOf(r.client).forget(tagDeletionType, req.Config.Raw, req.State.Raw)
-	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+	tagLifecycle.update(ctx, r.client, req, resp)
 }
 
-// apply performs exactly the deletion in the plan, which is known here even
-// when the configuration was not at plan time: Terraform plans again
-// during apply, with every value known (deletion_plan.go).
-func (r *TagDeletionResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
-	var m tagDeletionModel
-	diags.Append(planned.Get(ctx, &m)...)
-	if diags.HasError() {
-		return
-	}
-	d := m.deletion(ctx, diags)
-	if diags.HasError() {
-		return
-	}
-	if err := r.client.ExecuteTagDeletion(ctx, d); err != nil {
-		diags.AddError("Cannot delete the tags", err.Error())
-		return
-	}
-	diags.Append(state.Set(ctx, &m)...)
-}
-
-// Read records in pending the tags that are back, and what removing them
-// would do, for the next apply.
 func (r *TagDeletionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state tagDeletionModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
+	tagLifecycle.read(ctx, r.client, req, resp)
+}
+
+// refresh records in pending the tags that are back, and what removing
+// them would do, for the next apply.
+func (m *tagDeletionModel) refresh(ctx context.Context, c *registry.Client, diags *diag.Diagnostics) error {
+	repo, tags := m.Repository.ValueString(), m.tags(ctx, diags)
+	m.Pending = types.ObjectNull(tagPendingType)
+	present, err := c.PresentTags(ctx, repo, tags)
+	if err != nil || len(present) == 0 {
+		return err
 	}
-	repo, tags := state.Repository.ValueString(), state.tags(ctx, &resp.Diagnostics)
-	state.Pending = types.ObjectNull(tagPendingType)
-	present, err := r.client.PresentTags(ctx, repo, tags)
-	if err == nil && len(present) > 0 {
-		var d registry.TagDeletion
-		if d, err = r.client.PlanTagDeletion(ctx, repo, tags, state.DeleteUntaggedManifests.ValueBool()); err == nil && len(d.Tags) > 0 {
-			pending, dg := types.ObjectValue(tagPendingType, map[string]attr.Value{
-				"tags":      stringMap(ctx, d.Tags, &resp.Diagnostics),
-				"manifests": stringList(d.Untagged, &resp.Diagnostics),
-			})
-			resp.Diagnostics.Append(dg...)
-			state.Pending = pending
-			resp.Diagnostics.AddWarning("Deleted tags are back",
-				fmt.Sprintf("%s in %q exist again; the next apply removes them again.", strings.Join(present, ", "), repo))
-		}
+	d, err := c.PlanTagDeletion(ctx, repo, tags, m.DeleteUntaggedManifests.ValueBool())
+	if err == nil && len(d.Tags) > 0 {
+		pending, dg := types.ObjectValue(tagPendingType, map[string]attr.Value{
+			"tags":      stringMap(ctx, d.Tags, diags),
+			"manifests": stringList(d.Untagged, diags),
+		})
+		diags.Append(dg...)
+		m.Pending = pending
+		diags.AddWarning("Deleted tags are back",
+			fmt.Sprintf("%s in %q exist again; the next apply removes them again.", strings.Join(present, ", "), repo))
 	}
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot check the registry", err.Error())
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	return err
 }
 
 func (r *TagDeletionResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {
