@@ -50,6 +50,7 @@ type retentionModel struct {
 	Delete           []deleteModel `tfsdk:"delete"`
 	DeleteReferrers  types.Bool    `tfsdk:"delete_referrers"`
 	MaxDeletions     types.Int64   `tfsdk:"max_deletions"`
+	EstimateSpace    types.Bool    `tfsdk:"estimate_space"`
 	PendingDeletions types.List    `tfsdk:"pending_deletions"`
 	Deletions        types.List    `tfsdk:"deletions"`
 	Protected        types.List    `tfsdk:"protected"`
@@ -81,6 +82,7 @@ type decisionModel struct {
 	Referrers  []string `tfsdk:"referrers"`
 	Children   []string `tfsdk:"children"`
 	Reason     string   `tfsdk:"reason"`
+	Bytes      *int64   `tfsdk:"bytes"` // nil: not estimated
 }
 
 // decisionObject is one entry of deletions / pending_deletions; the raw
@@ -93,6 +95,8 @@ var decisionObject = schema.NestedAttributeObject{Attributes: map[string]schema.
 	"referrers":  schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Referrers (signatures, attestations, SBOMs) deleted after the manifest and its children."},
 	"children":   schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Index children deleted after the manifest."},
 	"reason":     schema.StringAttribute{Computed: true, MarkdownDescription: "The rule that deletes the tags, and for `untag` the tags that keep the manifest."},
+	"bytes": schema.Int64Attribute{Computed: true, MarkdownDescription: "Bytes garbage collection can free once this is deleted (see `estimate_space`): " +
+		"blobs no manifest staying tagged in the policy's repositories holds, each counted once. Null when not estimated."},
 }}
 
 var decisionObjectType = decisionObject.Type().TerraformType(context.Background())
@@ -150,6 +154,13 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 				MarkdownDescription: "Fail the plan, deleting nothing, when it has more than this many entries in `deletions` (one per digest). Unset: no limit.",
 				Validators:          []validator.Int64{int64validator.AtLeast(0)},
 			},
+			"estimate_space": schema.BoolAttribute{
+				Optional: true,
+				MarkdownDescription: "Estimate the bytes each deletion lets garbage collection free (`bytes` in `deletions`, and in `summary`). " +
+					"It needs every manifest body: free when a rule already reads them (`order_by = \"created\"`, `newer_than`, `older_than`) or the description " +
+					"cache holds them, a GET per new digest otherwise. Unset: estimated when free; `true`: always; `false`: never. " +
+					"The figure is an upper bound: garbage collection keeps blobs that other repositories or untagged manifests still hold.",
+			},
 			"pending_deletions": schema.ListNestedAttribute{
 				Computed:            true,
 				MarkdownDescription: "What the policy would delete now, as found by the last refresh; the next apply deletes it.",
@@ -177,12 +188,14 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 				Attributes: map[string]schema.Attribute{
 					"tags":      schema.Int64Attribute{Computed: true, MarkdownDescription: "Tags removed."},
 					"manifests": schema.Int64Attribute{Computed: true, MarkdownDescription: "Manifests deleted by digest, with index children and referrers."},
+					"bytes":     schema.Int64Attribute{Computed: true, MarkdownDescription: "Bytes garbage collection can free afterwards; null when not estimated or nothing is deleted."},
 					"repositories": schema.MapNestedAttribute{
 						Computed:            true,
 						MarkdownDescription: "The same per repository, for the repositories with deletions.",
 						NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 							"tags":      schema.Int64Attribute{Computed: true, MarkdownDescription: "Tags removed."},
 							"manifests": schema.Int64Attribute{Computed: true, MarkdownDescription: "Manifests deleted by digest."},
+							"bytes":     schema.Int64Attribute{Computed: true, MarkdownDescription: "Bytes garbage collection can free afterwards."},
 						}},
 					},
 				},
@@ -327,6 +340,8 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 		return policyOutcome{}
 	}
 	policy.Images = images
+	// Unset: estimated when the rules read every body anyway.
+	policy.EstimateSpace = m.EstimateSpace.ValueBool() || (m.EstimateSpace.IsNull() && policy.NeedsCreated())
 	plan, err := r.client.DecideRetention(ctx, patterns, policy, r.now())
 	if err != nil {
 		diags.AddError("Cannot read the registry", err.Error())
@@ -340,7 +355,11 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 			fmt.Sprintf("The registry does not hold the digest of %s: nothing to keep for it. A deployment that names it cannot pull it either.",
 				strings.Join(plan.MissingImages, ", ")))
 	}
-	return policyOutcome{decisions: decisionModels(plan.Decisions), protected: plan.Spared, otherImages: others}
+	decisions := decisionModels(plan.Decisions)
+	for i, b := range plan.Reclaimable {
+		decisions[i].Bytes = &b
+	}
+	return policyOutcome{decisions: decisions, protected: plan.Spared, otherImages: others}
 }
 
 // images are the deployed image references of every keep block.
@@ -523,6 +542,7 @@ func decisionsValue(decisions []decisionModel) tftypes.Value {
 			"referrers":  stringsValue(d.Referrers),
 			"children":   stringsValue(d.Children),
 			"reason":     tftypes.NewValue(tftypes.String, d.Reason),
+			"bytes":      optionalNumber(d.Bytes),
 		})
 	}
 	return tftypes.NewValue(tftypes.List{ElementType: decisionObjectType}, elems)
@@ -550,6 +570,7 @@ func decisionsFrom(list types.List) []decisionModel {
 			Referrers:  stringsOf(a["referrers"]),
 			Children:   stringsOf(a["children"]),
 			Reason:     a["reason"].(types.String).ValueString(),
+			Bytes:      a["bytes"].(types.Int64).ValueInt64Pointer(),
 		})
 	}
 	return out

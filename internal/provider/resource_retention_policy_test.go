@@ -523,9 +523,9 @@ func TestRetentionPlanValuesRoundTrip(t *testing.T) {
 	req := newPolicyPlan(ctx, r, "app", "^pr-")
 	want := []decisionModel{
 		{Repository: "app", Digest: "sha256:" + strings.Repeat("a", 64), Action: "delete_manifest", Tags: []string{"pr-1", "pr-2"},
-			Referrers: []string{"sha256:" + strings.Repeat("b", 64)}, Children: []string{}, Reason: "delete[0]"},
+			Referrers: []string{"sha256:" + strings.Repeat("b", 64)}, Children: []string{}, Reason: "delete[0]", Bytes: new(int64(4096))},
 		{Repository: "app", Digest: "sha256:" + strings.Repeat("c", 64), Action: "untag", Tags: []string{"pr-3"},
-			Referrers: []string{}, Children: []string{}, Reason: "delete[0]; the digest stays"},
+			Referrers: []string{}, Children: []string{}, Reason: "delete[0]; the digest stays", Bytes: new(int64(0))},
 	}
 	var diags diag.Diagnostics
 	found := policyOutcome{otherImages: 3, protected: []retention.Spared{
@@ -547,7 +547,7 @@ func TestRetentionPlanValuesRoundTrip(t *testing.T) {
 		t.Fatalf("other_registry_images %v, protected %v", model.OtherImages, model.Protected)
 	}
 	// 3 tags; the manifest deletion with its referrer, 2 manifests
-	wantSummary := `{"manifests":2,"repositories":{"app":{"manifests":2,"tags":3}},"tags":3}`
+	wantSummary := `{"bytes":4096,"manifests":2,"repositories":{"app":{"bytes":4096,"manifests":2,"tags":3}},"tags":3}`
 	if got := model.Summary.String(); got != wantSummary {
 		t.Fatalf("summary %s, want %s", got, wantSummary)
 	}

@@ -12,24 +12,41 @@ import (
 // withAttributes): the schema in resource_retention_policy.go declares the
 // same shape.
 var (
-	countsType  = tftypes.Object{AttributeTypes: map[string]tftypes.Type{"tags": tftypes.Number, "manifests": tftypes.Number}}
+	countsType  = tftypes.Object{AttributeTypes: map[string]tftypes.Type{"tags": tftypes.Number, "manifests": tftypes.Number, "bytes": tftypes.Number}}
 	summaryType = tftypes.Object{AttributeTypes: map[string]tftypes.Type{
-		"tags": tftypes.Number, "manifests": tftypes.Number, "repositories": tftypes.Map{ElementType: countsType},
+		"tags": tftypes.Number, "manifests": tftypes.Number, "bytes": tftypes.Number, "repositories": tftypes.Map{ElementType: countsType},
 	}}
 )
 
-// counts are what deletions remove.
-type counts struct{ tags, manifests int }
+// counts are what deletions remove; bytes only when every deletion's are
+// estimated.
+type counts struct {
+	tags, manifests int
+	bytes           *int64
+	unknownBytes    bool
+}
 
 func (c *counts) add(d decisionModel) {
 	c.tags += len(d.Tags)
 	if retention.Action(d.Action) == retention.DeleteManifest {
 		c.manifests += 1 + len(d.Children) + len(d.Referrers)
 	}
+	switch {
+	case d.Bytes == nil:
+		c.unknownBytes = true
+	case c.bytes == nil:
+		c.bytes = new(*d.Bytes)
+	default:
+		*c.bytes += *d.Bytes
+	}
 }
 
 func (c counts) attributes() map[string]tftypes.Value {
-	return map[string]tftypes.Value{"tags": number(c.tags), "manifests": number(c.manifests)}
+	bytes := c.bytes
+	if c.unknownBytes {
+		bytes = nil
+	}
+	return map[string]tftypes.Value{"tags": number(c.tags), "manifests": number(c.manifests), "bytes": optionalNumber(bytes)}
 }
 
 // summaryValue counts the decisions in all and per repository.
@@ -67,3 +84,11 @@ func protectedValue(spared []retention.Spared) tftypes.Value {
 }
 
 func number(n int) tftypes.Value { return tftypes.NewValue(tftypes.Number, big.NewFloat(float64(n))) }
+
+// optionalNumber is n, or null when nil.
+func optionalNumber(n *int64) tftypes.Value {
+	if n == nil {
+		return tftypes.NewValue(tftypes.Number, nil)
+	}
+	return tftypes.NewValue(tftypes.Number, new(big.Float).SetInt64(*n))
+}

@@ -33,6 +33,11 @@ type diskCache struct {
 // pack is what the cache knows of one repository's manifests.
 type pack map[string]Manifest
 
+// packFormat names what a pack entry holds, in its file name: packs of an
+// older format (without Blobs) are never read, and the first plan after an
+// upgrade describes every manifest again.
+const packFormat = "blobs"
+
 // DefaultCacheDir is where descriptions are kept unless Config.CacheDir
 // says otherwise: the user's cache directory.
 func DefaultCacheDir() string {
@@ -50,7 +55,7 @@ func (c diskCache) path(repo string) (string, bool) {
 	if c.dir == "" {
 		return "", false
 	}
-	sum := sha256.Sum256([]byte(c.registry + "\x00" + repo))
+	sum := sha256.Sum256([]byte(packFormat + "\x00" + c.registry + "\x00" + repo))
 	return filepath.Join(c.packsDir(), hex.EncodeToString(sum[:])+".json"), true
 }
 
@@ -153,6 +158,6 @@ func (m Manifest) agreesWith(mediaType string, size int64) bool {
 func sameEntries(a, b pack) bool {
 	return maps.EqualFunc(a, b, func(x, y Manifest) bool {
 		return x.Digest == y.Digest && x.MediaType == y.MediaType && x.Size == y.Size &&
-			x.Created.Equal(y.Created) && x.Subject == y.Subject && slices.Equal(x.Platforms, y.Platforms)
+			x.Created.Equal(y.Created) && x.Subject == y.Subject && slices.Equal(x.Platforms, y.Platforms) && slices.Equal(x.Blobs, y.Blobs)
 	})
 }

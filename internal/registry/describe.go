@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // Manifest describes one manifest as the provider needs it.
@@ -29,6 +31,10 @@ type Manifest struct {
 	Platforms []Platform
 	// Subject is the digest this manifest refers to (signatures, SBOMs).
 	Subject string
+	// Blobs are what the manifest holds besides its own body, as its body
+	// says: an image's config and layers; an index's children and theirs.
+	// Only when the body was read.
+	Blobs []retention.Blob `json:",omitempty"`
 }
 
 // IsIndex reports whether the manifest is a multi-platform index.
@@ -169,6 +175,9 @@ func (c *Client) describeImage(ctx context.Context, repo name.Repository, body [
 	if mf.Subject != nil {
 		m.Subject = mf.Subject.Digest.String()
 	}
+	for _, d := range append([]v1.Descriptor{mf.Config}, mf.Layers...) {
+		m.Blobs = append(m.Blobs, retention.Blob{Digest: d.Digest.String(), Size: d.Size})
+	}
 	if !mf.Config.MediaType.IsConfig() {
 		return nil // an artifact (signature, SBOM): its config carries no created time
 	}
@@ -184,7 +193,7 @@ func (c *Client) describeIndex(ctx context.Context, repo name.Repository, body [
 	if idx.Subject != nil {
 		m.Subject = idx.Subject.Digest.String()
 	}
-	created := make([]time.Time, len(idx.Manifests))
+	children := make([]Manifest, len(idx.Manifests))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, child := range idx.Manifests {
 		m.Platforms = append(m.Platforms, platformOf(child))
@@ -192,18 +201,20 @@ func (c *Client) describeIndex(ctx context.Context, repo name.Repository, body [
 			continue
 		}
 		g.Go(func() error {
-			cm, err := c.describe(gctx, repo.Digest(child.Digest.String()))
-			created[i] = cm.Created
+			var err error
+			children[i], err = c.describe(gctx, repo.Digest(child.Digest.String()))
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for _, t := range created {
-		if t.After(m.Created) {
-			m.Created = t
+	for i, child := range children {
+		if child.Created.After(m.Created) {
+			m.Created = child.Created
 		}
+		m.Blobs = append(m.Blobs, retention.Blob{Digest: idx.Manifests[i].Digest.String(), Size: idx.Manifests[i].Size})
+		m.Blobs = append(m.Blobs, child.Blobs...)
 	}
 	return nil
 }

@@ -25,11 +25,21 @@ func planPolicy(t *testing.T, c *Client, repo, pattern string) Batch {
 		Delete:          []retention.DeleteRule{{TagRegex: regexp.MustCompile(pattern)}},
 		DeleteReferrers: true,
 	}
+	return batchOf(repo, decideRepository(t, c, repo, policy).Decisions)
+}
+
+// decideRepository runs policy over repo alone.
+func decideRepository(t *testing.T, c *Client, repo string, policy retention.Policy) RetentionPlan {
+	t.Helper()
 	plan, err := c.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile("^" + regexp.QuoteMeta(repo) + "$")}, policy, time.Now())
-	decisions := plan.Decisions
 	if err != nil {
 		t.Fatal(err)
 	}
+	return plan
+}
+
+// batchOf is what the provider hands the client for decisions on repo.
+func batchOf(repo string, decisions []retention.Decision) Batch {
 	b := Batch{Repository: repo, Untag: map[string]string{}}
 	for _, d := range decisions {
 		if d.Action == retention.Untag {

@@ -24,6 +24,9 @@ type RetentionPlan struct {
 	// MissingImages are deployed images whose digest the registry does
 	// not hold in their repository.
 	MissingImages []string
+	// Reclaimable are the bytes each decision lets garbage collection
+	// free (retention.Reclaimable); nil unless policy.EstimateSpace.
+	Reclaimable []int64
 }
 
 // DecideRetention runs policy over every repository of the catalog that
@@ -36,9 +39,10 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 	}
 	plan := RetentionPlan{Repositories: retention.MatchRepositories(patterns, catalog)}
 	snapshot := c.Snapshot
-	if policy.NeedsCreated() {
+	if policy.NeedsCreated() || policy.EstimateSpace {
 		snapshot = c.SnapshotWithCreated
 	}
+	engineRepos := make([]retention.Repository, len(plan.Repositories))
 	outcomes := make([]retention.Outcome, len(plan.Repositories))
 	missing := make([][]string, len(plan.Repositories))
 	g, gctx := errgroup.WithContext(ctx)
@@ -49,7 +53,11 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 			if err != nil {
 				return err
 			}
-			outcomes[i] = retention.Evaluate(snap.engineRepository(), policy, now)
+			engineRepos[i] = snap.engineRepository()
+			if policy.EstimateSpace {
+				engineRepos[i].Blobs = snap.blobs()
+			}
+			outcomes[i] = retention.Evaluate(engineRepos[i], policy, now)
 			missing[i], err = c.missingImages(gctx, snap, policy.Images)
 			return err
 		})
@@ -61,6 +69,9 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 		plan.Decisions = append(plan.Decisions, outcomes[i].Decisions...)
 		plan.Spared = append(plan.Spared, outcomes[i].Spared...)
 		plan.MissingImages = append(plan.MissingImages, missing[i]...)
+	}
+	if policy.EstimateSpace {
+		plan.Reclaimable = retention.Reclaimable(engineRepos, plan.Decisions)
 	}
 	return plan, nil
 }
@@ -87,6 +98,16 @@ func (c *Client) missingImages(ctx context.Context, s *Snapshot, images []retent
 		}
 	}
 	return missing, nil
+}
+
+// blobs maps every tagged manifest to what it holds, its own body first,
+// for a snapshot that read every body (SnapshotWithCreated).
+func (s *Snapshot) blobs() map[string][]retention.Blob {
+	blobs := map[string][]retention.Blob{}
+	for _, m := range s.Tags {
+		blobs[m.Digest] = append([]retention.Blob{{Digest: m.Digest, Size: m.Size}}, m.Blobs...)
+	}
+	return blobs
 }
 
 // engineRepository is the snapshot as the retention engine reads it.

@@ -16,6 +16,9 @@ type Policy struct {
 	DeleteReferrers bool
 	// Images are deployed images: kept whatever the rules say.
 	Images []Image
+	// EstimateSpace asks for the bytes each deletion lets garbage
+	// collection free (Reclaimable), which needs every manifest body.
+	EstimateSpace bool
 }
 
 // KeepRule selects tags to keep. Tags keeps exact names. The selection part
@@ -49,6 +52,15 @@ type Repository struct {
 	// GoneSubjects are subjects of referrer tags that the registry says
 	// no longer exist: their referrers are garbage.
 	GoneSubjects map[string]bool
+	// Blobs maps each tagged manifest to every blob it holds, its own body
+	// first; nil when the bodies were not read (see Reclaimable).
+	Blobs map[string][]Blob
+}
+
+// Blob is one stored blob: a manifest body, an image config or a layer.
+type Blob struct {
+	Digest string
+	Size   int64
 }
 
 // Action is what happens to a digest.
