@@ -30,6 +30,10 @@ type Options struct {
 	// DeleteUntagged also deletes manifests no tag references, except
 	// index children and referrers of kept manifests (--delete-untagged).
 	DeleteUntagged bool
+	// Protect maps repositories to manifest digests kept with
+	// DeleteUntagged as if tagged, with everything they reference: the
+	// deployed images pinned by digest whose tags were removed.
+	Protect map[string][]string
 	// DryRun reports what would be deleted and deletes nothing.
 	DryRun bool
 	// Concurrency bounds parallel storage requests; 0 means DefaultConcurrency.
@@ -70,7 +74,7 @@ func Run(ctx context.Context, d storagedriver.StorageDriver, opts Options) (Repo
 	}
 	progress(fmt.Sprintf("scanned %d repositories: %d manifests, %d blobs", report.RepositoriesScanned, report.ManifestsScanned, report.BlobsScanned))
 
-	plan := mark(inv, opts.DeleteUntagged)
+	plan := mark(inv, opts)
 	reportMarks(inv, plan, progress)
 	report.record(inv, plan)
 

@@ -43,11 +43,11 @@ type layerLinkDeletion struct {
 //   - A repository's layer link is deleted when its blob was not marked by
 //     the repositories visited so far, this one included: the reference
 //     decides per repository, in enumeration order, and so do we.
-func mark(inv *inventory, deleteUntagged bool) *sweepPlan {
+func mark(inv *inventory, opts Options) *sweepPlan {
 	plan := &sweepPlan{marked: map[digest.Digest]bool{}}
 	var candidates []manifestDeletion
 	for _, r := range inv.repos {
-		kept := keptManifests(inv, r, deleteUntagged)
+		kept := keptManifests(inv, r, opts.DeleteUntagged, opts.Protect[r.name])
 		for _, dg := range r.revisions {
 			if !kept[dg] {
 				candidates = append(candidates, manifestDeletion{repo: r.name, digest: dg, tags: r.tagIndex[dg]})
@@ -79,9 +79,9 @@ func mark(inv *inventory, deleteUntagged bool) *sweepPlan {
 }
 
 // keptManifests returns the manifests of r that are kept: all of them,
-// or with deleteUntagged the closure of the tagged ones over references
-// (index children) and subjects (referrers of kept manifests).
-func keptManifests(inv *inventory, r *repository, deleteUntagged bool) map[digest.Digest]bool {
+// or with deleteUntagged the closure of the tagged and protected ones over
+// references (index children) and subjects (referrers of kept manifests).
+func keptManifests(inv *inventory, r *repository, deleteUntagged bool, protected []string) map[digest.Digest]bool {
 	linked := map[digest.Digest]bool{}
 	for _, dg := range r.revisions {
 		linked[dg] = true
@@ -105,6 +105,9 @@ func keptManifests(inv *inventory, r *repository, deleteUntagged bool) map[diges
 	}
 	for _, dg := range slices.Sorted(maps.Values(r.tags)) {
 		keep(dg)
+	}
+	for _, dg := range protected {
+		keep(digest.Digest(dg))
 	}
 	for len(queue) > 0 {
 		dg := queue[0]

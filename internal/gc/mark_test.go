@@ -74,7 +74,7 @@ func deletedManifests(plan *sweepPlan) []string {
 }
 
 func TestMarkDeleteUntagged(t *testing.T) {
-	plan := mark(testInventory(), true)
+	plan := mark(testInventory(), Options{DeleteUntagged: true})
 	// Kept: the index and its child, the image, its signature and the
 	// signature's attestation, and shared-untagged (tagged in "other").
 	if got, want := deletedManifests(plan), []string{"app/old", "app/old-sig"}; !slices.Equal(got, want) {
@@ -90,8 +90,23 @@ func TestMarkDeleteUntagged(t *testing.T) {
 	}
 }
 
+// A protected digest (a deployment pinned by digest whose tags were
+// removed) is kept as if tagged, with what it references and its
+// referrers.
+func TestMarkKeepsProtectedUntagged(t *testing.T) {
+	plan := mark(testInventory(), Options{DeleteUntagged: true, Protect: map[string][]string{"app": {d("old").String()}}})
+	if got := deletedManifests(plan); len(got) != 0 {
+		t.Errorf("deleted manifests = %v, want none", got)
+	}
+	for _, keptBlob := range []string{"old-layer", "old-sig-layer"} {
+		if !plan.marked[d(keptBlob)] {
+			t.Errorf("%s is not marked", keptBlob)
+		}
+	}
+}
+
 func TestMarkKeepsEverythingLinkedWithoutDeleteUntagged(t *testing.T) {
-	plan := mark(testInventory(), false)
+	plan := mark(testInventory(), Options{})
 	if len(plan.manifests) != 0 {
 		t.Errorf("deleted manifests %v without delete_untagged", deletedManifests(plan))
 	}
@@ -110,7 +125,7 @@ func TestMarkLayerLinksFollowVisitOrder(t *testing.T) {
 	before.layers = []digest.Digest{d("image-layer"), d("orphan")}
 	after.layers = []digest.Digest{d("image-layer")}
 	inv.repos = append([]*repository{before}, append(inv.repos, after)...)
-	plan := mark(inv, false)
+	plan := mark(inv, Options{})
 	want := []layerLinkDeletion{{"aaa", d("image-layer")}, {"aaa", d("orphan")}}
 	if !slices.Equal(plan.layerLinks, want) {
 		t.Errorf("layer links deleted = %v, want %v", plan.layerLinks, want)
