@@ -3,11 +3,14 @@ package provider
 import (
 	"context"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 var (
@@ -20,6 +23,7 @@ var (
 // an action_trigger after a retention policy), streaming its progress.
 type GarbageCollectAction struct {
 	client *registry.Client
+	hosts  retention.Hosts
 }
 
 func NewGarbageCollectAction() action.Action { return &GarbageCollectAction{} }
@@ -53,12 +57,16 @@ func (a *GarbageCollectAction) Schema(_ context.Context, _ action.SchemaRequest,
 			"dry_run":                 optionalBool("dry_run"),
 			"allow_writable_registry": optionalBool("allow_writable_registry"),
 			"registry_stopped":        optionalBool("registry_stopped"),
+			"images": schema.ListAttribute{
+				Optional: true, ElementType: types.StringType, MarkdownDescription: gcDescriptions["images"],
+				Validators: []validator.List{listvalidator.ValueStringsAre(imageValidator)},
+			},
 		},
 	}
 }
 
 func (a *GarbageCollectAction) Configure(_ context.Context, req action.ConfigureRequest, resp *action.ConfigureResponse) {
-	a.client = gcClientFrom(req.ProviderData, &resp.Diagnostics)
+	a.client, a.hosts = gcClientFrom(req.ProviderData, &resp.Diagnostics), hostsFrom(req.ProviderData)
 }
 
 // ModifyPlan opens the storage at plan time, as the resource does.
@@ -77,7 +85,7 @@ func (a *GarbageCollectAction) Invoke(ctx context.Context, req action.InvokeRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	_, diags := collectGarbage(ctx, a.client, settings, func(message string) {
+	_, diags := collectGarbage(ctx, a.client, a.hosts, settings, func(message string) {
 		resp.SendProgress(action.InvokeProgressEvent{Message: message})
 	})
 	resp.Diagnostics.Append(diags...)

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // providerData is what Configure hands to every resource, data source and
@@ -19,6 +20,9 @@ type providerData struct {
 	// everything else fails with errNoURL.
 	client *registry.Client
 	now    func() time.Time
+	// hosts are the names image references give the registry, for the
+	// deployed images garbage collection keeps (with or without a url).
+	hosts retention.Hosts
 }
 
 const errNoURL = "the registry URL is not set: set url in the provider block or REGISTRY_URL"
@@ -47,6 +51,12 @@ func clockFrom(data any) func() time.Time {
 		return d.now
 	}
 	return time.Now
+}
+
+// hostsFrom returns the registry's names (none before Configure).
+func hostsFrom(data any) retention.Hosts {
+	d, _ := data.(providerData)
+	return d.hosts
 }
 
 // dataFrom unwraps what Configure stored; false when there is nothing yet

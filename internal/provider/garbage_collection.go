@@ -15,6 +15,7 @@ import (
 
 	"github.com/distreg/terraform-provider-registry/internal/gc"
 	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // gcSettings are the inputs the garbage collection resource and action
@@ -28,6 +29,7 @@ type gcSettings struct {
 	DryRun                types.Bool   `tfsdk:"dry_run"`
 	AllowWritableRegistry types.Bool   `tfsdk:"allow_writable_registry"`
 	RegistryStopped       types.Bool   `tfsdk:"registry_stopped"`
+	Images                types.List   `tfsdk:"images"`
 }
 
 var gcDescriptions = map[string]string{
@@ -40,6 +42,10 @@ var gcDescriptions = map[string]string{
 		"`\"credentials.type\" = \"shared_key\"` is `credentials: { type: shared_key }`.",
 	"delete_untagged": "Also delete manifests that no tag references (`--delete-untagged`), except the children of kept indexes " +
 		"and referrers (signatures, SBOMs: manifests whose `subject` is kept). Default `false`.",
+	"images": "Deployed images to keep, as `registry_retention_policy`'s `keep { images }` takes them (`host/repo@sha256:...`, " +
+		"`host/repo:tag`): with `delete_untagged`, a digest among them and everything it references survive although untagged " +
+		"(a deployment pinned by digest whose tags were removed). Tags are never collected, so tag references change nothing; references " +
+		"to other registries (see the provider's `aliases`) are ignored.",
 	"dry_run": "Report what would be deleted and delete nothing. A dry run needs no read-only registry and skips the read-only check. Default `false`.",
 	"allow_writable_registry": "Collect garbage even though the registry accepts pushes. Blobs of a push in progress can be deleted: " +
 		"only for registries nobody pushes to during the run. Default `false`: before deleting, the provider starts and cancels an upload to " +
@@ -101,10 +107,14 @@ func (s gcSettings) checkStorage(ctx context.Context) diag.Diagnostics {
 // collectGarbage runs GC with the settings: opens the storage, makes sure
 // the registry is read-only (unless dry run or allowed), marks and sweeps.
 // Progress messages also go to the provider log.
-func collectGarbage(ctx context.Context, client *registry.Client, s gcSettings, progress func(string)) (gc.Report, diag.Diagnostics) {
+func collectGarbage(ctx context.Context, client *registry.Client, hosts retention.Hosts, s gcSettings, progress func(string)) (gc.Report, diag.Diagnostics) {
 	st, diags := s.storage(ctx)
 	if diags.HasError() {
 		return gc.Report{}, diags
+	}
+	protect, err := protectedDigests(s.Images, hosts)
+	if err != nil {
+		return gc.Report{}, attributeError("images", "Invalid image reference", err)
 	}
 	driver, err := st.Open(ctx)
 	if err != nil {
@@ -115,6 +125,7 @@ func collectGarbage(ctx context.Context, client *registry.Client, s gcSettings, 
 	}
 	report, err := gc.Run(ctx, driver, gc.Options{
 		DeleteUntagged: s.DeleteUntagged.ValueBool(),
+		Protect:        protect,
 		DryRun:         s.DryRun.ValueBool(),
 		Progress: func(message string) {
 			tflog.Info(ctx, message)
@@ -126,6 +137,22 @@ func collectGarbage(ctx context.Context, client *registry.Client, s gcSettings, 
 			"\n\nA failure while reading the storage deletes nothing; a failure while sweeping leaves some garbage, which the next run removes.")
 	}
 	return report, diags
+}
+
+// protectedDigests maps repositories to the digests of the deployed images
+// of this registry: the only references garbage collection must heed.
+func protectedDigests(images types.List, hosts retention.Hosts) (map[string][]string, error) {
+	if images.IsNull() {
+		return nil, nil
+	}
+	mine, _, err := retention.ParseImages(stringsOf(images), hosts)
+	protect := map[string][]string{}
+	for _, image := range mine {
+		if image.Digest != "" {
+			protect[image.Repository] = append(protect[image.Repository], image.Digest)
+		}
+	}
+	return protect, err
 }
 
 // requireNoPushes refuses to sweep while anything could push: GC deletes

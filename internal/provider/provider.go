@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 var (
@@ -173,7 +174,7 @@ func (p *RegistryProvider) Configure(ctx context.Context, req provider.Configure
 		return
 	}
 	if cfg.URL == "" {
-		data := providerData{now: p.now} // no client: only GC of a stopped registry works
+		data := providerData{now: p.now, hosts: retention.NewHosts("", "", cfg.Aliases)} // no client: only GC of a stopped registry works
 		resp.DataSourceData, resp.ResourceData, resp.ActionData = data, data, data
 		return
 	}
@@ -187,7 +188,7 @@ func (p *RegistryProvider) Configure(ctx context.Context, req provider.Configure
 		resp.Diagnostics.AddError("Cannot configure the registry client", err.Error())
 		return
 	}
-	data := providerData{client: client, now: p.now}
+	data := providerData{client: client, now: p.now, hosts: client.Hosts()}
 	resp.DataSourceData, resp.ResourceData, resp.ActionData = data, data, data
 }
 

@@ -4,17 +4,21 @@ import (
 	"context"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/distreg/terraform-provider-registry/internal/gc"
 	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 var (
@@ -29,6 +33,7 @@ var (
 type GarbageCollectionResource struct {
 	client *registry.Client
 	now    func() time.Time // dates each run (run_at, id)
+	hosts  retention.Hosts
 }
 
 func NewGarbageCollectionResource() resource.Resource { return &GarbageCollectionResource{} }
@@ -98,6 +103,11 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				MarkdownDescription: gcDescriptions["registry_stopped"], PlanModifiers: replaceBool,
 			},
+			"images": schema.ListAttribute{
+				Optional: true, ElementType: types.StringType, MarkdownDescription: gcDescriptions["images"],
+				Validators:    []validator.List{listvalidator.ValueStringsAre(imageValidator)},
+				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
+			},
 			"triggers": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Arbitrary values that run garbage collection again when they change, " +
@@ -120,7 +130,7 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 }
 
 func (r *GarbageCollectionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client, r.now = gcClientFrom(req.ProviderData, &resp.Diagnostics), clockFrom(req.ProviderData)
+	r.client, r.now, r.hosts = gcClientFrom(req.ProviderData, &resp.Diagnostics), clockFrom(req.ProviderData), hostsFrom(req.ProviderData)
 }
 
 // ModifyPlan opens the storage when a run is planned, so a wrong path,
@@ -143,7 +153,7 @@ func (r *GarbageCollectionResource) Create(ctx context.Context, req resource.Cre
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	report, diags := collectGarbage(ctx, r.client, plan.gcSettings, func(string) {})
+	report, diags := collectGarbage(ctx, r.client, r.hosts, plan.gcSettings, func(string) {})
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return

@@ -163,6 +163,38 @@ func TestAccGarbageCollection_deleteUntagged(t *testing.T) {
 	})
 }
 
+// A deployment pinned by digest whose tag moved away keeps its image, with
+// its signature, through delete_untagged; other untagged images go. The
+// deployments are named through an alias of the registry, as a cluster
+// would pull them.
+func TestAccGarbageCollection_deployedImagesSurvive(t *testing.T) {
+	reg := startRegistry(t)
+	pinned := mustPush(t, reg, "app", "main")
+	old := mustPush(t, reg, "app", "main")
+	mustPush(t, reg, "app", "main")
+	signature, err := reg.PushUntaggedReferrer("app", pinned.Digest, "sig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readOnly := testregistry.Start(t, testregistry.WithRootDir(reg.RootDir), testregistry.WithReadOnly())
+	accTest(t, resource.TestStep{
+		Config: providerBlock(readOnly, "", `aliases = ["registry.example.com"]`) + fmt.Sprintf(`
+resource "registry_garbage_collection" "test" {
+%s
+  delete_untagged = true
+  images          = ["registry.example.com/app@%s", "registry.example.com/app:main", "ghcr.io/org/app@%s"]
+}
+`, filesystemStorage(reg.RootDir), pinned.Digest, old.Digest),
+		ConfigStateChecks: gcReport(3, 1),
+		Check: resource.ComposeAggregateTestCheckFunc(
+			expectManifests(readOnly, "app", false, old.Digest),
+			expectManifests(readOnly, "app", true, pinned.Digest, signature),
+			expectBlobOnDisk(reg.RootDir, pinned.ConfigDigest, true),
+			expectBlobOnDisk(reg.RootDir, old.ConfigDigest, false),
+		),
+	})
+}
+
 // Every bad input fails the plan, naming the attribute, and deletes nothing.
 func TestAccGarbageCollection_badInput(t *testing.T) {
 	reg := startRegistry(t)
