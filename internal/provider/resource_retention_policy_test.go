@@ -626,6 +626,58 @@ resource "registry_retention_policy" "this" {
 	})
 }
 
+// The deployed-images example, run by the CLI with a variable holding what
+// a cluster reports: pods' image and imageID (with the Docker runtime's
+// prefix) mixed with other registries' images.
+func TestAccRetentionPolicy_deployedImagesExample(t *testing.T) {
+	reg := startRegistry(t)
+	running := mustPush(t, reg, "web", "v1.0.0")
+	for _, v := range []string{"v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0", "v1.5.0", "pr-7", "pr-8"} {
+		mustPush(t, reg, "web", v)
+	}
+	files, err := devprovider.ReadConfig(filepath.Join("..", "..", "examples", "deployed-images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := []string{
+		reg.Host + "/web:v1.0.0", "docker-pullable://" + reg.Host + "/web@" + running.Digest.String(),
+		reg.Host + "/web:pr-8",
+		"nginx:1.27", "docker.io/library/nginx@sha256:" + strings.Repeat("a", 64), "registry.k8s.io/pause:3.10",
+	}
+	files = map[string][]byte{"deployed/main.tf": files["main.tf"], "main.tf": []byte(providerBlock(reg, "") + fmt.Sprintf(`
+terraform {
+  required_providers {
+    registry = { source = "distreg/registry" }
+  }
+}
+module "cleanup" {
+  source          = "./deployed"
+  repositories    = ["web"]
+  deployed_images = %s
+}
+output "bytes" {
+  value = module.cleanup.summary.bytes
+}`, hclList(pods)))}
+	ws, err := devprovider.NewWorkspace(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	ctx := context.Background()
+	var out strings.Builder
+	for _, args := range [][]string{{"init", "-input=false"}, {"apply", "-auto-approve", "-input=false"}} {
+		if err := ws.Run(ctx, &out, args...); err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+	}
+	if err := expectRegistryTags(reg, "web", "pr-8", "v1.0.0", "v1.3.0", "v1.4.0", "v1.5.0")(nil); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !regexp.MustCompile(`bytes = [1-9][0-9]+`).MatchString(out.String()) {
+		t.Fatalf("no space figure in the output:\n%s", out.String())
+	}
+}
+
 // hclList writes strings as an HCL list.
 func hclList(values []string) string {
 	quoted := make([]string, len(values))
