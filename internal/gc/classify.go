@@ -31,6 +31,12 @@ type manifestBody struct {
 	} `json:"fsLayers"` // schema1
 }
 
+// manifestRefs is what marking needs from a manifest body.
+type manifestRefs struct {
+	references []digest.Digest // config, layers, index children: what distribution's References() returns
+	subject    digest.Digest   // the manifest this one refers to (signature, SBOM), or ""
+}
+
 // errUnclassified is a manifest body GC cannot tell the references of.
 var errUnclassified = errors.New("not a manifest garbage collection knows")
 

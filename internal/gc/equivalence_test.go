@@ -64,13 +64,18 @@ func seedScenario(t *testing.T, reg *testregistry.Registry) scenario {
 	must(err)
 	must(reg.DeleteManifest("app", deleted))
 
-	// Layer links: "aaa" is visited before "app" and "zzz" after it; both
-	// hold links to blobs only "app" references, which the reference
-	// deletes in "aaa" and keeps in "zzz".
-	must(copyImage(reg, "app", "aaa/copy", release, "x"))
-	must(reg.DeleteManifest("aaa/copy", release))
-	must(copyImage(reg, "app", "zzz", release, "y"))
-	must(reg.DeleteManifest("zzz", release))
+	// Layer links: "aaa/copy" is visited before "app" and "zzz" after it;
+	// both hold links to blobs only "app" references, which the reference
+	// deletes in "aaa/copy" and keeps in "zzz". "app-x" comes before "app"
+	// in S3's walk, which lists keys in byte order ('-' sorts before '/'),
+	// and after it in the others', depth first: the reference deletes its
+	// links on S3 only. Each holds an image of its own: a store copied file
+	// by file has no empty _manifests directory to make it a repository.
+	for _, r := range []string{"aaa/copy", "zzz", "app-x"} {
+		push(r, "own")
+		must(copyImage(reg, "app", r, release, "x"))
+		must(reg.DeleteManifest(r, release))
+	}
 	must(copyImage(reg, "app", "base", release, "shared")) // shared blobs stay
 
 	desc, err := remote.Get(mustRef(t, reg, "app", s.untaggedReferrer.String()), reg.RemoteOptions()...)

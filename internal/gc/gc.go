@@ -68,7 +68,7 @@ func Run(ctx context.Context, d storagedriver.StorageDriver, opts Options) (Repo
 	if err != nil {
 		return Report{}, err
 	}
-	report := Report{DryRun: opts.DryRun, RepositoriesScanned: len(inv.repos), BlobsScanned: len(inv.blobs)}
+	report := Report{DryRun: opts.DryRun, RepositoriesScanned: len(inv.repos), BlobsScanned: inv.blobs.len()}
 	for _, r := range inv.repos {
 		report.ManifestsScanned += len(r.revisions)
 	}
@@ -76,10 +76,10 @@ func Run(ctx context.Context, d storagedriver.StorageDriver, opts Options) (Repo
 
 	plan := mark(inv, opts)
 	reportMarks(inv, plan, progress)
-	report.record(inv, plan)
+	report.record(plan)
 
 	if !opts.DryRun {
-		if err := sweep(ctx, d, plan, opts.Concurrency, progress); err != nil {
+		if err := sweep(ctx, d, plan, inv.unexpected, opts.Concurrency, progress); err != nil {
 			return report, err
 		}
 	}
@@ -89,13 +89,11 @@ func Run(ctx context.Context, d storagedriver.StorageDriver, opts Options) (Repo
 }
 
 // record fills in the deletions of plan.
-func (r *Report) record(inv *inventory, plan *sweepPlan) {
+func (r *Report) record(plan *sweepPlan) {
 	r.ManifestsDeleted = len(plan.manifests)
 	r.BlobsDeleted = len(plan.blobs)
 	r.LayerLinksDeleted = len(plan.layerLinks)
-	for _, dg := range plan.blobs {
-		r.BytesFreed += inv.blobs[dg]
-	}
+	r.BytesFreed = plan.bytesFreed
 }
 
 // reportMarks sends one progress message per repository.

@@ -9,9 +9,10 @@ import (
 
 // sweepPlan is what a run deletes, decided before the first deletion.
 type sweepPlan struct {
-	marked     map[digest.Digest]bool
+	marked     []bool // by blobID
 	manifests  []manifestDeletion
 	blobs      []digest.Digest // sorted
+	bytesFreed int64           // their sizes
 	layerLinks []layerLinkDeletion
 }
 
@@ -44,34 +45,39 @@ type layerLinkDeletion struct {
 //     the repositories visited so far, this one included: the reference
 //     decides per repository, in enumeration order, and so do we.
 func mark(inv *inventory, opts Options) *sweepPlan {
-	plan := &sweepPlan{marked: map[digest.Digest]bool{}}
-	var candidates []manifestDeletion
+	plan := &sweepPlan{marked: make([]bool, inv.blobs.len())}
+	type candidate struct {
+		repo *repository
+		id   blobID
+	}
+	var candidates []candidate
 	for _, r := range inv.repos {
 		kept := keptManifests(inv, r, opts.DeleteUntagged, opts.Protect[r.name])
-		for _, dg := range r.revisions {
-			if !kept[dg] {
-				candidates = append(candidates, manifestDeletion{repo: r.name, digest: dg, tags: r.tagIndex[dg]})
+		for _, id := range r.revisions {
+			if !kept[id] {
+				candidates = append(candidates, candidate{r, id})
 				continue
 			}
-			plan.marked[dg] = true
-			for _, ref := range inv.manifests[dg].references {
+			plan.marked[id] = true
+			for _, ref := range inv.manifests[id].references {
 				plan.marked[ref] = true
 			}
 		}
-		for _, dg := range r.layers {
-			if !plan.marked[dg] {
-				plan.layerLinks = append(plan.layerLinks, layerLinkDeletion{repo: r.name, digest: dg})
+		for _, id := range r.layers {
+			if !plan.marked[id] {
+				plan.layerLinks = append(plan.layerLinks, layerLinkDeletion{repo: r.name, digest: inv.blobs.digest(id)})
 			}
 		}
 	}
 	for _, c := range candidates {
-		if !plan.marked[c.digest] {
-			plan.manifests = append(plan.manifests, c)
+		if !plan.marked[c.id] {
+			plan.manifests = append(plan.manifests, manifestDeletion{repo: c.repo.name, digest: inv.blobs.digest(c.id), tags: c.repo.tagIndex[c.id]})
 		}
 	}
-	for dg := range inv.blobs {
-		if !plan.marked[dg] {
-			plan.blobs = append(plan.blobs, dg)
+	for id, marked := range plan.marked {
+		if !marked {
+			plan.blobs = append(plan.blobs, inv.blobs.digest(blobID(id)))
+			plan.bytesFreed += inv.blobs.size(blobID(id))
 		}
 	}
 	slices.Sort(plan.blobs)
@@ -81,41 +87,43 @@ func mark(inv *inventory, opts Options) *sweepPlan {
 // keptManifests returns the manifests of r that are kept: all of them,
 // or with deleteUntagged the closure of the tagged and protected ones over
 // references (index children) and subjects (referrers of kept manifests).
-func keptManifests(inv *inventory, r *repository, deleteUntagged bool, protected []string) map[digest.Digest]bool {
-	linked := map[digest.Digest]bool{}
-	for _, dg := range r.revisions {
-		linked[dg] = true
+func keptManifests(inv *inventory, r *repository, deleteUntagged bool, protected []string) map[blobID]bool {
+	linked := map[blobID]bool{}
+	for _, id := range r.revisions {
+		linked[id] = true
 	}
 	if !deleteUntagged {
 		return linked
 	}
-	kept := map[digest.Digest]bool{}
-	referrers := map[digest.Digest][]digest.Digest{} // subject -> manifests naming it
-	for _, dg := range r.revisions {
-		if s := inv.manifests[dg].subject; s != "" {
-			referrers[s] = append(referrers[s], dg)
+	kept := map[blobID]bool{}
+	referrers := map[blobID][]blobID{} // subject -> manifests naming it
+	for _, id := range r.revisions {
+		if s := inv.manifests[id].subject; s != noBlob {
+			referrers[s] = append(referrers[s], id)
 		}
 	}
-	var queue []digest.Digest
-	keep := func(dg digest.Digest) {
-		if linked[dg] && !kept[dg] {
-			kept[dg] = true
-			queue = append(queue, dg)
+	var queue []blobID
+	keep := func(id blobID) {
+		if linked[id] && !kept[id] {
+			kept[id] = true
+			queue = append(queue, id)
 		}
 	}
-	for _, dg := range slices.Sorted(maps.Values(r.tags)) {
-		keep(dg)
+	for _, id := range slices.Sorted(maps.Values(r.tags)) {
+		keep(id)
 	}
 	for _, dg := range protected {
-		keep(digest.Digest(dg))
+		if id, ok := inv.blobs.lookup(digest.Digest(dg)); ok {
+			keep(id)
+		}
 	}
 	for len(queue) > 0 {
-		dg := queue[0]
+		id := queue[0]
 		queue = queue[1:]
-		for _, ref := range inv.manifests[dg].references {
+		for _, ref := range inv.manifests[id].references {
 			keep(ref)
 		}
-		for _, referrer := range referrers[dg] {
+		for _, referrer := range referrers[id] {
 			keep(referrer)
 		}
 	}

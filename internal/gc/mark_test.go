@@ -3,6 +3,7 @@ package gc
 import (
 	"context"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -15,48 +16,71 @@ import (
 // d makes a readable fake digest: d("index") is sha256 of "index".
 func d(name string) digest.Digest { return digest.FromString(name) }
 
-// repo builds a repository whose manifests are all linked and present.
-func repo(name string, tags map[string]string, revisions ...string) *repository {
-	r := &repository{name: name, tags: map[string]digest.Digest{}, tagIndex: map[digest.Digest][]string{}}
+// repo builds a repository whose manifests are all linked and present in
+// inv's blobs.
+func (inv *inventory) repo(name string, tags map[string]string, revisions ...string) *repository {
+	r := newRepository(name)
 	for tag, target := range tags {
-		r.tags[tag] = d(target)
+		r.tags[tag] = inv.id(target)
 	}
 	for _, rev := range revisions {
-		r.revisions = append(r.revisions, d(rev))
+		r.revisions = append(r.revisions, inv.id(rev))
 	}
 	return r
 }
+
+// id is the blob number of d(name), which inv's blobs must hold.
+func (inv *inventory) id(name string) blobID {
+	id, ok := inv.blobs.lookup(d(name))
+	if !ok {
+		panic("no blob " + name)
+	}
+	return id
+}
+
+func (plan *sweepPlan) isMarked(inv *inventory, name string) bool { return plan.marked[inv.id(name)] }
 
 // testInventory: "app" has a tagged index with a child, a tagged image
 // with an untagged signature which itself has an untagged attestation, and
 // an untagged image with an untagged signature. "other" tags the digest
 // that is untagged in "app".
 func testInventory() *inventory {
-	inv := &inventory{
-		blobs: map[digest.Digest]int64{},
-		manifests: map[digest.Digest]manifestRefs{
-			d("index"):           {references: []digest.Digest{d("child")}},
-			d("child"):           {references: []digest.Digest{d("child-layer")}},
-			d("image"):           {references: []digest.Digest{d("image-layer")}},
-			d("sig"):             {references: []digest.Digest{d("sig-layer")}, subject: d("image")},
-			d("att-of-sig"):      {references: []digest.Digest{d("att-layer")}, subject: d("sig")},
-			d("old"):             {references: []digest.Digest{d("old-layer")}},
-			d("old-sig"):         {references: []digest.Digest{d("old-sig-layer")}, subject: d("old")},
-			d("shared-untagged"): {references: []digest.Digest{d("shared-layer")}},
-		},
-		repos: []*repository{
-			repo("app", map[string]string{"multi": "index", "v1": "image"},
-				"index", "child", "image", "sig", "att-of-sig", "old", "old-sig", "shared-untagged"),
-			repo("other", map[string]string{"latest": "shared-untagged"}, "shared-untagged"),
-		},
+	manifests := map[string]struct {
+		references []string
+		subject    string
+	}{
+		"index":           {references: []string{"child"}},
+		"child":           {references: []string{"child-layer"}},
+		"image":           {references: []string{"image-layer"}},
+		"sig":             {references: []string{"sig-layer"}, subject: "image"},
+		"att-of-sig":      {references: []string{"att-layer"}, subject: "sig"},
+		"old":             {references: []string{"old-layer"}},
+		"old-sig":         {references: []string{"old-sig-layer"}, subject: "old"},
+		"shared-untagged": {references: []string{"shared-layer"}},
 	}
-	for dg, m := range inv.manifests {
-		inv.blobs[dg] = 10
-		for _, ref := range m.references {
-			inv.blobs[ref] = 100
+	inv := &inventory{blobs: newBlobTable(), manifests: map[blobID]manifestBlobs{}}
+	for _, name := range slices.Sorted(maps.Keys(manifests)) {
+		inv.blobs.add(d(name), 10)
+		for _, ref := range manifests[name].references {
+			inv.blobs.add(d(ref), 100)
 		}
 	}
-	inv.blobs[d("orphan")] = 1000
+	inv.blobs.add(d("orphan"), 1000)
+	for name, m := range manifests {
+		refs := manifestBlobs{subject: noBlob}
+		for _, ref := range m.references {
+			refs.references = append(refs.references, inv.id(ref))
+		}
+		if m.subject != "" {
+			refs.subject = inv.id(m.subject)
+		}
+		inv.manifests[inv.id(name)] = refs
+	}
+	inv.repos = []*repository{
+		inv.repo("app", map[string]string{"multi": "index", "v1": "image"},
+			"index", "child", "image", "sig", "att-of-sig", "old", "old-sig", "shared-untagged"),
+		inv.repo("other", map[string]string{"latest": "shared-untagged"}, "shared-untagged"),
+	}
 	return inv
 }
 
@@ -74,14 +98,15 @@ func deletedManifests(plan *sweepPlan) []string {
 }
 
 func TestMarkDeleteUntagged(t *testing.T) {
-	plan := mark(testInventory(), Options{DeleteUntagged: true})
+	inv := testInventory()
+	plan := mark(inv, Options{DeleteUntagged: true})
 	// Kept: the index and its child, the image, its signature and the
 	// signature's attestation, and shared-untagged (tagged in "other").
 	if got, want := deletedManifests(plan), []string{"app/old", "app/old-sig"}; !slices.Equal(got, want) {
 		t.Errorf("deleted manifests = %v, want %v", got, want)
 	}
 	for _, keptBlob := range []string{"child-layer", "image-layer", "sig-layer", "att-layer", "shared-layer"} {
-		if !plan.marked[d(keptBlob)] {
+		if !plan.isMarked(inv, keptBlob) {
 			t.Errorf("%s is not marked", keptBlob)
 		}
 	}
@@ -94,12 +119,13 @@ func TestMarkDeleteUntagged(t *testing.T) {
 // removed) is kept as if tagged, with what it references and its
 // referrers.
 func TestMarkKeepsProtectedUntagged(t *testing.T) {
-	plan := mark(testInventory(), Options{DeleteUntagged: true, Protect: map[string][]string{"app": {d("old").String()}}})
+	inv := testInventory()
+	plan := mark(inv, Options{DeleteUntagged: true, Protect: map[string][]string{"app": {d("old").String()}}})
 	if got := deletedManifests(plan); len(got) != 0 {
 		t.Errorf("deleted manifests = %v, want none", got)
 	}
 	for _, keptBlob := range []string{"old-layer", "old-sig-layer"} {
-		if !plan.marked[d(keptBlob)] {
+		if !plan.isMarked(inv, keptBlob) {
 			t.Errorf("%s is not marked", keptBlob)
 		}
 	}
@@ -121,9 +147,9 @@ func TestMarkKeepsEverythingLinkedWithoutDeleteUntagged(t *testing.T) {
 // after is kept.
 func TestMarkLayerLinksFollowVisitOrder(t *testing.T) {
 	inv := testInventory()
-	before, after := repo("aaa", nil), repo("zzz", nil)
-	before.layers = []digest.Digest{d("image-layer"), d("orphan")}
-	after.layers = []digest.Digest{d("image-layer")}
+	before, after := inv.repo("aaa", nil), inv.repo("zzz", nil)
+	before.layers = []blobID{inv.id("image-layer"), inv.id("orphan")}
+	after.layers = []blobID{inv.id("image-layer")}
 	inv.repos = append([]*repository{before}, append(inv.repos, after)...)
 	plan := mark(inv, Options{})
 	want := []layerLinkDeletion{{"aaa", d("image-layer")}, {"aaa", d("orphan")}}

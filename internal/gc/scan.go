@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -13,45 +14,77 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// inventory is what the storage holds, read in a few walks instead of the
-// reference's per-manifest round trips: on object storage every stat,
-// read and list is a network request.
+// inventory is what the storage holds, read in parallel walks instead of
+// the reference's sequential walk and per-manifest round trips: on object
+// storage every stat, read and list is a network request.
 type inventory struct {
-	blobs map[digest.Digest]int64 // blob -> size of its data file
-	repos []*repository           // in the order the reference GC visits them
-	// manifests holds the parsed body of every manifest a repository links,
+	blobs blobTable
+	repos []*repository // in the order the reference GC visits them
+	// manifests holds what every manifest a repository links references,
 	// once per digest: content-addressed bodies are the same everywhere.
-	manifests map[digest.Digest]manifestRefs
+	manifests map[blobID]manifestBlobs
+	// unexpected holds every file the layout does not account for and the
+	// directories above it. Deleting a directory by the one file the
+	// layout puts there (sweep.go, on S3) is exact only where none is.
+	unexpected map[string]bool
 }
 
 type repository struct {
 	name      string
-	revisions []digest.Digest          // linked manifests whose blob exists
-	layers    []digest.Digest          // layer links whose blob exists
-	tags      map[string]digest.Digest // tag -> current manifest
+	revisions []blobID          // linked manifests whose blob exists
+	layers    []blobID          // layer links whose blob exists
+	tags      map[string]blobID // tag -> current manifest, when its blob exists
 	// tagIndex lists, per manifest, the tags whose history names it:
 	// deleting the manifest deletes those index entries too.
-	tagIndex map[digest.Digest][]string
+	tagIndex map[blobID][]string
+	// currentLinks are the tags whose current link the scan reads after
+	// the walks.
+	currentLinks []string
 }
 
-// manifestRefs is what marking needs from a manifest body.
-type manifestRefs struct {
-	references []digest.Digest // config, layers, index children: what distribution's References() returns
-	subject    digest.Digest   // the manifest this one refers to (signature, SBOM), or ""
+func newRepository(name string) *repository {
+	return &repository{name: name, tags: map[string]blobID{}, tagIndex: map[blobID][]string{}}
 }
 
-// scan reads the storage: one walk over blobs, one over repositories, then
-// in parallel the tags' current links and the manifest bodies.
+// noBlob is the subject of a manifest that has none.
+const noBlob blobID = -1
+
+// manifestBlobs is what marking needs from a manifest, among the blobs
+// the storage holds.
+type manifestBlobs struct {
+	references []blobID // config, layers, index children: what distribution's References() returns
+	subject    blobID   // the manifest this one refers to (signature, SBOM), or noBlob
+}
+
+// scan reads the storage: the blobs, one walk per prefix directory
+// (sha256/00 to ff), while the repositories are listed; then the
+// repositories, a walk each; then the tags' current links and the
+// manifest bodies. Each step runs at most concurrency requests at once.
 func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int) (*inventory, error) {
-	inv := &inventory{blobs: map[digest.Digest]int64{}, manifests: map[digest.Digest]manifestRefs{}}
-	if err := inv.walkBlobs(ctx, d); err != nil {
-		return nil, fmt.Errorf("cannot list blobs: %w", err)
+	inv := &inventory{blobs: newBlobTable(), manifests: map[blobID]manifestBlobs{}, unexpected: map[string]bool{}}
+	var walks []repositoryWalk
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := inv.walkBlobs(gctx, d, concurrency); err != nil {
+			return fmt.Errorf("cannot list blobs: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		if walks, err = repositoryWalks(gctx, d, concurrency); err != nil {
+			return fmt.Errorf("cannot list repositories: %w", err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
-	currentLinks, err := inv.walkRepositories(ctx, d)
-	if err != nil {
+	// Links count only when their blob exists, as for the reference: the
+	// repository walks need every blob known.
+	if err := inv.walkRepositories(ctx, d, concurrency, walks); err != nil {
 		return nil, fmt.Errorf("cannot list repositories: %w", err)
 	}
-	if err := inv.readTags(ctx, d, concurrency, currentLinks); err != nil {
+	if err := inv.readTags(ctx, d, concurrency); err != nil {
 		return nil, err
 	}
 	if err := inv.readManifests(ctx, d, concurrency); err != nil {
@@ -60,106 +93,229 @@ func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int) (
 	return inv, nil
 }
 
-func (inv *inventory) walkBlobs(ctx context.Context, d storagedriver.StorageDriver) error {
-	err := d.Walk(ctx, blobsRoot, func(fi storagedriver.FileInfo) error {
-		if dg := parseBlobFile(fi.Path()); dg != "" && !fi.IsDir() {
-			inv.blobs[dg] = fi.Size()
-		}
-		return nil
-	})
-	if isNotFound(err) { // a registry with manifests deleted down to nothing
-		return nil
+// walkBlobs walks every blob prefix directory in parallel.
+func (inv *inventory) walkBlobs(ctx context.Context, d storagedriver.StorageDriver, concurrency int) error {
+	algorithms, err := listDirectory(ctx, d, blobsRoot)
+	if err != nil {
+		return err
 	}
-	return err
-}
-
-// tagLink is a tag's current link, to be read after the walk.
-type tagLink struct {
-	repo *repository
-	tag  string
-}
-
-// walkRepositories records every repository in the order the reference
-// GC enumerates them (the order decides which layer links it deletes):
-// the order their _manifests directories come up in the walk. Only those
-// are repositories; like the reference, revision and layer links count
-// only when their blob exists.
-func (inv *inventory) walkRepositories(ctx context.Context, d storagedriver.StorageDriver) ([]tagLink, error) {
-	byName := map[string]*repository{}
-	get := func(name string) *repository {
-		if byName[name] == nil {
-			byName[name] = &repository{name: name, tags: map[string]digest.Digest{}, tagIndex: map[digest.Digest][]string{}}
-		}
-		return byName[name]
+	below, err := listEach(ctx, d, concurrency, algorithms)
+	if err != nil {
+		return err
 	}
-	var links []tagLink
-	err := d.Walk(ctx, repositoriesRoot, func(fi storagedriver.FileInfo) error {
-		p := fi.Path()
-		if fi.IsDir() {
-			return inv.visitDir(p, get)
-		}
-		e := parseRepoFile(p)
-		if e.kind == entryOther {
+	prefixes := slices.Concat(below...)
+	var mu sync.Mutex
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
+	for _, prefix := range prefixes {
+		g.Go(func() error {
+			type blobFile struct {
+				digest digest.Digest
+				size   int64
+			}
+			var blobs []blobFile
+			var others []string
+			err := walkTree(ctx, d, prefix, func(fi storagedriver.FileInfo) error {
+				if fi.IsDir() {
+					return nil
+				}
+				if dg := parseBlobFile(fi.Path()); dg != "" {
+					blobs = append(blobs, blobFile{dg, fi.Size()})
+				} else {
+					others = append(others, fi.Path())
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			mu.Lock() // once per walk, not per blob
+			defer mu.Unlock()
+			for _, b := range blobs {
+				inv.blobs.add(b.digest, b.size)
+			}
+			inv.noteUnexpected(others)
 			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// repositoryWalk is a part of the repositories tree walked on its own:
+// a directory and everything below it, or with ownOnly a repository
+// without the repositories below it, which are walks of their own.
+type repositoryWalk struct {
+	root    string
+	ownOnly bool
+}
+
+// repositoryWalks splits the repositories tree into walks that can run
+// in parallel: each directory two levels down (team/app, or a namespace
+// above deeper repositories) and each repository one level down (app).
+// Like the reference, which enumerates repositories by their _manifests
+// directory, it skips directories named _something where a repository
+// name could be.
+func repositoryWalks(ctx context.Context, d storagedriver.StorageDriver, concurrency int) ([]repositoryWalk, error) {
+	children, err := listDirectory(ctx, d, repositoriesRoot)
+	if err != nil {
+		return nil, err
+	}
+	top := slices.DeleteFunc(children, isInternal)
+	below, err := listEach(ctx, d, concurrency, top)
+	if err != nil {
+		return nil, err
+	}
+	var walks []repositoryWalk
+	for i, dir := range top {
+		for _, child := range below[i] {
+			switch {
+			case path.Base(child) == "_manifests":
+				walks = append(walks, repositoryWalk{root: dir, ownOnly: true})
+			case !isInternal(child):
+				walks = append(walks, repositoryWalk{root: child})
+			}
 		}
-		r := get(e.repo)
-		_, blobExists := inv.blobs[e.digest]
-		switch {
-		case e.kind == entryRevision && blobExists:
-			r.revisions = append(r.revisions, e.digest)
-		case e.kind == entryLayer && blobExists:
-			r.layers = append(r.layers, e.digest)
-		case e.kind == entryTagCurrent:
-			links = append(links, tagLink{r, e.tag})
-		}
+	}
+	return walks, nil
+}
+
+// isInternal says whether p names a directory of a repository's own
+// (_manifests, _layers, _uploads): repository name components never
+// start with an underscore.
+func isInternal(p string) bool { return strings.HasPrefix(path.Base(p), "_") }
+
+// walkRepositories runs the repository walks in parallel, then orders the
+// repositories found as the reference enumerates them: the order decides
+// which layer links it deletes.
+func (inv *inventory) walkRepositories(ctx context.Context, d storagedriver.StorageDriver, concurrency int, walks []repositoryWalk) error {
+	var mu sync.Mutex
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
+	for _, w := range walks {
+		g.Go(func() error {
+			c := repositoryCollector{blobs: &inv.blobs, walk: w, byName: map[string]*repository{}}
+			if err := walkTree(ctx, d, w.root, c.visit); err != nil {
+				return err
+			}
+			mu.Lock() // once per walk, not per file
+			defer mu.Unlock()
+			inv.repos = append(inv.repos, c.repos...)
+			inv.noteUnexpected(c.others)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	sortRepositories(inv.repos, d.Name())
+	return nil
+}
+
+// repositoryCollector gathers what one repository walk finds. It only
+// reads the blob table, which is complete before the walks start.
+type repositoryCollector struct {
+	blobs  *blobTable
+	walk   repositoryWalk
+	byName map[string]*repository
+	repos  []*repository // those with a _manifests directory: the others are not repositories
+	others []string      // files the layout does not account for
+}
+
+func (c *repositoryCollector) get(name string) *repository {
+	if c.byName[name] == nil {
+		c.byName[name] = newRepository(strings.Clone(name))
+	}
+	return c.byName[name]
+}
+
+func (c *repositoryCollector) visit(fi storagedriver.FileInfo) error {
+	p := fi.Path()
+	if fi.IsDir() {
+		return c.visitDir(p)
+	}
+	e := parseRepoFile(p)
+	if e.kind == entryOther {
+		c.others = append(c.others, p)
 		return nil
-	})
-	return links, err
+	}
+	r := c.get(e.repo)
+	id, blobExists := c.blobs.lookup(e.digest)
+	switch {
+	case e.kind == entryRevision && blobExists:
+		r.revisions = append(r.revisions, id)
+	case e.kind == entryLayer && blobExists:
+		r.layers = append(r.layers, id)
+	case e.kind == entryTagCurrent:
+		r.currentLinks = append(r.currentLinks, strings.Clone(e.tag))
+	}
+	return nil
 }
 
 // visitDir registers repositories when their _manifests directory shows
 // up, records tag index entries (directories, which the reference deletes
 // whether or not their link file is there) and skips upload directories,
-// which GC never touches.
-func (inv *inventory) visitDir(p string, get func(name string) *repository) error {
-	rel, _ := strings.CutPrefix(p, repositoriesRoot+"/")
-	parent, base := path.Split(rel)
-	switch base {
-	case "_uploads":
+// which GC never touches, and the repositories that other walks cover.
+func (c *repositoryCollector) visitDir(p string) error {
+	parent, base := path.Split(p)
+	switch {
+	case base == "_uploads":
 		return storagedriver.ErrSkipDir
-	case "_manifests":
-		inv.repos = append(inv.repos, get(strings.TrimSuffix(parent, "/")))
+	case c.walk.ownOnly && strings.TrimSuffix(parent, "/") == c.walk.root && !isInternal(p):
+		return storagedriver.ErrSkipDir
+	case base == "_manifests":
+		name, _ := strings.CutPrefix(strings.TrimSuffix(parent, "/"), repositoriesRoot+"/")
+		c.repos = append(c.repos, c.get(name))
 		return nil
 	}
 	if e := parseRepoFile(p + "/link"); e.kind == entryTagIndex {
-		r := get(e.repo)
-		r.tagIndex[e.digest] = append(r.tagIndex[e.digest], e.tag)
+		if id, ok := c.blobs.lookup(e.digest); ok {
+			r := c.get(e.repo)
+			r.tagIndex[id] = append(r.tagIndex[id], strings.Clone(e.tag))
+		}
 	}
 	return nil
 }
 
+// noteUnexpected records files the layout does not account for, and the
+// directories above them.
+func (inv *inventory) noteUnexpected(files []string) {
+	for _, f := range files {
+		for p := f; p != "/" && !inv.unexpected[p]; p = path.Dir(p) {
+			inv.unexpected[p] = true
+		}
+	}
+}
+
 // readTags reads every tag's current link in parallel. A missing link (a
 // half-deleted tag) is no tag, as for the registry.
-func (inv *inventory) readTags(ctx context.Context, d storagedriver.StorageDriver, concurrency int, links []tagLink) error {
+func (inv *inventory) readTags(ctx context.Context, d storagedriver.StorageDriver, concurrency int) error {
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
-	for _, l := range links {
-		g.Go(func() error {
-			dg, err := readLink(ctx, d, path.Join(repositoriesRoot, l.repo.name, "_manifests/tags", l.tag, "current/link"))
-			if isNotFound(err) {
+	for _, r := range inv.repos {
+		for _, tag := range r.currentLinks {
+			g.Go(func() error {
+				dg, err := readLink(ctx, d, path.Join(repositoriesRoot, r.name, "_manifests/tags", tag, "current/link"))
+				if isNotFound(err) {
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("cannot read tag %s:%s: %w", r.name, tag, err)
+				}
+				if id, ok := inv.blobs.lookup(dg); ok { // a tag on a missing manifest keeps nothing
+					mu.Lock()
+					r.tags[tag] = id
+					mu.Unlock()
+				}
 				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("cannot read tag %s:%s: %w", l.repo.name, l.tag, err)
-			}
-			mu.Lock()
-			l.repo.tags[l.tag] = dg
-			mu.Unlock()
-			return nil
-		})
+			})
+		}
 	}
-	return g.Wait()
+	err := g.Wait()
+	for _, r := range inv.repos {
+		r.currentLinks = nil
+	}
+	return err
 }
 
 // readManifests parses each linked manifest once. A manifest that cannot
@@ -169,14 +325,15 @@ func (inv *inventory) readManifests(ctx context.Context, d storagedriver.Storage
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
-	seen := map[digest.Digest]bool{}
+	seen := map[blobID]bool{}
 	for _, r := range inv.repos {
-		for _, dg := range r.revisions {
-			if seen[dg] {
+		for _, id := range r.revisions {
+			if seen[id] {
 				continue
 			}
-			seen[dg] = true
+			seen[id] = true
 			g.Go(func() error {
+				dg := inv.blobs.digest(id)
 				refs, err := readManifest(ctx, d, dg)
 				if errors.Is(err, errUnclassified) {
 					return fmt.Errorf("stopped before deleting anything: manifest %s in repository %s (stored at %s in the registry storage) is %w. "+
@@ -186,8 +343,12 @@ func (inv *inventory) readManifests(ctx context.Context, d storagedriver.Storage
 				if err != nil {
 					return fmt.Errorf("cannot read manifest %s (repository %s): %w", dg, r.name, err)
 				}
+				m := manifestBlobs{references: inv.blobs.lookupAll(refs.references), subject: noBlob}
+				if id, ok := inv.blobs.lookup(refs.subject); ok {
+					m.subject = id
+				}
 				mu.Lock()
-				inv.manifests[dg] = refs
+				inv.manifests[id] = m
 				mu.Unlock()
 				return nil
 			})

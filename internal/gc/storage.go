@@ -125,7 +125,11 @@ func createDriver(ctx context.Context, s Storage) (d storagedriver.StorageDriver
 	if params == nil {
 		params = map[string]any{}
 	}
-	return factory.Create(ctx, s.Driver, params)
+	d, err = factory.Create(ctx, s.Driver, params)
+	if err != nil || s.Driver != "s3" {
+		return d, err
+	}
+	return newS3Storage(d, params)
 }
 
 // describeRoot names where the data was expected, for error messages.

@@ -9,48 +9,84 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// deletion is a path the reference deletes (a directory, or a layer
+// link file) and the one file the layout puts there.
+type deletion struct {
+	path string
+	file string
+}
+
+// batchDeleter is a storage that deletes files by their exact path many
+// at a time: S3's DeleteObjects (s3.go). The driver's Delete lists a
+// path's objects before deleting them, two requests per path.
+type batchDeleter interface {
+	deleteFiles(ctx context.Context, files []string, progress func(deleted int)) error
+}
+
 // sweep deletes what plan lists, in the reference's order (manifests, then
 // blobs, then layer links), each step in parallel. The paths deleted are
-// the reference's, so both leave the same files behind.
-func sweep(ctx context.Context, d storagedriver.StorageDriver, plan *sweepPlan, concurrency int, progress func(string)) error {
-	var manifestPaths []string
+// the reference's, so both leave the same files behind. unexpected is the
+// scan's (inventory.unexpected).
+func sweep(ctx context.Context, d storagedriver.StorageDriver, plan *sweepPlan, unexpected map[string]bool, concurrency int, progress func(string)) error {
+	var manifests []deletion
 	for _, m := range plan.manifests {
 		for _, tag := range m.tags {
-			manifestPaths = append(manifestPaths, tagIndexEntryPath(m.repo, tag, m.digest))
+			manifests = append(manifests, inDirectory(tagIndexEntryPath(m.repo, tag, m.digest), "link"))
 		}
-		manifestPaths = append(manifestPaths, revisionPath(m.repo, m.digest))
+		manifests = append(manifests, inDirectory(revisionPath(m.repo, m.digest), "link"))
 	}
-	blobPaths := make([]string, len(plan.blobs))
+	blobs := make([]deletion, len(plan.blobs))
 	for i, dg := range plan.blobs {
-		blobPaths[i] = blobPath(dg)
+		blobs[i] = inDirectory(blobPath(dg), "data")
 	}
-	layerPaths := make([]string, len(plan.layerLinks))
+	layerLinks := make([]deletion, len(plan.layerLinks))
 	for i, l := range plan.layerLinks {
-		layerPaths[i] = layerLinkPath(l.repo, l.digest)
+		p := layerLinkPath(l.repo, l.digest)
+		layerLinks[i] = deletion{path: p, file: p}
 	}
 	steps := []struct {
-		what  string
-		paths []string
-	}{{"manifest links", manifestPaths}, {"blobs", blobPaths}, {"layer links", layerPaths}}
+		what      string
+		deletions []deletion
+	}{{"manifest links", manifests}, {"blobs", blobs}, {"layer links", layerLinks}}
 	for _, step := range steps {
-		if err := deleteAll(ctx, d, step.paths, concurrency, func(done int) {
-			progress(fmt.Sprintf("swept %d of %d %s", done, len(step.paths), step.what))
-		}); err != nil {
+		count := newProgressCounter(len(step.deletions), func(done int) {
+			progress(fmt.Sprintf("swept %d of %d %s", done, len(step.deletions), step.what))
+		})
+		if err := deleteEach(ctx, d, step.deletions, unexpected, concurrency, count); err != nil {
 			return fmt.Errorf("sweeping %s: %w", step.what, err)
 		}
 	}
 	return nil
 }
 
-// deleteAll deletes paths in parallel, reporting progress about every
-// tenth of the way. A path already gone is not an error: a second run, or
-// another GC, got there first.
-func deleteAll(parent context.Context, d storagedriver.StorageDriver, paths []string, concurrency int, progress func(done int)) error {
-	if len(paths) == 0 {
-		return nil
+func inDirectory(dir, file string) deletion {
+	return deletion{path: dir, file: dir + "/" + file}
+}
+
+// deleteEach deletes the deletions: on a batchDeleter by their one file,
+// except where the scan found other files (the driver's Delete removes
+// those too); elsewhere, or there, through the driver's Delete.
+func deleteEach(ctx context.Context, d storagedriver.StorageDriver, deletions []deletion, unexpected map[string]bool, concurrency int, count *progressCounter) error {
+	batch, batched := d.(batchDeleter)
+	var paths, files []string
+	for _, del := range deletions {
+		if batched && !unexpected[del.path] {
+			files = append(files, del.file)
+		} else {
+			paths = append(paths, del.path)
+		}
 	}
-	step := max(len(paths)/10, 1)
-	var done atomic.Int64
+	if len(files) > 0 {
+		if err := batch.deleteFiles(ctx, files, count.add); err != nil {
+			return err
+		}
+	}
+	return deleteAll(ctx, d, paths, concurrency, count)
+}
+
+// deleteAll deletes paths through the driver, in parallel. A path already
+// gone is not an error: a second run, or another GC, got there first.
+func deleteAll(parent context.Context, d storagedriver.StorageDriver, paths []string, concurrency int, count *progressCounter) error {
 	g, ctx := errgroup.WithContext(parent)
 	g.SetLimit(concurrency)
 	for _, p := range paths {
@@ -61,9 +97,7 @@ func deleteAll(parent context.Context, d storagedriver.StorageDriver, paths []st
 			if err := d.Delete(ctx, p); err != nil && !isNotFound(err) {
 				return fmt.Errorf("delete %s: %w", p, err)
 			}
-			if n := int(done.Add(1)); n%step == 0 || n == len(paths) {
-				progress(n)
-			}
+			count.add(1)
 			return nil
 		})
 	}
@@ -71,4 +105,24 @@ func deleteAll(parent context.Context, d storagedriver.StorageDriver, paths []st
 		return err
 	}
 	return parent.Err() // cancelled: some paths were not deleted
+}
+
+// progressCounter reports a count of deletions about every tenth of the
+// way, and at the end.
+type progressCounter struct {
+	total, step int64
+	done        atomic.Int64
+	report      func(done int)
+}
+
+func newProgressCounter(total int, report func(done int)) *progressCounter {
+	return &progressCounter{total: int64(total), step: max(int64(total)/10, 1), report: report}
+}
+
+// add counts n more deletions; safe from parallel deletions.
+func (c *progressCounter) add(n int) {
+	done := c.done.Add(int64(n))
+	if done/c.step != (done-int64(n))/c.step || done == c.total {
+		c.report(int(done))
+	}
 }
