@@ -3,6 +3,7 @@ package retention
 import (
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"regexp"
@@ -46,6 +47,7 @@ func FuzzDecide(f *testing.F) {
 		in := &fuzzInput{data: data}
 		policy := in.policy() // first: short inputs get rules too
 		repo := in.repository()
+		policy.Images = in.images(repo) // last: the seeds above stay as they were
 		got := Decide(repo, policy, testNow)
 		checkDecisions(t, repo, policy, got)
 		if again := Decide(repo, policy, testNow); !reflect.DeepEqual(again, got) {
@@ -61,6 +63,28 @@ func FuzzDecide(f *testing.F) {
 			t.Fatalf("shuffled tags give other decisions:\n%swas:\n%s", showDecisions(again), showDecisions(got))
 		}
 	})
+}
+
+// images deploys up to two of repo's tags or digests, or an index child.
+func (in *fuzzInput) images(repo Repository) []Image {
+	var images []Image
+	for range in.intn(3) {
+		if len(repo.Tags) == 0 {
+			break
+		}
+		t := pick(in, repo.Tags)
+		image := Image{Reference: "deployed", Repository: repo.Name}
+		switch children := repo.Children[t.Digest]; {
+		case in.intn(3) == 0:
+			image.Tag = t.Name
+		case len(children) > 0 && in.intn(2) == 0:
+			image.Digest = pick(in, children)
+		default:
+			image.Digest = t.Digest
+		}
+		images = append(images, image)
+	}
+	return images
 }
 
 // fuzzInput hands out the fuzz bytes, then zeros.
@@ -308,6 +332,8 @@ func checkDecisions(t *testing.T, repo Repository, p Policy, got []Decision) {
 		tagOf[tg.Name] = tg
 	}
 	kept := keptByPolicy(repo, p, testNow)
+	maps.Copy(kept, keptByImages(repo, p.Images))
+	checkDeployedStay(fail, repo, p.Images, got)
 
 	// Every removed tag is real and removed once; decisions are sorted by
 	// digest, one per digest.
@@ -376,6 +402,14 @@ func checkDecisions(t *testing.T, repo Repository, p Policy, got []Decision) {
 			if subject := repo.Subjects[digest]; subjects && subject != "" {
 				survive(subject, subjects)
 			}
+		}
+	}
+	for _, image := range p.Images { // deployed: roots, subjects included
+		if image.Digest != "" {
+			survive(image.Digest, true)
+		}
+		if tg, ok := tagOf[image.Tag]; ok && IsReferrerTag(image.Tag) {
+			survive(tg.Digest, true)
 		}
 	}
 	for _, tg := range repo.Tags {
@@ -520,5 +554,53 @@ func showPolicy(p Policy) string {
 		fmt.Fprintf(&b, "  %s\n", d.describe(i))
 	}
 	fmt.Fprintf(&b, "  delete referrers: %v\n", p.DeleteReferrers)
+	for _, image := range p.Images {
+		fmt.Fprintf(&b, "  deployed: tag %q digest %s\n", image.Tag, short(image.Digest))
+	}
 	return b.String()
+}
+
+// keptByImages recomputes the tags deployed images keep: a tag reference
+// its tag, a digest reference every tag that reaches it through index
+// children. Referrer tags are never kept by a rule.
+func keptByImages(repo Repository, images []Image) map[string]bool {
+	kept := map[string]bool{}
+	children := Links{Children: repo.Children}
+	for _, image := range images {
+		for _, t := range repo.Tags {
+			if !IsReferrerTag(t.Name) && (t.Name == image.Tag || image.Digest != "" && children.Reach(t.Digest)[image.Digest]) {
+				kept[t.Name] = true
+			}
+		}
+	}
+	return kept
+}
+
+// checkDeployedStay: a deployed tag is never removed; a deployed digest is
+// never deleted (as a manifest, child or referrer) and no tag that reaches
+// it through index children is removed.
+func checkDeployedStay(fail func(string, ...any), repo Repository, images []Image, got []Decision) {
+	children := Links{Children: repo.Children}
+	digestOf := map[string]string{}
+	for _, t := range repo.Tags {
+		digestOf[t.Name] = t.Digest
+	}
+	for _, image := range images {
+		for _, d := range got {
+			if image.Tag != "" && slices.Contains(d.Tags, image.Tag) {
+				fail("deployed tag %q removed by %s", image.Tag, d.Digest)
+			}
+			if image.Digest == "" {
+				continue
+			}
+			if d.Action == DeleteManifest && (d.Digest == image.Digest || slices.Contains(d.Children, image.Digest) || slices.Contains(d.Referrers, image.Digest)) {
+				fail("deployed digest %s deleted with %s", image.Digest, d.Digest)
+			}
+			for _, name := range d.Tags {
+				if !IsReferrerTag(name) && children.Reach(digestOf[name])[image.Digest] {
+					fail("tag %q, which reaches deployed %s, removed", name, image.Digest)
+				}
+			}
+		}
+	}
 }

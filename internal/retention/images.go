@@ -127,6 +127,9 @@ func deployedTags(repo Repository, tags []Tag, images []Image) (map[string][]str
 		}
 		if image.Tag != "" {
 			deployed[image.Tag] = appendNew(deployed[image.Tag], image.Reference)
+			if digest, ok := referrerDigest(repo, image.Tag); ok {
+				pinned = append(pinned, digest) // a referrer tag follows no rule: its digest is kept
+			}
 		}
 		if image.Digest == "" {
 			continue
@@ -140,6 +143,19 @@ func deployedTags(repo Repository, tags []Tag, images []Image) (map[string][]str
 		}
 	}
 	return deployed, pinned
+}
+
+// referrerDigest returns the digest of a referrer tag of repo.
+func referrerDigest(repo Repository, tag string) (string, bool) {
+	if !IsReferrerTag(tag) {
+		return "", false
+	}
+	for _, t := range repo.Tags {
+		if t.Name == tag {
+			return t.Digest, true
+		}
+	}
+	return "", false
 }
 
 // tagsUsing maps every digest that a tag reaches through index children to
