@@ -166,6 +166,9 @@ func readCases(ctx context.Context) ([]result, error) {
 		{"(a) retention keep newest 10 by created: terraform plan", policyConfig(reg.URL, "created"), false, describeChildFloor},
 		{"(b) retention keep newest 10 by semver: terraform plan", policyConfig(reg.URL, "semver"), false, headChildFloor},
 		{"(a) again, descriptions cached: terraform plan vs (b) floor", policyConfig(reg.URL, "created"), true, headChildFloor},
+		{"(b) with keep images, 1,000 references: terraform plan", policyConfig(reg.URL, "semver", deployedImages(reg.URL, repos)), false, headChildFloor},
+		{"(b) with estimate_space: terraform plan vs (a) floor", policyConfig(reg.URL, "semver", "  estimate_space = true"), false, describeChildFloor},
+		{"(b) with estimate_space, cached: terraform plan vs (b) floor", policyConfig(reg.URL, "semver", "  estimate_space = true"), true, headChildFloor},
 	} {
 		wall, peak, err := terraformBest(ctx, c.config, c.warm, "plan")
 		if err != nil {

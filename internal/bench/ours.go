@@ -76,8 +76,8 @@ func tagsConfig(url string, repos []string) string {
 }
 
 // policyConfig keeps the newest 10 tags of every repository by order and
-// deletes the rest.
-func policyConfig(url, order string) string {
+// deletes the rest; extra goes into the resource block.
+func policyConfig(url, order string, extra ...string) string {
 	return configHeader(url) + fmt.Sprintf(`
 resource "registry_retention_policy" "bench" {
   repositories = ["bench/*"]
@@ -86,8 +86,22 @@ resource "registry_retention_policy" "bench" {
     order_by = %q
   }
   delete {}
+%s
 }
-`, keepNewest, order)
+`, keepNewest, order, strings.Join(extra, "\n"))
+}
+
+// deployedImages is a keep block of 1,000 image references as a cluster
+// reports them: half this registry's (a tag of each repository's oldest
+// images, which the policy would otherwise delete), half other registries'.
+func deployedImages(url string, repos []string) string {
+	host := strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://")
+	var refs []string
+	for i := range 500 {
+		refs = append(refs, fmt.Sprintf("%q", fmt.Sprintf("%s/%s:%s", host, repos[i%len(repos)], tagName(i/len(repos)))))
+		refs = append(refs, fmt.Sprintf("%q", fmt.Sprintf("ghcr.io/org/service%d:1.%d", i, i)))
+	}
+	return "  keep {\n    images = [" + strings.Join(refs, ", ") + "]\n  }"
 }
 
 // terraformBest times a Terraform command over config, init excluded, the
