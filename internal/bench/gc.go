@@ -34,12 +34,12 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
-// The GC store: gcRepos x gcImages images of one manifest, one config and
-// one layer each: 10,000 manifests, 30,000 blobs. Odd images are tagged
-// v<i>; even ones are untagged, as pushes to a moving tag leave them:
-// "latest" has pointed at every image and now names the last one, which
-// is odd. Each repository also holds gcOrphansPerRepo orphans: blobs of
-// abandoned pushes, linked into the repository but into no manifest.
+// The GC stores: repositories x gcImages images of one manifest, one
+// config and one layer each. Odd images are tagged v<i>; even ones are
+// untagged, as pushes to a moving tag leave them: "latest" has pointed at
+// every image and now names the last one, which is odd. Each repository
+// also holds gcOrphansPerRepo orphans: blobs of abandoned pushes, linked
+// into the repository but into no manifest.
 //
 // Many small repositories rather than few large ones: with
 // --delete-untagged the reference reads every tag's link for every
@@ -47,15 +47,29 @@ import (
 // repository. 20 repositories x 500 images would take it over an hour on
 // MinIO on two cores (3.8 million requests); 200 x 50 takes minutes.
 const (
-	gcRepos          = 200
 	gcImages         = 50 // even, so that the last image is tagged
-	gcManifests      = gcRepos * gcImages
-	gcUntagged       = gcManifests / 2
 	gcOrphansPerRepo = 2
-	gcOrphans        = gcRepos * gcOrphansPerRepo
 	gcWriters        = 32 // parallel writes while generating
 	gcSeed           = 1
 	gcBucket         = "gcbench"
+)
+
+// gcShape is the size of a GC store.
+type gcShape struct{ repos int }
+
+func (s gcShape) manifests() int { return s.repos * gcImages }
+func (s gcShape) untagged() int  { return s.manifests() / 2 }
+func (s gcShape) orphans() int   { return s.repos * gcOrphansPerRepo }
+func (s gcShape) blobs() int     { return 3*s.manifests() + s.orphans() }
+
+// The stores measured: 10,000 manifests, and 100,000 to see how each GC
+// scales. At 100,000 on MinIO only the run without --delete-untagged is
+// measured: the reference's with it reads every tag link per manifest
+// and took 651s at 10,000 (hours at 100,000); that GC is measured at
+// 10,000.
+var (
+	gcSmall = gcShape{repos: 200}
+	gcLarge = gcShape{repos: 2000}
 )
 
 func tagged(i int) bool { return i%2 == 1 }
@@ -70,31 +84,47 @@ type gcStorage struct {
 }
 
 // gcCases measures ours against `registry garbage-collect` on two
-// identical copies, on the filesystem and on MinIO: a first GC without
-// --delete-untagged, which deletes the orphans, then one with it on the
-// same copies, which deletes the untagged images.
+// identical copies, on the filesystem and on MinIO, for each shape: a
+// first GC without --delete-untagged, which deletes the orphans, then one
+// with it on the same copies, which deletes the untagged images.
+// BENCH_GC, when set, runs only the stores whose "<manifests> <backend>"
+// contains it: BENCH_GC=100000, BENCH_GC="10000 filesystem".
 func gcCases(ctx context.Context) ([]result, error) {
 	reference, err := testregistry.NewReferenceGC()
 	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("\ngc: %d repositories x %d images, every other one tagged: %d manifests, %d blobs per copy, %d CPUs\n",
-		gcRepos, gcImages, gcManifests, 3*gcManifests+gcOrphans, runtime.NumCPU())
-	fsResults, err := gcOnFilesystem(ctx, reference)
-	if err != nil {
-		return nil, err
+	var results []result
+	for _, store := range []struct {
+		shape          gcShape
+		backend        string
+		deleteUntagged bool
+	}{
+		{gcSmall, "filesystem", true}, {gcSmall, "MinIO", true},
+		{gcLarge, "filesystem", true}, {gcLarge, "MinIO", false},
+	} {
+		if !strings.Contains(fmt.Sprintf("%d %s", store.shape.manifests(), store.backend), os.Getenv("BENCH_GC")) {
+			continue
+		}
+		fmt.Printf("\ngc: %d repositories x %d images, every other one tagged: %d manifests, %d blobs per copy, %s, %d CPUs\n",
+			store.shape.repos, gcImages, store.shape.manifests(), store.shape.blobs(), store.backend, runtime.NumCPU())
+		run := gcOnFilesystem
+		if store.backend == "MinIO" {
+			run = gcOnMinIO
+		}
+		r, err := run(ctx, reference, store.shape, store.deleteUntagged)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, r...)
 	}
-	s3Results, err := gcOnMinIO(ctx, reference)
-	if err != nil {
-		return nil, err
-	}
-	return append(fsResults, s3Results...), nil
+	return results, nil
 }
 
 // gcOnFilesystem keeps both copies under the temporary directory, on disk
 // where registries keep data, not on /dev/shm as testregistry does to
 // seed faster.
-func gcOnFilesystem(ctx context.Context, reference testregistry.ReferenceGC) ([]result, error) {
+func gcOnFilesystem(ctx context.Context, reference testregistry.ReferenceGC, shape gcShape, deleteUntagged bool) ([]result, error) {
 	dir, err := os.MkdirTemp("", "bench-gc-")
 	if err != nil {
 		return nil, err
@@ -104,13 +134,18 @@ func gcOnFilesystem(ctx context.Context, reference testregistry.ReferenceGC) ([]
 		root := filepath.Join(dir, name)
 		return gcStorage{"filesystem", map[string]any{"rootdirectory": root}, testregistry.FilesystemStorageYAML(root)}
 	}
-	return gcBackend(ctx, "filesystem", reference, onDisk("reference"), onDisk("ours"))
+	return gcBackend(ctx, "filesystem", shape, deleteUntagged, reference, onDisk("reference"), onDisk("ours"))
 }
 
 // gcOnMinIO keeps both copies in one bucket under two root directories:
-// one server, so both runs see the same one.
-func gcOnMinIO(ctx context.Context, reference testregistry.ReferenceGC) ([]result, error) {
-	minio, err := testregistry.NewMinIO(ctx)
+// one server, so both runs see the same one. The large store's MinIO
+// keeps its data on disk: two copies take more inodes than /dev/shm has.
+func gcOnMinIO(ctx context.Context, reference testregistry.ReferenceGC, shape gcShape, deleteUntagged bool) ([]result, error) {
+	newMinIO := testregistry.NewMinIO
+	if shape.repos > gcSmall.repos {
+		newMinIO = func(ctx context.Context) (*testregistry.MinIO, error) { return testregistry.NewMinIOIn(ctx, "") }
+	}
+	minio, err := newMinIO(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -121,18 +156,18 @@ func gcOnMinIO(ctx context.Context, reference testregistry.ReferenceGC) ([]resul
 	inBucket := func(root string) gcStorage {
 		return gcStorage{"s3", minio.S3Parameters(gcBucket, root), "storage:\n" + minio.S3ConfigYAML(gcBucket, root)}
 	}
-	return gcBackend(ctx, "MinIO (S3)", reference, inBucket("/reference"), inBucket("/ours"))
+	return gcBackend(ctx, "MinIO (S3)", shape, deleteUntagged, reference, inBucket("/reference"), inBucket("/ours"))
 }
 
-// gcBackend generates both copies, then runs both GCs on them twice:
-// without and with --delete-untagged.
-func gcBackend(ctx context.Context, backend string, reference testregistry.ReferenceGC, refCopy, ourCopy gcStorage) ([]result, error) {
+// gcBackend generates both copies, then runs both GCs on them: without
+// --delete-untagged, then with it when deleteUntagged.
+func gcBackend(ctx context.Context, backend string, shape gcShape, deleteUntagged bool, reference testregistry.ReferenceGC, refCopy, ourCopy gcStorage) ([]result, error) {
 	start := time.Now()
-	refDriver, err := generateStore(ctx, refCopy)
+	refDriver, err := generateStore(ctx, refCopy, shape)
 	if err != nil {
 		return nil, err
 	}
-	ourDriver, err := generateStore(ctx, ourCopy)
+	ourDriver, err := generateStore(ctx, ourCopy, shape)
 	if err != nil {
 		return nil, err
 	}
@@ -142,18 +177,22 @@ func gcBackend(ctx context.Context, backend string, reference testregistry.Refer
 	if err := sameFiles(ctx, refDriver, ourDriver); err != nil {
 		return nil, fmt.Errorf("the copies are not identical: %w", err)
 	}
-	if err := checkServed(ctx, refCopy, true); err != nil {
+	if err := checkServed(ctx, refCopy, shape, true); err != nil {
 		return nil, fmt.Errorf("the generated store is not what a registry serves: %w", err)
 	}
-	var results []result
-	for _, c := range []struct {
+	cases := []struct {
 		name                     string
 		deleteUntagged           bool
 		wantManifests, wantBlobs int
 	}{
-		{fmt.Sprintf("gc %d manifests, %d orphan blobs: %s", gcManifests, gcOrphans, backend), false, 0, gcOrphans},
-		{fmt.Sprintf("gc --delete-untagged, %d untagged: %s", gcUntagged, backend), true, gcUntagged, 3 * gcUntagged},
-	} {
+		{fmt.Sprintf("gc %d manifests, %d orphan blobs: %s", shape.manifests(), shape.orphans(), backend), false, 0, shape.orphans()},
+		{fmt.Sprintf("gc --delete-untagged, %d untagged: %s", shape.untagged(), backend), true, shape.untagged(), 3 * shape.untagged()},
+	}
+	if !deleteUntagged {
+		cases = cases[:1]
+	}
+	var results []result
+	for _, c := range cases {
 		r, err := gcCase(ctx, c.name, reference, refCopy, ourCopy, c.deleteUntagged)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.name, err)
@@ -167,7 +206,7 @@ func gcBackend(ctx context.Context, backend string, reference testregistry.Refer
 		if err := sameFiles(ctx, refDriver, ourDriver); err != nil {
 			fmt.Fprintf(os.Stderr, "error: %s: %v\n", c.name, err)
 		}
-		if err := checkServed(ctx, ourCopy, !c.deleteUntagged); err != nil {
+		if err := checkServed(ctx, ourCopy, shape, !c.deleteUntagged); err != nil {
 			fmt.Fprintf(os.Stderr, "error: %s: after our GC: %v\n", c.name, err)
 		}
 		results = append(results, r.result)
@@ -214,8 +253,9 @@ func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC
 	if err != nil {
 		return gcResult{}, err
 	}
-	fmt.Printf("%s: reference %.2fs, %dMB max RSS; ours %.2fs (scan %.2fs, mark and sweep %.2fs), %dMB peak; %s\n",
-		name, refWall.Seconds(), refPeak>>20, wall.Seconds(), scanned.Seconds(), (wall - scanned).Seconds(), peak>>20, report.Summary())
+	fmt.Printf("%s: reference %.2fs, %dMB max RSS; ours %.2fs (scan %.2fs, mark and sweep %.2fs), %dMB peak (%d bytes per blob scanned); %s\n",
+		name, refWall.Seconds(), refPeak>>20, wall.Seconds(), scanned.Seconds(), (wall - scanned).Seconds(), peak>>20,
+		peak/int64(max(report.BlobsScanned, 1)), report.Summary())
 	return gcResult{result{name: name, wall: wall, peakRSS: peak, floor: refWall, floorPeak: refPeak}, report}, nil
 }
 
@@ -273,14 +313,14 @@ func gcRepoName(r int) string { return fmt.Sprintf("bench/gc%03d", r) }
 // the registry lays it out after pushes, without the HTTP round trips of
 // real pushes. Content is a function of the seed and indexes alone, so
 // two generations are identical copies.
-func generateStore(ctx context.Context, s gcStorage) (storagedriver.StorageDriver, error) {
+func generateStore(ctx context.Context, s gcStorage, shape gcShape) (storagedriver.StorageDriver, error) {
 	d, err := factory.Create(ctx, s.driver, s.params)
 	if err != nil {
 		return nil, err
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(gcWriters)
-	for r := range gcRepos {
+	for r := range shape.repos {
 		for i := range gcImages {
 			g.Go(func() error { return writeImage(ctx, d, r, i) })
 		}
@@ -388,7 +428,7 @@ func putAll(ctx context.Context, d storagedriver.StorageDriver, files map[string
 // checkServed starts a distribution v3 registry over the store and checks
 // that it serves a tagged image whole (manifest, config and layer by
 // digest), and an untagged one by digest exactly when untaggedKept.
-func checkServed(ctx context.Context, s gcStorage, untaggedKept bool) error {
+func checkServed(ctx context.Context, s gcStorage, shape gcShape, untaggedKept bool) error {
 	opt := testregistry.WithStorage(s.driver, s.params)
 	if s.driver == "filesystem" {
 		opt = testregistry.WithRootDir(s.params["rootdirectory"].(string))
@@ -398,8 +438,9 @@ func checkServed(ctx context.Context, s gcStorage, untaggedKept bool) error {
 		return err
 	}
 	defer reg.Close()
-	repo := gcRepoName(gcRepos - 1)
-	tagged, untagged := makeImage(gcRepos-1, 1), makeImage(gcRepos-1, 0)
+	last := shape.repos - 1
+	repo := gcRepoName(last)
+	tagged, untagged := makeImage(last, 1), makeImage(last, 0)
 	ref, err := name.NewTag(reg.Host+"/"+repo+":v1", name.Insecure)
 	if err != nil {
 		return err

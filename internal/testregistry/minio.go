@@ -103,7 +103,15 @@ func startForTest[S interface{ Close() error }](t testing.TB, newServer func(con
 
 // NewMinIO is StartMinIO outside of a test (benchmarks). The caller must
 // Close it.
-func NewMinIO(ctx context.Context) (_ *MinIO, err error) {
+func NewMinIO(ctx context.Context) (*MinIO, error) {
+	return NewMinIOIn(ctx, storageBase())
+}
+
+// NewMinIOIn is NewMinIO with its data in a directory under base ("": the
+// system's temporary directory): on disk rather than in /dev/shm for
+// millions of objects, which take more inodes than a tmpfs has (MinIO
+// makes a directory and a file per object).
+func NewMinIOIn(ctx context.Context, base string) (_ *MinIO, err error) {
 	bin, err := minioPath()
 	if err != nil {
 		return nil, err
@@ -115,7 +123,7 @@ func NewMinIO(ctx context.Context) (_ *MinIO, err error) {
 			_ = m.Close()
 		}
 	}()
-	if err := m.start(bin); err != nil {
+	if err := m.start(bin, base); err != nil {
 		return nil, err
 	}
 	if err := m.configureClient(); err != nil {
@@ -175,8 +183,8 @@ func moduleRoot() (string, error) {
 // start runs minio on free ports, trying others if it could not bind its
 // own. The data directory prefers /dev/shm, as the registry's does: MinIO
 // writes and fsyncs several files per object.
-func (m *MinIO) start(bin string) error {
-	dataDir, err := m.tempDir(storageBase(), "minio")
+func (m *MinIO) start(bin, base string) error {
+	dataDir, err := m.tempDir(base, "minio")
 	if err != nil {
 		return err
 	}
