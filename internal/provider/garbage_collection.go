@@ -45,7 +45,8 @@ var gcDescriptions = map[string]string{
 	"images": "Deployed images to keep, as `registry_retention_policy`'s `keep { images }` takes them (`host/repo@sha256:...`, " +
 		"`host/repo:tag`): with `delete_untagged`, a digest among them and everything it references survive although untagged " +
 		"(a deployment pinned by digest whose tags were removed). Tags are never collected, so tag references change nothing; references " +
-		"to other registries (see the provider's `aliases`) are ignored.",
+		"to other registries (see the provider's `aliases`) are ignored. In `registry_garbage_collection`, a change of `images` alone " +
+		"runs nothing: the next run uses the new list.",
 	"dry_run": "Report what would be deleted and delete nothing. A dry run needs no read-only registry and skips the read-only check. Default `false`.",
 	"allow_writable_registry": "Collect garbage even though the registry accepts pushes. Blobs of a push in progress can be deleted: " +
 		"only for registries nobody pushes to during the run. Default `false`: before deleting, the provider starts and cancels an upload to " +

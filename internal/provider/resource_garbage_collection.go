@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -105,8 +104,7 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 			},
 			"images": schema.ListAttribute{
 				Optional: true, ElementType: types.StringType, MarkdownDescription: gcDescriptions["images"],
-				Validators:    []validator.List{listvalidator.ValueStringsAre(imageValidator)},
-				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
+				Validators: []validator.List{listvalidator.ValueStringsAre(imageValidator)},
 			},
 			"triggers": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
@@ -177,10 +175,19 @@ func (m *garbageCollectionModel) setReport(report gc.Report, at time.Time) {
 func (r *GarbageCollectionResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {
 }
 
-// Update is never called with a change (every input forces replacement);
-// it keeps the state as planned.
+// Update takes a new images list, the one input that does not force a
+// run: a cluster's image list changes with every deployment, and each
+// change must not collect garbage again. The report stays the last run's;
+// the next run keeps the new list.
 func (r *GarbageCollectionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	resp.Diagnostics.Append(resp.State.Set(ctx, req.Plan.Raw)...)
+	var plan, state garbageCollectionModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	state.Images = plan.Images
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
 // Delete forgets the run: nothing in the registry is undone or deleted.

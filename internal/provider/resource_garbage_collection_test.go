@@ -177,22 +177,38 @@ func TestAccGarbageCollection_deployedImagesSurvive(t *testing.T) {
 		t.Fatal(err)
 	}
 	readOnly := testregistry.Start(t, testregistry.WithRootDir(reg.RootDir), testregistry.WithReadOnly())
-	accTest(t, resource.TestStep{
-		Config: providerBlock(readOnly, "", `aliases = ["registry.example.com"]`) + fmt.Sprintf(`
+	config := func(images ...string) string {
+		return providerBlock(readOnly, "", `aliases = ["registry.example.com"]`) + fmt.Sprintf(`
 resource "registry_garbage_collection" "test" {
 %s
   delete_untagged = true
-  images          = ["registry.example.com/app@%s", "registry.example.com/app:main", "ghcr.io/org/app@%s"]
+  images          = %s
 }
-`, filesystemStorage(reg.RootDir), pinned.Digest, old.Digest),
-		ConfigStateChecks: gcReport(3, 1),
-		Check: resource.ComposeAggregateTestCheckFunc(
-			expectManifests(readOnly, "app", false, old.Digest),
-			expectManifests(readOnly, "app", true, pinned.Digest, signature),
-			expectBlobOnDisk(reg.RootDir, pinned.ConfigDigest, true),
-			expectBlobOnDisk(reg.RootDir, old.ConfigDigest, false),
-		),
-	})
+`, filesystemStorage(reg.RootDir), hclList(images))
+	}
+	pinnedRef := "registry.example.com/app@" + pinned.Digest.String()
+	accTest(t,
+		resource.TestStep{
+			Config:            config(pinnedRef, "registry.example.com/app:main", "ghcr.io/org/app@"+old.Digest.String()),
+			ConfigStateChecks: gcReport(3, 1),
+			Check: resource.ComposeAggregateTestCheckFunc(
+				expectManifests(readOnly, "app", false, old.Digest),
+				expectManifests(readOnly, "app", true, pinned.Digest, signature),
+				expectBlobOnDisk(reg.RootDir, pinned.ConfigDigest, true),
+				expectBlobOnDisk(reg.RootDir, old.ConfigDigest, false),
+			),
+		},
+		// The deployment moved on: a new list alone runs nothing (the
+		// pinned image, now unprotected, stays until the next run).
+		resource.TestStep{
+			Config: config("registry.example.com/app:main"),
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction(gcAddress, plancheck.ResourceActionUpdate),
+			}},
+			ConfigStateChecks: gcReport(3, 1),
+			Check:             expectManifests(readOnly, "app", true, pinned.Digest, signature),
+		},
+	)
 }
 
 // Every bad input fails the plan, naming the attribute, and deletes nothing.
