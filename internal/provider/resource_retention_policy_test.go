@@ -365,18 +365,7 @@ module "second" {
   repositories = ["demo/*"]
   providers    = { registry = registry.second }
 }`)}
-	ws, err := devprovider.NewWorkspace(files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ws.Close() })
-	ctx := context.Background()
-	var out strings.Builder
-	for _, args := range [][]string{{"init", "-input=false"}, {"apply", "-auto-approve", "-input=false"}} {
-		if err := ws.Run(ctx, &out, args...); err != nil {
-			t.Fatalf("%v\n%s", err, out.String())
-		}
-	}
+	ws, out := initAndApply(t, files)
 	want := []string{"latest", "v2.0.0", "v2.1.0", "v2.2.0"}
 	for name, reg := range map[string]*testregistry.Registry{"v3": first, "2.8": second} {
 		if err := expectRegistryTags(reg, "demo/web", want...)(nil); err != nil {
@@ -384,7 +373,7 @@ module "second" {
 		}
 	}
 	// Idempotence: exit code 0 means no changes.
-	if err := ws.Run(ctx, &out, "plan", "-input=false", "-detailed-exitcode"); err != nil {
+	if err := ws.Run(context.Background(), out, "plan", "-input=false", "-detailed-exitcode"); err != nil {
 		t.Fatalf("second plan is not empty: %v\n%s", err, out.String())
 	}
 }
@@ -658,24 +647,31 @@ module "cleanup" {
 output "bytes" {
   value = module.cleanup.summary.bytes
 }`, hclList(pods)))}
-	ws, err := devprovider.NewWorkspace(files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ws.Close() })
-	ctx := context.Background()
-	var out strings.Builder
-	for _, args := range [][]string{{"init", "-input=false"}, {"apply", "-auto-approve", "-input=false"}} {
-		if err := ws.Run(ctx, &out, args...); err != nil {
-			t.Fatalf("%v\n%s", err, out.String())
-		}
-	}
+	_, out := initAndApply(t, files)
 	if err := expectRegistryTags(reg, "web", "pr-8", "v1.0.0", "v1.3.0", "v1.4.0", "v1.5.0")(nil); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if !regexp.MustCompile(`bytes = [1-9][0-9]+`).MatchString(out.String()) {
 		t.Fatalf("no space figure in the output:\n%s", out.String())
 	}
+}
+
+// initAndApply runs terraform init and apply in a workspace of files with
+// the compiled provider, and returns it with the CLI's output so far.
+func initAndApply(t *testing.T, files map[string][]byte) (*devprovider.Workspace, *strings.Builder) {
+	t.Helper()
+	ws, err := devprovider.NewWorkspace(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	var out strings.Builder
+	for _, args := range [][]string{{"init", "-input=false"}, {"apply", "-auto-approve", "-input=false"}} {
+		if err := ws.Run(context.Background(), &out, args...); err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+	}
+	return ws, &out
 }
 
 // hclList writes strings as an HCL list.
