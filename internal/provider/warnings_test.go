@@ -47,6 +47,17 @@ func strSet(values ...string) tftypes.Value {
 	return tftypes.NewValue(tftypes.Set{ElementType: tftypes.String}, elems)
 }
 
+// policyOnImage is a retention policy resource on a registry that holds
+// app:pr-1.
+func policyOnImage(t *testing.T) (*testregistry.Registry, *RetentionPolicyResource) {
+	t.Helper()
+	reg := testregistry.Start(t)
+	if _, err := reg.PushImage("app", time.Time{}, "pr-1"); err != nil {
+		t.Fatal(err)
+	}
+	return reg, &RetentionPolicyResource{client: testClient(t, reg), now: time.Now}
+}
+
 func testClient(t *testing.T, reg *testregistry.Registry) *registry.Client {
 	t.Helper()
 	client, err := registry.New(context.Background(), registry.Config{URL: reg.URL, CacheDir: t.TempDir()})
@@ -84,11 +95,7 @@ func TestWarnsDestroyingOnlyForgets(t *testing.T) {
 
 func TestRetentionPolicyWarnsNoMatchingRepository(t *testing.T) {
 	ctx := context.Background()
-	reg := testregistry.Start(t)
-	if _, err := reg.PushImage("app", time.Time{}, "pr-1"); err != nil {
-		t.Fatal(err)
-	}
-	r := &RetentionPolicyResource{client: testClient(t, reg), now: time.Now}
+	_, r := policyOnImage(t)
 	resp := modifyPlanResponse(ctx, r, newPolicyPlan(ctx, r, "nothing/*", "^pr-"))
 	expectWarning(t, resp.Diagnostics, "No matching repository")
 }
@@ -125,11 +132,7 @@ func withKeep(t *testing.T, policy tftypes.Value, set map[string]tftypes.Value) 
 // says so rather than failing: deployment lists go stale.
 func TestRetentionPolicyWarnsDeployedImageNotFound(t *testing.T) {
 	ctx := context.Background()
-	reg := testregistry.Start(t)
-	if _, err := reg.PushImage("app", time.Time{}, "pr-1"); err != nil {
-		t.Fatal(err)
-	}
-	r := &RetentionPolicyResource{client: testClient(t, reg), now: time.Now}
+	reg, r := policyOnImage(t)
 	req := newPolicyPlan(ctx, r, "app", "^pr-")
 	gone := reg.Host + "/app@sha256:" + strings.Repeat("0", 64)
 	keep := map[string]tftypes.Value{"images": tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, []tftypes.Value{str(gone), str(reg.Host + "/app:pr-1")})}
@@ -149,11 +152,7 @@ func TestRetentionPolicyWarnsDeployedImageNotFound(t *testing.T) {
 // A tag moved between plan and apply is skipped, and the apply says so.
 func TestRetentionPolicyWarnsSkippedDeletion(t *testing.T) {
 	ctx := context.Background()
-	reg := testregistry.Start(t)
-	if _, err := reg.PushImage("app", time.Time{}, "pr-1"); err != nil {
-		t.Fatal(err)
-	}
-	r := &RetentionPolicyResource{client: testClient(t, reg), now: time.Now}
+	reg, r := policyOnImage(t)
 	req := newPolicyPlan(ctx, r, "app", "^pr-")
 	planned := modifyPlan(ctx, t, r, req)
 	moved, err := reg.PushImage("app", time.Time{}, "pr-1")
