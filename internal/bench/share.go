@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 	"github.com/mitchellh/go-testing-interface"
@@ -104,7 +103,11 @@ func terraformShare(ctx context.Context, config, cli string) (time.Duration, err
 		return 0, err
 	}
 	defer ws.Close()
-	memo := &memoProvider{ProviderServer: providerserver.NewProtocol6(provider.New("bench")())(), answers: map[string]any{}}
+	served, err := provider.NewServer("bench")()
+	if err != nil {
+		return 0, err
+	}
+	memo := &memoProvider{ProviderServer: served, answers: map[string]any{}}
 	// Logs go where Terraform would send them: nowhere, unless TF_LOG says.
 	reattach, stop, err := devprovider.Serve(ctx, func() tfprotov6.ProviderServer { return memo },
 		tf6server.WithLoggingSink(&testing.RuntimeT{}))

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -19,7 +18,7 @@ import (
 
 // protoV6Providers serves the provider in-process to the real CLI.
 var protoV6Providers = map[string]func() (tfprotov6.ProviderServer, error){
-	"registry": providerserver.NewProtocol6WithError(New("test")()),
+	"registry": NewServer("test"),
 }
 
 // providerBlock configures a provider for reg; alias may be empty.
@@ -58,7 +57,7 @@ func accTest(t *testing.T, steps ...resource.TestStep) {
 func accTestAt(t *testing.T, now time.Time, steps ...resource.TestStep) {
 	t.Helper()
 	accTestWith(t, map[string]func() (tfprotov6.ProviderServer, error){
-		"registry": providerserver.NewProtocol6WithError(newWithClock("test", func() time.Time { return now })()),
+		"registry": serverOf(newWithClock("test", func() time.Time { return now })),
 	}, steps)
 }
 

@@ -168,7 +168,8 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 			},
 			"deletions": schema.ListNestedAttribute{
 				Computed:            true,
-				MarkdownDescription: "In a plan: every deletion the apply performs, one entry per digest. After apply: what it deleted.",
+				MarkdownDescription: "In a plan: every deletion the apply performs, one entry per digest. After apply: what it deleted, until the next " +
+					"refresh, which empties it, so that later plans carry no history (`summary` keeps the counts; the apply's output and the plan it applied list each one).",
 				NestedObject:        decisionObject,
 			},
 			"protected": schema.ListNestedAttribute{
@@ -184,7 +185,8 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 			},
 			"summary": schema.SingleNestedAttribute{
 				Computed:            true,
-				MarkdownDescription: "`deletions` in numbers, in all and per repository, so that a plan of thousands of deletions reads in a few lines.",
+				MarkdownDescription: "`deletions` in numbers, in all and per repository, so that a plan of thousands of deletions reads in a few lines. " +
+					"Refreshes keep it: after an apply, it counts what the last apply deleted.",
 				Attributes: map[string]schema.Attribute{
 					"tags":      schema.Int64Attribute{Computed: true, MarkdownDescription: "Tags removed."},
 					"manifests": schema.Int64Attribute{Computed: true, MarkdownDescription: "Manifests deleted by digest, with index children and referrers."},
@@ -378,22 +380,21 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		warnDestroyForgets(&resp.Diagnostics)
 		return
 	}
-	var state retentionModel
-	if !req.State.Raw.IsNull() {
-		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	}
 	if !req.Config.Raw.IsFullyKnown() {
 		resp.Diagnostics.AddWarning("Deletions not previewed",
 			"Part of this policy is known only after apply, so this plan cannot list what it deletes: the apply will decide "+
 				"from the registry as it is then, still within max_deletions, and record what it deleted in deletions. "+
 				"To review the deletions first, apply what the policy depends on (-target), then plan again.")
 	}
-	source := deletionPlanSource(req, hasValue(state.PendingDeletions) && len(state.PendingDeletions.Elements()) > 0)
+	pending, err := priorList(ctx, req.State.Raw, "pending_deletions")
+	if err != nil {
+		resp.Diagnostics.AddError("Internal error", fmt.Sprintf("Reading pending_deletions: %v. Please report this to the provider's developers.", err))
+	}
+	source := deletionPlanSource(req, listLength(pending) > 0)
 	if resp.Diagnostics.HasError() || r.client == nil || source == planNothing {
 		return
 	}
-	var plan retentionModel // fully known from here on: planNothing covers unknown configuration
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	plan := configOf(ctx, req.Plan, &resp.Diagnostics) // fully known from here on: planNothing covers unknown configuration
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -404,7 +405,7 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		outcome := r.decide(ctx, plan, &resp.Diagnostics)
 		decisions, found = outcome.decisions, outcome.values()
 	case planFromPending:
-		decisions = decisionsFrom(state.PendingDeletions)
+		decisions = decisionsOf(pending, &resp.Diagnostics)
 	}
 	checkMaxDeletions(plan.MaxDeletions, decisions, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
@@ -417,6 +418,7 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		}
 	}
 	resp.Plan.Raw = plannedValue(resp.Plan.Raw, plan.Repositories, decisions, found, &resp.Diagnostics)
+	setAsideIn(ctx).replan(found, "pending_deletions", "deletions")
 	if source == planFromRegistry {
 		recordsOf(r.client).settle(retentionPolicyType, req, resp)
 	}
@@ -431,9 +433,11 @@ func checkMaxDeletions(limit types.Int64, decisions []decisionModel, diags *diag
 	}
 }
 
+// Read records in pending_deletions what the policy would delete now, and
+// keeps no deletions: what the last apply deleted stays out of later plans
+// (see server.go), counted in summary.
 func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state retentionModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	state := configOf(ctx, req.State, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -443,6 +447,7 @@ func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadReq
 	}
 	refreshed := outcome.values()
 	refreshed["pending_deletions"] = decisionsValue(outcome.decisions)
+	refreshed["deletions"] = decisionsValue(nil)
 	resp.State.Raw = withAttributes(resp.State.Raw, refreshed, &resp.Diagnostics)
 }
 
@@ -461,12 +466,16 @@ func (r *RetentionPolicyResource) Update(ctx context.Context, req resource.Updat
 // plan is skipped with a warning. The planned deletions are always known
 // here: Terraform plans again during apply, with every value known.
 func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
-	var deletions types.List
-	diags.Append(planned.GetAttribute(ctx, path.Root("deletions"), &deletions)...)
+	list, err := plannedList(ctx, planned.Raw, "deletions")
+	if err != nil {
+		diags.AddError("Internal error", fmt.Sprintf("Reading deletions: %v. Please report this to the provider's developers.", err))
+		return
+	}
+	deletions := decisionsOf(list, diags)
 	if diags.HasError() {
 		return
 	}
-	report, err := r.client.ExecuteBatches(ctx, batches(decisionsFrom(deletions)))
+	report, err := r.client.ExecuteBatches(ctx, batches(deletions))
 	for _, s := range report.Skipped {
 		diags.AddWarning("Skipped a planned deletion", s)
 	}
@@ -554,26 +563,6 @@ func stringsValue(values []string) tftypes.Value {
 		elems[i] = tftypes.NewValue(tftypes.String, v)
 	}
 	return tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, elems)
-}
-
-// decisionsFrom reads a decision list by hand: the framework's reflection
-// (ElementsAs) takes seconds for ten thousand entries, this milliseconds.
-func decisionsFrom(list types.List) []decisionModel {
-	out := make([]decisionModel, 0, len(list.Elements()))
-	for _, e := range list.Elements() {
-		a := e.(types.Object).Attributes()
-		out = append(out, decisionModel{
-			Repository: a["repository"].(types.String).ValueString(),
-			Digest:     a["digest"].(types.String).ValueString(),
-			Action:     a["action"].(types.String).ValueString(),
-			Tags:       stringsOf(a["tags"]),
-			Referrers:  stringsOf(a["referrers"]),
-			Children:   stringsOf(a["children"]),
-			Reason:     a["reason"].(types.String).ValueString(),
-			Bytes:      a["bytes"].(types.Int64).ValueInt64Pointer(),
-		})
-	}
-	return out
 }
 
 func stringsOf(v attr.Value) []string {

@@ -504,7 +504,7 @@ func TestAccRetentionPolicy_savedPlanAfterTheRegistryChanged(t *testing.T) {
 }
 
 // The plan is built as raw values (withAttributes, decisionsValue) and read
-// back by hand (decisionsFrom): a round trip through the framework's own
+// back by hand (decisionsOf): a round trip through the framework's own
 // Plan proves they match the schema, which otherwise only TF_ACC runs see.
 func TestRetentionPlanValuesRoundTrip(t *testing.T) {
 	ctx := context.Background()
@@ -526,7 +526,7 @@ func TestRetentionPlanValuesRoundTrip(t *testing.T) {
 	if diags.HasError() {
 		t.Fatal(diags)
 	}
-	if got := decisionsFrom(model.Deletions); !reflect.DeepEqual(got, want) {
+	if got := decisionsOf(rawAttribute(plan.Raw, "deletions"), &diags); !reflect.DeepEqual(got, want) {
 		t.Fatalf("deletions read back as %+v, want %+v", got, want)
 	}
 	if model.ID.ValueString() != "app" || len(model.PendingDeletions.Elements()) != 0 {

@@ -1,0 +1,137 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"reflect"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+)
+
+// A policy's plan and its state after apply can list tens of thousands of
+// deletions. Converting such a list through the framework's reflection
+// (Get of the whole model, or of the list) builds an attr.Value per
+// element and field, which took seconds and hundreds of megabytes per
+// conversion: Read, ModifyPlan and the apply read the configuration
+// attributes one by one (configOf) and the lists from their raw values
+// (rawAttribute, decisionsOf), as the plan is built (withAttributes).
+
+// computedLists are the computed attributes whose size grows with the
+// registry, which configOf leaves out.
+var computedLists = map[string]bool{"pending_deletions": true, "deletions": true, "protected": true, "summary": true}
+
+// attributeGetter is a state, plan or configuration.
+type attributeGetter interface {
+	GetAttribute(ctx context.Context, p path.Path, target any) diag.Diagnostics
+}
+
+// configOf is the model of a state or plan without its computed lists:
+// every other attribute, each read on its own. The lists stay zero.
+func configOf(ctx context.Context, from attributeGetter, diags *diag.Diagnostics) retentionModel {
+	var m retentionModel
+	v := reflect.ValueOf(&m).Elem()
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Tag.Get("tfsdk")
+		if !computedLists[name] {
+			diags.Append(from.GetAttribute(ctx, path.Root(name), v.Field(i).Addr().Interface())...)
+		}
+	}
+	return m
+}
+
+// rawAttribute is one attribute of a known object value, or a null value
+// (of no type) when the object is null or unknown.
+func rawAttribute(object tftypes.Value, name string) tftypes.Value {
+	var attributes map[string]tftypes.Value
+	if !object.IsKnown() || object.IsNull() || object.As(&attributes) != nil {
+		return tftypes.Value{}
+	}
+	return attributes[name]
+}
+
+// listLength is the number of elements of a known list value, 0 otherwise.
+func listLength(list tftypes.Value) int {
+	var elems []tftypes.Value
+	if !list.IsKnown() || list.IsNull() || list.As(&elems) != nil {
+		return 0
+	}
+	return len(elems)
+}
+
+// decisionFields maps each tfsdk name of decisionModel to its field index.
+var decisionFields = func() map[string]int {
+	fields := map[string]int{}
+	t := reflect.TypeFor[decisionModel]()
+	for i := range t.NumField() {
+		fields[t.Field(i).Tag.Get("tfsdk")] = i
+	}
+	return fields
+}()
+
+// decisionsOf reads the raw value of deletions / pending_deletions, each
+// attribute into the decisionModel field of the same tfsdk name.
+func decisionsOf(list tftypes.Value, diags *diag.Diagnostics) []decisionModel {
+	var elems []tftypes.Value
+	if !list.IsKnown() || list.IsNull() {
+		return nil
+	}
+	if err := list.As(&elems); err != nil {
+		diags.AddError("Internal error", fmt.Sprintf("Reading deletions: %v. Please report this to the provider's developers.", err))
+		return nil
+	}
+	out := make([]decisionModel, len(elems))
+	for i, e := range elems {
+		var attributes map[string]tftypes.Value
+		err := e.As(&attributes)
+		d := reflect.ValueOf(&out[i]).Elem()
+		for name, field := range decisionFields {
+			if err == nil {
+				err = setField(d.Field(field), attributes[name])
+			}
+		}
+		if err != nil {
+			diags.AddError("Internal error", fmt.Sprintf("Reading deletion %d: %v. Please report this to the provider's developers.", i, err))
+			return nil
+		}
+	}
+	return out
+}
+
+// setField sets a string, []string or *int64 field from a raw value.
+func setField(field reflect.Value, raw tftypes.Value) error {
+	switch target := field.Addr().Interface().(type) {
+	case *string:
+		if raw.IsNull() {
+			return nil
+		}
+		return raw.As(target)
+	case *[]string:
+		var elems []tftypes.Value
+		if err := raw.As(&elems); err != nil {
+			return err
+		}
+		*target = make([]string, len(elems))
+		for i, e := range elems {
+			if err := e.As(&(*target)[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	case **int64:
+		if raw.IsNull() {
+			*target = nil
+			return nil
+		}
+		var n big.Float
+		if err := raw.As(&n); err != nil {
+			return err
+		}
+		i, _ := n.Int64()
+		*target = &i
+		return nil
+	}
+	return fmt.Errorf("no conversion to %s", field.Type())
+}
