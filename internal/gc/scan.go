@@ -115,7 +115,7 @@ func (inv *inventory) walkBlobs(ctx context.Context, d storagedriver.StorageDriv
 			}
 			var blobs []blobFile
 			var others []string
-			err := walkTree(ctx, d, prefix, func(fi storagedriver.FileInfo) error {
+			err := walkerFor(d)(ctx, d, prefix, func(fi storagedriver.FileInfo) error {
 				if fi.IsDir() {
 					return nil
 				}
@@ -194,7 +194,7 @@ func (inv *inventory) walkRepositories(ctx context.Context, d storagedriver.Stor
 	for _, w := range walks {
 		g.Go(func() error {
 			c := repositoryCollector{blobs: &inv.blobs, walk: w, byName: map[string]*repository{}}
-			if err := walkTree(ctx, d, w.root, c.visit); err != nil {
+			if err := walkerFor(d)(ctx, d, w.root, c.visit); err != nil {
 				return err
 			}
 			mu.Lock() // once per walk, not per file

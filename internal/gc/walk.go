@@ -2,6 +2,7 @@ package gc
 
 import (
 	"context"
+	"path"
 	"slices"
 	"strings"
 
@@ -71,4 +72,134 @@ func sortRepositories(repos []*repository, driverName string) {
 	}
 	key := func(r *repository) string { return strings.ReplaceAll(r.name+"/_manifests", "/", separator) }
 	slices.SortFunc(repos, func(a, b *repository) int { return strings.Compare(key(a), key(b)) })
+}
+
+// walker visits the files and directories below root that the scan
+// reads, as storagedriver.StorageDriver.Walk does.
+type walker func(ctx context.Context, d storagedriver.StorageDriver, root string, visit storagedriver.WalkFn) error
+
+// walkerFor picks how to visit a part of the storage. S3's Walk is one
+// listing of every key below a path, sizes included: nothing is cheaper,
+// and it shows the files the layout does not account for, which batch
+// deletion needs to know (sweep.go). The other drivers' Walk (filesystem,
+// GCS, Azure: storagedriver.WalkFallback) lists every directory and stats
+// every entry, a system call or a request each: layoutWalk lists only
+// the directories the layout defines and stats only its files, a few
+// times fewer.
+func walkerFor(d storagedriver.StorageDriver) walker {
+	if d.Name() == "s3aws" {
+		return walkTree
+	}
+	return layoutWalk
+}
+
+// layoutWalk visits what walkTree would, as far as the scan reads it: blob
+// data files below a blob prefix directory; below a repository directory,
+// _manifests directories, revision and layer links, tags' current links
+// and tag index entry directories. A directory for which visit returns
+// storagedriver.ErrSkipDir is not descended. Only entries of a listing
+// are listed or stat'ed below: any of them may be a file where the layout
+// has a directory.
+func layoutWalk(ctx context.Context, d storagedriver.StorageDriver, root string, visit storagedriver.WalkFn) error {
+	if strings.HasPrefix(root, blobsRoot+"/") {
+		return visitEach(ctx, d, root, "data", visit)
+	}
+	return layoutWalkRepositories(ctx, d, root, visit)
+}
+
+// layoutWalkRepositories visits dir, a repository or a namespace, and
+// the repositories below it.
+func layoutWalkRepositories(ctx context.Context, d storagedriver.StorageDriver, dir string, visit storagedriver.WalkFn) error {
+	return forEachChild(ctx, d, dir, func(child string) error {
+		if err := visit(directoryInfo(child)); err == storagedriver.ErrSkipDir {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		switch base := path.Base(child); {
+		case base == "_manifests":
+			return forEachChild(ctx, d, child, func(kind string) error {
+				switch path.Base(kind) {
+				case "revisions":
+					return visitLinks(ctx, d, kind, visit)
+				case "tags":
+					return forEachChild(ctx, d, kind, func(tag string) error { return layoutWalkTag(ctx, d, tag, visit) })
+				}
+				return nil
+			})
+		case base == "_layers":
+			return visitLinks(ctx, d, child, visit)
+		case !isInternal(child):
+			return layoutWalkRepositories(ctx, d, child, visit)
+		}
+		return nil
+	})
+}
+
+// layoutWalkTag visits a tag's current link and its index entries.
+func layoutWalkTag(ctx context.Context, d storagedriver.StorageDriver, tag string, visit storagedriver.WalkFn) error {
+	return forEachChild(ctx, d, tag, func(child string) error {
+		switch path.Base(child) {
+		case "current":
+			return visitFile(ctx, d, child, child+"/link", visit)
+		case "index":
+			return forEachChild(ctx, d, child, func(algorithm string) error {
+				return forEachChild(ctx, d, algorithm, func(entry string) error {
+					if err := visit(directoryInfo(entry)); err != storagedriver.ErrSkipDir {
+						return err
+					}
+					return nil
+				})
+			})
+		}
+		return nil
+	})
+}
+
+// visitLinks visits the link files of dir/<algorithm>/<hex>/link.
+func visitLinks(ctx context.Context, d storagedriver.StorageDriver, dir string, visit storagedriver.WalkFn) error {
+	return forEachChild(ctx, d, dir, func(algorithm string) error { return visitEach(ctx, d, algorithm, "link", visit) })
+}
+
+// visitEach visits the file named name in each directory below dir.
+func visitEach(ctx context.Context, d storagedriver.StorageDriver, dir, name string, visit storagedriver.WalkFn) error {
+	return forEachChild(ctx, d, dir, func(child string) error { return visitFile(ctx, d, child, child+"/"+name, visit) })
+}
+
+// forEachChild calls f with each entry of dir's listing, stopping at the
+// first error.
+func forEachChild(ctx context.Context, d storagedriver.StorageDriver, dir string, f func(child string) error) error {
+	children, err := listDirectory(ctx, d, dir)
+	if err != nil {
+		return err
+	}
+	for _, child := range children {
+		if err := f(child); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// visitFile visits the file at p, if there is one. p is below listed,
+// an entry of a listing, which may be a file where the layout has a
+// directory: nothing is below it then, whatever error the driver gives.
+func visitFile(ctx context.Context, d storagedriver.StorageDriver, listed, p string, visit storagedriver.WalkFn) error {
+	fi, err := d.Stat(ctx, p)
+	switch {
+	case isNotFound(err):
+		return nil
+	case err != nil:
+		if isFile(ctx, d, listed) {
+			return nil
+		}
+		return err
+	case fi.IsDir():
+		return nil
+	}
+	return visit(fi)
+}
+
+func directoryInfo(p string) storagedriver.FileInfo {
+	return storagedriver.FileInfoInternal{FileInfoFields: storagedriver.FileInfoFields{Path: p, IsDir: true}}
 }
