@@ -10,10 +10,18 @@ import (
 )
 
 // deletion is a path the reference deletes (a directory, or a layer
-// link file) and the one file the layout puts there.
+// link file) and the one file the layout puts there ("" for the path
+// itself), kept apart so that only batch deletion pays for joining them.
 type deletion struct {
 	path string
 	file string
+}
+
+func (del deletion) filePath() string {
+	if del.file == "" {
+		return del.path
+	}
+	return del.path + "/" + del.file
 }
 
 // batchDeleter is a storage that deletes files by their exact path many
@@ -26,41 +34,48 @@ type batchDeleter interface {
 // sweep deletes what plan lists, in the reference's order (manifests, then
 // blobs, then layer links), each step in parallel. The paths deleted are
 // the reference's, so both leave the same files behind. unexpected is the
-// scan's (inventory.unexpected).
+// scan's (inventory.unexpected). Each step's paths are made when it
+// starts: at 100,000 manifests they take more memory than the inventory.
 func sweep(ctx context.Context, d storagedriver.StorageDriver, plan *sweepPlan, unexpected map[string]bool, concurrency int, progress func(string)) error {
-	var manifests []deletion
-	for _, m := range plan.manifests {
-		for _, tag := range m.tags {
-			manifests = append(manifests, inDirectory(tagIndexEntryPath(m.repo, tag, m.digest), "link"))
-		}
-		manifests = append(manifests, inDirectory(revisionPath(m.repo, m.digest), "link"))
-	}
-	blobs := make([]deletion, len(plan.blobs))
-	for i, dg := range plan.blobs {
-		blobs[i] = inDirectory(blobPath(dg), "data")
-	}
-	layerLinks := make([]deletion, len(plan.layerLinks))
-	for i, l := range plan.layerLinks {
-		p := layerLinkPath(l.repo, l.digest)
-		layerLinks[i] = deletion{path: p, file: p}
-	}
 	steps := []struct {
 		what      string
-		deletions []deletion
-	}{{"manifest links", manifests}, {"blobs", blobs}, {"layer links", layerLinks}}
+		deletions func() []deletion
+	}{
+		{"manifest links", func() []deletion {
+			var out []deletion
+			for _, m := range plan.manifests {
+				for _, tag := range m.tags {
+					out = append(out, deletion{tagIndexEntryPath(m.repo, tag, m.digest), "link"})
+				}
+				out = append(out, deletion{revisionPath(m.repo, m.digest), "link"})
+			}
+			return out
+		}},
+		{"blobs", func() []deletion {
+			out := make([]deletion, len(plan.blobs))
+			for i, dg := range plan.blobs {
+				out[i] = deletion{blobPath(dg), "data"}
+			}
+			return out
+		}},
+		{"layer links", func() []deletion {
+			out := make([]deletion, len(plan.layerLinks))
+			for i, l := range plan.layerLinks {
+				out[i] = deletion{layerLinkPath(l.repo, l.digest), ""}
+			}
+			return out
+		}},
+	}
 	for _, step := range steps {
-		count := newProgressCounter(len(step.deletions), func(done int) {
-			progress(fmt.Sprintf("swept %d of %d %s", done, len(step.deletions), step.what))
+		deletions := step.deletions()
+		count := newProgressCounter(len(deletions), func(done int) {
+			progress(fmt.Sprintf("swept %d of %d %s", done, len(deletions), step.what))
 		})
-		if err := deleteEach(ctx, d, step.deletions, unexpected, concurrency, count); err != nil {
+		if err := deleteEach(ctx, d, deletions, unexpected, concurrency, count); err != nil {
 			return fmt.Errorf("sweeping %s: %w", step.what, err)
 		}
 	}
 	return nil
-}
-
-func inDirectory(dir, file string) deletion {
-	return deletion{path: dir, file: dir + "/" + file}
 }
 
 // deleteEach deletes the deletions: on a batchDeleter by their one file,
@@ -71,7 +86,7 @@ func deleteEach(ctx context.Context, d storagedriver.StorageDriver, deletions []
 	var paths, files []string
 	for _, del := range deletions {
 		if batched && !unexpected[del.path] {
-			files = append(files, del.file)
+			files = append(files, del.filePath())
 		} else {
 			paths = append(paths, del.path)
 		}
