@@ -4,9 +4,10 @@
 //
 // It deletes what `registry garbage-collect [--delete-untagged]` of
 // distribution v3 deletes on the same storage (see mark for the rules and
-// the deliberate differences), but reads the storage in a few walks
-// and parallel reads instead of a sequential round trip per manifest and
-// tag, which on object storage is most of the reference's time. It
+// the deliberate differences), but reads the storage in parallel
+// listings and reads instead of a sequential round trip per manifest and
+// tag, which on object storage is most of the reference's time, and on
+// S3 deletes a thousand keys per request (s3.go). It
 // writes nothing to stdout: in a provider, stdout belongs to the plugin
 // protocol. Progress goes to Options.Progress.
 package gc
