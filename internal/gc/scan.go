@@ -59,7 +59,8 @@ type manifestBlobs struct {
 // scan reads the storage: the blobs, one walk per prefix directory
 // (sha256/00 to ff), while the repositories are listed; then the
 // repositories, a walk each; then the tags' current links and the
-// manifest bodies. Each step runs at most concurrency requests at once.
+// manifest bodies. Each step runs at most concurrency requests at once
+// (the first two, side by side, twice that).
 func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int) (*inventory, error) {
 	inv := &inventory{blobs: newBlobTable(), manifests: map[blobID]manifestBlobs{}, unexpected: map[string]bool{}}
 	var walks []repositoryWalk
