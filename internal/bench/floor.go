@@ -26,6 +26,9 @@ var floors = map[string]floor{
 	"describe":              floorDescribe,
 	"head":                  floorHead,
 	"delete-all-but-newest": floorDeleteAllButNewest,
+	// the scale bench's apply (by semver): a HEAD per tag, a DELETE per
+	// image that keep-newest-10 drops.
+	"head-delete-all-but-newest": floorHeadDeleteAllButNewest,
 }
 
 type tagWork func(ctx context.Context, puller *remote.Puller, ref name.Tag) error
@@ -86,6 +89,16 @@ func floorDeleteAllButNewest(ctx context.Context, url string, repos []string) er
 	})
 }
 
+func floorHeadDeleteAllButNewest(ctx context.Context, url string, repos []string) error {
+	return eachTag(ctx, url, repos, func(ctx context.Context, puller *remote.Puller, ref name.Tag) error {
+		desc, err := puller.Head(ctx, ref)
+		if err != nil || isNewest(ref.TagStr()) {
+			return err
+		}
+		return remote.Delete(ref.Context().Digest(desc.Digest.String()), remote.WithContext(ctx))
+	})
+}
+
 func isNewest(tag string) bool {
 	for i := tagsPerRepo - keepNewest; i < tagsPerRepo; i++ {
 		if tagName(i) == tag {
@@ -119,7 +132,7 @@ const floorChildArg = "-floor-in-child"
 // registry URL and the repositories.
 func runFloorChild(ctx context.Context, args []string) error {
 	if len(args) < 2 || floors[args[0]] == nil {
-		return fmt.Errorf("usage: %s {describe|head|delete-all-but-newest} URL REPOSITORY...", floorChildArg)
+		return fmt.Errorf("usage: %s {describe|head|delete-all-but-newest|head-delete-all-but-newest} URL REPOSITORY...", floorChildArg)
 	}
 	start := time.Now()
 	if err := floors[args[0]](ctx, args[1], args[2:]); err != nil {

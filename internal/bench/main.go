@@ -59,6 +59,9 @@ func run(ctx context.Context) error {
 	// BENCH=gc runs only the GC cases, which need neither Terraform nor
 	// the seeded registries; BENCH=retention only the others.
 	only := os.Getenv("BENCH")
+	if only == "scale" { // scale.go: 50,000 tags
+		return scaleBench(ctx)
+	}
 	if only != "gc" {
 		if err := pinGoBuildCache(); err != nil {
 			return err
@@ -89,6 +92,9 @@ func run(ctx context.Context) error {
 	for _, r := range results {
 		fmt.Printf("%-62s %8.2fs %7.2fs %8.2fx %12s %9s %10s %7s\n", r.name, r.wall.Seconds(), r.floor.Seconds(),
 			r.wall.Seconds()/r.floor.Seconds(), r.withShare(r.share), r.shareRatio(), r.withShare(r.currentShare), r.peak())
+	}
+	if only == "" {
+		return scaleBench(ctx)
 	}
 	return nil
 }

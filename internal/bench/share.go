@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -35,6 +36,25 @@ func (m *memoProvider) PlanResourceChange(ctx context.Context, req *tfprotov6.Pl
 	key := memoKey("plan", req.TypeName, req.Config, req.PriorState, req.ProposedNewState)
 	return remember(m, key, func() (*tfprotov6.PlanResourceChangeResponse, error) {
 		return m.ProviderServer.PlanResourceChange(ctx, req)
+	})
+}
+
+// ReadResource and UpgradeResourceState are remembered too: a plan over an
+// existing state refreshes it.
+func (m *memoProvider) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
+	key := memoKey("refresh", req.TypeName, req.CurrentState)
+	return remember(m, key, func() (*tfprotov6.ReadResourceResponse, error) {
+		return m.ProviderServer.ReadResource(ctx, req)
+	})
+}
+
+func (m *memoProvider) UpgradeResourceState(ctx context.Context, req *tfprotov6.UpgradeResourceStateRequest) (*tfprotov6.UpgradeResourceStateResponse, error) {
+	key := "upgrade\x00" + req.TypeName
+	if req.RawState != nil {
+		key += "\x00" + string(req.RawState.JSON)
+	}
+	return remember(m, key, func() (*tfprotov6.UpgradeResourceStateResponse, error) {
+		return m.ProviderServer.UpgradeResourceState(ctx, req)
 	})
 }
 
@@ -80,14 +100,14 @@ const currentTerraform = "bin/terraform-1.14"
 // terraformShares is Terraform's share of a plan of config under the
 // Terraform the plans run under, then under currentTerraform.
 func terraformShares(ctx context.Context, config string) (share, current time.Duration, err error) {
-	if share, err = terraformShare(ctx, config, ""); err != nil {
+	if share, err = terraformShare(ctx, config, "", nil); err != nil {
 		return 0, 0, err
 	}
 	root, err := devprovider.ModuleRoot()
 	if err != nil {
 		return 0, 0, err
 	}
-	current, err = terraformShare(ctx, config, filepath.Join(root, currentTerraform))
+	current, err = terraformShare(ctx, config, filepath.Join(root, currentTerraform), nil)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", currentTerraform, err)
 	}
@@ -95,14 +115,20 @@ func terraformShares(ctx context.Context, config string) (share, current time.Du
 }
 
 // terraformShare times `terraform plan` of config through memoProvider,
-// with the CLI at cli (initWorkspace), after one unmeasured plan that
-// teaches it the answers: the best of several runs (fastest).
-func terraformShare(ctx context.Context, config, cli string) (time.Duration, error) {
+// with the CLI at cli (initWorkspace) and state as terraform.tfstate when
+// not nil, after one unmeasured plan that teaches it the answers: the
+// best of several runs (fastest).
+func terraformShare(ctx context.Context, config, cli string, state []byte) (time.Duration, error) {
 	ws, err := initWorkspace(ctx, config, cli)
 	if err != nil {
 		return 0, err
 	}
 	defer ws.Close()
+	if state != nil {
+		if err := os.WriteFile(filepath.Join(ws.Dir, "terraform.tfstate"), state, 0o600); err != nil {
+			return 0, err
+		}
+	}
 	served, err := provider.NewServer("bench")()
 	if err != nil {
 		return 0, err
