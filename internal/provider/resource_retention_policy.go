@@ -167,10 +167,10 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 				NestedObject:        decisionObject,
 			},
 			"deletions": schema.ListNestedAttribute{
-				Computed:            true,
+				Computed: true,
 				MarkdownDescription: "In a plan: every deletion the apply performs, one entry per digest. After apply: what it deleted, until the next " +
 					"refresh, which empties it, so that later plans carry no history (`summary` keeps the counts; the apply's output and the plan it applied list each one).",
-				NestedObject:        decisionObject,
+				NestedObject: decisionObject,
 			},
 			"protected": schema.ListNestedAttribute{
 				Computed: true,
@@ -184,7 +184,7 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 					"can be passed as it is. A reference names this registry when its host is the provider's `url` host or one of its `aliases`.",
 			},
 			"summary": schema.SingleNestedAttribute{
-				Computed:            true,
+				Computed: true,
 				MarkdownDescription: "`deletions` in numbers, in all and per repository, so that a plan of thousands of deletions reads in a few lines. " +
 					"Refreshes keep it: after an apply, it counts what the last apply deleted.",
 				Attributes: map[string]schema.Attribute{
