@@ -144,7 +144,8 @@ func rewriteAttributes(object []byte, replace func(name string, value []byte) []
 	if err != nil {
 		return nil, err
 	}
-	if !(code >= 0x80 && code <= 0x8f || code == 0xde || code == 0xdf) { // not a map: null or unknown
+	isMap := code >= 0x80 && code <= 0x8f || code == 0xde || code == 0xdf // fixmap, map16, map32
+	if !isMap { // null or unknown
 		return object, nil
 	}
 	n, err := dec.DecodeMapLen()
