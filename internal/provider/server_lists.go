@@ -145,7 +145,7 @@ func rewriteAttributes(object []byte, replace func(name string, value []byte) []
 		return nil, err
 	}
 	isMap := code >= 0x80 && code <= 0x8f || code == 0xde || code == 0xdf // fixmap, map16, map32
-	if !isMap { // null or unknown
+	if !isMap {                                                           // null or unknown
 		return object, nil
 	}
 	n, err := dec.DecodeMapLen()
