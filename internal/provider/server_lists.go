@@ -144,8 +144,9 @@ func rewriteAttributes(object []byte, replace func(name string, value []byte) []
 	if err != nil {
 		return nil, err
 	}
-	isMap := code >= 0x80 && code <= 0x8f || code == 0xde || code == 0xdf // fixmap, map16, map32
-	if !isMap {                                                           // null or unknown
+	// A map is fixmap, map16 or map32; anything else is null or unknown.
+	isMap := code >= 0x80 && code <= 0x8f || code == 0xde || code == 0xdf
+	if !isMap {
 		return object, nil
 	}
 	n, err := dec.DecodeMapLen()
