@@ -132,7 +132,7 @@ const floorChildArg = "-floor-in-child"
 // registry URL and the repositories.
 func runFloorChild(ctx context.Context, args []string) error {
 	if len(args) < 2 || floors[args[0]] == nil {
-		return fmt.Errorf("usage: %s {describe|head|delete-all-but-newest|head-delete-all-but-newest} URL REPOSITORY...", floorChildArg)
+		return fmt.Errorf("usage: %s {describe|head|delete-all-but-newest|head-delete-all-but-newest} URL REPOSITORY [REPOSITORY ...]", floorChildArg)
 	}
 	start := time.Now()
 	if err := floors[args[0]](ctx, args[1], args[2:]); err != nil {

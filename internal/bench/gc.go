@@ -465,8 +465,12 @@ func checkServed(ctx context.Context, s gcStorage, shape gcShape, untaggedKept b
 	if err != nil {
 		return err
 	}
-	if got, err := img.Digest(); err != nil || got.String() != tagged.digest.String() {
-		return fmt.Errorf("%s is %v (%v), want %s", ref, got, err, tagged.digest)
+	got, err := img.Digest()
+	if err != nil {
+		return fmt.Errorf("%s: %w", ref, err)
+	}
+	if got.String() != tagged.digest.String() {
+		return fmt.Errorf("%s is %v, want %s", ref, got, tagged.digest)
 	}
 	if err := validate.Image(img); err != nil {
 		return fmt.Errorf("%s: %w", ref, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
@@ -76,7 +77,7 @@ func run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		results = append(reads, apply...)
+		results = slices.Concat(reads, apply)
 	}
 	if only != "retention" {
 		gcs, err := gcCases(ctx)

@@ -90,13 +90,13 @@ func (c *campaign) checkComplete(repo, tag string, e expectation, referrers map[
 // DELETE of any of refs relied on started, and that view was as young as
 // the apply promises; otherwise it counts against the target (real), and
 // failed reports true.
-func (c *campaign) failed(repo string, e expectation, real *int, msg string, refs ...string) bool {
+func (c *campaign) failed(repo string, e expectation, realLosses *int, msg string, refs ...string) bool {
 	if e.raced && c.insideWindow(repo, e.at, refs) {
 		c.windowLosses++
 		c.t.Logf("inside the documented window: %s (raced at %s)", msg, e.at.Format("15:04:05.000"))
 		return false
 	}
-	*real++
+	*realLosses++
 	c.t.Errorf("%s (raced: %v)", msg, e.raced)
 	return true
 }

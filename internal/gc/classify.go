@@ -48,7 +48,7 @@ var errUnclassified = errors.New("not a manifest garbage collection knows")
 func parseManifest(body []byte) (manifestRefs, error) {
 	var m manifestBody
 	if err := json.Unmarshal(body, &m); err != nil {
-		return manifestRefs{}, fmt.Errorf("%w: not JSON (%v)", errUnclassified, err)
+		return manifestRefs{}, fmt.Errorf("%w: not JSON (%w)", errUnclassified, err)
 	}
 	if m.SchemaVersion == nil {
 		return manifestRefs{}, fmt.Errorf("%w: no schemaVersion", errUnclassified)

@@ -2,6 +2,7 @@ package gc
 
 import (
 	"context"
+	"errors"
 	"path"
 	"slices"
 	"strings"
@@ -111,7 +112,7 @@ func layoutWalk(ctx context.Context, d storagedriver.StorageDriver, root string,
 // the repositories below it.
 func layoutWalkRepositories(ctx context.Context, d storagedriver.StorageDriver, dir string, visit storagedriver.WalkFn) error {
 	return forEachChild(ctx, d, dir, func(child string) error {
-		if err := visit(directoryInfo(child)); err == storagedriver.ErrSkipDir {
+		if err := visit(directoryInfo(child)); errors.Is(err, storagedriver.ErrSkipDir) {
 			return nil
 		} else if err != nil {
 			return err
@@ -145,7 +146,7 @@ func layoutWalkTag(ctx context.Context, d storagedriver.StorageDriver, tag strin
 		case "index":
 			return forEachChild(ctx, d, child, func(algorithm string) error {
 				return forEachChild(ctx, d, algorithm, func(entry string) error {
-					if err := visit(directoryInfo(entry)); err != storagedriver.ErrSkipDir {
+					if err := visit(directoryInfo(entry)); !errors.Is(err, storagedriver.ErrSkipDir) {
 						return err
 					}
 					return nil

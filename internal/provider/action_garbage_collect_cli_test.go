@@ -201,6 +201,7 @@ type pausedAfterScan struct {
 }
 
 func (p *pausedAfterScan) serve(t *testing.T) func() tfprotov6.ProviderServer {
+	//nolint:staticcheck // SA1019: ProviderServer lacks the action methods until terraform-plugin-go moves them there.
 	p.ProviderServerWithActions = newProviderServer(t)().(tfprotov6.ProviderServerWithActions)
 	return func() tfprotov6.ProviderServer { return p }
 }

@@ -44,6 +44,7 @@ func invokeGarbageCollect(t *testing.T, ctx context.Context, reg *testregistry.R
 	if err != nil {
 		t.Fatal(err)
 	}
+	//nolint:staticcheck // SA1019: ProviderServer lacks the action methods until terraform-plugin-go moves them there.
 	server, ok := served.(tfprotov6.ProviderServerWithActions)
 	if !ok {
 		t.Fatalf("%T does not serve actions", served)

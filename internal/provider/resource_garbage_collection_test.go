@@ -326,7 +326,10 @@ func expectBlobInStorage(storage gc.Storage, digest v1.Hash, exists bool) resour
 		}
 		_, err = d.Stat(ctx, "/docker/registry/v2/blobs/"+digest.Algorithm+"/"+digest.Hex[:2]+"/"+digest.Hex+"/data")
 		if found := err == nil; found != exists {
-			return fmt.Errorf("blob %s in %s storage: exists=%v (%v), want %v", digest, storage.Driver, found, err, exists)
+			if err != nil {
+				return fmt.Errorf("blob %s in %s storage: exists=false (%w), want true", digest, storage.Driver, err)
+			}
+			return fmt.Errorf("blob %s in %s storage: exists=true, want false", digest, storage.Driver)
 		}
 		return nil
 	}

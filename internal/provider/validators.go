@@ -36,7 +36,7 @@ var (
 		description: "must be a valid RE2 regular expression",
 		check: func(s string) error {
 			if _, err := regexp.Compile(s); err != nil {
-				return fmt.Errorf("%q is not a valid regular expression (RE2 syntax, see https://golang.org/s/re2syntax): %v", s, err)
+				return fmt.Errorf("%q is not a valid regular expression (RE2 syntax, see https://golang.org/s/re2syntax): %w", s, err)
 			}
 			return nil
 		},

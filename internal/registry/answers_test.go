@@ -110,7 +110,8 @@ func TestRetryBudgetRunsToItsEnd(t *testing.T) {
 		now:        func() time.Time { return now },
 	}
 	req, _ := http.NewRequest(http.MethodGet, "http://registry.test/v2/", nil)
-	if _, err := rt.RoundTrip(req); err == nil {
+	if resp, err := rt.RoundTrip(req); err == nil {
+		resp.Body.Close()
 		t.Fatal("no error")
 	}
 	if waited := now.Sub(time.Time{}); waited != time.Minute {

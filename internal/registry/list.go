@@ -47,7 +47,7 @@ func ValidateRepository(repo string) error {
 	// reference.WithName takes a first component followed by '/' for a
 	// registry host, which may have a port and capitals; a repository
 	// path has neither, and its limit counts every character.
-	if _, err := reference.WithName(repo); err != nil || strings.ContainsRune(repo, ':') || strings.ToLower(repo) != repo || len(repo) > reference.NameTotalLengthMax {
+	if _, err := reference.WithName(repo); err != nil || strings.ContainsRune(repo, ':') || strings.ToLower(repo) != repo || len(repo) > reference.RepositoryNameTotalLengthMax {
 		return fmt.Errorf("%q is not a valid repository name: use lowercase components of letters and digits (joined by '.', '_' or '-') "+
 			"separated by single '/', like team/app, with no empty, '.' or '..' component, no leading or trailing '/', at most 255 characters", repo)
 	}

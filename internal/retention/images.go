@@ -85,7 +85,7 @@ func parseImage(ref string, hosts Hosts) (Image, bool, error) {
 	}
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
-		return Image{}, false, fmt.Errorf("%q is not an image reference (host[:port]/repository[:tag][@sha256:digest]): %v", ref, err)
+		return Image{}, false, fmt.Errorf("%q is not an image reference (host[:port]/repository[:tag][@sha256:digest]): %w", ref, err)
 	}
 	if !hosts[canonicalHost(reference.Domain(named))] {
 		return Image{}, false, nil

@@ -240,7 +240,7 @@ func (r *Registry) setAddr(hostPort string) {
 // WithStorage, is kept.
 func (r *Registry) Close() error {
 	r.cancel()
-	return r.cleanups.run()
+	return r.run()
 }
 
 // cleanups is what Registry and MinIO undo on Close: everything they

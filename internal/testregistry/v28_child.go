@@ -78,14 +78,14 @@ func (p *childProcess) waitReady(r readiness) error {
 			// to bind: make sure ours is still running.
 			select {
 			case <-p.done:
-				return fmt.Errorf("exited: %v", p.err)
+				return fmt.Errorf("exited: %v", p.err) //nolint:errorlint // nil after a clean exit: %w would print %!w(<nil>)
 			default:
 				return nil
 			}
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("exited: %v", p.err)
+			return fmt.Errorf("exited: %v", p.err) //nolint:errorlint // nil after a clean exit: %w would print %!w(<nil>)
 		case <-deadline.C:
 			return fmt.Errorf("GET %s did not answer %v within %s", r.url, r.statuses, r.timeout)
 		case <-p.ctx.Done():
@@ -116,7 +116,7 @@ func (p *childProcess) stop() error {
 	select {
 	case <-p.done:
 		if p.ctx.Err() == nil {
-			err = fmt.Errorf("docker-registry exited before Close: %v\n%s", p.err, p.output())
+			err = fmt.Errorf("docker-registry exited before Close: %v\n%s", p.err, p.output()) //nolint:errorlint // nil after a clean exit: %w would print %!w(<nil>)
 		}
 	default:
 	}

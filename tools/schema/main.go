@@ -118,6 +118,7 @@ func convertAttribute(a *tfprotov6.SchemaAttribute) (*tfjson.SchemaAttribute, er
 		return nil, fmt.Errorf("nested attributes are not handled")
 	}
 	// tftypes and cty share Terraform's JSON type syntax.
+	//nolint:staticcheck // SA1019: tftypes offers no other way to write Terraform's JSON type syntax.
 	typeJSON, err := a.Type.MarshalJSON()
 	if err != nil {
 		return nil, err
