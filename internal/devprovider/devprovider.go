@@ -45,9 +45,33 @@ func BuildMirror(moduleRoot string) (string, error) {
 		cmd := exec.Command("go", "build", "-o", bin, ".")
 		cmd.Dir = moduleRoot
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("building the provider: %v\n%s", err, out)
+			return "", fmt.Errorf("building the provider: %w\n%s", err, out)
 		}
 		built = bin
+	}
+	return dir, nil
+}
+
+// MirrorArchive makes a new filesystem mirror in the packed layout from a
+// release archive (terraform-provider-registry_<version>_<os>_<arch>.zip,
+// installed as it is, under its own name) and returns its directory.
+func MirrorArchive(archive string) (string, error) {
+	content, err := os.ReadFile(archive)
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "terraform-provider-registry-mirror-")
+	if err != nil {
+		return "", err
+	}
+	for _, host := range hosts {
+		pkg := filepath.Join(dir, host, "distreg", "registry")
+		if err := os.MkdirAll(pkg, 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(pkg, filepath.Base(archive)), content, 0o644); err != nil {
+			return "", err
+		}
 	}
 	return dir, nil
 }

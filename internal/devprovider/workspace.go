@@ -35,6 +35,16 @@ func NewWorkspace(files map[string][]byte) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewMirrorWorkspace(mirror, files)
+}
+
+// NewMirrorWorkspace is NewWorkspace with the providers of an existing
+// filesystem mirror (a release's archives, say) instead of a fresh build.
+func NewMirrorWorkspace(mirror string, files map[string][]byte) (*Workspace, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "terraform-provider-registry-work-")
 	if err != nil {
 		return nil, err
