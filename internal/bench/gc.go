@@ -357,9 +357,14 @@ type gcImage struct {
 }
 
 func makeImage(r, i int) gcImage {
-	rng := rand.New(rand.NewPCG(gcSeed, uint64(r*gcImages+i)))
-	layer, diffID := randomLayer(rng)
-	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r*gcImages+i) * time.Minute)
+	return newImage(gcSeed, r*gcImages+i)
+}
+
+// newImage is image n of a store seeded with seed: one random layer, and a
+// config created n minutes after 2026-01-01.
+func newImage(seed uint64, n int) gcImage {
+	layer, diffID := randomLayer(rand.New(rand.NewPCG(seed, uint64(n))))
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Minute)
 	config, _ := json.Marshal(ocispec.Image{
 		Created:  &created,
 		Platform: ocispec.Platform{Architecture: "amd64", OS: "linux"},

@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,9 +13,6 @@ import (
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
-	"github.com/opencontainers/go-digest"
-	"github.com/opencontainers/image-spec/specs-go"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/distreg/terraform-provider-registry/internal/devprovider"
@@ -66,20 +61,9 @@ func writeScaleStore(ctx context.Context, root string) error {
 // writeScaleImage writes what pushing tag i of repository r leaves: tag i
 // is the i-th oldest image and the i-th lowest version (tagName).
 func writeScaleImage(ctx context.Context, d storagedriver.StorageDriver, r, i int) error {
-	layer, diffID := randomLayer(rand.New(rand.NewPCG(2, uint64(r*tagsPerRepo+i))))
-	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r*tagsPerRepo+i) * time.Minute)
-	config, _ := json.Marshal(ocispec.Image{
-		Created:  &created,
-		Platform: ocispec.Platform{Architecture: "amd64", OS: "linux"},
-		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
-	})
-	manifest, _ := json.Marshal(ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageManifest,
-		Config:    descriptor(ocispec.MediaTypeImageConfig, config),
-		Layers:    []ocispec.Descriptor{descriptor(ocispec.MediaTypeImageLayerGzip, layer)},
-	})
-	repo, dgst := scaleRepoName(r), digest.FromBytes(manifest)
+	img := newImage(2, r*tagsPerRepo+i)
+	manifest, config, layer := img.manifest, img.config, img.layer
+	repo, dgst := scaleRepoName(r), img.digest
 	files := blobFiles(repo, config)
 	for p, c := range blobFiles(repo, layer) {
 		files[p] = c
