@@ -126,10 +126,15 @@ func createDriver(ctx context.Context, s Storage) (d storagedriver.StorageDriver
 		params = map[string]any{}
 	}
 	d, err = factory.Create(ctx, s.Driver, params)
-	if err != nil || s.Driver != "s3" {
-		return d, err
+	switch {
+	case err != nil:
+		return nil, err
+	case s.Driver == "s3":
+		return newS3Storage(d, params)
+	case s.Driver == "filesystem":
+		return newFSStorage(d, params), nil
 	}
-	return newS3Storage(d, params)
+	return d, nil
 }
 
 // describeRoot names where the data was expected, for error messages.

@@ -31,6 +31,12 @@ type batchDeleter interface {
 	deleteFiles(ctx context.Context, files []string, progress func(deleted int)) error
 }
 
+// knownFileDeleter is a storage that deletes one path faster knowing the
+// file the layout puts there: the filesystem (filesystem.go).
+type knownFileDeleter interface {
+	deleteKnown(ctx context.Context, del deletion) error
+}
+
 // sweep deletes what plan lists, in the reference's order (manifests, then
 // blobs, then layer links), each step in parallel. The paths deleted are
 // the reference's, so both leave the same files behind. unexpected is the
@@ -80,15 +86,19 @@ func sweep(ctx context.Context, d storagedriver.StorageDriver, plan *sweepPlan, 
 
 // deleteEach deletes the deletions: on a batchDeleter by their one file,
 // except where the scan found other files (the driver's Delete removes
-// those too); elsewhere, or there, through the driver's Delete.
+// those too); elsewhere, or there, one at a time (deleteOne).
 func deleteEach(ctx context.Context, d storagedriver.StorageDriver, deletions []deletion, unexpected map[string]bool, concurrency int, count *progressCounter) error {
 	batch, batched := d.(batchDeleter)
-	var paths, files []string
+	if !batched {
+		return deleteAll(ctx, d, deletions, concurrency, count)
+	}
+	var files []string
+	var others []deletion
 	for _, del := range deletions {
-		if batched && !unexpected[del.path] {
-			files = append(files, del.filePath())
+		if unexpected[del.path] {
+			others = append(others, del)
 		} else {
-			paths = append(paths, del.path)
+			files = append(files, del.filePath())
 		}
 	}
 	if len(files) > 0 {
@@ -96,21 +106,26 @@ func deleteEach(ctx context.Context, d storagedriver.StorageDriver, deletions []
 			return err
 		}
 	}
-	return deleteAll(ctx, d, paths, concurrency, count)
+	return deleteAll(ctx, d, others, concurrency, count)
 }
 
-// deleteAll deletes paths through the driver, in parallel. A path already
-// gone is not an error: a second run, or another GC, got there first.
-func deleteAll(parent context.Context, d storagedriver.StorageDriver, paths []string, concurrency int, count *progressCounter) error {
+// deleteAll deletes each deletion's path, in parallel, through a
+// knownFileDeleter or the driver's Delete. A path already gone is not an
+// error: a second run, or another GC, got there first.
+func deleteAll(parent context.Context, d storagedriver.StorageDriver, deletions []deletion, concurrency int, count *progressCounter) error {
+	deleteOne := func(ctx context.Context, del deletion) error { return d.Delete(ctx, del.path) }
+	if known, ok := d.(knownFileDeleter); ok {
+		deleteOne = known.deleteKnown
+	}
 	g, ctx := errgroup.WithContext(parent)
 	g.SetLimit(concurrency)
-	for _, p := range paths {
+	for _, del := range deletions {
 		if ctx.Err() != nil {
 			break
 		}
 		g.Go(func() error {
-			if err := d.Delete(ctx, p); err != nil && !isNotFound(err) {
-				return fmt.Errorf("delete %s: %w", p, err)
+			if err := deleteOne(ctx, del); err != nil && !isNotFound(err) {
+				return fmt.Errorf("delete %s: %w", del.path, err)
 			}
 			count.add(1)
 			return nil

@@ -209,3 +209,27 @@ func containsPrefix(messages []string, prefix string) bool {
 	}
 	return false
 }
+
+// The action takes images as the resource does: with delete_untagged, an
+// untagged digest a deployment pins survives with its blobs, and another
+// untagged one goes.
+func TestGarbageCollectAction_deployedImagesSurvive(t *testing.T) {
+	writable := testregistry.StartRestartable(t)
+	pinned := mustPush(t, writable, "app", "main")
+	old := mustPush(t, writable, "app", "main")
+	mustPush(t, writable, "app", "main")
+	readOnly := testregistry.Start(t, testregistry.WithRootDir(writable.RootDir), testregistry.WithReadOnly())
+	pinnedRef := strings.TrimPrefix(readOnly.URL, "http://") + "/app@" + pinned.Digest.String()
+	attributes := filesystemAttributes(writable.RootDir, map[string]tftypes.Value{
+		"delete_untagged": tftypes.NewValue(tftypes.Bool, true),
+		"images":          tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, []tftypes.Value{tftypes.NewValue(tftypes.String, pinnedRef)}),
+	})
+	run := invokeGarbageCollect(t, context.Background(), readOnly, attributes, func(string) {})
+	if msg := run.errorText(); msg != "" {
+		t.Fatal(msg)
+	}
+	checkOnDisk(t, writable.RootDir, pinned.Digest, true)
+	checkOnDisk(t, writable.RootDir, pinned.ConfigDigest, true)
+	checkOnDisk(t, writable.RootDir, old.Digest, false)
+	checkOnDisk(t, writable.RootDir, old.ConfigDigest, false)
+}
