@@ -39,4 +39,3 @@ func TestS3SweepDeletesExactKeysInBatches(t *testing.T) {
 	}
 	checkSwept(t, d, files, garbage)
 }
-
