@@ -12,7 +12,6 @@ import (
 	"time"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
-	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/distreg/terraform-provider-registry/internal/devprovider"
@@ -44,7 +43,7 @@ func scaleRepoNames() []string {
 
 // writeScaleStore writes the images into a filesystem store at root.
 func writeScaleStore(ctx context.Context, root string) error {
-	d, err := factory.Create(ctx, "filesystem", map[string]any{"rootdirectory": root})
+	d, err := openForWriting(ctx, "filesystem", map[string]any{"rootdirectory": root})
 	if err != nil {
 		return err
 	}
@@ -76,17 +75,19 @@ func writeScaleImage(ctx context.Context, d storagedriver.StorageDriver, r, i in
 	return putAll(ctx, d, files)
 }
 
-// scaleStores writes n identical stores under dir and serves them.
+// scaleStores writes a store under dir, hard-links n-1 copies of it (the
+// registry only deletes here, so the copies stay apart), and serves them.
 func scaleStores(ctx context.Context, dir string, n int) ([]*testregistry.Registry, error) {
 	start := time.Now()
-	g, gctx := errgroup.WithContext(ctx)
-	for k := range n {
-		g.Go(func() error { return writeScaleStore(gctx, filepath.Join(dir, strconv.Itoa(k))) })
-	}
-	if err := g.Wait(); err != nil {
+	if err := writeScaleStore(ctx, filepath.Join(dir, "0")); err != nil {
 		return nil, err
 	}
-	fmt.Printf("scale: wrote %d copies of %d images in %.1fs\n", n, scaleRepos*tagsPerRepo, time.Since(start).Seconds())
+	for k := 1; k < n; k++ {
+		if err := hardLinkCopy(ctx, filepath.Join(dir, "0"), filepath.Join(dir, strconv.Itoa(k))); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Printf("scale: wrote %d images and linked %d copies in %.1fs\n", scaleRepos*tagsPerRepo, n-1, time.Since(start).Seconds())
 	var regs []*testregistry.Registry
 	for k := range n {
 		reg, err := testregistry.New(ctx, testregistry.WithRootDir(filepath.Join(dir, strconv.Itoa(k))))
@@ -227,123 +228,120 @@ func scaleBench(ctx context.Context) error {
 			r.Close()
 		}
 	}()
-	repos := scaleRepoNames()
-	lines, err := scaleOnePolicy(ctx, regs[0], regs[1], repos)
-	if err != nil {
-		return err
-	}
-	split, err := scaleSplit(ctx, regs[2], repos)
-	if err != nil {
-		return err
-	}
 	fmt.Printf("\n%d repositories x %d tags (%d images), keep newest %d by semver: %d deletions\n",
 		scaleRepos, tagsPerRepo, scaleRepos*tagsPerRepo, keepNewest, scaleRepos*(tagsPerRepo-keepNewest))
 	fmt.Printf("%-52s %9s %8s %7s %12s %7s %14s %9s %9s\n", "case", "time", "floor", "ratio", "+ terraform", "ratio", "provider peak", "CLI peak", "lines")
-	for _, l := range append(lines, split...) {
-		withShare, shareRatio := "-", "-"
-		if l.share > 0 {
-			withShare = fmt.Sprintf("%.2fs", (l.floor + l.share).Seconds())
-			shareRatio = fmt.Sprintf("%.2fx", l.run.wall.Seconds()/(l.floor+l.share).Seconds())
-		}
-		ratio := "-"
-		if l.floor > 0 {
-			ratio = fmt.Sprintf("%.2fx", l.run.wall.Seconds()/l.floor.Seconds())
-		}
-		fmt.Printf("%-52s %8.2fs %7.2fs %7s %12s %7s %12dMB %7dMB %9d\n", l.name, l.run.wall.Seconds(), l.floor.Seconds(), ratio,
-			withShare, shareRatio, l.run.providerPeak>>20, l.run.wholePeak>>20, l.run.lines)
+	// Each line is printed as soon as it is measured: a run cut short
+	// still reports what it measured.
+	repos := scaleRepoNames()
+	if err := scaleOnePolicy(ctx, regs[0], regs[1], repos, printScaleLine); err != nil {
+		return err
 	}
-	return nil
+	return scaleSplit(ctx, regs[2], repos, printScaleLine)
+}
+
+func printScaleLine(l scaleLine) {
+	withShare, shareRatio := "-", "-"
+	if l.share > 0 {
+		withShare = fmt.Sprintf("%.2fs", (l.floor + l.share).Seconds())
+		shareRatio = fmt.Sprintf("%.2fx", l.run.wall.Seconds()/(l.floor+l.share).Seconds())
+	}
+	ratio := "-"
+	if l.floor > 0 {
+		ratio = fmt.Sprintf("%.2fx", l.run.wall.Seconds()/l.floor.Seconds())
+	}
+	fmt.Printf("%-52s %8.2fs %7.2fs %7s %12s %7s %12dMB %7dMB %9d\n", l.name, l.run.wall.Seconds(), l.floor.Seconds(), ratio,
+		withShare, shareRatio, l.run.providerPeak>>20, l.run.wholePeak>>20, l.run.lines)
 }
 
 // scaleOnePolicy measures plan, apply and the next plan of one policy on
-// reg; the apply's floor deletes the same on floorReg.
-func scaleOnePolicy(ctx context.Context, reg, floorReg *testregistry.Registry, repos []string) ([]scaleLine, error) {
+// reg, each reported when measured; the apply's floor deletes the same on
+// floorReg.
+func scaleOnePolicy(ctx context.Context, reg, floorReg *testregistry.Registry, repos []string, report func(scaleLine)) error {
 	config := scaleConfig(reg.URL, false)
 	planFloor, err := floorInChild(ctx, "head", reg.URL, repos)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	planShare, err := terraformShare(ctx, config, "", nil)
 	if err != nil {
-		return nil, fmt.Errorf("plan share: %w", err)
+		return fmt.Errorf("plan share: %w", err)
 	}
 	ws, err := initWorkspace(ctx, config, "")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer ws.Close()
 	if err := useEmptyCache(); err != nil {
-		return nil, err
+		return err
 	}
 	plan, err := runScale(ctx, ws, "plan")
 	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
+		return fmt.Errorf("plan: %w", err)
 	}
+	report(scaleLine{"one policy: terraform plan", plan, planFloor, planShare})
 	applyFloor, err := floorInChild(ctx, "head-delete-all-but-newest", floorReg.URL, repos)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	apply, err := runScale(ctx, ws, "apply", "-auto-approve")
 	if err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
+		return fmt.Errorf("apply: %w", err)
 	}
+	report(scaleLine{"one policy: terraform apply (plan + deletes)", apply, applyFloor, 0})
 	if err := expectKept(reg, repos); err != nil {
-		return nil, err
+		return err
 	}
 	state, err := os.ReadFile(filepath.Join(ws.Dir, "terraform.tfstate"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	fmt.Printf("scale: the state after apply is %.1f MB\n", float64(len(state))/(1<<20))
 	nextFloor, err := floorInChild(ctx, "head", reg.URL, repos)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	nextShare, err := terraformShare(ctx, config, "", state)
 	if err != nil {
-		return nil, fmt.Errorf("next plan share: %w", err)
+		return fmt.Errorf("next plan share: %w", err)
 	}
 	next, err := runScale(ctx, ws, "plan", "-detailed-exitcode")
 	if err != nil {
-		return nil, fmt.Errorf("next plan (not empty?): %w", err)
+		return fmt.Errorf("next plan (not empty?): %w", err)
 	}
-	return []scaleLine{
-		{"one policy: terraform plan", plan, planFloor, planShare},
-		{"one policy: terraform apply (plan + deletes)", apply, applyFloor, 0},
-		{"one policy: next terraform plan (no changes)", next, nextFloor, nextShare},
-	}, nil
+	report(scaleLine{"one policy: next terraform plan (no changes)", next, nextFloor, nextShare})
+	return nil
 }
 
 // scaleSplit measures the same cleanup as scaleGroups for_each policies,
 // which Terraform plans and applies in parallel.
-func scaleSplit(ctx context.Context, reg *testregistry.Registry, repos []string) ([]scaleLine, error) {
+func scaleSplit(ctx context.Context, reg *testregistry.Registry, repos []string, report func(scaleLine)) error {
 	ws, err := initWorkspace(ctx, scaleConfig(reg.URL, true), "")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer ws.Close()
 	if err := useEmptyCache(); err != nil {
-		return nil, err
+		return err
 	}
+	name := fmt.Sprintf("%d for_each policies: ", scaleGroups)
 	plan, err := runScale(ctx, ws, "plan")
 	if err != nil {
-		return nil, fmt.Errorf("for_each plan: %w", err)
+		return fmt.Errorf("for_each plan: %w", err)
 	}
+	report(scaleLine{name + "terraform plan", plan, 0, 0})
 	apply, err := runScale(ctx, ws, "apply", "-auto-approve")
 	if err != nil {
-		return nil, fmt.Errorf("for_each apply: %w", err)
+		return fmt.Errorf("for_each apply: %w", err)
 	}
+	report(scaleLine{name + "terraform apply", apply, 0, 0})
 	if err := expectKept(reg, repos); err != nil {
-		return nil, err
+		return err
 	}
 	next, err := runScale(ctx, ws, "plan", "-detailed-exitcode")
 	if err != nil {
-		return nil, fmt.Errorf("for_each next plan (not empty?): %w", err)
+		return fmt.Errorf("for_each next plan (not empty?): %w", err)
 	}
-	name := fmt.Sprintf("%d for_each policies: ", scaleGroups)
-	return []scaleLine{
-		{name + "terraform plan", plan, 0, 0},
-		{name + "terraform apply", apply, 0, 0},
-		{name + "next terraform plan", next, 0, 0},
-	}, nil
+	report(scaleLine{name + "next terraform plan", next, 0, 0})
+	return nil
 }

@@ -75,6 +75,9 @@ type Client struct {
 	// viewMaxAge bounds how old a view of a repository a DELETE may rely
 	// on (execute.go).
 	viewMaxAge time.Duration
+	// applying holds a slot per repository whose deletions run, across
+	// every resource of the provider (execute.go).
+	applying chan struct{}
 	// fixedToken: the credentials are a bearer_token, never refreshed;
 	// answered: the registry has accepted them on a request, so a later
 	// 401 means the token stopped working.
@@ -141,7 +144,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		registry: reg, url: u.String(), concurrency: cfg.MaxConcurrency, hosts: retention.NewHosts(u.Scheme, u.Host, cfg.Aliases),
 		auth: auth, transport: rt, base: base, puller: puller, pusher: pusher,
 		packs:      packs{cache: diskCache{dir: cfg.CacheDir, registry: u.String()}},
-		viewMaxAge: DefaultViewMaxAge,
+		viewMaxAge: DefaultViewMaxAge, applying: make(chan struct{}, cfg.MaxConcurrency),
 		fixedToken: cfg.BearerToken != "", answered: answered,
 	}, nil
 }

@@ -18,12 +18,21 @@ import (
 // client saw before. So the apply works in rounds per repository: it reads
 // a fresh view (every tag resolved, every tagged index and referrer body
 // read), checks each planned item against it, and sends DELETEs one after
-// another only while that view is young enough (twice the time it took to
-// read, between a quarter second and viewMaxAge), counted from when its
-// reading started. A DELETE that is answered late ends the round,
-// and the next DELETE waits for a new view. The check is made when the
-// request goes on the wire (limitTransport), so time spent waiting for a
-// connection slot or between retries counts too.
+// another only while that view is young enough, counted from when its
+// reading started: twice the time it took to read, at least a quarter
+// second, and at most viewMaxAge, or, for a view that took longer than
+// half of that to read, as long as it took plus half of viewMaxAge (a
+// repository too large or a registry too slow to read in viewMaxAge would
+// otherwise never get a DELETE, and an apply would read it forever).
+// A DELETE that is answered late ends the round, and the next DELETE waits
+// for a new view. The check is made when the request goes on the wire
+// (limitTransport), so time spent waiting for a connection slot or between
+// retries counts too.
+//
+// The views of repositories applied at once share max_concurrency, so
+// each takes longer to read the more there are: the client applies at
+// most max_concurrency repositories at once, across every resource of the
+// provider (for_each policies run in parallel), and the others wait.
 //
 // Right before each DELETE by digest, the tag list is read again (one
 // request per thousand tags): a tag name the view does not know ends the
@@ -63,7 +72,8 @@ func (r Report) Summary() string {
 }
 
 // ExecuteBatches runs the repositories' batches side by side (each
-// repository's DELETEs are sequential, see above).
+// repository's DELETEs are sequential, and the client's apply slots bound
+// how many run at once, see above).
 func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, error) {
 	outcomes := make([]outcome, len(batches))
 	g, gctx := errgroup.WithContext(ctx)
@@ -151,6 +161,12 @@ type strictness func(contradicted []note) error
 // a fresh view.
 func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (outcome, error) {
 	var o outcome
+	select {
+	case c.applying <- struct{}{}:
+		defer func() { <-c.applying }()
+	case <-ctx.Done():
+		return o, ctx.Err()
+	}
 	works := worksOf(b)
 	for {
 		pending := slices.DeleteFunc(slices.Clone(works), (*work).done)
@@ -396,13 +412,21 @@ type view struct {
 // readView reads a fresh view. It serves DELETEs for twice as long as it
 // took to read, within [minViewAge, viewMaxAge]: a small repository is
 // re-read every quarter second, so a tag pushed during its apply is rarely
-// missed, and a large one costs at most a third of the apply in reads.
+// missed, and a large one costs at most half of the apply in reads. A view
+// that took longer than viewMaxAge/2 to read serves for viewMaxAge/2
+// after it was read: no view can be younger than its reading.
 func (c *Client) readView(ctx context.Context, repo string) (*view, error) {
 	v := &view{readAt: time.Now()}
 	var err error
 	v.snap, err = c.Snapshot(ctx, repo)
-	v.maxAge = min(max(2*time.Since(v.readAt), minViewAge), c.viewMaxAge)
+	v.maxAge = viewAge(time.Since(v.readAt), c.viewMaxAge)
 	return v, err
+}
+
+// viewAge is how long after its reading started a view that took read to
+// read serves DELETEs.
+func viewAge(read, maxAge time.Duration) time.Duration {
+	return min(max(2*read, minViewAge), max(maxAge, read+maxAge/2))
 }
 
 // until returns ctx carrying the moment the view stops being fresh enough

@@ -313,3 +313,94 @@ func TestApplySeesANewTagBeforeEachDelete(t *testing.T) {
 	}
 	mustExist(t, reg, "app", true, movedTo)
 }
+
+// A view serves twice its reading time, within [a quarter second,
+// viewMaxAge]; one that took longer than half of viewMaxAge to read
+// serves half of viewMaxAge after its reading.
+func TestViewAge(t *testing.T) {
+	const maxAge = 3 * time.Second
+	for _, tc := range []struct{ read, want time.Duration }{
+		{10 * time.Millisecond, minViewAge},
+		{500 * time.Millisecond, time.Second},
+		{1500 * time.Millisecond, maxAge},
+		{2 * time.Second, 3500 * time.Millisecond},
+		{20 * time.Second, 21500 * time.Millisecond},
+	} {
+		if got := viewAge(tc.read, maxAge); got != tc.want {
+			t.Errorf("viewAge(%v) = %v, want %v", tc.read, got, tc.want)
+		}
+	}
+}
+
+// A repository whose view takes longer to read than viewMaxAge (a large
+// repository, a slow or distant registry) still gets its deletions: the
+// apply does not re-read it for ever.
+func TestApplyProgressesWhenAViewIsSlowToRead(t *testing.T) {
+	reg := testregistry.Start(t)
+	for _, tag := range []string{"pr-1", "pr-2", "pr-3", "latest"} {
+		if _, err := reg.PushImage("app", time.Time{}, tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	c := newClient(t, Config{URL: proxy.URL, MaxConcurrency: 1})
+	batch := planPolicy(t, c, "app", "^pr-")
+	c.viewMaxAge = 100 * time.Millisecond
+	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodHead { // each tag of a view: 4 x 60ms, one at a time
+			time.Sleep(60 * time.Millisecond)
+		}
+		return false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	report, err := c.ExecuteBatches(ctx, []Batch{batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Deleted != 3 {
+		t.Errorf("report = %+v, want 3 manifests deleted", report)
+	}
+}
+
+// Repositories applied at once share the client's apply slots, also
+// across calls (for_each policies apply in parallel): with one slot, one
+// repository's requests all come before the other's.
+func TestApplySlotsAreSharedAcrossCalls(t *testing.T) {
+	reg := testregistry.Start(t)
+	for _, repo := range []string{"a", "b"} {
+		for _, tag := range []string{"pr-1", "pr-2", "latest"} {
+			if _, err := reg.PushImage(repo, time.Time{}, tag); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	c := newClient(t, Config{URL: proxy.URL, MaxConcurrency: 1})
+	batches := []Batch{planPolicy(t, c, "a", "^pr-"), planPolicy(t, c, "b", "^pr-")}
+	var mu sync.Mutex
+	var order []string // the repository of each request, in order
+	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+		if repo, _, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/"); ok {
+			mu.Lock()
+			if len(order) == 0 || order[len(order)-1] != repo {
+				order = append(order, repo)
+			}
+			mu.Unlock()
+		}
+		time.Sleep(5 * time.Millisecond) // let the other call ask in between
+		return false
+	})
+	var wg sync.WaitGroup
+	for _, b := range batches {
+		wg.Go(func() {
+			if _, err := c.ExecuteBatches(context.Background(), []Batch{b}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(order) != 2 {
+		t.Errorf("the repositories' requests interleaved: %q", order)
+	}
+}
