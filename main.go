@@ -20,6 +20,7 @@ func main() {
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
+	limitMemory()
 
 	if level, ok := provider.FrameworkLogLevel(os.Getenv); ok {
 		if err := os.Setenv(provider.EnvFrameworkLogLevel, level); err != nil {
