@@ -18,16 +18,15 @@ import (
 // client saw before. So the apply works in rounds per repository: it reads
 // a fresh view (every tag resolved, every tagged index and referrer body
 // read), checks each planned item against it, and sends DELETEs one after
-// another only while that view is young enough, counted from when its
-// reading started: twice the time it took to read, at least a quarter
-// second, and at most viewMaxAge, or, for a view that took longer than
-// half of that to read, as long as it took plus half of viewMaxAge (a
-// repository too large or a registry too slow to read in viewMaxAge would
-// otherwise never get a DELETE, and an apply would read it forever).
-// A DELETE that is answered late ends the round, and the next DELETE waits
-// for a new view. The check is made when the request goes on the wire
-// (limitTransport), so time spent waiting for a connection slot or between
-// retries counts too.
+// another only while that view is young enough (twice the time it took to
+// read, between a quarter second and viewMaxAge), counted from when its
+// reading started. A DELETE that is answered late ends the round,
+// and the next DELETE waits for a new view. The check is made when the
+// request goes on the wire (limitTransport), so time spent waiting for a
+// connection slot or between retries counts too. A view that took
+// viewMaxAge or longer to read serves no DELETE: after slowViewsMax such
+// views in a row the repository's apply stops with an error, where it
+// would otherwise re-read the repository for ever.
 //
 // The views of repositories applied at once share max_concurrency, so
 // each takes longer to read the more there are: the client applies at
@@ -44,10 +43,15 @@ import (
 // handles it), goes with it. The docs state this.
 
 // DefaultViewMaxAge is how old a view a DELETE may rely on at most;
-// minViewAge is how long a view that was quick to read serves.
+// minViewAge is how long a view that was quick to read serves;
+// slowViewsMax is how many views in a row may be too old when read for a
+// DELETE before the apply gives up on the repository: a registry briefly
+// slow (a restart, throttling) gets more views, one never fast enough an
+// error.
 const (
 	DefaultViewMaxAge = 3 * time.Second
 	minViewAge        = 250 * time.Millisecond
+	slowViewsMax      = 5
 )
 
 // Report is what an apply did, also when it stopped on an error.
@@ -168,6 +172,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		return o, ctx.Err()
 	}
 	works := worksOf(b)
+	slowViews := 0
 	for {
 		pending := slices.DeleteFunc(slices.Clone(works), (*work).done)
 		if len(pending) == 0 {
@@ -188,6 +193,15 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 			return o, strict(bad)
 		}
 		o.skipped = append(o.skipped, notesText(notes)...)
+		if age := time.Since(v.readAt); age >= v.maxAge {
+			if slowViews++; slowViews == slowViewsMax {
+				return o, fmt.Errorf("%d views of %q in a row took %s or longer to read (the last %s), and a DELETE relies on a view at most %s old: "+
+					"nothing more was deleted there. Apply again when the registry is less busy, or raise max_concurrency so that a view is read faster",
+					slowViews, b.Repository, v.maxAge.Round(time.Millisecond), age.Round(time.Millisecond), c.viewMaxAge)
+			}
+			continue
+		}
+		slowViews = 0
 		if err := c.runRound(v.until(ctx), v, pending, kept, &o); err != nil && !errors.Is(err, errViewExpired) {
 			return o, err
 		}
@@ -412,21 +426,13 @@ type view struct {
 // readView reads a fresh view. It serves DELETEs for twice as long as it
 // took to read, within [minViewAge, viewMaxAge]: a small repository is
 // re-read every quarter second, so a tag pushed during its apply is rarely
-// missed, and a large one costs at most half of the apply in reads. A view
-// that took longer than viewMaxAge/2 to read serves for viewMaxAge/2
-// after it was read: no view can be younger than its reading.
+// missed, and a large one costs at most half of the apply in reads.
 func (c *Client) readView(ctx context.Context, repo string) (*view, error) {
 	v := &view{readAt: time.Now()}
 	var err error
 	v.snap, err = c.Snapshot(ctx, repo)
-	v.maxAge = viewAge(time.Since(v.readAt), c.viewMaxAge)
+	v.maxAge = min(max(2*time.Since(v.readAt), minViewAge), c.viewMaxAge)
 	return v, err
-}
-
-// viewAge is how long after its reading started a view that took read to
-// read serves DELETEs.
-func viewAge(read, maxAge time.Duration) time.Duration {
-	return min(max(2*read, minViewAge), max(maxAge, read+maxAge/2))
 }
 
 // until returns ctx carrying the moment the view stops being fresh enough
