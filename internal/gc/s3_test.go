@@ -1,8 +1,9 @@
 package gc
 
 import (
-	"context"
 	"testing"
+
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
@@ -17,25 +18,6 @@ func TestS3SweepDeletesExactKeysInBatches(t *testing.T) {
 	if err := m.CreateBucket("registry"); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	storage := Storage{Driver: "s3", Parameters: m.S3Parameters("registry", "/store")}
-	files, garbage := sweepStore(1001)
-	if err := putFiles(ctx, testregistry.OpenStorage(t, storage.Driver, storage.Parameters), files); err != nil {
-		t.Fatal(err)
-	}
-	d, err := storage.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := d.(batchDeleter); !ok {
-		t.Fatalf("the s3 storage opened as %T, which deletes no batches", d)
-	}
-	report, err := Run(ctx, d, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if report.BlobsDeleted != 1002 || report.LayerLinksDeleted != 1002 {
-		t.Errorf("report = %+v, want 1,002 blobs and layer links deleted", report)
-	}
-	checkSwept(t, d, files, garbage)
+	checkSweep(t, storage, 1001, func(d storagedriver.StorageDriver) bool { _, ok := d.(batchDeleter); return ok })
 }

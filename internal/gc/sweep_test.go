@@ -21,9 +21,18 @@ import (
 // scan does not see such files on the filesystem: the deletion finds the
 // directory not empty).
 func TestFilesystemSweepDeletesKnownFiles(t *testing.T) {
-	ctx := context.Background()
 	storage := Storage{Driver: "filesystem", Parameters: map[string]any{"rootdirectory": t.TempDir()}}
-	files, garbage := sweepStore(20)
+	checkSweep(t, storage, 20, func(d storagedriver.StorageDriver) bool { _, ok := d.(knownFileDeleter); return ok })
+}
+
+// checkSweep writes sweepStore(orphans) into storage, checks that it opens
+// as the storage that deletes its own way (opensAs), collects garbage, and
+// checks that exactly the garbage is gone: the orphans and the blob with a
+// stray file, each with its layer link.
+func checkSweep(t *testing.T, storage Storage, orphans int, opensAs func(storagedriver.StorageDriver) bool) {
+	t.Helper()
+	ctx := context.Background()
+	files, garbage := sweepStore(orphans)
 	if err := putFiles(ctx, testregistry.OpenStorage(t, storage.Driver, storage.Parameters), files); err != nil {
 		t.Fatal(err)
 	}
@@ -31,15 +40,15 @@ func TestFilesystemSweepDeletesKnownFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := d.(knownFileDeleter); !ok {
-		t.Fatalf("the filesystem storage opened as %T, which does not delete known files", d)
+	if !opensAs(d) {
+		t.Fatalf("the %s storage opened as %T, which does not delete its own way", storage.Driver, d)
 	}
 	report, err := Run(ctx, d, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if report.BlobsDeleted != 21 || report.LayerLinksDeleted != 21 {
-		t.Errorf("report = %+v, want 21 blobs and layer links deleted", report)
+	if want := orphans + 1; report.BlobsDeleted != want || report.LayerLinksDeleted != want {
+		t.Errorf("report = %+v, want %d blobs and layer links deleted", report, want)
 	}
 	checkSwept(t, d, files, garbage)
 }
