@@ -357,6 +357,11 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 			fmt.Sprintf("The registry does not hold the digest of %s: nothing to keep for it. A deployment that names it cannot pull it either.",
 				strings.Join(plan.MissingImages, ", ")))
 	}
+	if len(plan.Incomplete) > 0 {
+		diags.AddWarning("Incomplete image",
+			fmt.Sprintf("The registry lacks a part of %s. Their age is unknown, so no newer_than or older_than condition matches them: age alone never deletes them. "+
+				"Push them again, or delete them (registry_tag_deletion) if they are no longer needed.", strings.Join(plan.Incomplete, ", ")))
+	}
 	decisions := decisionModels(plan.Decisions)
 	for i, b := range plan.Reclaimable {
 		decisions[i].Bytes = &b

@@ -218,3 +218,25 @@ func modifyPlanResponse(ctx context.Context, r fwresource.ResourceWithModifyPlan
 	r.ModifyPlan(ctx, req, &resp)
 	return resp
 }
+
+// An image whose config blob is gone has an unknown age; when the rules
+// read ages, the plan names it rather than guessing.
+func TestRetentionPolicyWarnsIncompleteImage(t *testing.T) {
+	ctx := context.Background()
+	reg, r := policyOnImage(t)
+	broken, err := reg.PushImage("app", time.Time{}, "no-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.DeleteBlob("app", broken.ConfigDigest); err != nil {
+		t.Fatal(err)
+	}
+	req := newPolicyPlan(ctx, r, "app", "^pr-")
+	keep := map[string]tftypes.Value{"newest": tftypes.NewValue(tftypes.Number, 1)} // by created: reads every image's age
+	req.Config.Raw, req.Plan.Raw = withKeep(t, req.Config.Raw, keep), withKeep(t, req.Plan.Raw, keep)
+	resp := modifyPlanResponse(ctx, r, req)
+	expectWarning(t, resp.Diagnostics, "Incomplete image")
+	if detail := resp.Diagnostics.Warnings()[0].Detail(); !strings.Contains(detail, "app:no-config (config blob "+broken.ConfigDigest.String()+" is missing)") {
+		t.Fatalf("the warning should name app:no-config and its missing config: %s", detail)
+	}
+}

@@ -123,7 +123,9 @@ func (p *packs) of(repo string) pack {
 
 // remember writes what was described in repo back, when that changes the
 // pack. A whole repository's descriptions replace the pack, which drops
-// manifests no longer tagged; a part of it is added to the pack.
+// manifests no longer tagged; a part of it is added to the pack. An
+// incomplete image is not kept: its missing part may be pushed again, and
+// its age is then known.
 func (p *packs) remember(repo string, described []Manifest, whole bool) {
 	if p.cache.dir == "" {
 		return
@@ -134,7 +136,7 @@ func (p *packs) remember(repo string, described []Manifest, whole bool) {
 		maps.Copy(next, known)
 	}
 	for _, m := range described {
-		if m.Digest != "" {
+		if m.Digest != "" && m.Incomplete == "" {
 			next[m.Digest] = m
 		}
 	}

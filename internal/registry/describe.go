@@ -35,6 +35,11 @@ type Manifest struct {
 	// says: an image's config and layers; an index's children and theirs.
 	// Only when the body was read.
 	Blobs []retention.Blob `json:",omitempty"`
+	// Incomplete says which part of the image the registry does not hold
+	// (a child manifest, a config blob), when its body was read and one is
+	// missing. Its age is then unknown: the missing part could have been
+	// its newest.
+	Incomplete string `json:",omitempty"`
 }
 
 // IsIndex reports whether the manifest is a multi-platform index.
@@ -182,6 +187,10 @@ func (c *Client) describeImage(ctx context.Context, repo name.Repository, body [
 		return nil // an artifact (signature, SBOM): its config carries no created time
 	}
 	m.Created, err = c.configCreated(ctx, repo, mf.Config.Digest)
+	if isAbsent(err) {
+		m.Incomplete = "config blob " + mf.Config.Digest.String() + " is missing"
+		return nil
+	}
 	return err
 }
 
@@ -203,6 +212,10 @@ func (c *Client) describeIndex(ctx context.Context, repo name.Repository, body [
 		g.Go(func() error {
 			var err error
 			children[i], err = c.describe(gctx, repo.Digest(child.Digest.String()))
+			if isAbsent(err) {
+				children[i].Incomplete = "the manifest is missing"
+				return nil
+			}
 			return err
 		})
 	}
@@ -210,11 +223,17 @@ func (c *Client) describeIndex(ctx context.Context, repo name.Repository, body [
 		return err
 	}
 	for i, child := range children {
+		if child.Incomplete != "" && m.Incomplete == "" {
+			m.Incomplete = "child " + idx.Manifests[i].Digest.String() + ": " + child.Incomplete
+		}
 		if child.Created.After(m.Created) {
 			m.Created = child.Created
 		}
 		m.Blobs = append(m.Blobs, retention.Blob{Digest: idx.Manifests[i].Digest.String(), Size: idx.Manifests[i].Size})
 		m.Blobs = append(m.Blobs, child.Blobs...)
+	}
+	if m.Incomplete != "" {
+		m.Created = time.Time{} // the missing part could be the newest
 	}
 	return nil
 }

@@ -43,6 +43,13 @@ func (e *Error) Unwrap() error { return e.Err }
 // IsNotFound reports whether err means the repository, tag or digest does not exist.
 func IsNotFound(err error) bool { return KindOf(err) == KindNotFound }
 
+// isAbsent reports whether err is the registry's 404 for a manifest or
+// blob, before translation: a part of an image that it does not hold.
+func isAbsent(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
+}
+
 // KindOf returns the Kind of a translated error, KindOther for anything else.
 func KindOf(err error) Kind {
 	var e *Error

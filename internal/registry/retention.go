@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -24,6 +26,9 @@ type RetentionPlan struct {
 	// MissingImages are deployed images whose digest the registry does
 	// not hold in their repository.
 	MissingImages []string
+	// Incomplete are the tags ("repo:tag: what is missing") whose image
+	// lacks a part, when the rules read every body: their age is unknown.
+	Incomplete []string
 	// Reclaimable are the bytes each decision lets garbage collection
 	// free (retention.Reclaimable); nil unless policy.EstimateSpace.
 	Reclaimable []int64
@@ -45,6 +50,7 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 	engineRepos := make([]retention.Repository, len(plan.Repositories))
 	outcomes := make([]retention.Outcome, len(plan.Repositories))
 	missing := make([][]string, len(plan.Repositories))
+	incomplete := make([][]string, len(plan.Repositories))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(repositoriesInFlight)
 	for i, repo := range plan.Repositories {
@@ -54,6 +60,7 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 				return err
 			}
 			engineRepos[i] = snap.engineRepository()
+			incomplete[i] = snap.incomplete()
 			if policy.EstimateSpace {
 				engineRepos[i].Blobs = snap.blobs()
 			}
@@ -69,6 +76,7 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 		plan.Decisions = append(plan.Decisions, outcomes[i].Decisions...)
 		plan.Spared = append(plan.Spared, outcomes[i].Spared...)
 		plan.MissingImages = append(plan.MissingImages, missing[i]...)
+		plan.Incomplete = append(plan.Incomplete, incomplete[i]...)
 	}
 	if policy.EstimateSpace {
 		plan.Reclaimable = retention.Reclaimable(engineRepos, plan.Decisions)
@@ -98,6 +106,17 @@ func (c *Client) missingImages(ctx context.Context, s *Snapshot, images []retent
 		}
 	}
 	return missing, nil
+}
+
+// incomplete names the tags whose image lacks a part, in tag order.
+func (s *Snapshot) incomplete() []string {
+	var out []string
+	for _, tag := range slices.Sorted(maps.Keys(s.Tags)) {
+		if m := s.Tags[tag]; m.Incomplete != "" {
+			out = append(out, fmt.Sprintf("%s:%s (%s)", s.Repository, tag, m.Incomplete))
+		}
+	}
+	return out
 }
 
 // blobs maps every tagged manifest to what it holds, its own body first,

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/distreg/terraform-provider-registry/internal/retention"
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
@@ -55,5 +58,57 @@ func TestDecideRetentionFetchesOnlyWhatTheRulesNeed(t *testing.T) {
 					n.heads.Load(), n.gets.Load(), n.blobs.Load(), c.heads, c.gets, c.configs)
 			}
 		})
+	}
+}
+
+// An image the registry holds only a part of (a child deleted by digest
+// behind the provider's back, a config blob gone) is still tagged: the plan
+// sees it with an unknown age, so age alone deletes none of it, what it
+// lists stays, and the plan names it. Reading it as "untagged" once let an
+// age rule delete the child a kept index still lists.
+func TestDecideRetentionSeesIncompleteImages(t *testing.T) {
+	reg := testregistry.Start(t)
+	const repo = "broken/app"
+	old := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	index, children, err := reg.PushIndex(repo, []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}, old, "release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Tag(repo, children[1], "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.DeleteManifest(repo, children[0]); err != nil {
+		t.Fatal(err)
+	}
+	noConfig, err := reg.PushImage(repo, old, "no-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.DeleteBlob(repo, noConfig.ConfigDigest); err != nil {
+		t.Fatal(err)
+	}
+	policy := retention.Policy{Delete: []retention.DeleteRule{{OlderThan: 7 * 24 * time.Hour}}}
+	client := newClient(t, Config{URL: reg.URL, CacheDir: t.TempDir()})
+	plan, err := client.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile(`^broken/app$`)}, policy, old.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []retention.Decision{{Repository: repo, Digest: children[1].String(), Action: retention.Untag, Tags: []string{"v1"}}}
+	if len(plan.Decisions) != 1 || plan.Decisions[0].Action != want[0].Action || plan.Decisions[0].Digest != want[0].Digest || !slices.Equal(plan.Decisions[0].Tags, want[0].Tags) {
+		t.Errorf("decisions %+v, want only untag v1 (release still lists its digest)", plan.Decisions)
+	}
+	wantIncomplete := []string{
+		fmt.Sprintf("%s:no-config (config blob %s is missing)", repo, noConfig.ConfigDigest),
+		fmt.Sprintf("%s:release (child %s: the manifest is missing)", repo, children[0]),
+	}
+	if !slices.Equal(plan.Incomplete, wantIncomplete) {
+		t.Errorf("incomplete %q, want %q", plan.Incomplete, wantIncomplete)
+	}
+	// Not kept for the next run: the missing part may be pushed again.
+	known := client.packs.of(repo)
+	for _, digest := range []v1.Hash{index, noConfig.Digest} {
+		if _, ok := known[digest.String()]; ok {
+			t.Errorf("the disk cache keeps the incomplete %s", digest)
+		}
 	}
 }

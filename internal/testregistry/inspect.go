@@ -109,6 +109,28 @@ func (r *Registry) DeleteManifest(repo string, digest v1.Hash) error {
 	return remote.Delete(ref.Digest(digest.String()), r.remoteOptions()...)
 }
 
+// DeleteBlob deletes a blob (a config, a layer) through the API, leaving
+// the manifests that name it incomplete.
+func (r *Registry) DeleteBlob(repo string, digest v1.Hash) error {
+	client, err := r.client(repo, "delete")
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(r.ctx, http.MethodDelete, fmt.Sprintf("%s/v2/%s/blobs/%s", r.URL, repo, digest), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return responseError(resp)
+	}
+	return nil
+}
+
 // putManifest uploads manifest bytes under ref exactly as given, with none
 // of the side effects ggcr adds for manifests that have a subject.
 func (r *Registry) putManifest(repo, ref string, body []byte, mediaType types.MediaType) error {
