@@ -143,8 +143,10 @@ func (c *Client) ExecuteTagDeletion(ctx context.Context, planned TagDeletion) er
 
 // deleteStillUntagged deletes the planned untagged manifests that are
 // still untagged and unused, in planned order, each DELETE relying on a
-// view younger than viewMaxAge (execute.go).
+// view as young as an apply's and on a tag listing that names no new tag
+// (execute.go).
 func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) error {
+	slowViews := 0
 	for remaining := planned.Untagged; len(remaining) > 0; {
 		v, err := c.readView(ctx, planned.Repository)
 		if err != nil {
@@ -156,12 +158,18 @@ func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) e
 		if err := c.readIndexTree(ctx, v.snap, candidates); err != nil {
 			return err
 		}
+		if serves, err := c.servesDeletes(v, &slowViews); !serves {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		still := setOf(v.snap.engineRepository().Untagged(candidates, nil))
 		for ; len(remaining) > 0; remaining = remaining[1:] {
 			if !still[remaining[0]] {
 				continue
 			}
-			err := c.DeleteManifest(v.until(ctx), planned.Repository, remaining[0])
+			err := c.deleteOnView(v.until(ctx), v, remaining[0])
 			if errors.Is(err, errViewExpired) {
 				break
 			}

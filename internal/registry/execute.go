@@ -193,19 +193,35 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 			return o, strict(bad)
 		}
 		o.skipped = append(o.skipped, notesText(notes)...)
-		if age := time.Since(v.readAt); age >= v.maxAge {
-			if slowViews++; slowViews == slowViewsMax {
-				return o, fmt.Errorf("%d views of %q in a row took %s or longer to read (the last %s), and a DELETE relies on a view at most %s old: "+
-					"nothing more was deleted there. Apply again when the registry is less busy, or raise max_concurrency so that a view is read faster",
-					slowViews, b.Repository, v.maxAge.Round(time.Millisecond), age.Round(time.Millisecond), c.viewMaxAge)
+		if serves, err := c.servesDeletes(v, &slowViews); !serves {
+			if err != nil {
+				return o, err
 			}
 			continue
 		}
-		slowViews = 0
 		if err := c.runRound(v.until(ctx), v, pending, kept, &o); err != nil && !errors.Is(err, errViewExpired) {
 			return o, err
 		}
 	}
+}
+
+// servesDeletes reports whether view v, once read (and judged), is still
+// young enough for a DELETE to rely on it. It counts in *slow the views
+// in a row that were not, and after slowViewsMax of them returns an
+// error: the repository is never read fast enough, and re-reading it for
+// ever would delete nothing.
+func (c *Client) servesDeletes(v *view, slow *int) (bool, error) {
+	age := time.Since(v.readAt)
+	if age < v.maxAge {
+		*slow = 0
+		return true, nil
+	}
+	if *slow++; *slow < slowViewsMax {
+		return false, nil
+	}
+	return false, fmt.Errorf("%d views of %q in a row took %s or longer to read (the last %s), and a DELETE relies on a view at most %s old: "+
+		"nothing more was deleted there. Apply again when the registry is less busy, or raise max_concurrency so that a view is read faster",
+		*slow, v.snap.Repository, v.maxAge.Round(time.Millisecond), age.Round(time.Millisecond), c.viewMaxAge)
 }
 
 // note is why a planned item was not (entirely) performed.
@@ -251,10 +267,7 @@ func (c *Client) runRound(ctx context.Context, v *view, pending []*work, kept ma
 		for len(w.steps) > 0 {
 			digest := w.steps[0]
 			if !w.started || !kept[digest] { // a dependent that something kept uses again stays
-				if err := c.noNewTags(ctx, v); err != nil {
-					return err
-				}
-				if err := c.DeleteManifest(ctx, v.snap.Repository, digest); err != nil {
+				if err := c.deleteOnView(ctx, v, digest); err != nil {
 					return err
 				}
 				if !w.started {
@@ -268,18 +281,30 @@ func (c *Client) runRound(ctx context.Context, v *view, pending []*work, kept ma
 	return nil
 }
 
+// deleteOnView deletes a manifest by digest, relying on view v: only if
+// no tag appeared since (noNewTags), and only while v is young enough (ctx
+// from v.until).
+func (c *Client) deleteOnView(ctx context.Context, v *view, digest string) error {
+	if err := c.noNewTags(ctx, v); err != nil {
+		return err
+	}
+	return c.DeleteManifest(ctx, v.snap.Repository, digest)
+}
+
 // noNewTags lists the repository's tags (one request per thousand) right
 // before a DELETE by digest and ends the round if a tag appeared since the
 // view: a new tag, the usual way a push lands on an old digest (a
 // rollback, a release index), then waits for a view that resolves it,
-// instead of for the view's age.
+// instead of for the view's age. A tag the view listed but could not
+// resolve is not new: a dangling one stays so, and a round would never
+// start.
 func (c *Client) noNewTags(ctx context.Context, v *view) error {
 	tags, err := c.Tags(ctx, v.snap.Repository)
 	if err != nil {
 		return err
 	}
 	for _, tag := range tags {
-		if _, known := v.snap.Tags[tag]; !known {
+		if !v.snap.listed(tag) {
 			return errViewExpired
 		}
 	}

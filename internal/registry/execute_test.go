@@ -397,3 +397,37 @@ func TestApplySlotsAreSharedAcrossCalls(t *testing.T) {
 		t.Errorf("the repositories' requests interleaved: %q", order)
 	}
 }
+
+// A tag the registry lists but cannot resolve (its manifest deleted while
+// the tag was being pushed onto it: the DELETE's sweep of tags missed it)
+// is no new tag: before each DELETE the listing is compared with the
+// view's, which listed it too. Compared with the resolved tags alone, the
+// apply re-read the repository for ever.
+func TestApplyGoesOnPastADanglingTag(t *testing.T) {
+	reg := testregistry.Start(t)
+	planned, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.PushImage("app", time.Time{}, "dangling"); err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/manifests/dangling") {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound) // as distribution answers for a tag whose revision is gone
+		_, _ = w.Write([]byte(`{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`))
+		return true
+	})
+	c := newClient(t, Config{URL: proxy.URL})
+	batch := planPolicy(t, c, "app", "^pr-")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if report, err := c.ExecuteBatches(ctx, []Batch{batch}); err != nil || report.Deleted != 1 {
+		t.Fatalf("report %+v, err %v; want pr-1 deleted", report, err)
+	}
+	mustExist(t, reg, "app", false, planned.Digest)
+}

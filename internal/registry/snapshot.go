@@ -29,7 +29,17 @@ type Snapshot struct {
 	// GoneSubjects are subjects that referrer tags name and the registry
 	// no longer holds.
 	GoneSubjects map[string]bool
-	read         map[string]bool // digests whose body was read
+	// Unresolved are tags the listing named that resolve to nothing:
+	// untagged since, or dangling (a registry can list a tag whose
+	// manifest a DELETE removed while the tag was being pushed onto it).
+	Unresolved map[string]bool
+	read       map[string]bool // digests whose body was read
+}
+
+// listed reports whether the listing the snapshot was read from named tag.
+func (s *Snapshot) listed(tag string) bool {
+	_, resolved := s.Tags[tag]
+	return resolved || s.Unresolved[tag]
 }
 
 func (s *Snapshot) markRead(digest string) {
@@ -101,11 +111,17 @@ func (c *Client) snapshot(ctx context.Context, repo string, read func(context.Co
 	}
 	s := &Snapshot{Repository: repo, Tags: map[string]Manifest{}, Children: map[string][]string{}, Subjects: map[string]string{}}
 	for i, tag := range tags {
-		if m := resolved[i]; m.Digest != "" {
-			s.Tags[tag] = m
-			if m.Subject != "" { // a subject can only protect more
-				s.Subjects[m.Digest] = m.Subject
+		m := resolved[i]
+		if m.Digest == "" {
+			if s.Unresolved == nil {
+				s.Unresolved = map[string]bool{}
 			}
+			s.Unresolved[tag] = true
+			continue
+		}
+		s.Tags[tag] = m
+		if m.Subject != "" { // a subject can only protect more
+			s.Subjects[m.Digest] = m.Subject
 		}
 	}
 	return s, c.readIndexes(ctx, s)

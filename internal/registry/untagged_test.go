@@ -2,7 +2,11 @@ package registry
 
 import (
 	"context"
+	"net/http"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,4 +44,90 @@ func TestExecuteTagDeletionDeletesTheChildrenOfAnUntaggedIndex(t *testing.T) {
 			t.Errorf("%s: exists=%v (%v), want deleted", digest, exists, err)
 		}
 	}
+}
+
+// The manifests a tag deletion leaves untagged are deleted on views as
+// young as an apply's: views that stay too slow to read stop it with the
+// apply's error (it re-read for ever), and nothing untagged is deleted.
+func TestExecuteTagDeletionStopsWhenViewsAreTooSlowToRead(t *testing.T) {
+	reg := testregistry.Start(t)
+	untagged, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"latest", "stable", "v1"} {
+		if _, err := reg.PushImage("app", time.Time{}, tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	c := newClient(t, Config{URL: proxy.URL, MaxConcurrency: 1})
+	d, err := c.PlanTagDeletion(context.Background(), "app", []string{"pr-1"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.viewMaxAge = 100 * time.Millisecond
+	var slow atomic.Bool // from the tag's removal on: each view's 3 HEADs take 60ms, one at a time
+	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, "/manifests/pr-1") {
+			slow.Store(true)
+		}
+		if r.Method == http.MethodHead && slow.Load() {
+			time.Sleep(60 * time.Millisecond)
+		}
+		return false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = c.ExecuteTagDeletion(ctx, d)
+	if want := `5 views of "app" in a row took 100ms or longer to read`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want one containing %q", err, want)
+	}
+	mustExist(t, reg, "app", true, untagged.Digest)
+	slow.Store(false)
+	proxy.setFault(nil) // the registry is quick again: the same deletion goes through
+	if err := c.ExecuteTagDeletion(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	mustExist(t, reg, "app", false, untagged.Digest)
+}
+
+// Before each manifest it left untagged is deleted, a tag deletion lists
+// the tags again, as an apply does: one pushed onto it since the view (a
+// rollback) keeps it.
+func TestExecuteTagDeletionSeesANewTagBeforeEachDelete(t *testing.T) {
+	reg := testregistry.Start(t)
+	first, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := reg.PushImage("app", time.Time{}, "pr-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	c := newClient(t, Config{URL: proxy.URL})
+	d, err := c.PlanTagDeletion(context.Background(), "app", []string{"pr-1", "pr-2"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.viewMaxAge = time.Hour // the listing alone must catch it
+	var once sync.Once
+	var rolledBack v1.Hash
+	other := map[string]v1.Hash{first.Digest.String(): second.Digest, second.Digest.String(): first.Digest}
+	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+		if target, planned := other[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]; r.Method == http.MethodDelete && planned {
+			once.Do(func() {
+				rolledBack = target
+				if err := reg.Tag("app", target, "rollback"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return false
+	})
+	if err := c.ExecuteTagDeletion(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	mustExist(t, reg, "app", true, rolledBack)
 }
