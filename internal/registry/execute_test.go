@@ -281,26 +281,46 @@ func TestPlanOverABrokenIndex(t *testing.T) {
 // stall: the view is still young) is seen by the tag listing made right
 // before each DELETE: the round ends, and the new view keeps that digest.
 func TestApplySeesANewTagBeforeEachDelete(t *testing.T) {
-	reg := testregistry.Start(t)
-	first, err := reg.PushImage("app", time.Time{}, "pr-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := reg.PushImage("app", time.Time{}, "pr-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newFaultProxy(t, reg.URL)
+	reg, proxy, images := twoImagesBehindProxy(t)
 	c := newClient(t, Config{URL: proxy.URL})
 	batch := planPolicy(t, c, "app", "^pr-")
 	c.viewMaxAge = time.Hour // the listing alone must catch it
+	rolledBack := rollBackOnFirstDelete(t, reg, proxy, images)
+	if _, err := c.ExecuteBatches(context.Background(), []Batch{batch}); err != nil {
+		t.Fatal(err)
+	}
+	mustExist(t, reg, "app", true, *rolledBack)
+}
+
+// twoImagesBehindProxy is a registry holding app:pr-1 and app:pr-2 (their
+// digests, in that order), and a proxy in front of it.
+func twoImagesBehindProxy(t *testing.T) (*testregistry.Registry, *faultProxy, [2]v1.Hash) {
+	t.Helper()
+	reg := testregistry.Start(t)
+	var images [2]v1.Hash
+	for i, tag := range []string{"pr-1", "pr-2"} {
+		img, err := reg.PushImage("app", time.Time{}, tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		images[i] = img.Digest
+	}
+	return reg, newFaultProxy(t, reg.URL), images
+}
+
+// rollBackOnFirstDelete: when the first DELETE by digest of app:pr-1 or
+// app:pr-2 reaches the proxy, the other image gets the tag "rollback",
+// as a rollback pushed in the middle of an apply. It returns where
+// rollback went, once it did.
+func rollBackOnFirstDelete(t *testing.T, reg *testregistry.Registry, proxy *faultProxy, images [2]v1.Hash) *v1.Hash {
+	t.Helper()
+	other := map[string]v1.Hash{images[0].String(): images[1], images[1].String(): images[0]}
 	var once sync.Once
-	var movedTo v1.Hash
-	other := map[string]v1.Hash{first.Digest.String(): second.Digest, second.Digest.String(): first.Digest}
+	var rolledBack v1.Hash
 	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
 		if target, planned := other[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]; r.Method == http.MethodDelete && planned {
 			once.Do(func() {
-				movedTo = target
+				rolledBack = target
 				if err := reg.Tag("app", target, "rollback"); err != nil {
 					t.Error(err)
 				}
@@ -308,10 +328,7 @@ func TestApplySeesANewTagBeforeEachDelete(t *testing.T) {
 		}
 		return false
 	})
-	if _, err := c.ExecuteBatches(context.Background(), []Batch{batch}); err != nil {
-		t.Fatal(err)
-	}
-	mustExist(t, reg, "app", true, movedTo)
+	return &rolledBack
 }
 
 // A repository whose views take longer to read than a DELETE may rely on

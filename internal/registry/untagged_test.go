@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,38 +95,16 @@ func TestExecuteTagDeletionStopsWhenViewsAreTooSlowToRead(t *testing.T) {
 // the tags again, as an apply does: one pushed onto it since the view (a
 // rollback) keeps it.
 func TestExecuteTagDeletionSeesANewTagBeforeEachDelete(t *testing.T) {
-	reg := testregistry.Start(t)
-	first, err := reg.PushImage("app", time.Time{}, "pr-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := reg.PushImage("app", time.Time{}, "pr-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newFaultProxy(t, reg.URL)
+	reg, proxy, images := twoImagesBehindProxy(t)
 	c := newClient(t, Config{URL: proxy.URL})
 	d, err := c.PlanTagDeletion(context.Background(), "app", []string{"pr-1", "pr-2"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.viewMaxAge = time.Hour // the listing alone must catch it
-	var once sync.Once
-	var rolledBack v1.Hash
-	other := map[string]v1.Hash{first.Digest.String(): second.Digest, second.Digest.String(): first.Digest}
-	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
-		if target, planned := other[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]; r.Method == http.MethodDelete && planned {
-			once.Do(func() {
-				rolledBack = target
-				if err := reg.Tag("app", target, "rollback"); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		return false
-	})
+	rolledBack := rollBackOnFirstDelete(t, reg, proxy, images)
 	if err := c.ExecuteTagDeletion(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
-	mustExist(t, reg, "app", true, rolledBack)
+	mustExist(t, reg, "app", true, *rolledBack)
 }
