@@ -112,43 +112,36 @@ func (r *Registry) DeleteManifest(repo string, digest v1.Hash) error {
 // DeleteBlob deletes a blob (a config, a layer) through the API, leaving
 // the manifests that name it incomplete.
 func (r *Registry) DeleteBlob(repo string, digest v1.Hash) error {
-	client, err := r.client(repo, "delete")
-	if err != nil {
-		return err
-	}
 	req, err := http.NewRequestWithContext(r.ctx, http.MethodDelete, fmt.Sprintf("%s/v2/%s/blobs/%s", r.URL, repo, digest), nil)
 	if err != nil {
 		return err
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		return responseError(resp)
-	}
-	return nil
+	return r.send(repo, "delete", req, http.StatusAccepted)
 }
 
 // putManifest uploads manifest bytes under ref exactly as given, with none
 // of the side effects ggcr adds for manifests that have a subject.
 func (r *Registry) putManifest(repo, ref string, body []byte, mediaType types.MediaType) error {
-	client, err := r.client(repo, transport.PushScope)
-	if err != nil {
-		return err
-	}
 	req, err := http.NewRequestWithContext(r.ctx, http.MethodPut, r.manifestURL(repo, ref), bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", string(mediaType))
+	return r.send(repo, transport.PushScope, req, http.StatusCreated)
+}
+
+// send makes req with action's scope on repo and expects the status want.
+func (r *Registry) send(repo, action string, req *http.Request, want int) error {
+	client, err := r.client(repo, action)
+	if err != nil {
+		return err
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
+	if resp.StatusCode != want {
 		return responseError(resp)
 	}
 	return nil
