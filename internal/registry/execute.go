@@ -329,7 +329,7 @@ func (c *Client) removeTag(ctx context.Context, v *view, w *work, o *outcome) er
 func (c *Client) judge(ctx context.Context, v *view, works []*work) (map[string]bool, []note, error) {
 	var notes []note
 	for {
-		removed := removedBy(works)
+		removed := removedBy(works, v.snap)
 		kept, err := c.keptAlive(ctx, v, removed)
 		if err != nil {
 			return nil, nil, err
@@ -355,17 +355,35 @@ func (c *Client) judge(ctx context.Context, v *view, works []*work) (map[string]
 	}
 }
 
-// removedBy returns the tags the works not skipped remove.
-func removedBy(works []*work) map[string]bool {
+// removedBy returns the tags the works not skipped remove: those that, in
+// the view, still point at what their work deletes. A planned tag moved
+// onto another image since the plan is not removed (its digest deletion no
+// longer takes it): it keeps what it points at now alive, even a child or
+// referrer another work planned to delete.
+func removedBy(works []*work, s *Snapshot) map[string]bool {
 	removed := map[string]bool{}
 	for _, w := range works {
-		if !w.skipped {
-			for _, t := range w.removes() {
+		if w.skipped {
+			continue
+		}
+		for _, t := range w.removes() {
+			if m, ok := s.Tags[t]; ok && w.takes(t, m.Digest) {
 				removed[t] = true
 			}
 		}
 	}
 	return removed
+}
+
+// takes tells whether carrying out w removes tag, now pointing at digest:
+// a tag removal while the tag is where the plan saw it; a manifest
+// deletion, the tags on its digest and the referrer tags on the referrers
+// it deletes.
+func (w *work) takes(tag, digest string) bool {
+	if w.tag != "" {
+		return digest == w.tagDigest
+	}
+	return digest == w.manifest.Digest || (retention.IsReferrerTag(tag) && slices.Contains(w.manifest.Referrers, digest))
 }
 
 // keptAlive returns what the tags that stay keep alive, reading the bodies

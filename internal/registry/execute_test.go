@@ -123,6 +123,43 @@ func TestApplyKeepsWhatATaggedIndexOrSubjectStartedUsing(t *testing.T) {
 	}
 }
 
+// A planned tag moved since the plan onto a child of another planned
+// index keeps that child: deleting the digest the tag was planned with no
+// longer removes the tag, so what it points at now stays (CHAOS_SEED=761332
+// lost such a tag).
+func TestApplyKeepsAChildAPlannedTagMovedOnto(t *testing.T) {
+	reg := testregistry.Start(t)
+	old, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	platforms := []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
+	index, children, err := reg.PushIndex("app", platforms, time.Time{}, "pr-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, Config{URL: reg.URL})
+	batch := planPolicy(t, c, "app", "^pr-")
+	if len(batch.Manifests) != 2 {
+		t.Fatalf("planned %d manifest deletions, want 2", len(batch.Manifests))
+	}
+	// After the plan, pr-1 is moved onto one platform image of pr-2's index.
+	if err := reg.Tag("app", children[0], "pr-1"); err != nil {
+		t.Fatal(err)
+	}
+
+	report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExist(t, reg, "app", true, children[0])
+	mustExist(t, reg, "app", false, old.Digest, index, children[1])
+	if tags, err := reg.Tags("app"); err != nil || !slices.Equal(tags, []string{"pr-1"}) {
+		t.Errorf("tags %v (%v); want pr-1 alone", tags, err)
+	}
+	skippedLike(t, report, `kept tag app:pr-1: it moved away from `+old.Digest.String())
+}
+
 // A DELETE the registry answers late ends the round: the next DELETE
 // relies on a view read after it. Here the first DELETE moves "latest"
 // onto the other planned digest (a rollback), then stalls past the view's
