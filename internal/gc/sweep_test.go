@@ -113,3 +113,16 @@ func putFiles(ctx context.Context, d storagedriver.StorageDriver, files map[stri
 	}
 	return g.Wait()
 }
+
+// The sweep hands each worker one directory's paths: workers removing
+// paths in the same directory would wait on its lock.
+func TestDeletionsAreGroupedByParentDirectory(t *testing.T) {
+	a1, a2 := deletion{"/blobs/sha256/aa/aa01", "data"}, deletion{"/blobs/sha256/aa/aa02", "data"}
+	b1 := deletion{"/blobs/sha256/bb/bb01", "data"}
+	link := deletion{"/repositories/app/_layers/sha256/aa01/link", ""}
+	got := byParent([]deletion{a1, b1, link, a2})
+	want := [][]deletion{{a1, a2}, {b1}, {link}}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("groups %v, want %v", got, want)
+	}
+}
