@@ -131,8 +131,8 @@ func deleteAll(parent context.Context, d storagedriver.StorageDriver, deletions 
 		}
 		g.Go(func() error {
 			for _, del := range group {
-				if ctx.Err() != nil {
-					return nil
+				if err := ctx.Err(); err != nil {
+					return err // Wait keeps the first error: a failed deletion, or the cancellation
 				}
 				if err := deleteOne(ctx, del); err != nil && !isNotFound(err) {
 					return fmt.Errorf("delete %s: %w", del.path, err)
