@@ -28,7 +28,8 @@ func (c *campaign) checkKept(tg *target) {
 		case err != nil && !registry.IsNotFound(err):
 			c.t.Fatal(err)
 		case err != nil || m.Digest != e.digest:
-			// Gone with its digest, or untagged by name.
+			// Gone with its digest, or untagged by name, or dangling.
+			e.dangling = err != nil && c.listed(cl, tg.repo, tag)
 			if c.failed(tg.repo, e, &c.realLosses, fmt.Sprintf("LOST: %s:%s should point at %s, points at %q", tg.repo, tag, e.digest, m.Digest), e.digest, tag) {
 				c.explain(tg)
 			}
@@ -87,11 +88,12 @@ func (c *campaign) checkComplete(repo, tag string, e expectation, referrers map[
 
 // failed counts a lost tag or an incomplete image. It is inside the
 // registry API's window when a race put it there after the view that the
-// DELETE of any of refs relied on started, and that view was as young as
-// the apply promises; otherwise it counts against the target (real), and
-// failed reports true.
+// last DELETE of any of refs relied on started, or when the tag is left
+// dangling by a DELETE the registry handled while the race pushed it
+// (proxy.overlapped), and that view was as young as the apply promises;
+// otherwise it counts against the target (real), and failed reports true.
 func (c *campaign) failed(repo string, e expectation, realLosses *int, msg string, refs ...string) bool {
-	if e.raced && c.insideWindow(repo, e.at, refs) {
+	if e.raced && c.insideWindow(repo, e, refs) {
 		c.windowLosses++
 		c.t.Logf("inside the documented window: %s (raced at %s)", msg, e.at.Format("15:04:05.000"))
 		return false
@@ -101,13 +103,25 @@ func (c *campaign) failed(repo string, e expectation, realLosses *int, msg strin
 	return true
 }
 
+// listed reports whether the registry lists tag in repo.
+func (c *campaign) listed(cl *registry.Client, repo, tag string) bool {
+	tags, err := cl.Tags(c.ctx, repo)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return slices.Contains(tags, tag)
+}
+
 // maxViewAge is how old a view any DELETE may rely on: the apply's promise
 // (DefaultViewMaxAge) and a second for the requests' way to the proxy.
 const maxViewAge = registry.DefaultViewMaxAge + time.Second
 
-func (c *campaign) insideWindow(repo string, raceDone time.Time, refs []string) bool {
+func (c *campaign) insideWindow(repo string, e expectation, refs []string) bool {
+	if e.dangling && c.proxy.overlapped(repo, e.start, e.at, maxViewAge, refs...) {
+		return true
+	}
 	deleted, viewStart, ok := c.proxy.deletion(repo, refs...)
-	return ok && !viewStart.IsZero() && raceDone.After(viewStart) && deleted.Sub(viewStart) <= maxViewAge
+	return ok && !viewStart.IsZero() && e.at.After(viewStart) && deleted.Sub(viewStart) <= maxViewAge
 }
 
 // checkViews counts the DELETEs of a faulted apply in repo that relied on

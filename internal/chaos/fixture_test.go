@@ -140,7 +140,10 @@ type target struct {
 type expectation struct {
 	digest string
 	raced  bool
-	at     time.Time
+	start  time.Time // when the race began
+	at     time.Time // when it completed
+	// dangling: found listed but resolving to nothing when checked
+	dangling bool
 }
 
 // plan decides the policy over repo with a client of its own (no faults).

@@ -46,6 +46,7 @@ var faultMix = []struct {
 // event is one request the registry was sent, as it arrived.
 type event struct {
 	at   time.Time
+	done time.Time // when the registry answered
 	kind eventKind
 	ref  string // the tag or digest of a manifest request
 }
@@ -77,7 +78,7 @@ func newFaultProxy(t *testing.T, target string, seed uint64) *faultProxy {
 		at := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		forward.ServeHTTP(rec, r)
-		p.record(r, at, rec.status >= 200 && rec.status < 300)
+		p.record(r, at, time.Now(), rec.status >= 200 && rec.status < 300)
 	}))
 	t.Cleanup(srv.Close)
 	p.URL = srv.URL
@@ -205,9 +206,9 @@ func (p *faultProxy) draw() (kind string, retryAfter bool, delay time.Duration) 
 // record notes a request the registry answered: reads only when they
 // succeeded (a failed read gave no view), DELETEs in any case (a registry
 // stopped while handling one may have deleted without answering).
-func (p *faultProxy) record(r *http.Request, at time.Time, succeeded bool) {
+func (p *faultProxy) record(r *http.Request, at, done time.Time, succeeded bool) {
 	path := strings.TrimPrefix(r.URL.Path, "/v2/")
-	e := event{at: at}
+	e := event{at: at, done: done}
 	var repo string
 	switch repoPart, ref, isManifest := strings.Cut(path, "/manifests/"); {
 	case isManifest && r.Method == http.MethodDelete:
@@ -224,6 +225,23 @@ func (p *faultProxy) record(r *http.Request, at time.Time, succeeded bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.events[repo] = append(p.events[repo], e)
+}
+
+// overlapped reports whether a DELETE of any of refs in repo was being
+// handled by the registry while [start, done] (it went out before done and
+// was answered after start), relying on a view at most maxAge old: a push
+// the registry handles at the same time as a DELETE can lose its tag to
+// it, and leave it dangling.
+func (p *faultProxy) overlapped(repo string, start, done time.Time, maxAge time.Duration, refs ...string) bool {
+	events := p.sorted(repo)
+	for i, e := range events {
+		if e.kind == deletion && slices.Contains(refs, e.ref) && !e.at.After(done) && !e.done.Before(start) {
+			if view := viewBefore(events, i); !view.IsZero() && e.at.Sub(view) <= maxAge {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // deletion finds the last DELETE of any of refs sent to the registry in
@@ -300,4 +318,33 @@ func (p *faultProxy) faultCounts() (map[string]int, int) {
 		counts[k] = v
 	}
 	return counts, p.refused
+}
+
+// A DELETE counts as overlapping a race only while the registry handled it
+// during the race, relying on a young view; CHAOS_SEED=53185 had a push
+// land while the DELETE of its digest was being handled, which left the
+// tag dangling, and a later DELETE of the same digest took the blame.
+func TestOverlappedNeedsTheDeleteInFlightDuringTheRace(t *testing.T) {
+	t0 := time.Now()
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	p := &faultProxy{events: map[string][]event{"app": {
+		{at: ms(0), done: ms(1), kind: listing},
+		{at: ms(1), done: ms(2), kind: tagRead, ref: "latest"},
+		{at: ms(10), done: ms(14), kind: deletion, ref: "sha256:d"},
+	}}}
+	cases := []struct {
+		start, done int
+		maxAge      time.Duration
+		want        bool
+	}{
+		{12, 16, time.Second, true},       // pushed while the DELETE was handled
+		{15, 20, time.Second, false},      // pushed after the answer
+		{2, 9, time.Second, false},        // pushed before the DELETE went out
+		{12, 16, time.Millisecond, false}, // the DELETE relied on a view too old
+	}
+	for _, c := range cases {
+		if got := p.overlapped("app", ms(c.start), ms(c.done), c.maxAge, "sha256:d"); got != c.want {
+			t.Errorf("race %d-%d ms, view age %s: overlapped = %v, want %v", c.start, c.done, c.maxAge, got, c.want)
+		}
+	}
 }

@@ -50,6 +50,7 @@ func (r *racer) race(targets []*target, applied <-chan struct{}) {
 		}
 		tg := targets[r.rng.IntN(len(targets))]
 		kind := raceKinds[r.rng.IntN(len(raceKinds))]
+		start := time.Now()
 		tag, e, err := r.raceOnce(tg, kind, k)
 		if err != nil {
 			// The apply took the digest first, or there was nothing to
@@ -58,7 +59,7 @@ func (r *racer) race(targets []*target, applied <-chan struct{}) {
 			continue
 		}
 		r.races[kind]++
-		e.raced, e.at = true, time.Now()
+		e.raced, e.start, e.at = true, start, time.Now()
 		tg.expected[tag] = e
 	}
 }
