@@ -49,6 +49,9 @@ type MinIO struct {
 	Endpoint  string // "http://127.0.0.1:PORT"
 	AccessKey string
 	SecretKey string
+	// DataDir holds MinIO's drive: bucket/key/xl.meta per object, the
+	// content of a small one inline.
+	DataDir string
 
 	child  *childProcess
 	client *s3.S3
@@ -188,6 +191,7 @@ func (m *MinIO) start(bin, base string) error {
 	if err != nil {
 		return err
 	}
+	m.DataDir = dataDir
 	// An empty one of its own, or MinIO would load ~/.minio/certs and
 	// serve TLS on a developer's machine.
 	certsDir, err := m.tempDir("", "minio-certs")
