@@ -7,8 +7,10 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 	"github.com/opencontainers/go-digest"
 )
@@ -248,5 +250,38 @@ func TestRunPrintsNothing(t *testing.T) {
 	}
 	if _, err := drv.Stat(context.Background(), blobPath(dg)+"/data"); err == nil {
 		t.Error("the run left the orphan blob")
+	}
+}
+
+// readRecorder records the files a run reads.
+type readRecorder struct {
+	storagedriver.StorageDriver
+	mu    sync.Mutex
+	paths []string
+}
+
+func (r *readRecorder) GetContent(ctx context.Context, p string) ([]byte, error) {
+	r.mu.Lock()
+	r.paths = append(r.paths, p)
+	r.mu.Unlock()
+	return r.StorageDriver.GetContent(ctx, p)
+}
+
+// Without DeleteUntagged every linked manifest is kept whatever its tags,
+// so a run reads no tag link: on object storage, a request per tag saved.
+func TestOnlyDeleteUntaggedReadsTagLinks(t *testing.T) {
+	for _, deleteUntagged := range []bool{false, true} {
+		drv, dg, _ := orphanStore(t)
+		if err := drv.PutContent(context.Background(), repositoriesRoot+"/app/_manifests/tags/v1/current/link", []byte(dg)); err != nil {
+			t.Fatal(err)
+		}
+		reads := &readRecorder{StorageDriver: drv}
+		if _, err := Run(context.Background(), reads, Options{DeleteUntagged: deleteUntagged, DryRun: true}); err != nil {
+			t.Fatal(err)
+		}
+		readTag := slices.ContainsFunc(reads.paths, func(p string) bool { return strings.HasSuffix(p, "/v1/current/link") })
+		if readTag != deleteUntagged {
+			t.Errorf("DeleteUntagged %v: read the tag link %v, want %v (reads: %q)", deleteUntagged, readTag, deleteUntagged, reads.paths)
+		}
 	}
 }

@@ -58,10 +58,10 @@ type manifestBlobs struct {
 
 // scan reads the storage: the blobs, one walk per prefix directory
 // (sha256/00 to ff), while the repositories are listed; then the
-// repositories, a walk each; then the tags' current links and the
-// manifest bodies. Each step runs at most concurrency requests at once
-// (the first two, side by side, twice that).
-func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int) (*inventory, error) {
+// repositories, a walk each; then, with withTags, the tags' current
+// links; then the manifest bodies. Each step runs at most concurrency
+// requests at once (the first two, side by side, twice that).
+func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int, withTags bool) (*inventory, error) {
 	inv := &inventory{blobs: newBlobTable(), manifests: map[blobID]manifestBlobs{}, unexpected: map[string]bool{}}
 	var walks []repositoryWalk
 	g, gctx := errgroup.WithContext(ctx)
@@ -85,8 +85,10 @@ func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int) (
 	if err := inv.walkRepositories(ctx, d, concurrency, walks); err != nil {
 		return nil, fmt.Errorf("cannot list repositories: %w", err)
 	}
-	if err := inv.readTags(ctx, d, concurrency); err != nil {
-		return nil, err
+	if withTags {
+		if err := inv.readTags(ctx, d, concurrency); err != nil {
+			return nil, err
+		}
 	}
 	if err := inv.readManifests(ctx, d, concurrency); err != nil {
 		return nil, err
