@@ -362,6 +362,12 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 			fmt.Sprintf("The registry lacks a part of %s. Their age is unknown, so no newer_than or older_than condition matches them: age alone never deletes them. "+
 				"Push them again, or delete them (registry_tag_deletion) if they are no longer needed.", strings.Join(plan.Incomplete, ", ")))
 	}
+	if len(plan.Dangling) > 0 {
+		diags.AddWarning("Tag without a manifest",
+			fmt.Sprintf("The registry lists %s, but serves no manifest for them: a push of the tag raced a deletion of its image "+
+				"(the registry API cannot prevent that), or the tag was removed while the plan read it. They keep nothing and the policy leaves them. "+
+				"Push the tag again, or remove it with registry_tag_deletion.", strings.Join(plan.Dangling, ", ")))
+	}
 	decisions := decisionModels(plan.Decisions)
 	for i, b := range plan.Reclaimable {
 		decisions[i].Bytes = &b

@@ -92,9 +92,10 @@ func (r *TagDeletionResource) Schema(_ context.Context, _ resource.SchemaRequest
 				MarkdownDescription: "Also delete, by digest, each manifest these tags leave with no tag at all (with its referrers and the index children nothing else references). Default `false`.",
 			},
 			"removed_tags": schema.MapAttribute{
-				Computed:            true,
-				ElementType:         types.StringType,
-				MarkdownDescription: "The tags this apply removes, each with the digest it points at. If a tag points elsewhere at apply time, nothing is deleted.",
+				Computed:    true,
+				ElementType: types.StringType,
+				MarkdownDescription: "The tags this apply removes, each with the digest it points at. If a tag points elsewhere at apply time, nothing is deleted. " +
+					"A tag the registry lists without a manifest (left by a push that raced a deletion of its digest) maps to `\"\"`: it is removed only while it still resolves to nothing.",
 			},
 			"deleted_manifests": schema.ListAttribute{
 				Computed:            true,

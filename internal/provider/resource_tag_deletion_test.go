@@ -55,6 +55,39 @@ resource "registry_tag_deletion" "this" {
 	})
 }
 
+// A tag left pointing at a deleted manifest (a push that raced a DELETE)
+// is listed and resolves to nothing: the plan shows it on no digest, the
+// apply removes it and nothing else.
+func TestAccTagDeletion_danglingTag(t *testing.T) {
+	forEachRegistry(t, func(t *testing.T, start func(...testregistry.Option) *testregistry.Registry) {
+		reg := start()
+		kept := mustPush(t, reg, "app", "v1")
+		if err := reg.DanglingTag("app", "ghost"); err != nil {
+			t.Fatal(err)
+		}
+		config := providerBlock(reg, "") + `
+resource "registry_tag_deletion" "this" {
+  repository                = "app"
+  tags                      = ["ghost"]
+  delete_untagged_manifests = true
+}`
+		accTest(t,
+			resource.TestStep{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					expectTagPlan("removed_tags", digestsByTag("ghost", "")),
+					expectTagPlan("deleted_manifests", listOf()),
+				}},
+				Check: resource.ComposeTestCheckFunc(
+					expectRegistryTags(reg, "app", "v1"),
+					expectManifests(reg, "app", true, kept.Digest),
+				),
+			},
+			thenEmptyPlan(config),
+		)
+	})
+}
+
 // With delete_untagged_manifests, an image left without tags is deleted by
 // digest; one that keeps a tag is not.
 func TestAccTagDeletion_deleteUntaggedManifests(t *testing.T) {

@@ -240,3 +240,18 @@ func TestRetentionPolicyWarnsIncompleteImage(t *testing.T) {
 		t.Fatalf("the warning should name app:no-config and its missing config: %s", detail)
 	}
 }
+
+// A tag left pointing at a deleted manifest keeps nothing and no policy
+// deletion removes it: the plan names it and says how to clean it up.
+func TestRetentionPolicyWarnsTagWithoutManifest(t *testing.T) {
+	ctx := context.Background()
+	reg, r := policyOnImage(t)
+	if err := reg.DanglingTag("app", "rollback"); err != nil {
+		t.Fatal(err)
+	}
+	resp := modifyPlanResponse(ctx, r, newPolicyPlan(ctx, r, "app", "^pr-"))
+	expectWarning(t, resp.Diagnostics, "Tag without a manifest")
+	if detail := resp.Diagnostics.Warnings()[0].Detail(); !strings.Contains(detail, "lists app:rollback,") {
+		t.Fatalf("the warning should name app:rollback: %s", detail)
+	}
+}

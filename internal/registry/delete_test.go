@@ -3,6 +3,8 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -130,5 +132,69 @@ func TestPlanFindsReferrersThroughTheAPI(t *testing.T) {
 	}
 	if found, _ := reg.ManifestExists("app", sbom); found {
 		t.Fatal("the SBOM survived its subject")
+	}
+}
+
+// A tag left pointing at a deleted manifest (a push that raced a DELETE)
+// is planned on no digest and removed; the tags beside it stay.
+func TestTagDeletionRemovesADanglingTag(t *testing.T) {
+	registries := map[string]func(t *testing.T) *testregistry.Registry{
+		"v3":  func(t *testing.T) *testregistry.Registry { return testregistry.Start(t) },
+		"2.8": func(t *testing.T) *testregistry.Registry { return testregistry.StartV28(t) },
+	}
+	for name, start := range registries {
+		t.Run(name, func(t *testing.T) {
+			reg := start(t)
+			if _, err := reg.PushImage("app", time.Time{}, "v1"); err != nil {
+				t.Fatal(err)
+			}
+			if err := reg.DanglingTag("app", "ghost"); err != nil {
+				t.Fatal(err)
+			}
+			c := newClient(t, Config{URL: reg.URL})
+			ctx := context.Background()
+			plan, err := c.PlanTagDeletion(ctx, "app", []string{"ghost"}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[string]string{"ghost": ""}; !maps.Equal(plan.Tags, want) || len(plan.Untagged) > 0 {
+				t.Fatalf("plan = %+v, want tags %v and nothing untagged", plan, want)
+			}
+			if err := c.ExecuteTagDeletion(ctx, plan); err != nil {
+				t.Fatal(err)
+			}
+			if tags, err := reg.Tags("app"); err != nil || !slices.Equal(tags, []string{"v1"}) {
+				t.Fatalf("tags = %v, %v; want only v1", tags, err)
+			}
+		})
+	}
+}
+
+// A dangling tag pushed again between plan and apply points at an image
+// someone wants: the apply refuses, and the tag stays.
+func TestTagDeletionKeepsADanglingTagPushedAgain(t *testing.T) {
+	reg := testregistry.Start(t)
+	if err := reg.DanglingTag("app", "ghost"); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, Config{URL: reg.URL})
+	ctx := context.Background()
+	plan, err := c.PlanTagDeletion(ctx, "app", []string{"ghost"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := reg.PushImage("app", time.Time{}, "ghost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed *ChangedError
+	if err := c.ExecuteTagDeletion(ctx, plan); !errors.As(err, &changed) || !strings.Contains(err.Error(), "moved from no manifest to "+img.Digest.String()) {
+		t.Fatalf("err = %v, want a ChangedError naming the move", err)
+	}
+	if found, _ := reg.ManifestExists("app", img.Digest); !found {
+		t.Fatal("the image pushed onto the tag was deleted")
+	}
+	if tags, err := reg.Tags("app"); err != nil || !slices.Equal(tags, []string{"ghost"}) {
+		t.Fatalf("tags = %v, %v; want ghost", tags, err)
 	}
 }

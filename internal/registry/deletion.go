@@ -114,7 +114,10 @@ func (c *Client) ExecuteManifestDeletion(ctx context.Context, planned ManifestDe
 // performed by an apply.
 type TagDeletion struct {
 	Repository string
-	// Tags maps each requested tag that exists to the digest it points at.
+	// Tags maps each requested tag that exists to the digest it points at,
+	// or to "" for a tag the registry lists without a manifest (dangling:
+	// a push of it raced a deletion of its digest), removed only while it
+	// still resolves to nothing.
 	Tags map[string]string
 	// Untagged lists, in deletion order, the manifests to delete because
 	// the removed tags leave them with no tag: each followed by its
@@ -154,7 +157,7 @@ func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) e
 		}
 		// The view reads only tagged indexes: the children of those the
 		// removed tags left untagged are read here, or they would stay.
-		candidates := slices.Collect(maps.Values(planned.Tags))
+		candidates := slices.DeleteFunc(slices.Collect(maps.Values(planned.Tags)), func(d string) bool { return d == "" })
 		if err := c.readIndexTree(ctx, v.snap, candidates); err != nil {
 			return err
 		}
@@ -219,6 +222,11 @@ func (c *Client) PlanTagDeletion(ctx context.Context, repo string, tags []string
 		return TagDeletion{}, err
 	}
 	p := snap.engineRepository().PlanTagDeletion(tags, deleteUntagged)
+	for _, t := range tags {
+		if snap.Unresolved[t] {
+			p.Tags[t] = "" // keeps nothing, so leaves nothing untagged
+		}
+	}
 	return TagDeletion{Repository: repo, Tags: p.Tags, Untagged: p.Untagged}, nil
 }
 

@@ -311,8 +311,12 @@ func (c *Client) noNewTags(ctx context.Context, v *view) error {
 	return nil
 }
 
+// removeTag removes a tag the view shows where the plan saw it (judge
+// skipped a moved one): on its digest, or for a tag planned dangling,
+// still resolving to nothing.
 func (c *Client) removeTag(ctx context.Context, v *view, w *work, o *outcome) error {
-	if _, present := v.snap.Tags[w.tag]; present {
+	_, present := v.snap.Tags[w.tag]
+	if present || (w.tagDigest == "" && v.snap.Unresolved[w.tag]) {
 		if err := c.DeleteTag(ctx, v.snap.Repository, w.tag); err != nil {
 			return err
 		}
@@ -421,7 +425,11 @@ func (v *view) contradicts(w *work, kept, removed map[string]bool) (note, bool) 
 	repo := v.snap.Repository
 	if w.tag != "" {
 		if m, ok := v.snap.Tags[w.tag]; ok && m.Digest != w.tagDigest {
-			return note{subject: "tag " + repo + ":" + w.tag, why: fmt.Sprintf("it moved from %s to %s since the plan", w.tagDigest, m.Digest), contradicted: true}, true
+			from := w.tagDigest
+			if from == "" {
+				from = "no manifest"
+			}
+			return note{subject: "tag " + repo + ":" + w.tag, why: fmt.Sprintf("it moved from %s to %s since the plan", from, m.Digest), contradicted: true}, true
 		}
 		return note{}, false
 	}

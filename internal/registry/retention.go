@@ -29,6 +29,10 @@ type RetentionPlan struct {
 	// Incomplete are the tags ("repo:tag: what is missing") whose image
 	// lacks a part, when the rules read every body: their age is unknown.
 	Incomplete []string
+	// Dangling are the tags ("repo:tag") the registry lists and resolves
+	// to no manifest: they keep nothing, and no deletion by digest
+	// removes them.
+	Dangling []string
 	// Reclaimable are the bytes each decision lets garbage collection
 	// free (retention.Reclaimable); nil unless policy.EstimateSpace.
 	Reclaimable []int64
@@ -51,6 +55,7 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 	outcomes := make([]retention.Outcome, len(plan.Repositories))
 	missing := make([][]string, len(plan.Repositories))
 	incomplete := make([][]string, len(plan.Repositories))
+	dangling := make([][]string, len(plan.Repositories))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(repositoriesInFlight)
 	for i, repo := range plan.Repositories {
@@ -61,6 +66,7 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 			}
 			engineRepos[i] = snap.engineRepository()
 			incomplete[i] = snap.incomplete()
+			dangling[i] = snap.dangling()
 			if policy.EstimateSpace {
 				engineRepos[i].Blobs = snap.blobs()
 			}
@@ -77,6 +83,7 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 		plan.Spared = append(plan.Spared, outcomes[i].Spared...)
 		plan.MissingImages = append(plan.MissingImages, missing[i]...)
 		plan.Incomplete = append(plan.Incomplete, incomplete[i]...)
+		plan.Dangling = append(plan.Dangling, dangling[i]...)
 	}
 	if policy.EstimateSpace {
 		plan.Reclaimable = retention.Reclaimable(engineRepos, plan.Decisions)
@@ -115,6 +122,16 @@ func (s *Snapshot) incomplete() []string {
 		if m := s.Tags[tag]; m.Incomplete != "" {
 			out = append(out, fmt.Sprintf("%s:%s (%s)", s.Repository, tag, m.Incomplete))
 		}
+	}
+	return out
+}
+
+// dangling names the tags the listing named and that resolve to nothing,
+// in tag order.
+func (s *Snapshot) dangling() []string {
+	var out []string
+	for _, tag := range slices.Sorted(maps.Keys(s.Unresolved)) {
+		out = append(out, s.Repository+":"+tag)
 	}
 	return out
 }

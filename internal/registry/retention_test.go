@@ -112,3 +112,31 @@ func TestDecideRetentionSeesIncompleteImages(t *testing.T) {
 		}
 	}
 }
+
+// A tag whose manifest a DELETE removed while the tag was pushed onto it
+// stays listed and resolves to nothing: the plan names it, and decides
+// nothing about it (it keeps nothing, and no DELETE by digest removes it).
+func TestDecideRetentionNamesDanglingTags(t *testing.T) {
+	reg := testregistry.Start(t)
+	old := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := reg.PushImage("app", old, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range []string{"ghost", "ghost-2"} {
+		if err := reg.DanglingTag("app", tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	policy := retention.Policy{Delete: []retention.DeleteRule{{OlderThan: 7 * 24 * time.Hour}}}
+	client := newClient(t, Config{URL: reg.URL, CacheDir: t.TempDir()})
+	plan, err := client.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile(`^app$`)}, policy, old.AddDate(1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"app:ghost", "app:ghost-2"}; !slices.Equal(plan.Dangling, want) {
+		t.Errorf("dangling %q, want %q", plan.Dangling, want)
+	}
+	if len(plan.Decisions) != 1 || !slices.Equal(plan.Decisions[0].Tags, []string{"v1"}) {
+		t.Errorf("decisions %+v, want only v1's image", plan.Decisions)
+	}
+}

@@ -2,10 +2,15 @@ package testregistry
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -107,6 +112,28 @@ func (r *Registry) DeleteManifest(repo string, digest v1.Hash) error {
 		return err
 	}
 	return remote.Delete(ref.Digest(digest.String()), r.remoteOptions()...)
+}
+
+// DanglingTag writes tag into the storage pointing at a manifest the
+// repository does not hold, as a push of the tag leaves it when it races
+// a DELETE of its digest: listed, resolving to nothing. The registry must
+// keep its storage in RootDir.
+func (r *Registry) DanglingTag(repo, tag string) error {
+	if r.RootDir == "" {
+		return errors.New("DanglingTag needs a registry with its storage in RootDir")
+	}
+	gone := sha256.Sum256([]byte("a manifest deleted while " + repo + ":" + tag + " was pushed onto it"))
+	link := "sha256:" + hex.EncodeToString(gone[:])
+	dir := filepath.Join(r.RootDir, "docker/registry/v2/repositories", repo, "_manifests/tags", tag)
+	for _, p := range []string{filepath.Join(dir, "current/link"), filepath.Join(dir, "index/sha256", link[len("sha256:"):], "link")} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(link), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteBlob deletes a blob (a config, a layer) through the API, leaving
