@@ -17,35 +17,40 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
-func TestDeleteTagLeavesOtherTagsOnTheDigest(t *testing.T) {
+// onV3And28 runs test against distribution v3 and 2.8, which has no
+// tag-delete API (tags go through the placeholder).
+func onV3And28(t *testing.T, test func(t *testing.T, reg *testregistry.Registry)) {
 	registries := map[string]func(t *testing.T) *testregistry.Registry{
 		"v3":  func(t *testing.T) *testregistry.Registry { return testregistry.Start(t) },
 		"2.8": func(t *testing.T) *testregistry.Registry { return testregistry.StartV28(t) },
 	}
 	for name, start := range registries {
-		t.Run(name, func(t *testing.T) {
-			reg := start(t)
-			img, err := reg.PushImage("app", time.Time{}, "latest", "v1.9")
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := newClient(t, Config{URL: reg.URL})
-			ctx := context.Background()
-			if err := c.DeleteTag(ctx, "app", "v1.9"); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.DeleteTag(ctx, "app", "never-existed"); err != nil {
-				t.Fatalf("missing tag: %v", err)
-			}
-			tags, err := reg.Tags("app")
-			if err != nil || !slices.Equal(tags, []string{"latest"}) {
-				t.Fatalf("tags = %v, %v; want only latest", tags, err)
-			}
-			if found, _ := reg.ManifestExists("app", img.Digest); !found {
-				t.Fatal("the image was deleted with the tag")
-			}
-		})
+		t.Run(name, func(t *testing.T) { test(t, start(t)) })
 	}
+}
+
+func TestDeleteTagLeavesOtherTagsOnTheDigest(t *testing.T) {
+	onV3And28(t, func(t *testing.T, reg *testregistry.Registry) {
+		img, err := reg.PushImage("app", time.Time{}, "latest", "v1.9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newClient(t, Config{URL: reg.URL})
+		ctx := context.Background()
+		if err := c.DeleteTag(ctx, "app", "v1.9"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.DeleteTag(ctx, "app", "never-existed"); err != nil {
+			t.Fatalf("missing tag: %v", err)
+		}
+		tags, err := reg.Tags("app")
+		if err != nil || !slices.Equal(tags, []string{"latest"}) {
+			t.Fatalf("tags = %v, %v; want only latest", tags, err)
+		}
+		if found, _ := reg.ManifestExists("app", img.Digest); !found {
+			t.Fatal("the image was deleted with the tag")
+		}
+	})
 }
 
 func TestCheckDeletable(t *testing.T) {
@@ -138,36 +143,29 @@ func TestPlanFindsReferrersThroughTheAPI(t *testing.T) {
 // A tag left pointing at a deleted manifest (a push that raced a DELETE)
 // is planned on no digest and removed; the tags beside it stay.
 func TestTagDeletionRemovesADanglingTag(t *testing.T) {
-	registries := map[string]func(t *testing.T) *testregistry.Registry{
-		"v3":  func(t *testing.T) *testregistry.Registry { return testregistry.Start(t) },
-		"2.8": func(t *testing.T) *testregistry.Registry { return testregistry.StartV28(t) },
-	}
-	for name, start := range registries {
-		t.Run(name, func(t *testing.T) {
-			reg := start(t)
-			if _, err := reg.PushImage("app", time.Time{}, "v1"); err != nil {
-				t.Fatal(err)
-			}
-			if err := reg.DanglingTag("app", "ghost"); err != nil {
-				t.Fatal(err)
-			}
-			c := newClient(t, Config{URL: reg.URL})
-			ctx := context.Background()
-			plan, err := c.PlanTagDeletion(ctx, "app", []string{"ghost"}, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := map[string]string{"ghost": ""}; !maps.Equal(plan.Tags, want) || len(plan.Untagged) > 0 {
-				t.Fatalf("plan = %+v, want tags %v and nothing untagged", plan, want)
-			}
-			if err := c.ExecuteTagDeletion(ctx, plan); err != nil {
-				t.Fatal(err)
-			}
-			if tags, err := reg.Tags("app"); err != nil || !slices.Equal(tags, []string{"v1"}) {
-				t.Fatalf("tags = %v, %v; want only v1", tags, err)
-			}
-		})
-	}
+	onV3And28(t, func(t *testing.T, reg *testregistry.Registry) {
+		if _, err := reg.PushImage("app", time.Time{}, "v1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := reg.DanglingTag("app", "ghost"); err != nil {
+			t.Fatal(err)
+		}
+		c := newClient(t, Config{URL: reg.URL})
+		ctx := context.Background()
+		plan, err := c.PlanTagDeletion(ctx, "app", []string{"ghost"}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]string{"ghost": ""}; !maps.Equal(plan.Tags, want) || len(plan.Untagged) > 0 {
+			t.Fatalf("plan = %+v, want tags %v and nothing untagged", plan, want)
+		}
+		if err := c.ExecuteTagDeletion(ctx, plan); err != nil {
+			t.Fatal(err)
+		}
+		if tags, err := reg.Tags("app"); err != nil || !slices.Equal(tags, []string{"v1"}) {
+			t.Fatalf("tags = %v, %v; want only v1", tags, err)
+		}
+	})
 }
 
 // A dangling tag pushed again between plan and apply points at an image
