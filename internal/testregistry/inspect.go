@@ -122,10 +122,11 @@ func (r *Registry) DanglingTag(repo, tag string) error {
 	if r.RootDir == "" {
 		return errors.New("DanglingTag needs a registry with its storage in RootDir")
 	}
-	gone := sha256.Sum256([]byte("a manifest deleted while " + repo + ":" + tag + " was pushed onto it"))
-	link := "sha256:" + hex.EncodeToString(gone[:])
+	sum := sha256.Sum256([]byte("a manifest deleted while " + repo + ":" + tag + " was pushed onto it"))
+	gone := hex.EncodeToString(sum[:])
+	link := "sha256:" + gone
 	dir := filepath.Join(r.RootDir, "docker/registry/v2/repositories", repo, "_manifests/tags", tag)
-	for _, p := range []string{filepath.Join(dir, "current/link"), filepath.Join(dir, "index/sha256", link[len("sha256:"):], "link")} {
+	for _, p := range []string{filepath.Join(dir, "current/link"), filepath.Join(dir, "index/sha256", gone, "link")} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
