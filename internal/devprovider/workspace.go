@@ -19,6 +19,9 @@ type Workspace struct {
 	// changed before the first Run).
 	CLI       string
 	cliConfig string
+	// ownMirror is the mirror NewWorkspace built for this workspace alone,
+	// removed with it.
+	ownMirror string
 	peakRSS   int64
 	// Env is added to the CLI's environment, after this process's own.
 	Env []string
@@ -35,7 +38,13 @@ func NewWorkspace(files map[string][]byte) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewMirrorWorkspace(mirror, files)
+	w, err := NewMirrorWorkspace(mirror, files)
+	if err != nil {
+		os.RemoveAll(mirror)
+		return nil, err
+	}
+	w.ownMirror = mirror
+	return w, nil
 }
 
 // NewMirrorWorkspace is NewWorkspace with the providers of an existing
@@ -109,8 +118,17 @@ func (w *Workspace) Run(ctx context.Context, out io.Writer, args ...string) erro
 	return nil
 }
 
-// Close removes the workspace.
-func (w *Workspace) Close() error { return os.RemoveAll(w.Dir) }
+// Close removes the workspace, and the mirror NewWorkspace built for it (a
+// provider binary of about 70 MB per workspace otherwise left in the temp
+// directory).
+func (w *Workspace) Close() error {
+	if w.ownMirror != "" {
+		if err := os.RemoveAll(w.ownMirror); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(w.Dir)
+}
 
 // ModuleRoot is the directory of this module's go.mod, wherever the
 // program was started from.

@@ -68,7 +68,7 @@ func Run(ctx context.Context, d storagedriver.StorageDriver, opts Options) (Repo
 	// Tags decide what is kept only with DeleteUntagged: without it every
 	// linked manifest is, so a run reads no tag link (a request per tag
 	// on object storage, a third of the reads at 100,000 manifests).
-	inv, err := scan(ctx, d, opts.Concurrency, opts.DeleteUntagged)
+	inv, err := scan(ctx, d, opts.Concurrency, opts.DeleteUntagged, progress)
 	if err != nil {
 		return Report{}, err
 	}

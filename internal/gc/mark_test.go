@@ -223,6 +223,29 @@ func TestDryRunDeletesNothing(t *testing.T) {
 	}
 }
 
+// The scan reports each of its steps as it ends: on object storage a
+// large store's scan takes minutes, and the step they go to says where
+// to look.
+func TestScanReportsEachStep(t *testing.T) {
+	drv, dg, _ := orphanStore(t)
+	if err := drv.PutContent(context.Background(), repositoriesRoot+"/app/_manifests/tags/v1/current/link", []byte(dg)); err != nil {
+		t.Fatal(err)
+	}
+	var messages []string
+	if _, err := Run(context.Background(), drv, Options{DeleteUntagged: true, DryRun: true, Progress: func(m string) { messages = append(messages, m) }}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"listed 1 blobs", "split the repositories into 1 walks"} {
+		if !slices.Contains(messages[:2], want) {
+			t.Errorf("the first two messages %q lack %q", messages[:2], want)
+		}
+	}
+	want := []string{"listed the links of 1 repositories", "read 1 tag links", "read 0 manifests", "scanned 1 repositories: 0 manifests, 1 blobs"}
+	if got := messages[2:6]; !slices.Equal(got, want) {
+		t.Errorf("the scan's later steps reported %q, want %q", got, want)
+	}
+}
+
 // A run reports through Progress and its Report only: Terraform owns the
 // provider's stdout (the plugin handshake), so a stray print would break it.
 func TestRunPrintsNothing(t *testing.T) {

@@ -60,8 +60,10 @@ type manifestBlobs struct {
 // (sha256/00 to ff), while the repositories are listed; then the
 // repositories, a walk each; then, with withTags, the tags' current
 // links; then the manifest bodies. Each step runs at most concurrency
-// requests at once (the first two, side by side, twice that).
-func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int, withTags bool) (*inventory, error) {
+// requests at once (the first two, side by side, twice that), and reports
+// to progress when it ends: on object storage a scan of a large store
+// takes minutes, and which step takes them says where to look.
+func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int, withTags bool, progress func(string)) (*inventory, error) {
 	inv := &inventory{blobs: newBlobTable(), manifests: map[blobID]manifestBlobs{}, unexpected: map[string]bool{}}
 	var walks []repositoryWalk
 	g, gctx := errgroup.WithContext(ctx)
@@ -69,12 +71,14 @@ func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int, w
 		if err := inv.walkBlobs(gctx, d, concurrency); err != nil {
 			return fmt.Errorf("cannot list blobs: %w", err)
 		}
+		progress(fmt.Sprintf("listed %d blobs", inv.blobs.len()))
 		return nil
 	})
 	g.Go(func() (err error) {
 		if walks, err = repositoryWalks(gctx, d, concurrency); err != nil {
 			return fmt.Errorf("cannot list repositories: %w", err)
 		}
+		progress(fmt.Sprintf("split the repositories into %d walks", len(walks)))
 		return nil
 	})
 	if err := g.Wait(); err != nil {
@@ -85,14 +89,18 @@ func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int, w
 	if err := inv.walkRepositories(ctx, d, concurrency, walks); err != nil {
 		return nil, fmt.Errorf("cannot list repositories: %w", err)
 	}
+	progress(fmt.Sprintf("listed the links of %d repositories", len(inv.repos)))
 	if withTags {
-		if err := inv.readTags(ctx, d, concurrency); err != nil {
+		tags, err := inv.readTags(ctx, d, concurrency)
+		if err != nil {
 			return nil, err
 		}
+		progress(fmt.Sprintf("read %d tag links", tags))
 	}
 	if err := inv.readManifests(ctx, d, concurrency); err != nil {
 		return nil, err
 	}
+	progress(fmt.Sprintf("read %d manifests", len(inv.manifests)))
 	return inv, nil
 }
 
@@ -290,12 +298,15 @@ func (inv *inventory) noteUnexpected(files []string) {
 }
 
 // readTags reads every tag's current link in parallel. A missing link (a
-// half-deleted tag) is no tag, as for the registry.
-func (inv *inventory) readTags(ctx context.Context, d storagedriver.StorageDriver, concurrency int) error {
+// half-deleted tag) is no tag, as for the registry. It returns how many
+// links it read.
+func (inv *inventory) readTags(ctx context.Context, d storagedriver.StorageDriver, concurrency int) (int, error) {
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
+	links := 0
 	for _, r := range inv.repos {
+		links += len(r.currentLinks)
 		for _, tag := range r.currentLinks {
 			g.Go(func() error {
 				dg, err := readLink(ctx, d, path.Join(repositoriesRoot, r.name, "_manifests/tags", tag, "current/link"))
@@ -318,7 +329,7 @@ func (inv *inventory) readTags(ctx context.Context, d storagedriver.StorageDrive
 	for _, r := range inv.repos {
 		r.currentLinks = nil
 	}
-	return err
+	return links, err
 }
 
 // readManifests parses each linked manifest once. A manifest that cannot

@@ -43,6 +43,16 @@ var (
 	mirrorError error
 )
 
+// TestMain removes the provider mirror the acceptance tests built, so that
+// each run does not leave a provider binary in the temp directory.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if mirrorDir != "" {
+		os.RemoveAll(mirrorDir)
+	}
+	os.Exit(code)
+}
+
 // useBuiltProvider makes the CLI install the compiled provider (built once
 // per test binary) from a local mirror, and returns the ExternalProviders
 // entry that requires it.
