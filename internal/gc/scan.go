@@ -58,17 +58,18 @@ type manifestBlobs struct {
 
 // scan reads the storage: the blobs, one walk per prefix directory
 // (sha256/00 to ff), while the repositories are listed; then the
-// repositories, a walk each; then, with withTags, the tags' current
-// links; then the manifest bodies. Each step runs at most concurrency
+// repositories, a walk each (their tags only withTags); then, with
+// withTags, the tags' current links; then the manifest bodies. Each step runs at most concurrency
 // requests at once (the first two, side by side, twice that), and reports
 // to progress when it ends: on object storage a scan of a large store
 // takes minutes, and which step takes them says where to look.
 func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int, withTags bool, progress func(string)) (*inventory, error) {
 	inv := &inventory{blobs: newBlobTable(), manifests: map[blobID]manifestBlobs{}, unexpected: map[string]bool{}}
+	walk := newWalker(d, withTags)
 	var walks []repositoryWalk
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := inv.walkBlobs(gctx, d, concurrency); err != nil {
+		if err := inv.walkBlobs(gctx, walk, concurrency); err != nil {
 			return fmt.Errorf("cannot list blobs: %w", err)
 		}
 		progress(fmt.Sprintf("listed %d blobs", inv.blobs.len()))
@@ -86,7 +87,7 @@ func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int, w
 	}
 	// Links count only when their blob exists, as for the reference: the
 	// repository walks need every blob known.
-	if err := inv.walkRepositories(ctx, d, concurrency, walks); err != nil {
+	if err := inv.walkRepositories(ctx, walk, concurrency, walks); err != nil {
 		return nil, fmt.Errorf("cannot list repositories: %w", err)
 	}
 	progress(fmt.Sprintf("listed the links of %d repositories", len(inv.repos)))
@@ -105,12 +106,12 @@ func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int, w
 }
 
 // walkBlobs walks every blob prefix directory in parallel.
-func (inv *inventory) walkBlobs(ctx context.Context, d storagedriver.StorageDriver, concurrency int) error {
-	algorithms, err := listDirectory(ctx, d, blobsRoot)
+func (inv *inventory) walkBlobs(ctx context.Context, walk walker, concurrency int) error {
+	algorithms, err := listDirectory(ctx, walk.d, blobsRoot)
 	if err != nil {
 		return err
 	}
-	below, err := listEach(ctx, d, concurrency, algorithms)
+	below, err := listEach(ctx, walk.d, concurrency, algorithms)
 	if err != nil {
 		return err
 	}
@@ -126,7 +127,7 @@ func (inv *inventory) walkBlobs(ctx context.Context, d storagedriver.StorageDriv
 			}
 			var blobs []blobFile
 			var others []string
-			err := walkerFor(d)(ctx, d, prefix, func(fi storagedriver.FileInfo) error {
+			err := walk.blobs(ctx, prefix, func(fi storagedriver.FileInfo) error {
 				if fi.IsDir() {
 					return nil
 				}
@@ -198,14 +199,14 @@ func isInternal(p string) bool { return strings.HasPrefix(path.Base(p), "_") }
 // walkRepositories runs the repository walks in parallel, then orders the
 // repositories found as the reference enumerates them: the order decides
 // which layer links it deletes.
-func (inv *inventory) walkRepositories(ctx context.Context, d storagedriver.StorageDriver, concurrency int, walks []repositoryWalk) error {
+func (inv *inventory) walkRepositories(ctx context.Context, walk walker, concurrency int, walks []repositoryWalk) error {
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
 	for _, w := range walks {
 		g.Go(func() error {
 			c := repositoryCollector{blobs: &inv.blobs, walk: w, byName: map[string]*repository{}}
-			if err := walkerFor(d)(ctx, d, w.root, c.visit); err != nil {
+			if err := walk.repositories(ctx, w.root, c.visit); err != nil {
 				return err
 			}
 			mu.Lock() // once per walk, not per file
@@ -218,7 +219,7 @@ func (inv *inventory) walkRepositories(ctx context.Context, d storagedriver.Stor
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	sortRepositories(inv.repos, d.Name())
+	sortRepositories(inv.repos, walk.d.Name())
 	return nil
 }
 
