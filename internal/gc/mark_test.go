@@ -2,6 +2,7 @@ package gc
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -316,6 +317,33 @@ func (r *readRecorder) Walk(ctx context.Context, p string, f storagedriver.WalkF
 		r.record(fi.Path())
 		return f(fi)
 	}, opts...)
+}
+
+// On S3 the scan lists layer link directories, and revision directories
+// unless it may delete them, by directory: the server names each <hex>
+// without reading the link below it. With DeleteUntagged it walks every
+// key of the revision directories, which batch deletion must know.
+func TestS3ScanListsLinkDirectories(t *testing.T) {
+	for _, deleteUntagged := range []bool{false, true} {
+		drv, dg, _ := orphanStore(t)
+		manifest := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":11},"layers":[]}`, dg)
+		image := digest.FromBytes(manifest)
+		for p, content := range map[string][]byte{blobPath(image) + "/data": manifest, revisionPath("app", image) + "/link": []byte(image)} {
+			if err := drv.PutContent(context.Background(), p, content); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reads := &readRecorder{StorageDriver: drv, name: "s3aws"}
+		if _, err := Run(context.Background(), reads, Options{DeleteUntagged: deleteUntagged, DryRun: true}); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(reads.paths, layerLinkPath("app", dg)) {
+			t.Errorf("DeleteUntagged %v: read the layer link file (reads: %q)", deleteUntagged, reads.paths)
+		}
+		if got := slices.Contains(reads.paths, revisionPath("app", image)+"/link"); got != deleteUntagged {
+			t.Errorf("DeleteUntagged %v: read the revision link file %v, want %v (reads: %q)", deleteUntagged, got, deleteUntagged, reads.paths)
+		}
+	}
 }
 
 // Without DeleteUntagged every linked manifest is kept whatever its tags,

@@ -58,11 +58,12 @@ type manifestBlobs struct {
 
 // scan reads the storage: the blobs, one walk per prefix directory
 // (sha256/00 to ff), while the repositories are listed; then the
-// repositories, a walk each (their tags only withTags); then, with
-// withTags, the tags' current links; then the manifest bodies. Each step runs at most concurrency
-// requests at once (the first two, side by side, twice that), and reports
-// to progress when it ends: on object storage a scan of a large store
-// takes minutes, and which step takes them says where to look.
+// repositories, a walk each (their tags only withTags, which a run
+// deleting untagged manifests sets); then, with withTags, the tags'
+// current links; then the manifest bodies. Each step runs at most
+// concurrency requests at once (the first two, side by side, twice that),
+// and reports to progress when it ends: on object storage a scan of a
+// large store takes minutes, and which step takes them says where to look.
 func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int, withTags bool, progress func(string)) (*inventory, error) {
 	inv := &inventory{blobs: newBlobTable(), manifests: map[blobID]manifestBlobs{}, unexpected: map[string]bool{}}
 	walk := newWalker(d, withTags)

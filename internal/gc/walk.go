@@ -78,43 +78,34 @@ func sortRepositories(repos []*repository, driverName string) {
 // walker visits the files and directories of the storage that the scan
 // reads, as storagedriver.StorageDriver.Walk does: blob data files below
 // a blob prefix directory; below a repository directory, _manifests
-// directories, revision and layer links and, withTags, tags' current
-// links and tag index entry directories. A directory for which visit
-// returns storagedriver.ErrSkipDir is not descended.
+// directories, revision and layer links and, when deleting untagged
+// manifests, tags' current links and tag index entry directories. A
+// directory for which visit returns storagedriver.ErrSkipDir is not
+// descended.
 //
 // It lists the directories the layout defines down to those it fills with
 // blobs or links (a blob prefix directory, _layers, _manifests/revisions,
-// _manifests/tags), and visits what is below each of those with below.
+// _manifests/tags), and visits what is below each of those (below).
 // Nothing else is read: not the _uploads directories, which GC never
 // touches (a registry's abandoned uploads can be most of its files), and
-// not the tags unless withTags (without --delete-untagged every linked
-// manifest is kept whatever its tags: on S3 that is two fifths of the keys
-// under a repository at the bench's shape, a fifth of the scan's time).
+// not the tags unless deleteUntagged (without --delete-untagged every
+// linked manifest is kept whatever its tags: on S3 that is two fifths of
+// the keys under a repository at the bench's shape, a fifth of the scan's
+// time).
 type walker struct {
-	d        storagedriver.StorageDriver
-	below    func(ctx context.Context, d storagedriver.StorageDriver, dir string, visit storagedriver.WalkFn) error
-	withTags bool
+	d storagedriver.StorageDriver
+	// listsKeys is S3's: one listing returns every key below a path.
+	listsKeys      bool
+	deleteUntagged bool
 }
 
-// newWalker picks how to visit below the directories of blobs and links.
-// S3's Walk is one listing of every key below a path, sizes included:
-// nothing is cheaper, and it shows the files the layout does not account
-// for, which batch deletion needs to know (sweep.go). The other drivers'
-// Walk (filesystem, GCS, Azure: storagedriver.WalkFallback) lists every
-// directory and stats every entry, a system call or a request each:
-// layoutBelow lists only the directories the layout defines and stats
-// only its files, a few times fewer.
-func newWalker(d storagedriver.StorageDriver, withTags bool) walker {
-	below := layoutBelow
-	if d.Name() == "s3aws" {
-		below = walkTree
-	}
-	return walker{d: d, below: below, withTags: withTags}
+func newWalker(d storagedriver.StorageDriver, deleteUntagged bool) walker {
+	return walker{d: d, listsKeys: d.Name() == "s3aws", deleteUntagged: deleteUntagged}
 }
 
 // blobs visits the blobs of a prefix directory (sha256/ab).
 func (w walker) blobs(ctx context.Context, prefix string, visit storagedriver.WalkFn) error {
-	return w.below(ctx, w.d, prefix, visit)
+	return w.below(ctx, prefix, visit)
 }
 
 // repositories visits dir, a repository or a namespace, and the
@@ -132,20 +123,60 @@ func (w walker) repositories(ctx context.Context, dir string, visit storagedrive
 			return forEachChild(ctx, w.d, child, func(kind string) error {
 				switch path.Base(kind) {
 				case "revisions":
-					return w.below(ctx, w.d, kind, visit)
+					return w.below(ctx, kind, visit)
 				case "tags":
-					if w.withTags {
-						return w.below(ctx, w.d, kind, visit)
+					if w.deleteUntagged {
+						return w.below(ctx, kind, visit)
 					}
 				}
 				return nil
 			})
 		case base == "_layers":
-			return w.below(ctx, w.d, child, visit)
+			return w.below(ctx, child, visit)
 		case !isInternal(child):
 			return w.repositories(ctx, child, visit)
 		}
 		return nil
+	})
+}
+
+// below visits what is below dir, a directory the layout fills with
+// blobs or links.
+//
+// S3's Walk is one listing of every key below a path, sizes included, and
+// shows the files the layout does not account for, which batch deletion
+// must know of in a directory it deletes (sweep.go): blob directories,
+// and with --delete-untagged revision and tag index entry directories.
+// Elsewhere on S3 a listing by directory (S3's delimiter) is enough and
+// costs the server a third as much: it names each <hex> directory without
+// reading the link file below it. Layer links are deleted one file at a
+// time, and revision links are never deleted without --delete-untagged.
+// Such a listing takes a directory holding anything for a link: a revision
+// directory that lost its link file keeps its manifest's blobs (kept, where
+// the reference would delete them); a layer link directory that lost its
+// link file is a link whose deletion deletes nothing.
+//
+// The other drivers' Walk (filesystem, GCS, Azure:
+// storagedriver.WalkFallback) lists every directory and stats every entry,
+// a system call or a request each: layoutBelow lists only the directories
+// the layout defines and stats only its files, a few times fewer.
+func (w walker) below(ctx context.Context, dir string, visit storagedriver.WalkFn) error {
+	switch base := path.Base(dir); {
+	case !w.listsKeys:
+		return layoutBelow(ctx, w.d, dir, visit)
+	case base == "_layers", base == "revisions" && !w.deleteUntagged:
+		return visitListedLinks(ctx, w.d, dir, visit)
+	}
+	return walkTree(ctx, w.d, dir, visit)
+}
+
+// visitListedLinks visits dir/<algorithm>/<hex>/link for each <hex>
+// directory listed, without reading or stat'ing the link file.
+func visitListedLinks(ctx context.Context, d storagedriver.StorageDriver, dir string, visit storagedriver.WalkFn) error {
+	return forEachChild(ctx, d, dir, func(algorithm string) error {
+		return forEachChild(ctx, d, algorithm, func(entry string) error {
+			return visit(storagedriver.FileInfoInternal{FileInfoFields: storagedriver.FileInfoFields{Path: entry + "/link"}})
+		})
 	})
 }
 
