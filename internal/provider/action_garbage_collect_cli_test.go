@@ -1,9 +1,11 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -151,18 +153,29 @@ func checkDeletedBeforeDryRun(t *testing.T, out, completed string) {
 // action's events; the action ends in an error, having deleted nothing.
 // Terraform 1.14.3 then ends with "Error: execution halted" or, depending
 // on timing, "Apply complete!" (exit 0): the docs say so, and the test
-// accepts either.
+// accepts either. The interrupt comes once Terraform has printed the
+// scan's message: Terraform 1.14.3 crashes when two events it has not
+// read yet are left at an interrupt (its event iterator goes on after
+// the loop reading it has stopped), as the scan's steps, a few
+// milliseconds apart, would be; the docs say that too.
 func TestAccGarbageCollectActionCLI_interrupted(t *testing.T) {
 	requireActions(t)
 	writable, readOnly, _, deleted := gcGarbage(t)
 	paused := &pausedAfterScan{scanned: make(chan struct{}), done: make(chan struct{})}
 	w := actionWorkspace(t, paused.serve(t), readOnly, writable.RootDir, "")
-	cmd, out := w.command("apply", "-auto-approve", "-input=false", "-no-color", invokeNow)
+	cmd, _ := w.command("apply", "-auto-approve", "-input=false", "-no-color", invokeNow)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill() }() // when the test fails before Wait
 	awaitOrFail(t, paused.scanned, "the scan")
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(out.String(), invokedNow+"scanned 1 repositories"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Terraform printed no scan message within a minute:\n%s", out)
+		}
+	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +189,24 @@ func TestAccGarbageCollectActionCLI_interrupted(t *testing.T) {
 	t.Logf("the action ended with: %s", paused.completed)
 	checkOnDisk(t, writable.RootDir, deleted.Digest, true)
 	checkOnDisk(t, writable.RootDir, deleted.ConfigDigest, true)
+}
+
+// syncBuffer is a bytes.Buffer the test reads while the CLI writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func awaitOrFail(t *testing.T, event <-chan struct{}, what string) {
