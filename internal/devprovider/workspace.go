@@ -2,6 +2,7 @@ package devprovider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -120,14 +121,10 @@ func (w *Workspace) Run(ctx context.Context, out io.Writer, args ...string) erro
 
 // Close removes the workspace, and the mirror NewWorkspace built for it (a
 // provider binary of about 70 MB per workspace otherwise left in the temp
-// directory).
+// directory). RemoveAll of "" (a workspace with no mirror of its own) does
+// nothing.
 func (w *Workspace) Close() error {
-	if w.ownMirror != "" {
-		if err := os.RemoveAll(w.ownMirror); err != nil {
-			return err
-		}
-	}
-	return os.RemoveAll(w.Dir)
+	return errors.Join(os.RemoveAll(w.ownMirror), os.RemoveAll(w.Dir))
 }
 
 // ModuleRoot is the directory of this module's go.mod, wherever the
