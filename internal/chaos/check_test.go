@@ -121,7 +121,7 @@ func (c *campaign) insideWindow(repo string, e expectation, refs []string) bool 
 		return true
 	}
 	deleted, viewStart, ok := c.proxy.deletion(repo, refs...)
-	return ok && !viewStart.IsZero() && e.at.After(viewStart) && deleted.Sub(viewStart) <= maxViewAge
+	return ok && e.at.After(viewStart) && young(viewStart, deleted, maxViewAge)
 }
 
 // checkViews counts the DELETEs of a faulted apply in repo that relied on

@@ -236,7 +236,7 @@ func (p *faultProxy) overlapped(repo string, start, done time.Time, maxAge time.
 	events := p.sorted(repo)
 	for i, e := range events {
 		if e.kind == deletion && slices.Contains(refs, e.ref) && !e.at.After(done) && !e.done.Before(start) {
-			if view := viewBefore(events, i); !view.IsZero() && e.at.Sub(view) <= maxAge {
+			if young(viewBefore(events, i), e.at, maxAge) {
 				return true
 			}
 		}
@@ -262,11 +262,17 @@ func (p *faultProxy) staleDeletes(repo string, maxAge time.Duration) []string {
 	events := p.sorted(repo)
 	var stale []string
 	for i, e := range events {
-		if start := viewBefore(events, i); e.kind == deletion && e.at.Sub(start) > maxAge {
+		if start := viewBefore(events, i); e.kind == deletion && !young(start, e.at, maxAge) {
 			stale = append(stale, fmt.Sprintf("DELETE %s at %s on a view started at %s", e.ref, e.at.Format("15:04:05.000"), start.Format("15:04:05.000")))
 		}
 	}
 	return stale
+}
+
+// young reports whether a request sent at at relied on a view that started
+// at most maxAge before it; a zero view (none) is never young.
+func young(view, at time.Time, maxAge time.Duration) bool {
+	return !view.IsZero() && at.Sub(view) <= maxAge
 }
 
 // viewBefore is when the view that events[i] relied on started: the last
