@@ -242,6 +242,7 @@ func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC
 	var (
 		report  gc.Report
 		scanned time.Duration // when the scan ended: the rest is marking and sweeping
+		steps   []string      // when each scan step ended, to see where a slow scan went
 	)
 	wall, peak, err := measureInProcess(func() error {
 		start := time.Now()
@@ -251,6 +252,9 @@ func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC
 			return err
 		}
 		report, err = gc.Run(ctx, d, gc.Options{DeleteUntagged: deleteUntagged, Progress: func(message string) {
+			if scanned == 0 && !strings.HasPrefix(message, "marked ") {
+				steps = append(steps, fmt.Sprintf("%s at %.2fs", strings.SplitN(message, ":", 2)[0], time.Since(start).Seconds()))
+			}
 			if strings.HasPrefix(message, "scanned ") {
 				scanned = time.Since(start)
 			}
@@ -260,9 +264,9 @@ func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC
 	if err != nil {
 		return gcResult{}, err
 	}
-	fmt.Printf("%s: reference %.2fs, %dMB max RSS; ours %.2fs (scan %.2fs, mark and sweep %.2fs), %dMB peak (%d bytes per blob scanned); %s\n",
+	fmt.Printf("%s: reference %.2fs, %dMB max RSS; ours %.2fs (scan %.2fs, mark and sweep %.2fs), %dMB peak (%d bytes per blob scanned); %s\n  our scan: %s\n",
 		name, refWall.Seconds(), refPeak>>20, wall.Seconds(), scanned.Seconds(), (wall - scanned).Seconds(), peak>>20,
-		peak/int64(max(report.BlobsScanned, 1)), report.Summary())
+		peak/int64(max(report.BlobsScanned, 1)), report.Summary(), strings.Join(steps, ", "))
 	return gcResult{result{name: name, wall: wall, peakRSS: peak, floor: refWall, floorPeak: refPeak}, report}, nil
 }
 
