@@ -1,11 +1,9 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -163,9 +161,7 @@ func TestAccGarbageCollectActionCLI_interrupted(t *testing.T) {
 	writable, readOnly, _, deleted := gcGarbage(t)
 	paused := &pausedAfterScan{scanned: make(chan struct{}), done: make(chan struct{})}
 	w := actionWorkspace(t, paused.serve(t), readOnly, writable.RootDir, "")
-	cmd, _ := w.command("apply", "-auto-approve", "-input=false", "-no-color", invokeNow)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd, out := w.command("apply", "-auto-approve", "-input=false", "-no-color", invokeNow)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -189,24 +185,6 @@ func TestAccGarbageCollectActionCLI_interrupted(t *testing.T) {
 	t.Logf("the action ended with: %s", paused.completed)
 	checkOnDisk(t, writable.RootDir, deleted.Digest, true)
 	checkOnDisk(t, writable.RootDir, deleted.ConfigDigest, true)
-}
-
-// syncBuffer is a bytes.Buffer the test reads while the CLI writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func awaitOrFail(t *testing.T, event <-chan struct{}, what string) {

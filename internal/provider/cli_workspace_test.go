@@ -129,14 +129,33 @@ func (w *cliWorkspace) writeConfig(config string) {
 	}
 }
 
-// command is the CLI with args in the workspace, its output combined.
-func (w *cliWorkspace) command(args ...string) (*exec.Cmd, *bytes.Buffer) {
+// command is the CLI with args in the workspace, its output combined in
+// a buffer a test may read while the CLI runs.
+func (w *cliWorkspace) command(args ...string) (*exec.Cmd, *syncBuffer) {
 	cmd := exec.Command(w.cli.path, args...)
 	cmd.Dir = w.dir
 	cmd.Env = append(os.Environ(), w.env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	return cmd, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	return cmd, out
+}
+
+// syncBuffer is a bytes.Buffer the test reads while the CLI writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // run runs the CLI and returns its output, and its error (an
