@@ -78,12 +78,15 @@ func tagged(i int) bool { return i%2 == 1 }
 // gcStorage is one copy of the store: a driver's parameters for ours and
 // the generator, and the same as a config.yml storage section for the
 // reference. files is the directory that holds the copy's files on this
-// machine's disk, one file per stored file (see copyStore).
+// machine's disk, one file per stored file (see copyStore). server is the
+// process ID of the storage server that serves the copy, 0 for none (the
+// filesystem).
 type gcStorage struct {
 	driver string
 	params map[string]any
 	yaml   string
 	files  string
+	server int
 }
 
 // gcCases measures ours against `registry garbage-collect` on two
@@ -135,7 +138,7 @@ func gcOnFilesystem(ctx context.Context, reference testregistry.ReferenceGC, sha
 	defer os.RemoveAll(dir)
 	onDisk := func(name string) gcStorage {
 		root := filepath.Join(dir, name)
-		return gcStorage{"filesystem", map[string]any{"rootdirectory": root}, testregistry.FilesystemStorageYAML(root), root}
+		return gcStorage{"filesystem", map[string]any{"rootdirectory": root}, testregistry.FilesystemStorageYAML(root), root, 0}
 	}
 	return gcBackend(ctx, "filesystem", shape, deleteUntagged, reference, onDisk("reference"), onDisk("ours"))
 }
@@ -161,7 +164,7 @@ func gcOnMinIO(ctx context.Context, reference testregistry.ReferenceGC, shape gc
 	}
 	inBucket := func(root string) gcStorage {
 		return gcStorage{"s3", minio.S3Parameters(gcBucket, root), "storage:\n" + minio.S3ConfigYAML(gcBucket, root),
-			filepath.Join(minio.DataDir, gcBucket, root)}
+			filepath.Join(minio.DataDir, gcBucket, root), minio.PID()}
 	}
 	return gcBackend(ctx, "MinIO (S3)", shape, deleteUntagged, reference, inBucket("/reference"), inBucket("/ours"))
 }
@@ -226,48 +229,128 @@ type gcResult struct {
 	report gc.Report
 }
 
-// gcCase runs the reference on its copy, then ours on the other.
+// gcCase runs the reference on its copy, then ours on the other. On a
+// storage server, each run starts once the server is quiet (settle), and
+// the line after the figures says what each process spent: a scan slower
+// than expected is then bound by the server, by our process, or by the
+// server's own background work.
 func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC, refCopy, ourCopy gcStorage, deleteUntagged bool) (gcResult, error) {
-	start := time.Now()
-	state, err := reference.RunMeasured(ctx, refCopy.yaml, deleteUntagged)
-	if err != nil {
-		return gcResult{}, err
-	}
-	refWall := time.Since(start)
-	refPeak := int64(0)
-	if ru, ok := state.SysUsage().(*syscall.Rusage); ok {
-		refPeak = ru.Maxrss * 1024 // KiB on Linux
-	}
-
 	var (
-		report  gc.Report
-		scanned time.Duration // when the scan ended: the rest is marking and sweeping
-		steps   []string      // when each scan step ended, to see where a slow scan went
+		refWall, refCPU time.Duration
+		refPeak         int64
 	)
-	wall, peak, err := measureInProcess(func() error {
+	refServer, err := measureServer(refCopy, func() error {
 		start := time.Now()
-		// Opening is part of our time, as the reference's process start is.
-		d, err := gc.Storage{Driver: ourCopy.driver, Parameters: ourCopy.params}.Open(ctx)
+		state, err := reference.RunMeasured(ctx, refCopy.yaml, deleteUntagged)
 		if err != nil {
 			return err
 		}
-		report, err = gc.Run(ctx, d, gc.Options{DeleteUntagged: deleteUntagged, Progress: func(message string) {
-			if scanned == 0 && !strings.HasPrefix(message, "marked ") {
-				steps = append(steps, fmt.Sprintf("%s at %.2fs", strings.SplitN(message, ":", 2)[0], time.Since(start).Seconds()))
-			}
-			if strings.HasPrefix(message, "scanned ") {
-				scanned = time.Since(start)
-			}
-		}})
+		refWall = time.Since(start)
+		if ru, ok := state.SysUsage().(*syscall.Rusage); ok {
+			refPeak = ru.Maxrss * 1024 // KiB on Linux
+			refCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+		return nil
+	})
+	if err != nil {
+		return gcResult{}, err
+	}
+
+	var ours ourGC
+	ourServer, err := measureServer(ourCopy, func() (err error) {
+		ours, err = runOurGC(ctx, ourCopy, deleteUntagged)
 		return err
 	})
 	if err != nil {
 		return gcResult{}, err
 	}
 	fmt.Printf("%s: reference %.2fs, %dMB max RSS; ours %.2fs (scan %.2fs, mark and sweep %.2fs), %dMB peak (%d bytes per blob scanned); %s\n  our scan: %s\n",
-		name, refWall.Seconds(), refPeak>>20, wall.Seconds(), scanned.Seconds(), (wall - scanned).Seconds(), peak>>20,
-		peak/int64(max(report.BlobsScanned, 1)), report.Summary(), strings.Join(steps, ", "))
-	return gcResult{result{name: name, wall: wall, peakRSS: peak, floor: refWall, floorPeak: refPeak}, report}, nil
+		name, refWall.Seconds(), refPeak>>20, ours.wall.Seconds(), ours.scanned.Seconds(), (ours.wall - ours.scanned).Seconds(), ours.peak>>20,
+		ours.peak/int64(max(ours.report.BlobsScanned, 1)), ours.report.Summary(), strings.Join(ours.steps, ", "))
+	fmt.Printf("  CPU: the reference's process %.1fs, ours %.1fs", refCPU.Seconds(), ours.cpu.Seconds())
+	if refCopy.server != 0 {
+		fmt.Printf("; the server %s before and %s during the reference, %s before and %s during ours",
+			refServer.idle(), refServer.busy(), ourServer.idle(), ourServer.busy())
+	}
+	fmt.Println()
+	return gcResult{result{name: name, wall: ours.wall, peakRSS: ours.peak, floor: refWall, floorPeak: refPeak}, ours.report}, nil
+}
+
+// ourGC is what a run of our GC on one copy measured.
+type ourGC struct {
+	report  gc.Report
+	wall    time.Duration
+	scanned time.Duration // when the scan ended: the rest is marking and sweeping
+	steps   []string      // when each scan step ended, to see where a slow scan went
+	peak    int64
+	cpu     time.Duration // this process's
+}
+
+func runOurGC(ctx context.Context, store gcStorage, deleteUntagged bool) (ourGC, error) {
+	var ours ourGC
+	self, err := startCPUMeter(os.Getpid())
+	if err != nil {
+		return ours, err
+	}
+	ours.wall, ours.peak, err = measureInProcess(func() error {
+		start := time.Now()
+		// Opening is part of our time, as the reference's process start is.
+		d, err := gc.Storage{Driver: store.driver, Parameters: store.params}.Open(ctx)
+		if err != nil {
+			return err
+		}
+		ours.report, err = gc.Run(ctx, d, gc.Options{DeleteUntagged: deleteUntagged, Progress: func(message string) {
+			if ours.scanned == 0 && !strings.HasPrefix(message, "marked ") {
+				ours.steps = append(ours.steps, fmt.Sprintf("%s at %.2fs", strings.SplitN(message, ":", 2)[0], time.Since(start).Seconds()))
+			}
+			if strings.HasPrefix(message, "scanned ") {
+				ours.scanned = time.Since(start)
+			}
+		}})
+		return err
+	})
+	if err != nil {
+		return ours, err
+	}
+	ours.cpu, _, err = self.used()
+	return ours, err
+}
+
+// serverUse is what the storage server serving a copy spent around a run:
+// its share of a core while idle just before (see settle), then its CPU
+// during the run.
+type serverUse struct {
+	idleShare, share float64
+	waited, cpu      time.Duration
+}
+
+func (u serverUse) idle() string {
+	return fmt.Sprintf("idled at %.0f%% of a core after %.0fs", 100*u.idleShare, u.waited.Seconds())
+}
+func (u serverUse) busy() string {
+	return fmt.Sprintf("used %.1fs of CPU (%.0f%% of a core)", u.cpu.Seconds(), 100*u.share)
+}
+
+// measureServer runs run, measuring what the server serving store spends:
+// nothing for a copy without one.
+func measureServer(store gcStorage, run func() error) (serverUse, error) {
+	if store.server == 0 {
+		return serverUse{}, run()
+	}
+	var use serverUse
+	var err error
+	if use.idleShare, use.waited, err = settle(store.server); err != nil {
+		return use, err
+	}
+	meter, err := startCPUMeter(store.server)
+	if err != nil {
+		return use, err
+	}
+	if err := run(); err != nil {
+		return use, err
+	}
+	use.cpu, use.share, err = meter.used()
+	return use, err
 }
 
 // measureInProcess times f and samples, every 20ms, the memory the Go

@@ -344,3 +344,6 @@ func writeYAMLMap(b *strings.Builder, params map[string]any, indent string) {
 		}
 	}
 }
+
+// PID is the server's process ID: a benchmark reads what it spends.
+func (m *MinIO) PID() int { return m.child.cmd.Process.Pid }
