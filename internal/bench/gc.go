@@ -264,7 +264,7 @@ func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC
 	if err != nil {
 		return gcResult{}, err
 	}
-	fmt.Printf("%s: reference %.2fs, %dMB max RSS; ours %.2fs (scan %.2fs, mark and sweep %.2fs), %dMB peak (%d bytes per blob scanned); %s\n  our scan: %s\n",
+	fmt.Printf("%s: reference %.2fs, %dMB max RSS; ours %.2fs (scan %.2fs, mark and sweep %.2fs), %dMB peak (%d bytes per blob scanned); %s\n  our steps: %s\n",
 		name, refWall.Seconds(), refPeak>>20, ours.wall.Seconds(), ours.scanned.Seconds(), (ours.wall - ours.scanned).Seconds(), ours.peak>>20,
 		ours.peak/int64(max(ours.report.BlobsScanned, 1)), ours.report.Summary(), strings.Join(ours.steps, ", "))
 	fmt.Printf("  CPU: the reference's process %.1fs, ours %.1fs", refCPU.Seconds(), ours.cpu.Seconds())
@@ -281,7 +281,7 @@ type ourGC struct {
 	report  gc.Report
 	wall    time.Duration
 	scanned time.Duration // when the scan ended: the rest is marking and sweeping
-	steps   []string      // when each scan step ended, to see where a slow scan went
+	steps   []string      // when each scan step, and the read of the blobs to delete, ended: where a slow scan went
 	peak    int64
 	cpu     time.Duration // this process's
 }
@@ -300,7 +300,7 @@ func runOurGC(ctx context.Context, store gcStorage, deleteUntagged bool) (ourGC,
 			return err
 		}
 		ours.report, err = gc.Run(ctx, d, gc.Options{DeleteUntagged: deleteUntagged, Progress: func(message string) {
-			if ours.scanned == 0 && !strings.HasPrefix(message, "marked ") {
+			if (ours.scanned == 0 || strings.HasPrefix(message, "read the data ")) && !strings.HasPrefix(message, "marked ") {
 				ours.steps = append(ours.steps, fmt.Sprintf("%s at %.2fs", strings.SplitN(message, ":", 2)[0], time.Since(start).Seconds()))
 			}
 			if strings.HasPrefix(message, "scanned ") {

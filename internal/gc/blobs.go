@@ -14,20 +14,34 @@ import (
 // store grows with its blobs, so this is most of its memory.
 type blobID int32
 
-// blobTable is every blob the storage holds: digest and data size, each
-// stored once and numbered in the order added. Digests of any algorithm
-// the registry accepts fit.
+// blobTable is every blob directory the storage holds: digest and data
+// size, each stored once and numbered in the order added. Digests of any
+// algorithm the registry accepts fit.
+//
+// The scan lists blob directories by name, without reading the data file
+// below each (on S3 a listing of every key costs the server several times
+// as much, and reads each blob's object; elsewhere it is a stat per blob).
+// A directory is a blob only with its data file there, as for the
+// reference, so a size is unchecked until read: the blobs a run would
+// delete are read before anything is (check.go), the others are kept
+// either way.
 type blobTable struct {
 	ids     map[digest.Digest]blobID
 	digests []digest.Digest
-	sizes   []int64
+	sizes   []int64 // or unchecked, or noData
 }
+
+const (
+	unchecked int64 = -1 // the data file has not been read
+	noData    int64 = -2 // no data file: not a blob, to the registry or the reference
+)
 
 func newBlobTable() blobTable {
 	return blobTable{ids: map[digest.Digest]blobID{}}
 }
 
-// add records a blob found in the storage.
+// add records a blob directory found in the storage, with its data
+// size if known (else unchecked).
 func (t *blobTable) add(d digest.Digest, size int64) {
 	if _, ok := t.ids[d]; ok {
 		return
@@ -40,7 +54,7 @@ func (t *blobTable) add(d digest.Digest, size int64) {
 	t.sizes = append(t.sizes, size)
 }
 
-// lookup is the number of a blob, if the storage holds it.
+// lookup is the number of a blob, if the storage holds its directory.
 func (t *blobTable) lookup(d digest.Digest) (blobID, bool) {
 	id, ok := t.ids[d]
 	return id, ok
@@ -63,3 +77,5 @@ func (t *blobTable) len() int { return len(t.digests) }
 func (t *blobTable) digest(id blobID) digest.Digest { return t.digests[id] }
 
 func (t *blobTable) size(id blobID) int64 { return t.sizes[id] }
+
+func (t *blobTable) setSize(id blobID, size int64) { t.sizes[id] = size }

@@ -27,6 +27,9 @@ type scenario struct {
 	// digest: the reference deletes it with --delete-untagged, we keep it.
 	untaggedReferrer v1.Hash
 	referrerBlobs    []v1.Hash
+	// oddKept and oddDeleted are files of addOddFiles that both GCs keep
+	// and delete.
+	oddKept, oddDeleted []string
 }
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -200,15 +203,50 @@ func fakeGCSBackend(t *testing.T) backend {
 	}
 }
 
-// seed fills the backend's store "seed" with the scenario.
+// seed fills the backend's store "seed" with the scenario and odd files.
 func seed(t *testing.T, b backend) scenario {
-	if !b.readOnly {
-		return seedScenario(t, b.serve(t, "seed"))
+	var s scenario
+	if b.readOnly {
+		reg := testregistry.Start(t)
+		s = seedScenario(t, reg)
+		copyStore(t, gc.Storage{Driver: "filesystem", Parameters: map[string]any{"rootdirectory": reg.RootDir}}, b.storage("seed"))
+	} else {
+		s = seedScenario(t, b.serve(t, "seed"))
 	}
-	reg := testregistry.Start(t)
-	s := seedScenario(t, reg)
-	copyStore(t, gc.Storage{Driver: "filesystem", Parameters: map[string]any{"rootdirectory": reg.RootDir}}, b.storage("seed"))
+	s.oddKept, s.oddDeleted = addOddFiles(t, b.storage("seed"))
 	return s
+}
+
+// addOddFiles writes what no registry writes but a store may hold after
+// a crash or a hand edit: a blob directory without its data file, named
+// by a revision link of "app" and a layer link of "aaa/copy" (no blob, to
+// the reference: it keeps all three), and an orphan blob whose directory
+// holds a stray file (it deletes the directory).
+func addOddFiles(t *testing.T, storage gc.Storage) (kept, deleted []string) {
+	t.Helper()
+	const v2 = "/docker/registry/v2"
+	blobDir := func(dg v1.Hash) string { return v2 + "/blobs/sha256/" + dg.Hex[:2] + "/" + dg.Hex }
+	noData, _, _ := v1.SHA256(strings.NewReader("a blob directory without its data file"))
+	strayOrphan, _, _ := v1.SHA256(strings.NewReader("an orphan with a stray file"))
+	files := map[string]string{
+		blobDir(noData) + "/stray": "not the registry's",
+		v2 + "/repositories/app/_manifests/revisions/sha256/" + noData.Hex + "/link": noData.String(),
+		v2 + "/repositories/aaa/copy/_layers/sha256/" + noData.Hex + "/link":         noData.String(),
+		blobDir(strayOrphan) + "/data":                                               "an orphan with a stray file",
+		blobDir(strayOrphan) + "/stray":                                              "not the registry's",
+	}
+	d := testregistry.OpenStorage(t, storage.Driver, storage.Parameters)
+	for p, content := range files {
+		if err := d.PutContent(context.Background(), p, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(p, strayOrphan.Hex) {
+			deleted = append(deleted, p)
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	return kept, deleted
 }
 
 // TestEquivalentToReference runs distribution's `registry garbage-collect`
@@ -247,6 +285,16 @@ func TestEquivalentToReference(t *testing.T) {
 
 func compareStores(t *testing.T, refFiles, ourFiles map[string]string, deleteUntagged bool, s scenario) {
 	t.Helper()
+	for _, p := range s.oddKept {
+		if _, ok := ourFiles[p]; !ok {
+			t.Errorf("we deleted %s", p)
+		}
+	}
+	for _, p := range s.oddDeleted {
+		if _, ok := ourFiles[p]; ok {
+			t.Errorf("we kept %s", p)
+		}
+	}
 	if missing := subtract(refFiles, ourFiles); len(missing) > 0 {
 		t.Errorf("we deleted files the reference keeps:\n%s", strings.Join(missing, "\n"))
 	}

@@ -48,7 +48,7 @@ type Report struct {
 	DryRun              bool
 	RepositoriesScanned int
 	ManifestsScanned    int // manifests linked into repositories
-	BlobsScanned        int
+	BlobsScanned        int // blob directories listed
 	ManifestsDeleted    int
 	BlobsDeleted        int
 	LayerLinksDeleted   int
@@ -79,6 +79,10 @@ func Run(ctx context.Context, d storagedriver.StorageDriver, opts Options) (Repo
 	progress(fmt.Sprintf("scanned %d repositories: %d manifests, %d blobs", report.RepositoriesScanned, report.ManifestsScanned, report.BlobsScanned))
 
 	plan := mark(inv, opts)
+	if err := checkBlobs(ctx, newWalker(d, opts.DeleteUntagged), inv, plan, opts.Concurrency); err != nil {
+		return report, err
+	}
+	progress(fmt.Sprintf("read the data of %d blobs to delete", len(plan.blobs)))
 	reportMarks(inv, plan, progress)
 	report.record(plan)
 

@@ -12,7 +12,7 @@ type sweepPlan struct {
 	marked     []bool // by blobID
 	manifests  []manifestDeletion
 	blobs      []digest.Digest // sorted
-	bytesFreed int64           // their sizes
+	bytesFreed int64           // their sizes, once checked (checkBlobs)
 	layerLinks []layerLinkDeletion
 }
 
@@ -77,7 +77,6 @@ func mark(inv *inventory, opts Options) *sweepPlan {
 	for id, marked := range plan.marked {
 		if !marked {
 			plan.blobs = append(plan.blobs, inv.blobs.digest(blobID(id)))
-			plan.bytesFreed += inv.blobs.size(blobID(id))
 		}
 	}
 	slices.Sort(plan.blobs)

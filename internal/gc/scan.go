@@ -106,7 +106,9 @@ func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int, w
 	return inv, nil
 }
 
-// walkBlobs walks every blob prefix directory in parallel.
+// walkBlobs lists every blob prefix directory in parallel, by name: the
+// data files are read later, and only those of the blobs to delete
+// (blobTable, check.go).
 func (inv *inventory) walkBlobs(ctx context.Context, walk walker, concurrency int) error {
 	algorithms, err := listDirectory(ctx, walk.d, blobsRoot)
 	if err != nil {
@@ -116,36 +118,24 @@ func (inv *inventory) walkBlobs(ctx context.Context, walk walker, concurrency in
 	if err != nil {
 		return err
 	}
-	prefixes := slices.Concat(below...)
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
-	for _, prefix := range prefixes {
+	for _, prefix := range slices.Concat(below...) {
 		g.Go(func() error {
-			type blobFile struct {
-				digest digest.Digest
-				size   int64
-			}
-			var blobs []blobFile
-			var others []string
-			err := walk.blobs(ctx, prefix, func(fi storagedriver.FileInfo) error {
-				if fi.IsDir() {
-					return nil
-				}
-				if dg := parseBlobFile(fi.Path()); dg != "" {
-					blobs = append(blobs, blobFile{dg, fi.Size()})
-				} else {
-					others = append(others, fi.Path())
-				}
-				return nil
-			})
+			children, err := listDirectory(ctx, walk.d, prefix)
 			if err != nil {
 				return err
 			}
-			mu.Lock() // once per walk, not per blob
+			mu.Lock() // once per listing, not per blob
 			defer mu.Unlock()
-			for _, b := range blobs {
-				inv.blobs.add(b.digest, b.size)
+			var others []string
+			for _, dir := range children {
+				if dg := parseBlobFile(dir + "/data"); dg != "" {
+					inv.blobs.add(dg, unchecked)
+				} else {
+					others = append(others, dir)
+				}
 			}
 			inv.noteUnexpected(others)
 			return nil
@@ -336,8 +326,21 @@ func (inv *inventory) readTags(ctx context.Context, d storagedriver.StorageDrive
 
 // readManifests parses each linked manifest once. A manifest that cannot
 // be read or parsed stops the run before anything is deleted, as in the
-// reference: marking without it could sweep blobs it needs.
+// reference: marking without it could sweep blobs it needs. One whose
+// data file is not there is no manifest: the reference skips a link to a
+// missing blob, and so do the repositories here (the check before the
+// sweep makes sure it is still missing then).
 func (inv *inventory) readManifests(ctx context.Context, d storagedriver.StorageDriver, concurrency int) error {
+	if err := inv.parseManifests(ctx, d, concurrency); err != nil {
+		return err
+	}
+	for _, r := range inv.repos {
+		r.revisions = slices.DeleteFunc(r.revisions, func(id blobID) bool { return inv.blobs.size(id) == noData })
+	}
+	return nil
+}
+
+func (inv *inventory) parseManifests(ctx context.Context, d storagedriver.StorageDriver, concurrency int) error {
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
@@ -351,6 +354,12 @@ func (inv *inventory) readManifests(ctx context.Context, d storagedriver.Storage
 			g.Go(func() error {
 				dg := inv.blobs.digest(id)
 				refs, err := readManifest(ctx, d, dg)
+				if isNotFound(err) {
+					mu.Lock()
+					inv.blobs.setSize(id, noData)
+					mu.Unlock()
+					return nil
+				}
 				if errors.Is(err, errUnclassified) {
 					return fmt.Errorf("stopped before deleting anything: manifest %s in repository %s (stored at %s in the registry storage) is %w. "+
 						"Marking without knowing what it references could delete blobs it needs: inspect that file, and if the manifest is garbage, "+

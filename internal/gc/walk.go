@@ -75,9 +75,9 @@ func sortRepositories(repos []*repository, driverName string) {
 	slices.SortFunc(repos, func(a, b *repository) int { return strings.Compare(key(a), key(b)) })
 }
 
-// walker visits the files and directories of the storage that the scan
+// walker visits the files and directories of the storage that a run
 // reads, as storagedriver.StorageDriver.Walk does: blob data files below
-// a blob prefix directory; below a repository directory, _manifests
+// a blob prefix directory or in a blob's directory; below a repository directory, _manifests
 // directories, revision and layer links and, when deleting untagged
 // manifests, tags' current links and tag index entry directories. A
 // directory for which visit returns storagedriver.ErrSkipDir is not
@@ -106,6 +106,15 @@ func newWalker(d storagedriver.StorageDriver, deleteUntagged bool) walker {
 // blobs visits the blobs of a prefix directory (sha256/ab).
 func (w walker) blobs(ctx context.Context, prefix string, visit storagedriver.WalkFn) error {
 	return w.below(ctx, prefix, visit)
+}
+
+// blob visits the data file of one blob's directory and, on S3, every
+// other file there (below).
+func (w walker) blob(ctx context.Context, dir string, visit storagedriver.WalkFn) error {
+	if w.listsKeys {
+		return walkTree(ctx, w.d, dir, visit)
+	}
+	return visitFile(ctx, w.d, dir, dir+"/data", visit)
 }
 
 // repositories visits dir, a repository or a namespace, and the
