@@ -77,11 +77,11 @@ func sortRepositories(repos []*repository, driverName string) {
 
 // walker visits the files and directories of the storage that a run
 // reads, as storagedriver.StorageDriver.Walk does: blob data files below
-// a blob prefix directory or in a blob's directory; below a repository directory, _manifests
-// directories, revision and layer links and, when deleting untagged
-// manifests, tags' current links and tag index entry directories. A
-// directory for which visit returns storagedriver.ErrSkipDir is not
-// descended.
+// a blob prefix directory or in a blob's directory; below a repository
+// directory, _manifests directories, revision and layer links and, when
+// deleting untagged manifests, tags' current links and tag index entry
+// directories. A directory for which visit returns
+// storagedriver.ErrSkipDir is not descended.
 //
 // It lists the directories the layout defines down to those it fills with
 // blobs or links (a blob prefix directory, _layers, _manifests/revisions,
