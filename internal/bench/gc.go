@@ -78,7 +78,7 @@ func tagged(i int) bool { return i%2 == 1 }
 // gcStorage is one copy of the store: a driver's parameters for ours and
 // the generator, and the same as a config.yml storage section for the
 // reference. files is the directory that holds the copy's files on this
-// machine's disk, one file per stored file (see copyStore). server is the
+// machine's disk, one file per stored file (see sameFiles). server is the
 // process ID of the storage server that serves the copy, 0 for none (the
 // filesystem).
 type gcStorage struct {
@@ -112,8 +112,8 @@ func gcCases(ctx context.Context) ([]result, error) {
 		if !strings.Contains(fmt.Sprintf("%d %s", store.shape.manifests(), store.backend), os.Getenv("BENCH_GC")) {
 			continue
 		}
-		fmt.Printf("\ngc: %d repositories x %d images, every other one tagged: %d manifests, %d blobs per copy, %s, %d CPUs\n",
-			store.shape.repos, gcImages, store.shape.manifests(), store.shape.blobs(), store.backend, runtime.NumCPU())
+		fmt.Printf("\ngc: %d repositories x %d images, every other one tagged: %d manifests, %d blobs per copy, %s, %d CPUs %s\n",
+			store.shape.repos, gcImages, store.shape.manifests(), store.shape.blobs(), store.backend, runtime.NumCPU(), intoRun())
 		run := gcOnFilesystem
 		if store.backend == "MinIO" {
 			run = gcOnMinIO
@@ -173,16 +173,18 @@ func gcOnMinIO(ctx context.Context, reference testregistry.ReferenceGC, shape gc
 // --delete-untagged, then with it when deleteUntagged.
 func gcBackend(ctx context.Context, backend string, shape gcShape, deleteUntagged bool, reference testregistry.ReferenceGC, refCopy, ourCopy gcStorage) ([]result, error) {
 	start := time.Now()
-	refDriver, err := generateStore(ctx, refCopy, shape)
-	if err != nil {
+	if err := generateStore(ctx, refCopy, shape); err != nil {
 		return nil, err
 	}
-	ourDriver, err := copyStore(ctx, refCopy, ourCopy)
-	if err != nil {
+	// GC only deletes, and deleting a name in one copy leaves the
+	// other's, while writing 800,000 files again takes minutes on disk,
+	// and over half an hour through MinIO: the copy is hard-linked, and
+	// checked.
+	if err := hardLinkCopy(ctx, refCopy.files, ourCopy.files); err != nil {
 		return nil, err
 	}
 	fmt.Printf("gc on %s: generated both copies in %.1fs\n", backend, time.Since(start).Seconds())
-	if err := sameFiles(ctx, refDriver, ourDriver); err != nil {
+	if err := sameFiles(ctx, refCopy.files, ourCopy.files); err != nil {
 		return nil, fmt.Errorf("the copies are not identical: %w", err)
 	}
 	if err := checkServed(ctx, refCopy, shape, true); err != nil {
@@ -211,7 +213,7 @@ func gcBackend(ctx context.Context, backend string, shape gcShape, deleteUntagge
 			fmt.Fprintf(os.Stderr, "error: %s: deleted %d manifests and %d blobs, want %d and %d\n",
 				c.name, r.report.ManifestsDeleted, r.report.BlobsDeleted, c.wantManifests, c.wantBlobs)
 		}
-		if err := sameFiles(ctx, refDriver, ourDriver); err != nil {
+		if err := sameFiles(ctx, refCopy.files, ourCopy.files); err != nil {
 			fmt.Fprintf(os.Stderr, "error: %s: %v\n", c.name, err)
 		}
 		if err := checkServed(ctx, ourCopy, shape, !c.deleteUntagged); err != nil {
@@ -228,7 +230,7 @@ type gcResult struct {
 }
 
 // gcCase runs the reference on its copy, then ours on the other, each on
-// a copy just read into the page cache (warm). On a storage server, each
+// a copy just flushed and read into the page cache (startClean). On a storage server, each
 // run starts once the server is quiet (settle), and
 // the line after the figures says what each process spent: a scan slower
 // than expected is then bound by the server, by our process, or by the
@@ -238,7 +240,7 @@ func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC
 		refWall, refCPU time.Duration
 		refPeak         int64
 	)
-	refWarmed, err := warm(ctx, refCopy.files)
+	refWarmed, err := startClean(ctx, refCopy.files)
 	if err != nil {
 		return gcResult{}, err
 	}
@@ -259,7 +261,7 @@ func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC
 		return gcResult{}, err
 	}
 
-	ourWarmed, err := warm(ctx, ourCopy.files)
+	ourWarmed, err := startClean(ctx, ourCopy.files)
 	if err != nil {
 		return gcResult{}, err
 	}
@@ -279,7 +281,7 @@ func gcCase(ctx context.Context, name string, reference testregistry.ReferenceGC
 		fmt.Printf("; the server %s before and %s during the reference, %s before and %s during ours",
 			refServer.idle(), refServer.busy(), ourServer.idle(), ourServer.busy())
 	}
-	fmt.Printf("\n  each copy's files read just before its run (warm): the reference's in %.1fs, ours in %.1fs\n", refWarmed.Seconds(), ourWarmed.Seconds())
+	fmt.Printf("\n  just before each run, the machine's writes flushed to disk and the copy's files read (startClean): the reference's in %.1fs, ours in %.1fs\n", refWarmed.Seconds(), ourWarmed.Seconds())
 	return gcResult{result{name: name, wall: ours.wall, peakRSS: ours.peak, floor: refWall, floorPeak: refPeak}, ours.report}, nil
 }
 
@@ -414,10 +416,10 @@ func gcRepoName(r int) string { return fmt.Sprintf("bench/gc%03d", r) }
 // the registry lays it out after pushes, without the HTTP round trips of
 // real pushes. Content is a function of the seed and indexes alone, so
 // two generations are identical copies.
-func generateStore(ctx context.Context, s gcStorage, shape gcShape) (storagedriver.StorageDriver, error) {
+func generateStore(ctx context.Context, s gcStorage, shape gcShape) error {
 	d, err := openForWriting(ctx, s.driver, s.params)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(gcWriters)
@@ -432,19 +434,7 @@ func generateStore(ctx context.Context, s gcStorage, shape gcShape) (storagedriv
 			})
 		}
 	}
-	return d, g.Wait()
-}
-
-// copyStore makes ourCopy identical to refCopy by hard-linking every
-// file: GC only deletes, and deleting a name in one copy leaves the
-// other's, while writing 800,000 files again takes minutes on disk, and
-// over half an hour through MinIO. sameFiles then checks the copy
-// through the driver.
-func copyStore(ctx context.Context, refCopy, ourCopy gcStorage) (storagedriver.StorageDriver, error) {
-	if err := hardLinkCopy(ctx, refCopy.files, ourCopy.files); err != nil {
-		return nil, err
-	}
-	return factory.Create(ctx, ourCopy.driver, ourCopy.params)
+	return g.Wait()
 }
 
 // hardLinkCopy copies the directory tree from to to, hard-linking every
@@ -623,13 +613,19 @@ func checkServed(ctx context.Context, s gcStorage, shape gcShape, untaggedKept b
 	return nil
 }
 
-// sameFiles compares the files (paths and sizes) of the two copies.
-func sameFiles(ctx context.Context, a, b storagedriver.StorageDriver) error {
-	filesA, err := listFiles(ctx, a)
+// sameFiles compares the files (paths and sizes) of two copies, on this
+// machine's disk. On the filesystem those are the store's files. On
+// MinIO they are the objects' xl.meta files: MinIO keeps an unversioned
+// object on one drive as a directory that holds them, and deletes it by
+// moving that directory out of the bucket, so the same files are the
+// same objects. Listing 800,000 objects through MinIO took many minutes
+// per copy, and the case lists both copies before and after each run.
+func sameFiles(ctx context.Context, a, b string) error {
+	filesA, err := filesBelow(ctx, a)
 	if err != nil {
 		return err
 	}
-	filesB, err := listFiles(ctx, b)
+	filesB, err := filesBelow(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -649,15 +645,4 @@ func sameFiles(ctx context.Context, a, b storagedriver.StorageDriver) error {
 		return fmt.Errorf("the copies differ in %d files, first: %v", len(diff), diff[:min(len(diff), 10)])
 	}
 	return nil
-}
-
-func listFiles(ctx context.Context, d storagedriver.StorageDriver) (map[string]int64, error) {
-	files := map[string]int64{}
-	err := d.Walk(ctx, "/", func(fi storagedriver.FileInfo) error {
-		if !fi.IsDir() {
-			files[fi.Path()] = fi.Size()
-		}
-		return nil
-	})
-	return files, err
 }

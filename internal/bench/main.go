@@ -29,6 +29,14 @@ const (
 	roundsBudget = 15 * time.Second
 )
 
+// benchStart is when this run began: each part's heading says how far
+// into the run it starts, so that the cost of a full run can be planned.
+var benchStart = time.Now()
+
+func intoRun() string {
+	return fmt.Sprintf("[%s into the run]", time.Since(benchStart).Round(time.Second))
+}
+
 func main() {
 	run := run
 	if len(os.Args) > 1 && os.Args[1] == floorChildArg {
@@ -67,8 +75,8 @@ func run(ctx context.Context) error {
 		if err := pinGoBuildCache(); err != nil {
 			return err
 		}
-		fmt.Printf("%d repositories x %d tags (%d distinct images), max_concurrency %d, %d CPUs, distribution v3 in process\n",
-			repositories, tagsPerRepo, repositories*tagsPerRepo, concurrency, runtime.NumCPU())
+		fmt.Printf("%d repositories x %d tags (%d distinct images), max_concurrency %d, %d CPUs, distribution v3 in process %s\n",
+			repositories, tagsPerRepo, repositories*tagsPerRepo, concurrency, runtime.NumCPU(), intoRun())
 		reads, err := readCases(ctx)
 		if err != nil {
 			return err
@@ -86,7 +94,8 @@ func run(ctx context.Context) error {
 		}
 		results = append(results, gcs...)
 	}
-	fmt.Println("\nFloors: the provider client lines against the floor in this process, beside the registry; Terraform lines against the floor in a process of its own, as the provider is.")
+	fmt.Println("\n" + intoRun())
+	fmt.Println("Floors: the provider client lines against the floor in this process, beside the registry; Terraform lines against the floor in a process of its own, as the provider is.")
 	fmt.Println("+ terraform: that floor plus Terraform's own share of the same plan, timed with a provider answering from memory.")
 	fmt.Println("+ tf 1.14: the same with the share of Terraform 1.14 (" + currentTerraform + "), for users of a current CLI.")
 	fmt.Printf("\n%-62s %9s %8s %9s %12s %9s %10s %7s\n", "case", "time", "floor", "ratio", "+ terraform", "ratio", "+ tf 1.14", "peak")

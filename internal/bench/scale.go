@@ -228,8 +228,8 @@ func scaleBench(ctx context.Context) error {
 			r.Close()
 		}
 	}()
-	fmt.Printf("\n%d repositories x %d tags (%d images), keep newest %d by semver: %d deletions\n",
-		scaleRepos, tagsPerRepo, scaleRepos*tagsPerRepo, keepNewest, scaleRepos*(tagsPerRepo-keepNewest))
+	fmt.Printf("\n%d repositories x %d tags (%d images), keep newest %d by semver: %d deletions %s\n",
+		scaleRepos, tagsPerRepo, scaleRepos*tagsPerRepo, keepNewest, scaleRepos*(tagsPerRepo-keepNewest), intoRun())
 	fmt.Printf("%-52s %9s %8s %7s %12s %7s %14s %9s %9s\n", "case", "time", "floor", "ratio", "+ terraform", "ratio", "provider peak", "CLI peak", "lines")
 	// Each line is printed as soon as it is measured: a run cut short
 	// still reports what it measured.
@@ -237,7 +237,11 @@ func scaleBench(ctx context.Context) error {
 	if err := scaleOnePolicy(ctx, regs[0], regs[1], repos, printScaleLine); err != nil {
 		return err
 	}
-	return scaleSplit(ctx, regs[2], repos, printScaleLine)
+	if err := scaleSplit(ctx, regs[2], repos, printScaleLine); err != nil {
+		return err
+	}
+	fmt.Println(intoRun())
+	return nil
 }
 
 func printScaleLine(l scaleLine) {
