@@ -6,6 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
 // The GC cases rest on sameFiles: a copy it calls equal must be.
@@ -46,5 +52,47 @@ func TestSameFilesFindsEveryDifference(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want an error naming %q", c.name, err, c.want)
 		}
+	}
+}
+
+// On MinIO, sameFiles compares the objects' files on disk (xl.meta): a
+// hard-linked copy must be served as the same objects, and an object
+// deleted through the driver must show as a file gone.
+func TestSameFilesSeesMinIOObjects(t *testing.T) {
+	ctx := context.Background()
+	minio := testregistry.StartMinIO(t)
+	if err := minio.CreateBucket(gcBucket); err != nil {
+		t.Fatal(err)
+	}
+	open := func(root string) (storagedriver.StorageDriver, string) {
+		t.Helper()
+		d, err := factory.Create(ctx, "s3", minio.S3Parameters(gcBucket, root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, filepath.Join(minio.DataDir, gcBucket, root)
+	}
+	refDriver, refFiles := open("/reference")
+	ourDriver, ourFiles := open("/ours")
+	layer := []byte("layer")
+	if err := putAll(ctx, refDriver, blobFiles("app", layer)); err != nil {
+		t.Fatal(err)
+	}
+	if err := hardLinkCopy(ctx, refFiles, ourFiles); err != nil {
+		t.Fatal(err)
+	}
+	if err := sameFiles(ctx, refFiles, ourFiles); err != nil {
+		t.Fatalf("a hard-linked copy: %v", err)
+	}
+	data := blobDataPath(digest.FromBytes(layer))
+	if got, err := ourDriver.GetContent(ctx, data); err != nil || string(got) != string(layer) {
+		t.Fatalf("the hard-linked copy serves %s as %q, %v; want %q", data, got, err, layer)
+	}
+	if err := ourDriver.Delete(ctx, data); err != nil {
+		t.Fatal(err)
+	}
+	err := sameFiles(ctx, refFiles, ourFiles)
+	if want := "differs or only in the reference's copy: " + strings.TrimPrefix(data, "/") + "/xl.meta"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("after deleting %s from our copy: got %v, want an error naming %q", data, err, want)
 	}
 }
