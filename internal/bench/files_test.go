@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,5 +95,24 @@ func TestSameFilesSeesMinIOObjects(t *testing.T) {
 	err := sameFiles(ctx, refFiles, ourFiles)
 	if want := "differs or only in the reference's copy: " + strings.TrimPrefix(data, "/") + "/xl.meta"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("after deleting %s from our copy: got %v, want an error naming %q", data, err, want)
+	}
+}
+
+func TestRemoveTreeRemovesEverything(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	for d := range 40 { // more directories than removers, so that some go inline
+		for f := range 3 {
+			p := filepath.Join(dir, "blobs", fmt.Sprintf("%02x", d), "hex", "data", fmt.Sprint(f))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	removeTree(dir)
+	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+		t.Errorf("after removeTree, %s: %v, want it gone", dir, err)
 	}
 }

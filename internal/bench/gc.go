@@ -143,7 +143,7 @@ func gcOnFilesystem(ctx context.Context, reference testregistry.ReferenceGC, sha
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer removeTree(dir)
 	onDisk := func(name string) gcStorage {
 		root := filepath.Join(dir, name)
 		return gcStorage{"filesystem", map[string]any{"rootdirectory": root}, testregistry.FilesystemStorageYAML(root), root, 0}
@@ -182,6 +182,7 @@ func gcOnMinIO(ctx context.Context, reference testregistry.ReferenceGC, shape gc
 	if err := minio.CreateBucket(gcBucket); err != nil {
 		return nil, err
 	}
+	defer removeTree(filepath.Join(minio.DataDir, gcBucket)) // before Close removes the rest
 	inBucket := func(root string) gcStorage {
 		return gcStorage{"s3", minio.S3Parameters(gcBucket, root), "storage:\n" + minio.S3ConfigYAML(gcBucket, root),
 			filepath.Join(minio.DataDir, gcBucket, root), minio.PID()}

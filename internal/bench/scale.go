@@ -218,7 +218,7 @@ func scaleBench(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer removeTree(dir)
 	regs, err := scaleStores(ctx, dir, 3) // ours, the delete floor's, the for_each policies'
 	if err != nil {
 		return err
