@@ -256,8 +256,8 @@ type gcResult struct {
 }
 
 // gcCase runs the reference on its copy, then ours on the other, each on
-// a copy just flushed and read into the page cache (startClean). On a storage server, each
-// run starts once the server is quiet (settle), and
+// a copy just flushed and read into the page cache (startClean). On a
+// storage server, each run starts once the server is quiet (settle), and
 // the line after the figures says what each process spent: a scan slower
 // than expected is then bound by the server, by our process, or by the
 // server's own background work.
