@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
@@ -65,13 +66,8 @@ type result struct {
 
 func run(ctx context.Context) error {
 	var results []result
-	// BENCH=gc runs only the GC cases, which need neither Terraform nor
-	// the seeded registries; BENCH=retention only the others.
-	only := os.Getenv("BENCH")
-	if only == "scale" { // scale.go: 50,000 tags
-		return scaleBench(ctx)
-	}
-	if only != "gc" {
+	parts := benchParts()
+	if parts["retention"] {
 		if err := pinGoBuildCache(); err != nil {
 			return err
 		}
@@ -87,13 +83,38 @@ func run(ctx context.Context) error {
 		}
 		results = slices.Concat(reads, apply)
 	}
-	if only != "retention" {
+	if parts["gc"] {
 		gcs, err := gcCases(ctx)
 		if err != nil {
 			return err
 		}
 		results = append(results, gcs...)
 	}
+	if len(results) > 0 {
+		printResults(results)
+	}
+	if parts["scale"] { // scale.go: 50,000 tags
+		return scaleBench(ctx)
+	}
+	return nil
+}
+
+// benchParts is the set of parts BENCH names, comma-separated
+// (BENCH=gc,scale), or every part when it is unset: retention needs
+// Terraform and seeded registries, gc neither, scale its own stores.
+func benchParts() map[string]bool {
+	only := os.Getenv("BENCH")
+	if only == "" {
+		only = "retention,gc,scale"
+	}
+	parts := map[string]bool{}
+	for _, part := range strings.Split(only, ",") {
+		parts[strings.TrimSpace(part)] = true
+	}
+	return parts
+}
+
+func printResults(results []result) {
 	fmt.Println("\n" + intoRun())
 	fmt.Println("Floors: the provider client lines against the floor in this process, beside the registry; Terraform lines against the floor in a process of its own, as the provider is.")
 	fmt.Println("+ terraform: that floor plus Terraform's own share of the same plan, timed with a provider answering from memory.")
@@ -103,10 +124,6 @@ func run(ctx context.Context) error {
 		fmt.Printf("%-62s %8.2fs %7.2fs %8.2fx %12s %9s %10s %7s\n", r.name, r.wall.Seconds(), r.floor.Seconds(),
 			r.wall.Seconds()/r.floor.Seconds(), r.withShare(r.share), r.shareRatio(), r.withShare(r.currentShare), r.peak())
 	}
-	if only == "" {
-		return scaleBench(ctx)
-	}
-	return nil
 }
 
 func (r result) withShare(share time.Duration) string {
