@@ -66,7 +66,10 @@ type result struct {
 
 func run(ctx context.Context) error {
 	var results []result
-	parts := benchParts()
+	parts, err := benchParts()
+	if err != nil {
+		return err
+	}
 	if parts["retention"] {
 		if err := pinGoBuildCache(); err != nil {
 			return err
@@ -101,17 +104,23 @@ func run(ctx context.Context) error {
 
 // benchParts is the set of parts BENCH names, comma-separated
 // (BENCH=gc,scale), or every part when it is unset: retention needs
-// Terraform and seeded registries, gc neither, scale its own stores.
-func benchParts() map[string]bool {
+// Terraform and seeded registries, gc neither, scale its own stores. A
+// name it does not know is an error, not a run that measures nothing.
+func benchParts() (map[string]bool, error) {
+	known := []string{"retention", "gc", "scale"}
 	only := os.Getenv("BENCH")
 	if only == "" {
-		only = "retention,gc,scale"
+		only = strings.Join(known, ",")
 	}
 	parts := map[string]bool{}
 	for _, part := range strings.Split(only, ",") {
-		parts[strings.TrimSpace(part)] = true
+		part = strings.TrimSpace(part)
+		if !slices.Contains(known, part) {
+			return nil, fmt.Errorf("BENCH=%s: %q is not a part; the parts are %s, comma-separated", only, part, strings.Join(known, ", "))
+		}
+		parts[part] = true
 	}
-	return parts
+	return parts, nil
 }
 
 func printResults(results []result) {
