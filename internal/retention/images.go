@@ -18,33 +18,82 @@ type Image struct {
 	Digest     string // "" when the reference has none
 }
 
-// Hosts are the names of one registry as image references write them:
-// lower-case host and port. A name without a port means port 443, as
-// Docker, containerd and Kubernetes pull over HTTPS on 443 unless told
-// otherwise; "reg.example.com" and "reg.example.com:443" are the same.
+// Hosts are the names of one registry as image references write them,
+// compared as Docker and containerd resolve them: host names without regard
+// to case; a name without a port and the same name with the default port of
+// the registry's scheme (443 for https, 80 for http) are one; localhost,
+// 127.0.0.1 and ::1 are one loopback host (ports must still match). Each
+// name is kept in every spelling of its port (with and without the default
+// one); a nil Hosts names nothing.
 type Hosts map[string]bool
 
-// NewHosts returns the names of the registry at url (its host, with the
-// default port of its scheme when it has none) and its aliases (host[:port]
-// by which deployments pull from it: a load balancer's name, a DNS alias).
+// NewHosts returns the names of the registry at scheme://host and its
+// aliases (host[:port] by which deployments pull from it: a load balancer's
+// name, a DNS alias). A name without a port stands for the default port of
+// scheme, as image references name an http registry on port 80 by its bare
+// host; without a scheme (a provider with no url), for 443, where container
+// runtimes pull by default.
 func NewHosts(scheme, host string, aliases []string) Hosts {
+	defaultPort := "443"
+	if scheme == "http" {
+		defaultPort = "80"
+	}
 	hosts := Hosts{}
-	if host != "" {
-		if _, _, err := net.SplitHostPort(host); err != nil {
-			host += map[string]string{"http": ":80"}[scheme]
+	add := func(host string) {
+		name, port := canonicalHost(host)
+		if port == "" || port == defaultPort {
+			hosts[name] = true
+			hosts[name+":"+defaultPort] = true
+			return
 		}
-		hosts[canonicalHost(host)] = true
+		hosts[name+":"+port] = true
+	}
+	if host != "" {
+		add(host)
 	}
 	for _, a := range aliases {
-		hosts[canonicalHost(a)] = true
+		add(a)
 	}
 	return hosts
 }
 
-// canonicalHost lower-cases host and drops port 443, the default of image
-// references.
-func canonicalHost(host string) string {
-	return strings.TrimSuffix(strings.ToLower(host), ":443")
+// Names reports whether host (host[:port], as an image reference writes
+// it) is one of the registry's names.
+func (h Hosts) Names(host string) bool {
+	name, port := canonicalHost(host)
+	if port != "" {
+		name += ":" + port
+	}
+	return h[name]
+}
+
+// Empty reports whether no name is known: no url and no alias.
+func (h Hosts) Empty() bool { return len(h) == 0 }
+
+// canonicalHost splits host[:port] into its name, as compared (lower case,
+// index.docker.io as docker.io, one spelling of each IP address and one of
+// the loopback host), and its port ("" when it has none).
+func canonicalHost(host string) (name, port string) {
+	host = strings.ToLower(strings.TrimSpace(host))
+	if host == "index.docker.io" { // as the reference grammar normalises it
+		host = "docker.io"
+	}
+	name, port, err := net.SplitHostPort(host)
+	if err != nil { // no port, or a bare IPv6 address ("::1")
+		name, port = host, ""
+	}
+	name = strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
+	if ip := net.ParseIP(name); ip != nil {
+		name = ip.String()
+		if ip.To4() == nil {
+			name = "[" + name + "]"
+		}
+	}
+	switch name {
+	case "localhost", "127.0.0.1", "[::1]":
+		name = "localhost"
+	}
+	return name, port
 }
 
 // kubernetesPrefixes are what a Kubernetes pod's status.containerStatuses
@@ -87,7 +136,7 @@ func parseImage(ref string, hosts Hosts) (Image, bool, error) {
 	if err != nil {
 		return Image{}, false, fmt.Errorf("%q is not an image reference (host[:port]/repository[:tag][@sha256:digest]): %w", ref, err)
 	}
-	if !hosts[canonicalHost(reference.Domain(named))] {
+	if !hosts.Names(reference.Domain(named)) {
 		return Image{}, false, nil
 	}
 	named = reference.TagNameOnly(named) // no tag and no digest: runtimes pull latest
@@ -207,6 +256,9 @@ func sparedByDigest(repository string, tags []Tag, spared map[string]int, deploy
 
 // ValidateHost checks an alias: a registry host, with a port or not.
 func ValidateHost(host string) error {
+	if ip := net.ParseIP(host); ip != nil && strings.Contains(host, ":") {
+		return nil // a bare IPv6 address, such as ::1
+	}
 	named, err := reference.ParseNormalizedNamed(host + "/x")
 	if err != nil || reference.Domain(named) != host || strings.Contains(host, "/") {
 		return fmt.Errorf("%q is not a registry host: write host or host:port, such as registry.example.com or 10.0.0.5:5000", host)

@@ -66,18 +66,72 @@ func TestNewHostsDefaultPorts(t *testing.T) {
 	}{
 		{"https", "reg.example.com", []string{"reg.example.com", "reg.example.com:443"}, []string{"reg.example.com:80", "reg.example.com:5000"}},
 		{"https", "reg.example.com:5000", []string{"reg.example.com:5000"}, []string{"reg.example.com"}},
-		{"http", "127.0.0.1:5000", []string{"127.0.0.1:5000"}, []string{"localhost:5000", "127.0.0.1"}},
-		{"http", "reg.lan", []string{"reg.lan:80"}, []string{"reg.lan"}},
+		{"http", "127.0.0.1:5000", []string{"127.0.0.1:5000", "localhost:5000"}, []string{"localhost:5001", "127.0.0.1"}},
+		{"http", "reg.lan", []string{"reg.lan:80", "reg.lan"}, []string{"reg.lan:443", "reg.lan:5000"}},
 	} {
 		hosts := NewHosts(tc.scheme, tc.host, nil)
 		for _, m := range tc.matches {
-			if !hosts[canonicalHost(m)] {
+			if !hosts.Names(m) {
 				t.Errorf("%s://%s: %s should name it", tc.scheme, tc.host, m)
 			}
 		}
 		for _, m := range tc.misses {
-			if hosts[canonicalHost(m)] {
+			if hosts.Names(m) {
 				t.Errorf("%s://%s: %s should not name it", tc.scheme, tc.host, m)
+			}
+		}
+	}
+}
+
+// TestParseImagesHostSpellings: a reference names the registry however it
+// spells the host, as Docker and containerd resolve it (issue 30).
+func TestParseImagesHostSpellings(t *testing.T) {
+	for _, tc := range []struct {
+		scheme, host string
+		aliases      []string
+		ours         []string // image references naming the registry
+		foreign      []string // and others
+	}{
+		{"http", "reg.internal", nil,
+			[]string{"reg.internal/team/api:v1", "reg.internal:80/team/api:v1", "REG.Internal/team/api:v1"},
+			[]string{"reg.internal:443/team/api:v1", "reg.internal:5000/team/api:v1", "reg.internal.example/team/api:v1"}},
+		{"http", "reg.internal:80", nil,
+			[]string{"reg.internal/team/api:v1", "reg.internal:80/team/api:v1"}, []string{"reg.internal:8080/team/api:v1"}},
+		{"https", "reg.internal", nil,
+			[]string{"reg.internal/team/api:v1", "reg.internal:443/team/api:v1"}, []string{"reg.internal:80/team/api:v1"}},
+		{"https", "REG.internal:443", nil,
+			[]string{"reg.internal/team/api:v1", "Reg.Internal:443/team/api:v1"}, []string{"reg.internal:5000/team/api:v1"}},
+		{"http", "localhost:5000", nil,
+			[]string{"localhost:5000/app:v1", "127.0.0.1:5000/app:v1", "[::1]:5000/app:v1", "LOCALHOST:5000/app:v1"},
+			[]string{"localhost:5001/app:v1", "127.0.0.1/app:v1", "localhost/app:v1", "127.0.0.2:5000/app:v1", "[::2]:5000/app:v1"}},
+		{"http", "127.0.0.1:5000", nil,
+			[]string{"localhost:5000/app:v1", "127.0.0.1:5000/app:v1", "[::1]:5000/app:v1"}, []string{"127.0.0.1:5001/app:v1"}},
+		{"http", "[::1]:5000", nil,
+			[]string{"localhost:5000/app:v1", "127.0.0.1:5000/app:v1", "[::1]:5000/app:v1", "[0:0:0:0:0:0:0:1]:5000/app:v1"}, nil},
+		{"http", "127.0.0.1", nil, // port 80
+			[]string{"localhost/app:v1", "127.0.0.1:80/app:v1", "[::1]/app:v1", "[::1]:80/app:v1"}, []string{"localhost:443/app:v1"}},
+		// Aliases follow the same rules, under the url's scheme.
+		{"http", "10.0.0.5:5000", []string{"Reg.Internal", "::1", "mirror.lan:443"},
+			[]string{"reg.internal/app:v1", "reg.internal:80/app:v1", "localhost/app:v1", "127.0.0.1:80/app:v1", "mirror.lan:443/app:v1"},
+			[]string{"reg.internal:443/app:v1", "localhost:5000/app:v1", "mirror.lan/app:v1"}},
+		{"https", "reg.example.com", []string{"reg.internal", "localhost:5000", "index.docker.io"},
+			[]string{"reg.internal:443/app:v1", "reg.internal/app:v1", "127.0.0.1:5000/app:v1", "[::1]:5000/app:v1", "nginx:1.27", "index.docker.io/library/nginx:1.27"},
+			[]string{"reg.internal:80/app:v1", "localhost/app:v1"}},
+		// Without a url (GC-only configurations), an alias without a port
+		// means 443, where runtimes pull by default.
+		{"", "", []string{"reg.internal", "127.0.0.1:5000"},
+			[]string{"reg.internal/app:v1", "reg.internal:443/app:v1", "localhost:5000/app:v1"},
+			[]string{"reg.internal:80/app:v1", "localhost/app:v1"}},
+	} {
+		hosts := NewHosts(tc.scheme, tc.host, tc.aliases)
+		for _, ref := range tc.ours {
+			if mine, _, err := ParseImages([]string{ref}, hosts); err != nil || len(mine) != 1 {
+				t.Errorf("%s://%s aliases %q: %s should name it (%v)", tc.scheme, tc.host, tc.aliases, ref, err)
+			}
+		}
+		for _, ref := range tc.foreign {
+			if _, others, err := ParseImages([]string{ref}, hosts); err != nil || others != 1 {
+				t.Errorf("%s://%s aliases %q: %s should not name it (%v)", tc.scheme, tc.host, tc.aliases, ref, err)
 			}
 		}
 	}
@@ -157,5 +211,18 @@ func TestDeployedDigestIsNeverADeletedChild(t *testing.T) {
 	out := decisions(repo, repo.Tags, nil, map[string]int{"old": 0}, []string{child}, Policy{Delete: []DeleteRule{{}}})
 	if len(out) != 1 || len(out[0].Children) != 0 {
 		t.Fatalf("the pinned child goes with its index:\n%s", showDecisions(out))
+	}
+}
+
+func TestValidateHost(t *testing.T) {
+	for _, ok := range []string{"reg.example.com", "reg.example.com:5000", "localhost", "127.0.0.1:5000", "[::1]:5000", "::1"} {
+		if err := ValidateHost(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"reg.example.com/team", "reg.example.com:", "https://reg.example.com", ""} {
+		if ValidateHost(bad) == nil {
+			t.Errorf("%q: accepted", bad)
+		}
 	}
 }
