@@ -222,7 +222,9 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 						Validators: []validator.Int64{int64validator.AtLeast(1)},
 					},
 					"newer_than": schema.StringAttribute{
-						Optional: true, MarkdownDescription: "Keep matching tags whose image was created less than this long ago (`168h`). Images of unknown age never match.",
+						Optional: true, MarkdownDescription: "Keep matching tags whose image was created less than this long ago (`168h`). " +
+							"Images of unknown age (no `created`, the 1970 epoch reproducible builds write, or a part missing) are kept too, " +
+							"when in doubt, and the plan warns \"Kept: age unknown\", naming those a `delete` block matches.",
 						Validators: []validator.String{durationValidator},
 					},
 					"images": schema.ListAttribute{
@@ -359,8 +361,20 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 	}
 	if len(plan.Incomplete) > 0 {
 		diags.AddWarning("Incomplete image",
-			fmt.Sprintf("The registry lacks a part of %s. Their age is unknown, so no newer_than or older_than condition matches them: age alone never deletes them. "+
+			fmt.Sprintf("The registry lacks a part of %s. Their age is unknown: no older_than condition matches them and a keep block with newer_than keeps them, so age alone never deletes them. "+
 				"Push them again, or delete them (registry_tag_deletion) if they are no longer needed.", strings.Join(plan.Incomplete, ", ")))
+	}
+	if n := len(plan.KeptUnknownAge); n > 0 {
+		names := plan.KeptUnknownAge[:min(n, 20)] // reproducible builds can make every image of a repository one
+		more := ""
+		if n > len(names) {
+			more = fmt.Sprintf(" and %d more", n-len(names))
+		}
+		diags.AddAttributeWarning(path.Root("keep"), "Kept: age unknown",
+			fmt.Sprintf("A keep block with newer_than keeps %s%s, which a delete rule matches: their age is unknown (no created time, "+
+				"the 1970 epoch that reproducible builds write, or a part of the image missing), and when in doubt the policy keeps. "+
+				"Build images with their real time (SOURCE_DATE_EPOCH at the commit's time) so that they age, narrow that keep block's tag_regex, "+
+				"or delete them with registry_tag_deletion.", strings.Join(names, ", "), more))
 	}
 	if len(plan.Dangling) > 0 {
 		diags.AddWarning("Tag without a manifest",

@@ -29,6 +29,10 @@ type RetentionPlan struct {
 	// Incomplete are the tags ("repo:tag: what is missing") whose image
 	// lacks a part, when the rules read every body: their age is unknown.
 	Incomplete []string
+	// KeptUnknownAge are the tags ("repo:tag") that a delete rule matches
+	// and only a keep rule's newer_than keeps, because their age is
+	// unknown (no created time, the 1970 epoch, or an incomplete image).
+	KeptUnknownAge []string
 	// Dangling are the tags ("repo:tag") the registry lists and resolves
 	// to no manifest: they keep nothing, and no deletion by digest
 	// removes them.
@@ -84,6 +88,9 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 		plan.MissingImages = append(plan.MissingImages, missing[i]...)
 		plan.Incomplete = append(plan.Incomplete, incomplete[i]...)
 		plan.Dangling = append(plan.Dangling, dangling[i]...)
+		for _, tag := range outcomes[i].KeptUnknownAge {
+			plan.KeptUnknownAge = append(plan.KeptUnknownAge, plan.Repositories[i]+":"+tag)
+		}
 	}
 	if policy.EstimateSpace {
 		plan.Reclaimable = retention.Reclaimable(engineRepos, plan.Decisions)

@@ -7,11 +7,15 @@ import (
 )
 
 // Outcome is what a policy does to one repository: the pending changes,
-// sorted by digest, and the tags that a delete rule matches but a deployed
-// image keeps.
+// sorted by digest, the tags that a delete rule matches but a deployed
+// image keeps, and those kept because their age is unknown.
 type Outcome struct {
 	Decisions []Decision
 	Spared    []Spared
+	// KeptUnknownAge are the tags, sorted, that a delete rule matches and
+	// that only a keep rule's newer_than keeps, because their image's age
+	// is unknown: when in doubt, keep (and warn).
+	KeptUnknownAge []string
 }
 
 // Spared is a digest whose tags a delete rule matches and deployed images
@@ -40,10 +44,11 @@ func Evaluate(repo Repository, policy Policy, now time.Time) Outcome {
 			rules = append(rules, t)
 		}
 	}
-	kept := keptTags(rules, policy.Keep, now)
+	kept, unknownAge := keptTags(rules, policy.Keep, now)
 	deployed, pinned := deployedTags(repo, rules, policy.Images)
 	deleted := map[string]int{} // tag -> index of the delete rule that deletes it
 	spared := map[string]int{}  // likewise, for the tags deployed images keep
+	var keptUnknownAge []string
 	for _, t := range rules {
 		if kept[t.Name] {
 			continue
@@ -53,19 +58,25 @@ func Evaluate(repo Repository, policy Policy, now time.Time) Outcome {
 		case !ok:
 		case len(deployed[t.Name]) > 0:
 			spared[t.Name] = i
+		case unknownAge[t.Name]:
+			keptUnknownAge = append(keptUnknownAge, t.Name)
 		default:
 			deleted[t.Name] = i
 		}
 	}
+	slices.Sort(keptUnknownAge)
 	return Outcome{
-		Decisions: decisions(repo, rules, referrers, deleted, pinned, policy),
-		Spared:    sparedByDigest(repo.Name, rules, spared, deployed, policy.Delete),
+		Decisions:      decisions(repo, rules, referrers, deleted, pinned, policy),
+		Spared:         sparedByDigest(repo.Name, rules, spared, deployed, policy.Delete),
+		KeptUnknownAge: keptUnknownAge,
 	}
 }
 
-// keptTags returns the tags any keep rule keeps.
-func keptTags(tags []Tag, rules []KeepRule, now time.Time) map[string]bool {
-	kept := map[string]bool{}
+// keptTags returns the tags any keep rule keeps, and apart the tags of
+// unknown age that a rule with newer_than selects and nothing else keeps:
+// those are kept too (no age is no proof of being old), with a warning.
+func keptTags(tags []Tag, rules []KeepRule, now time.Time) (kept, unknownAge map[string]bool) {
+	kept, unknownAge = map[string]bool{}, map[string]bool{}
 	for _, rule := range rules {
 		for _, name := range rule.Tags {
 			kept[name] = true
@@ -92,13 +103,16 @@ func keptTags(tags []Tag, rules []KeepRule, now time.Time) map[string]bool {
 		}
 		if rule.NewerThan > 0 {
 			for _, t := range matching {
-				if !t.Created.IsZero() && now.Sub(t.Created) < rule.NewerThan {
+				switch {
+				case t.Created.IsZero():
+					unknownAge[t.Name] = true
+				case now.Sub(t.Created) < rule.NewerThan:
 					kept[t.Name] = true
 				}
 			}
 		}
 	}
-	return kept
+	return kept, unknownAge
 }
 
 // newest returns the first n tags by order: the highest versions, the

@@ -134,13 +134,13 @@ func TestDecideSelection(t *testing.T) {
 			want: []string{"build-001", "build-002"},
 		},
 		{
-			name: "newer_than keeps images younger than the duration",
+			name: "newer_than keeps images younger than the duration, and of unknown age",
 			tags: []tag{{"hour", time.Hour}, {"almost", 47 * time.Hour}, {"exactly", 48 * time.Hour}, {"older", 49 * time.Hour}, {"unknown", 0}},
 			policy: Policy{
 				Keep:   []KeepRule{{NewerThan: 48 * time.Hour}},
 				Delete: deleteAll,
 			},
-			want: []string{"exactly", "older", "unknown"},
+			want: []string{"exactly", "older"},
 		},
 		{
 			name: "older_than deletes images older than the duration, never unknown age",
@@ -256,10 +256,37 @@ func TestDecideSelection(t *testing.T) {
 			want: []string{"pr-unknown"},
 		},
 		{
-			name: "unknown age is not kept by newer_than",
-			tags: []tag{{"new", time.Hour}, {"unknown", 0}},
+			name: "unknown age is kept by newer_than: when in doubt, keep",
+			tags: []tag{{"new", time.Hour}, {"old", 10 * day}, {"unknown", 0}},
 			policy: Policy{
 				Keep:   []KeepRule{{NewerThan: day}},
+				Delete: deleteAll,
+			},
+			want: []string{"old"},
+		},
+		{
+			name: "unknown age is kept by newer_than only where the block's tag_regex matches",
+			tags: []tag{{"v1-unknown", 0}, {"pr-unknown", 0}, {"v1-old", 10 * day}},
+			policy: Policy{
+				Keep:   []KeepRule{{TagRegex: re(`^v`), NewerThan: day}},
+				Delete: deleteAll,
+			},
+			want: []string{"pr-unknown", "v1-old"},
+		},
+		{
+			name: "unknown age is kept by newer_than beside newest by created, which ranks it last",
+			tags: []tag{{"new", time.Hour}, {"old", 10 * day}, {"unknown", 0}},
+			policy: Policy{
+				Keep:   []KeepRule{{Newest: 1, NewerThan: time.Minute}},
+				Delete: deleteAll,
+			},
+			want: []string{"old"},
+		},
+		{
+			name: "unknown age is not kept by newest alone",
+			tags: []tag{{"new", time.Hour}, {"old", 10 * day}, {"unknown", 0}},
+			policy: Policy{
+				Keep:   []KeepRule{{Newest: 2}},
 				Delete: deleteAll,
 			},
 			want: []string{"unknown"},
@@ -730,5 +757,46 @@ func TestNeedsCreated(t *testing.T) {
 		if got := tc.policy.NeedsCreated(); got != tc.want {
 			t.Errorf("%s: NeedsCreated() = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestKeptUnknownAge: a keep block with newer_than keeps the images of
+// unknown age its tag_regex matches, and the outcome names those that a
+// delete rule matches and nothing else keeps, for the plan to warn.
+func TestKeptUnknownAge(t *testing.T) {
+	re := regexp.MustCompile
+	repo := Repository{Name: "app", Tags: []Tag{
+		{Name: "v1.0.0", Digest: dig(1)},       // unknown age, kept only by newer_than: named
+		{Name: "v1.0.0-extra", Digest: dig(1)}, // the same image, another tag: named too
+		{Name: "v0.9.0", Digest: dig(2), Created: ago(90 * day)},
+		{Name: "v0.8.0", Digest: dig(3)}, // unknown age, deployed: protected, not named
+		{Name: "stable", Digest: dig(4)}, // unknown age, kept by name: not named
+		{Name: "pr-1", Digest: dig(5)},   // unknown age, the keep block's regex does not match: deleted
+		{Name: "v2.0.0", Digest: dig(6), Created: ago(time.Hour)},
+		{Name: referrer(dig(1), ".sig"), Digest: dig(7)}, // a referrer follows its subject: not named
+	}}
+	policy := Policy{
+		Keep: []KeepRule{
+			{Tags: []string{"stable"}},
+			{TagRegex: re(`^(v|stable)`), NewerThan: 30 * day},
+		},
+		Delete:          []DeleteRule{{}},
+		DeleteReferrers: true,
+		Images:          []Image{{Reference: "reg/app:v0.8.0", Repository: "app", Tag: "v0.8.0"}},
+	}
+	out := Evaluate(repo, policy, testNow)
+	if got, want := deletedTags(out.Decisions), []string{"pr-1", "v0.9.0"}; !slices.Equal(got, want) {
+		t.Errorf("deleted %q, want %q\n%s", got, want, showDecisions(out.Decisions))
+	}
+	if want := []string{"v1.0.0", "v1.0.0-extra"}; !slices.Equal(out.KeptUnknownAge, want) {
+		t.Errorf("KeptUnknownAge = %q, want %q", out.KeptUnknownAge, want)
+	}
+	if len(out.Spared) != 1 || !slices.Equal(out.Spared[0].Tags, []string{"v0.8.0"}) {
+		t.Errorf("spared %+v, want v0.8.0 (deployed)", out.Spared)
+	}
+	// An age-only delete rule never matches unknown age: nothing to warn.
+	policy.Delete = []DeleteRule{{OlderThan: 30 * day}}
+	if out := Evaluate(repo, policy, testNow); len(out.KeptUnknownAge) != 0 {
+		t.Errorf("KeptUnknownAge = %q under an age-only delete rule, want none", out.KeptUnknownAge)
 	}
 }

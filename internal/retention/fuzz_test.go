@@ -48,8 +48,10 @@ func FuzzDecide(f *testing.F) {
 		policy := in.policy() // first: short inputs get rules too
 		repo := in.repository()
 		policy.Images = in.images(repo) // last: the seeds above stay as they were
-		got := Decide(repo, policy, testNow)
+		out := Evaluate(repo, policy, testNow)
+		got := out.Decisions
 		checkDecisions(t, repo, policy, got)
+		checkKeptUnknownAge(t, repo, policy, out)
 		if again := Decide(repo, policy, testNow); !reflect.DeepEqual(again, got) {
 			t.Fatalf("second run differs:\n%swas:\n%s", showDecisions(again), showDecisions(got))
 		}
@@ -268,7 +270,7 @@ func keptByPolicy(repo Repository, p Policy, now time.Time) map[string]bool {
 				}
 			}
 			byNewest := k.Newest > 0 && ahead < k.Newest
-			byAge := k.NewerThan > 0 && !t.Created.IsZero() && now.Sub(t.Created) < k.NewerThan
+			byAge := k.NewerThan > 0 && (t.Created.IsZero() || now.Sub(t.Created) < k.NewerThan) // unknown age: kept
 			if (k.Newest == 0 && k.NewerThan == 0) || byNewest || byAge {
 				kept[t.Name] = true
 			}
@@ -492,6 +494,25 @@ func checkDecisions(t *testing.T, repo Repository, p Policy, got []Decision) {
 		}
 	}
 
+	// An unknown-age image that a keep rule with newer_than selects (its
+	// tag_regex matches) is never deleted: when in doubt, keep.
+	for _, tg := range repo.Tags {
+		if IsReferrerTag(tg.Name) || !tg.Created.IsZero() {
+			continue
+		}
+		for i, k := range p.Keep {
+			if k.NewerThan == 0 || (k.TagRegex != nil && !k.TagRegex.MatchString(tg.Name)) {
+				continue
+			}
+			if d, removed := removedBy[tg.Name]; removed {
+				fail("tag %q of unknown age removed by %s, but keep[%d] has newer_than", tg.Name, d.Digest, i)
+			}
+			if deleted[tg.Digest] {
+				fail("digest %s of unknown-age tag %q deleted, but keep[%d] has newer_than", tg.Digest, tg.Name, i)
+			}
+		}
+	}
+
 	// Unknown-age images are never deleted by age alone (d).
 	ageOnly := true
 	for _, d := range p.Delete {
@@ -508,6 +529,52 @@ func checkDecisions(t *testing.T, repo Repository, p Policy, got []Decision) {
 				}
 			}
 		}
+	}
+}
+
+// checkKeptUnknownAge: the tags named as kept for their unknown age are
+// exactly those of unknown age that a keep rule with newer_than selects,
+// that a delete rule matches and that nothing else keeps.
+func checkKeptUnknownAge(t *testing.T, repo Repository, p Policy, out Outcome) {
+	t.Helper()
+	// What the rules keep without newer_than, then what newer_than keeps
+	// of known age, then deployed images.
+	var strict Policy
+	for _, k := range p.Keep {
+		if k.NewerThan > 0 && k.Newest == 0 {
+			k = KeepRule{Tags: k.Tags}
+		}
+		k.NewerThan = 0
+		strict.Keep = append(strict.Keep, k)
+	}
+	kept := keptByPolicy(repo, strict, testNow)
+	for _, k := range p.Keep {
+		for _, tg := range repo.Tags {
+			selected := k.TagRegex == nil || k.TagRegex.MatchString(tg.Name)
+			if selected && k.NewerThan > 0 && !tg.Created.IsZero() && testNow.Sub(tg.Created) < k.NewerThan && !IsReferrerTag(tg.Name) {
+				kept[tg.Name] = true
+			}
+		}
+	}
+	maps.Copy(kept, keptByImages(repo, p.Images))
+	var want []string
+	for _, tg := range repo.Tags {
+		if IsReferrerTag(tg.Name) || !tg.Created.IsZero() || kept[tg.Name] {
+			continue
+		}
+		if _, matched := deletedByPolicy(tg, p, testNow); !matched {
+			continue
+		}
+		for _, k := range p.Keep {
+			if k.NewerThan > 0 && (k.TagRegex == nil || k.TagRegex.MatchString(tg.Name)) {
+				want = append(want, tg.Name)
+				break
+			}
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(out.KeptUnknownAge, want) {
+		t.Fatalf("KeptUnknownAge = %q, want %q\nrepository:\n%spolicy:\n%s", out.KeptUnknownAge, want, showRepository(repo), showPolicy(p))
 	}
 }
 

@@ -24,14 +24,17 @@ type Policy struct {
 // KeepRule selects tags to keep. Tags keeps exact names. The selection part
 // applies when any of TagRegex, Newest or NewerThan is set: tags matching
 // TagRegex (all when nil), narrowed to the Newest by OrderBy and/or those
-// created within NewerThan (the union when both are set). The newest by
-// name are the greatest names ("build-0042" before "build-0041"). Referrer
-// tags are never kept by a rule: they follow their subject.
+// created within NewerThan (the union when both are set). An image of
+// unknown age counts as created within NewerThan: when in doubt, keep
+// (Outcome.KeptUnknownAge names those it saves). Newest by created ranks
+// unknown age last. The newest by name are the greatest names
+// ("build-0042" before "build-0041"). Referrer tags are never kept by a
+// rule: they follow their subject.
 type KeepRule struct {
 	Tags      []string
 	TagRegex  *regexp.Regexp
 	Newest    int           // 0: not set
-	NewerThan time.Duration // 0: not set
+	NewerThan time.Duration // 0: not set; unknown-age images match
 	OrderBy   Order         // for Newest; ByCreated when empty
 }
 
