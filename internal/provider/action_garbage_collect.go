@@ -24,6 +24,8 @@ var (
 type GarbageCollectAction struct {
 	client *registry.Client
 	hosts  retention.Hosts
+	// configured: the provider is, so hosts are its names.
+	configured bool
 }
 
 func NewGarbageCollectAction() action.Action { return &GarbageCollectAction{} }
@@ -66,15 +68,22 @@ func (a *GarbageCollectAction) Schema(_ context.Context, _ action.SchemaRequest,
 }
 
 func (a *GarbageCollectAction) Configure(_ context.Context, req action.ConfigureRequest, resp *action.ConfigureResponse) {
-	a.client, a.hosts = gcClientFrom(req.ProviderData, &resp.Diagnostics), hostsFrom(req.ProviderData)
+	a.client = gcClientFrom(req.ProviderData, &resp.Diagnostics)
+	a.hosts, a.configured = hostsFrom(req.ProviderData)
 }
 
-// ModifyPlan opens the storage at plan time, as the resource does.
+// ModifyPlan checks images against the registry's names and opens the
+// storage at plan time, as the resource does. Invoke checks images again.
 func (a *GarbageCollectAction) ModifyPlan(ctx context.Context, req action.ModifyPlanRequest, resp *action.ModifyPlanResponse) {
 	var settings gcSettings
 	resp.Diagnostics.Append(req.Config.Get(ctx, &settings)...)
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	if a.configured {
+		if resp.Diagnostics.Append(checkImageHosts(settings.Images, a.hosts)...); resp.Diagnostics.HasError() {
+			return
+		}
 	}
 	resp.Diagnostics.Append(settings.checkStorage(ctx)...)
 }

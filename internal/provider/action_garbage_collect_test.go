@@ -40,6 +40,17 @@ func (r actionRun) errorText() string {
 // waits for it to be read.
 func invokeGarbageCollect(t *testing.T, ctx context.Context, reg *testregistry.Registry, attributes map[string]tftypes.Value, onProgress func(string)) actionRun {
 	t.Helper()
+	provider := map[string]tftypes.Value{}
+	if reg != nil {
+		provider["url"] = tftypes.NewValue(tftypes.String, reg.URL)
+	}
+	return invokeGarbageCollectWith(t, ctx, provider, attributes, onProgress)
+}
+
+// configuredServer serves the provider configured with the given provider
+// block attributes, as Terraform does before planning.
+func configuredServer(t *testing.T, ctx context.Context, provider map[string]tftypes.Value) (tfprotov6.ProviderServerWithActions, *tfprotov6.GetProviderSchemaResponse) { //nolint:staticcheck // SA1019, as below
+	t.Helper()
 	served, err := providerserver.NewProtocol6WithError(New("test")())()
 	if err != nil {
 		t.Fatal(err)
@@ -53,15 +64,18 @@ func invokeGarbageCollect(t *testing.T, ctx context.Context, reg *testregistry.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	provider := map[string]tftypes.Value{}
-	if reg != nil {
-		provider["url"] = tftypes.NewValue(tftypes.String, reg.URL)
-	}
 	providerConfig := dynamicValue(t, schemas.Provider.ValueType(), provider)
 	configured, err := server.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{Config: providerConfig})
 	if err != nil || len(configured.Diagnostics) > 0 {
 		t.Fatalf("configure: %v %v", err, configured.Diagnostics)
 	}
+	return server, schemas
+}
+
+// invokeGarbageCollectWith is invokeGarbageCollect under any provider block.
+func invokeGarbageCollectWith(t *testing.T, ctx context.Context, provider, attributes map[string]tftypes.Value, onProgress func(string)) actionRun {
+	t.Helper()
+	server, schemas := configuredServer(t, ctx, provider)
 	actionSchema := schemas.ActionSchemas["registry_garbage_collect"]
 	if actionSchema == nil {
 		t.Fatal("the provider does not offer registry_garbage_collect")

@@ -53,10 +53,11 @@ func clockFrom(data any) func() time.Time {
 	return time.Now
 }
 
-// hostsFrom returns the registry's names (none before Configure).
-func hostsFrom(data any) retention.Hosts {
-	d, _ := data.(providerData)
-	return d.hosts
+// hostsFrom returns the registry's names, and false before Configure (no
+// names known yet).
+func hostsFrom(data any) (retention.Hosts, bool) {
+	d, ok := data.(providerData)
+	return d.hosts, ok
 }
 
 // dataFrom unwraps what Configure stored; false when there is nothing yet

@@ -44,8 +44,10 @@ var gcDescriptions = map[string]string{
 		"and referrers (signatures, SBOMs: manifests whose `subject` is kept). Default `false`.",
 	"images": "Deployed images to keep, as `registry_retention_policy`'s `keep { images }` takes them (`host/repo@sha256:...`, " +
 		"`host/repo:tag`): with `delete_untagged`, a digest among them and everything it references survive although untagged " +
-		"(a deployment pinned by digest whose tags were removed). Tags are never collected, so tag references change nothing; references " +
-		"to other registries (see the provider's `aliases`) are ignored. In `registry_garbage_collection`, a change of `images` alone " +
+		"(a deployment pinned by digest whose tags were removed). Tags are never collected, so tag references change nothing. Every " +
+		"reference must name this registry, by the provider's `url` host or one of its `aliases` (hosts compare as container runtimes " +
+		"resolve them: `reg.internal` is `reg.internal:80` under an `http` url, `localhost`, `127.0.0.1` and `[::1]` are one host): " +
+		"a reference to any other host fails the plan, since garbage collection would not protect it. In `registry_garbage_collection`, a change of `images` alone " +
 		"runs nothing: the next run uses the new list.",
 	"dry_run": "Report what would be deleted and delete nothing. A dry run needs no read-only registry and skips the read-only check. Default `false`.",
 	"allow_writable_registry": "Collect garbage even though the registry accepts pushes. Blobs of a push in progress can be deleted: " +
@@ -113,6 +115,9 @@ func collectGarbage(ctx context.Context, client *registry.Client, hosts retentio
 	if diags.HasError() {
 		return gc.Report{}, diags
 	}
+	if diags := checkImageHosts(s.Images, hosts); diags.HasError() {
+		return gc.Report{}, diags
+	}
 	protect, err := protectedDigests(s.Images, hosts)
 	if err != nil {
 		return gc.Report{}, attributeError("images", "Invalid image reference", err)
@@ -154,6 +159,50 @@ func protectedDigests(images types.List, hosts retention.Hosts) (map[string][]st
 		}
 	}
 	return protect, err
+}
+
+// checkImageHosts refuses images whose host the provider cannot match to
+// the registry: garbage collection would protect nothing of them, and an
+// image deployed by a name the provider does not know (a load balancer's,
+// a DNS alias) would be collected. Unknown values pass: the check runs
+// again before the sweep.
+func checkImageHosts(images types.List, hosts retention.Hosts) diag.Diagnostics {
+	if images.IsNull() || images.IsUnknown() {
+		return nil
+	}
+	refs := make([]string, 0, len(images.Elements()))
+	for _, e := range images.Elements() {
+		s, ok := e.(types.String)
+		if !ok || s.IsUnknown() {
+			return nil
+		}
+		if !s.IsNull() {
+			refs = append(refs, s.ValueString())
+		}
+	}
+	foreign, err := retention.ForeignHosts(refs, hosts)
+	if err != nil {
+		return attributeError("images", "Invalid image reference", err)
+	}
+	if len(foreign) == 0 {
+		return nil
+	}
+	var diags diag.Diagnostics
+	listed := strings.Join(foreign, ", ")
+	if hosts.Empty() {
+		diags.AddAttributeError(path.Root("images"), "Cannot tell which images are this registry's",
+			fmt.Sprintf("images names the hosts %s, but the provider has no url and no aliases, so no image reference can be "+
+				"matched to the registry: garbage collection would protect none of them. Nothing was deleted.\n\n"+
+				"Set the provider's url (the registry's own address), or list in its aliases the host[:port] names "+
+				"deployments pull this registry's images by (aliases = [%q] if that is this registry).", listed, foreign[0]))
+		return diags
+	}
+	diags.AddAttributeError(path.Root("images"), "Images of an unknown registry",
+		fmt.Sprintf("images names hosts that are not this registry's: %s. Garbage collection protects only this registry's images, "+
+			"and would protect none of these. Nothing was deleted.\n\nIf a host is a name of this registry (a load balancer's, a DNS "+
+			"alias), add it to the provider's aliases (or correct its url); otherwise, leave references to other registries out of images.",
+			listed))
+	return diags
 }
 
 // requireNoPushes refuses to sweep while anything could push: GC deletes

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
@@ -33,6 +35,9 @@ type GarbageCollectionResource struct {
 	client *registry.Client
 	now    func() time.Time // dates each run (run_at, id)
 	hosts  retention.Hosts
+	// configured: the provider is, so hosts are its names (not so while
+	// Terraform validates, or when the provider's configuration is unknown).
+	configured bool
 }
 
 func NewGarbageCollectionResource() resource.Resource { return &GarbageCollectionResource{} }
@@ -128,21 +133,37 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 }
 
 func (r *GarbageCollectionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client, r.now, r.hosts = gcClientFrom(req.ProviderData, &resp.Diagnostics), clockFrom(req.ProviderData), hostsFrom(req.ProviderData)
+	r.client, r.now = gcClientFrom(req.ProviderData, &resp.Diagnostics), clockFrom(req.ProviderData)
+	r.hosts, r.configured = hostsFrom(req.ProviderData)
 }
 
 // ModifyPlan opens the storage when a run is planned, so a wrong path,
-// bucket or credential fails the plan.
+// bucket or credential fails the plan, and checks that images name this
+// registry whenever they are to be used (a run, or a new list for the
+// next one).
 func (r *GarbageCollectionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() && len(resp.RequiresReplace) == 0 {
-		return // destroy, or no change: no run planned
+	if req.Plan.Raw.IsNull() {
+		return // destroy
 	}
 	var plan garbageCollectionModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(plan.checkStorage(ctx)...)
+	run := req.State.Raw.IsNull() || len(resp.RequiresReplace) > 0
+	if r.configured && (run || !r.imagesInState(ctx, req, plan.Images, &resp.Diagnostics)) {
+		resp.Diagnostics.Append(checkImageHosts(plan.Images, r.hosts)...)
+	}
+	if run && !resp.Diagnostics.HasError() {
+		resp.Diagnostics.Append(plan.checkStorage(ctx)...)
+	}
+}
+
+// imagesInState reports whether the state already holds images.
+func (r *GarbageCollectionResource) imagesInState(ctx context.Context, req resource.ModifyPlanRequest, images types.List, diags *diag.Diagnostics) bool {
+	var state types.List
+	diags.Append(req.State.GetAttribute(ctx, path.Root("images"), &state)...)
+	return state.Equal(images)
 }
 
 func (r *GarbageCollectionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -13,6 +14,10 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -21,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/distreg/terraform-provider-registry/internal/gc"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
@@ -188,8 +194,14 @@ resource "registry_garbage_collection" "test" {
 	}
 	pinnedRef := "registry.example.com/app@" + pinned.Digest.String()
 	accTest(t,
+		// Another registry's reference pins nothing here: the plan fails,
+		// naming its host, rather than collect what it names.
 		resource.TestStep{
-			Config:            config(pinnedRef, "registry.example.com/app:main", "ghcr.io/org/app@"+old.Digest.String()),
+			Config:      config(pinnedRef, "registry.example.com/app:main", "ghcr.io/org/app@"+old.Digest.String()),
+			ExpectError: errorLike(`(?s)Images of an unknown registry.*not this registry's: ghcr.io\..*aliases`),
+		},
+		resource.TestStep{
+			Config:            config(pinnedRef, "registry.example.com/app:main"),
 			ConfigStateChecks: gcReport(3, 1),
 			Check: resource.ComposeAggregateTestCheckFunc(
 				expectManifests(readOnly, "app", false, old.Digest),
@@ -379,6 +391,13 @@ func TestAccGarbageCollection_withoutURL(t *testing.T) {
 			Config:      noURL(filesystemStorage(root)),
 			ExpectError: errorLike(`(?s)Cannot check that nobody can push.*no url.*registry_stopped = true`),
 		},
+		// With neither url nor aliases, no image names this registry: an
+		// images entry fails the plan instead of pinning nothing.
+		resource.TestStep{
+			Config: noURL(filesystemStorage(root) + "\n  registry_stopped = true\n  delete_untagged = true\n" +
+				fmt.Sprintf("  images = [%q]", "registry.example.com/app@"+deleted.Digest.String())),
+			ExpectError: errorLike(`(?s)Cannot tell which images are this registry's.*registry.example.com.*no url and no aliases.*Set the provider's url`),
+		},
 		resource.TestStep{
 			Config:            noURL(filesystemStorage(root) + "\n  registry_stopped = true"),
 			ConfigStateChecks: gcReport(3, 0),
@@ -392,4 +411,136 @@ func TestAccGarbageCollection_withoutURL(t *testing.T) {
 			ExpectError: errorLike(`(?s)The provider has no registry URL.*set url in the provider block or REGISTRY_URL`),
 		},
 	)
+}
+
+// GC images whose host the provider cannot match to the registry fail the
+// plan (the resource's and the action's) and the action's run, naming the
+// hosts and aliases, instead of collecting what they pin (issue 30): a
+// GC-only configuration with no url and no aliases swept the untagged
+// image an images entry pinned. Hosts compare as runtimes resolve them.
+func TestGarbageCollection_imagesOfUnknownHostsFail(t *testing.T) {
+	ctx := context.Background()
+	writable, _, _, _ := gcGarbageRegistries(t)
+	pinned := mustPush(t, writable, "app", "main")
+	mustPush(t, writable, "app", "main") // pinned is now untagged: delete_untagged would collect it
+	if err := writable.Close(); err != nil {
+		t.Fatal(err)
+	}
+	port := strings.TrimPrefix(writable.URL, "http://127.0.0.1:")
+	strList := func(values ...string) tftypes.Value {
+		elems := make([]tftypes.Value, len(values))
+		for i, v := range values {
+			elems[i] = str(v)
+		}
+		return tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, elems)
+	}
+	pinnedAt := func(host string) string { return host + "/app@" + pinned.Digest.String() }
+	for _, tc := range []struct {
+		name     string
+		provider map[string]tftypes.Value
+		images   []string
+		want     string // "": no error
+	}{
+		{"no url, no aliases", nil, []string{pinnedAt("registry.example.com")},
+			`(?s)Cannot tell which images are this registry's: images names the hosts registry.example.com, but the provider has no url and no aliases.*Set the provider's url.*aliases = \["registry.example.com"\]`},
+		{"an alias, other hosts", map[string]tftypes.Value{"aliases": strList("reg.internal")},
+			[]string{pinnedAt("registry.example.com"), "ghcr.io/org/app:v1", "reg.internal/app:v1", "Registry.Example.com/app:v2"},
+			`(?s)Images of an unknown registry: images names hosts that are not this registry's: ghcr.io, registry.example.com\..*add it to the provider's aliases`},
+		{"the alias's port differs", map[string]tftypes.Value{"aliases": strList("reg.internal:5000")}, []string{pinnedAt("reg.internal")},
+			`(?s)not this registry's: reg.internal\.`},
+		{"an alias names it", map[string]tftypes.Value{"aliases": strList("registry.example.com")}, []string{pinnedAt("REGISTRY.example.com:443")}, ""},
+		{"the url names it", map[string]tftypes.Value{"url": str(writable.URL)}, []string{pinnedAt("localhost:" + port)}, ""},
+		{"no images", nil, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			attributes := filesystemAttributes(writable.RootDir, map[string]tftypes.Value{
+				"registry_stopped": tftypes.NewValue(tftypes.Bool, true),
+				"delete_untagged":  tftypes.NewValue(tftypes.Bool, true),
+				"dry_run":          tftypes.NewValue(tftypes.Bool, true),
+			})
+			if tc.images != nil {
+				attributes["images"] = strList(tc.images...)
+			}
+			check := func(what string, diags []*tfprotov6.Diagnostic) {
+				t.Helper()
+				text := actionRun{diags: diags}.errorText()
+				if tc.want == "" && text != "" || tc.want != "" && !regexp.MustCompile(tc.want).MatchString(text) {
+					t.Errorf("%s: got %q, want %s", what, text, cmp.Or(tc.want, "no error"))
+				}
+			}
+			server, schemas := configuredServer(t, ctx, tc.provider)
+			gcType := schemas.ResourceSchemas["registry_garbage_collection"].ValueType()
+			config := dynamicValue(t, gcType, attributes)
+			planned, err := server.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{
+				TypeName: "registry_garbage_collection", PriorState: dynamicValue(t, gcType, nil),
+				ProposedNewState: config, Config: config,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("resource plan", planned.Diagnostics)
+			actionType := schemas.ActionSchemas["registry_garbage_collect"].Schema.ValueType()
+			plannedAction, err := server.PlanAction(ctx, &tfprotov6.PlanActionRequest{
+				ActionType: "registry_garbage_collect", Config: dynamicValue(t, actionType, attributes),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("action plan", plannedAction.Diagnostics)
+			// Invoked without a plan (as through InvokeAction alone), the
+			// action refuses too, before sweeping.
+			delete(attributes, "dry_run")
+			run := invokeGarbageCollectWith(t, ctx, tc.provider, attributes, func(string) {})
+			check("action run", run.diags)
+			checkOnDisk(t, writable.RootDir, pinned.ConfigDigest, tc.want != "" || tc.images != nil)
+		})
+	}
+}
+
+// A new images list alone runs nothing but is checked too: the next run
+// uses it. An unchanged resource is not checked again.
+func TestGarbageCollection_newImagesListIsChecked(t *testing.T) {
+	ctx := context.Background()
+	r := &GarbageCollectionResource{}
+	var configure fwresource.ConfigureResponse
+	r.Configure(ctx, fwresource.ConfigureRequest{ProviderData: providerData{hosts: retention.NewHosts("", "", []string{"reg.internal"})}}, &configure)
+	images := func(refs ...string) tftypes.Value {
+		elems := make([]tftypes.Value, len(refs))
+		for i, ref := range refs {
+			elems[i] = str(ref)
+		}
+		return tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, elems)
+	}
+	value := func(refs ...string) (tftypes.Value, fwresource.SchemaResponse) {
+		return resourceValue(ctx, r, map[string]tftypes.Value{
+			"id": str("2026-01-01T00:00:00Z"), "storage_driver": str("filesystem"), "images": images(refs...),
+		})
+	}
+	ours, schema := value("reg.internal/app:v1")
+	theirs, _ := value("reg.internal/app:v1", "ghcr.io/org/app:v1")
+	for _, tc := range []struct {
+		name        string
+		state, plan tftypes.Value
+		fails       bool
+	}{
+		{"a new foreign reference", ours, theirs, true},
+		{"no change", theirs, theirs, false},
+		{"a foreign reference removed", theirs, ours, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := fwresource.ModifyPlanRequest{
+				Config: tfsdk.Config{Schema: schema.Schema, Raw: tc.plan},
+				Plan:   tfsdk.Plan{Schema: schema.Schema, Raw: tc.plan},
+				State:  tfsdk.State{Schema: schema.Schema, Raw: tc.state},
+			}
+			resp := fwresource.ModifyPlanResponse{Plan: req.Plan}
+			r.ModifyPlan(ctx, req, &resp)
+			if got := resp.Diagnostics.HasError(); got != tc.fails {
+				t.Fatalf("error = %v, want %v: %v", got, tc.fails, resp.Diagnostics)
+			}
+			if tc.fails && !strings.Contains(fmt.Sprint(resp.Diagnostics), "ghcr.io") {
+				t.Fatalf("the error does not name ghcr.io: %v", resp.Diagnostics)
+			}
+		})
+	}
 }

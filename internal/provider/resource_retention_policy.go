@@ -188,6 +188,14 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 				MarkdownDescription: "`deletions` in numbers, in all and per repository, so that a plan of thousands of deletions reads in a few lines. " +
 					"Refreshes keep it: after an apply, it counts what the last apply deleted.",
 				Attributes: map[string]schema.Attribute{
+					"deletions_id": schema.StringAttribute{
+						Computed: true,
+						MarkdownDescription: "Changes exactly when an apply deletes something: each plan with deletions gives it a new value " +
+							"(known in the plan), and refreshes, plans without deletions and applies that delete nothing keep it. " +
+							"Empty until the first apply that deletes. It is the trigger for garbage collection after deletions: " +
+							"`triggers = { deletions = registry_retention_policy.apps.summary.deletions_id }` (`deletions` itself is emptied by refresh, " +
+							"so a trigger built on it would change, and run garbage collection again, after every apply).",
+					},
 					"tags":      schema.Int64Attribute{Computed: true, MarkdownDescription: "Tags removed."},
 					"manifests": schema.Int64Attribute{Computed: true, MarkdownDescription: "Manifests deleted by digest, with index children and referrers."},
 					"bytes":     schema.Int64Attribute{Computed: true, MarkdownDescription: "Bytes garbage collection can free afterwards; null when not estimated or nothing is deleted."},
@@ -442,7 +450,7 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 			return
 		}
 	}
-	resp.Plan.Raw = plannedValue(resp.Plan.Raw, plan.Repositories, decisions, found, &resp.Diagnostics)
+	resp.Plan.Raw = plannedValue(resp.Plan.Raw, req.State.Raw, plan.Repositories, decisions, found, &resp.Diagnostics)
 	setAsideIn(ctx).replan(found, "pending_deletions", "deletions")
 	if source == planFromRegistry {
 		recordsOf(r.client).settle(retentionPolicyType, req, resp)
@@ -536,13 +544,14 @@ func nonNil(s []string) []string {
 
 // plannedValue is a plan of this resource (its raw value) with id, an
 // empty pending_deletions, the deletions the apply performs and their
-// summary, and the found values of a plan from the registry.
-func plannedValue(plan tftypes.Value, repositories []string, decisions []decisionModel, found map[string]tftypes.Value, diags *diag.Diagnostics) tftypes.Value {
+// summary (deletions_id following the prior state's), and the found values
+// of a plan from the registry.
+func plannedValue(plan, prior tftypes.Value, repositories []string, decisions []decisionModel, found map[string]tftypes.Value, diags *diag.Diagnostics) tftypes.Value {
 	attributes := map[string]tftypes.Value{
 		"id":                tftypes.NewValue(tftypes.String, strings.Join(repositories, ",")),
 		"pending_deletions": decisionsValue(nil),
 		"deletions":         decisionsValue(decisions),
-		"summary":           summaryValue(decisions),
+		"summary":           summaryValue(decisions, nextDeletionsID(deletionsIDOf(prior), decisions)),
 	}
 	maps.Copy(attributes, found)
 	return withAttributes(plan, attributes, diags)

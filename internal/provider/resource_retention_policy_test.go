@@ -520,7 +520,7 @@ func TestRetentionPlanValuesRoundTrip(t *testing.T) {
 	found := policyOutcome{otherImages: 3, protected: []retention.Spared{
 		{Repository: "app", Digest: "sha256:" + strings.Repeat("d", 64), Tags: []string{"v1"}, Reason: "deployed as reg/app:v1"},
 	}}.values()
-	plan := tfsdk.Plan{Schema: req.Plan.Schema, Raw: plannedValue(req.Plan.Raw, []string{"app"}, want, found, &diags)}
+	plan := tfsdk.Plan{Schema: req.Plan.Schema, Raw: plannedValue(req.Plan.Raw, req.State.Raw, []string{"app"}, want, found, &diags)}
 	var model retentionModel
 	diags.Append(plan.Get(ctx, &model)...)
 	if diags.HasError() {
@@ -536,7 +536,8 @@ func TestRetentionPlanValuesRoundTrip(t *testing.T) {
 		t.Fatalf("other_registry_images %v, protected %v", model.OtherImages, model.Protected)
 	}
 	// 3 tags; the manifest deletion with its referrer, 2 manifests
-	wantSummary := `{"bytes":4096,"manifests":2,"repositories":{"app":{"bytes":4096,"manifests":2,"tags":3}},"tags":3}`
+	wantSummary := fmt.Sprintf(`{"bytes":4096,"deletions_id":%q,"manifests":2,"repositories":{"app":{"bytes":4096,"manifests":2,"tags":3}},"tags":3}`,
+		nextDeletionsID("", want))
 	if got := model.Summary.String(); got != wantSummary {
 		t.Fatalf("summary %s, want %s", got, wantSummary)
 	}

@@ -1,7 +1,10 @@
 package provider
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math/big"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
@@ -15,6 +18,7 @@ var (
 	countsType  = tftypes.Object{AttributeTypes: map[string]tftypes.Type{"tags": tftypes.Number, "manifests": tftypes.Number, "bytes": tftypes.Number}}
 	summaryType = tftypes.Object{AttributeTypes: map[string]tftypes.Type{
 		"tags": tftypes.Number, "manifests": tftypes.Number, "bytes": tftypes.Number, "repositories": tftypes.Map{ElementType: countsType},
+		"deletions_id": tftypes.String,
 	}}
 )
 
@@ -49,8 +53,9 @@ func (c counts) attributes() map[string]tftypes.Value {
 	return map[string]tftypes.Value{"tags": number(c.tags), "manifests": number(c.manifests), "bytes": optionalNumber(bytes)}
 }
 
-// summaryValue counts the decisions in all and per repository.
-func summaryValue(decisions []decisionModel) tftypes.Value {
+// summaryValue counts the decisions in all and per repository, with the
+// deletions_id of the plan (nextDeletionsID).
+func summaryValue(decisions []decisionModel, deletionsID string) tftypes.Value {
 	var total counts
 	perRepository := map[string]*counts{}
 	for _, d := range decisions {
@@ -66,7 +71,43 @@ func summaryValue(decisions []decisionModel) tftypes.Value {
 	}
 	attributes := total.attributes()
 	attributes["repositories"] = tftypes.NewValue(tftypes.Map{ElementType: countsType}, repositories)
+	attributes["deletions_id"] = tftypes.NewValue(tftypes.String, deletionsID)
 	return tftypes.NewValue(summaryType, attributes)
+}
+
+// summary.deletions_id changes exactly when an apply deletes something, so
+// that garbage collection can be triggered by it: `deletions` cannot be,
+// since refresh empties it. A plan with deletions derives a new value from
+// the prior one and the deletions; any other plan keeps the prior value,
+// and refreshes never touch summary. The value is known at plan time and
+// the same in both of Terraform's planning passes (a random or time-based
+// one would make the second pass differ), and as it chains from the prior
+// value, the same deletions applied twice (an image pushed again) still
+// give a new value each time.
+
+// deletionsIDOf is summary.deletions_id of a policy's state, "" when
+// there is none (a new policy, or a state written before the attribute).
+func deletionsIDOf(state tftypes.Value) string {
+	id := rawAttribute(rawAttribute(state, "summary"), "deletions_id")
+	var s string
+	if !id.IsKnown() || id.IsNull() || id.As(&s) != nil {
+		return ""
+	}
+	return s
+}
+
+// nextDeletionsID is the deletions_id of a plan: prior when it deletes
+// nothing, otherwise 16 hex digits of a hash of prior and the deletions.
+func nextDeletionsID(prior string, decisions []decisionModel) string {
+	if len(decisions) == 0 {
+		return prior
+	}
+	h := sha256.New()
+	h.Write([]byte(prior + "\n"))
+	for _, d := range decisions {
+		h.Write([]byte(strings.Join([]string{d.Repository, d.Digest, d.Action, strings.Join(d.Tags, ",")}, " ") + "\n"))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // protectedValue is the raw value of protected.

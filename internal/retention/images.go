@@ -124,17 +124,55 @@ func ParseImages(refs []string, hosts Hosts) (mine []Image, others int, err erro
 	return mine, others, nil
 }
 
-func parseImage(ref string, hosts Hosts) (Image, bool, error) {
+// ForeignHosts returns the hosts (lower case, sorted, each once) of the
+// references that do not name this registry; bare image IDs name none and
+// are not counted. An error names the first string that is no reference.
+func ForeignHosts(refs []string, hosts Hosts) ([]string, error) {
+	var foreign []string
+	for _, ref := range refs {
+		host, ok, err := referenceHost(ref)
+		if err != nil {
+			return nil, err
+		}
+		if ok && !hosts.Names(host) && !slices.Contains(foreign, strings.ToLower(host)) {
+			foreign = append(foreign, strings.ToLower(host))
+		}
+	}
+	slices.Sort(foreign)
+	return foreign, nil
+}
+
+// referenceHost returns the host a reference names, false for a bare image
+// ID.
+func referenceHost(ref string) (string, bool, error) {
+	named, err := parseNamed(ref)
+	if err != nil || named == nil {
+		return "", false, err
+	}
+	return reference.Domain(named), true, nil
+}
+
+// parseNamed parses a reference as Docker does (host-less ones are Docker
+// Hub's), after the prefixes Kubernetes adds; nil for a bare image ID.
+func parseNamed(ref string) (reference.Named, error) {
 	s := strings.TrimSpace(ref)
 	for _, p := range kubernetesPrefixes {
 		s = strings.TrimPrefix(s, p)
 	}
 	if isImageID(s) {
-		return Image{}, false, nil
+		return nil, nil
 	}
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
-		return Image{}, false, fmt.Errorf("%q is not an image reference (host[:port]/repository[:tag][@sha256:digest]): %w", ref, err)
+		return nil, fmt.Errorf("%q is not an image reference (host[:port]/repository[:tag][@sha256:digest]): %w", ref, err)
+	}
+	return named, nil
+}
+
+func parseImage(ref string, hosts Hosts) (Image, bool, error) {
+	named, err := parseNamed(ref)
+	if err != nil || named == nil {
+		return Image{}, false, err
 	}
 	if !hosts.Names(reference.Domain(named)) {
 		return Image{}, false, nil

@@ -226,3 +226,19 @@ func TestValidateHost(t *testing.T) {
 		}
 	}
 }
+
+func TestForeignHosts(t *testing.T) {
+	d := dig(7)
+	hosts := NewHosts("http", "reg.internal", []string{"mirror.lan:5000"})
+	got, err := ForeignHosts([]string{"reg.internal/app:v1", "REG.internal:80/app@" + d, "mirror.lan:5000/app:v1", d,
+		"ghcr.io/org/app:v1", "GHCR.io/org/other:v2", "nginx:1.27", "mirror.lan/app:v1", "docker-pullable://reg.internal:443/app@" + d}, hosts)
+	if want := []string{"docker.io", "ghcr.io", "mirror.lan", "reg.internal:443"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("ForeignHosts = %q, %v; want %q", got, err, want)
+	}
+	if got, err := ForeignHosts([]string{"reg.internal/app:v1"}, nil); err != nil || !reflect.DeepEqual(got, []string{"reg.internal"}) {
+		t.Fatalf("with no names, ForeignHosts = %q, %v", got, err)
+	}
+	if _, err := ForeignHosts([]string{"reg.internal/App:v1"}, hosts); err == nil || !strings.Contains(err.Error(), "is not an image reference") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -20,10 +20,12 @@ resource "registry_garbage_collection" "preview" {
   delete_untagged = true
   dry_run         = true
 
-  # A change of any input runs it again. `deletions` lists what the policy's
-  # last apply deleted (its `id`, the repository patterns, never changes).
+  # A change of any input runs it again. `summary.deletions_id` changes with
+  # each apply in which the policy deletes something, and only then (its
+  # `id`, the repository patterns, never changes; `deletions` is emptied by
+  # the next refresh, so a trigger on it would run again on the next plan).
   triggers = {
-    deletions = sha256(jsonencode(registry_retention_policy.apps.deletions))
+    deletions = registry_retention_policy.apps.summary.deletions_id
   }
 }
 
