@@ -229,62 +229,30 @@ func (p *faultProxy) record(r *http.Request, at, done time.Time, succeeded bool)
 
 // overlapped reports whether a DELETE of any of refs in repo was being
 // handled by the registry while [start, done] (it went out before done and
-// was answered after start), relying on a view at most maxAge old: a push
-// the registry handles at the same time as a DELETE can lose its tag to
-// it, and leave it dangling.
-func (p *faultProxy) overlapped(repo string, start, done time.Time, maxAge time.Duration, refs ...string) bool {
-	events := p.sorted(repo)
-	for i, e := range events {
+// was answered after start): a push the registry handles at the same time
+// as a DELETE can lose its tag to it, and leave it dangling.
+func (p *faultProxy) overlapped(repo string, start, done time.Time, refs ...string) bool {
+	for _, e := range p.sorted(repo) {
 		if e.kind == deletion && slices.Contains(refs, e.ref) && !e.at.After(done) && !e.done.Before(start) {
-			if young(viewBefore(events, i), e.at, maxAge) {
-				return true
-			}
+			return true
 		}
 	}
 	return false
 }
 
 // deletion finds the last DELETE of any of refs sent to the registry in
-// repo (a retry relies on the same view), and when the view it relied on
-// started.
-func (p *faultProxy) deletion(repo string, refs ...string) (deleted, viewStart time.Time, ok bool) {
+// repo, and when the apply's last check before it (a tag listing)
+// started; zero when there was none.
+func (p *faultProxy) deletion(repo string, refs ...string) (deleted, check time.Time, ok bool) {
 	events := p.sorted(repo)
 	last := lastOf(events, func(e event) bool { return e.kind == deletion && slices.Contains(refs, e.ref) })
 	if last < 0 {
 		return time.Time{}, time.Time{}, false
 	}
-	return events[last].at, viewBefore(events, last), true
-}
-
-// staleDeletes lists the DELETEs sent in repo on a view older than maxAge
-// (or on none).
-func (p *faultProxy) staleDeletes(repo string, maxAge time.Duration) []string {
-	events := p.sorted(repo)
-	var stale []string
-	for i, e := range events {
-		if start := viewBefore(events, i); e.kind == deletion && !young(start, e.at, maxAge) {
-			stale = append(stale, fmt.Sprintf("DELETE %s at %s on a view started at %s", e.ref, e.at.Format("15:04:05.000"), start.Format("15:04:05.000")))
-		}
+	if l := lastOf(events[:last], func(e event) bool { return e.kind == listing }); l >= 0 {
+		check = events[l].at
 	}
-	return stale
-}
-
-// young reports whether a request sent at at relied on a view that started
-// at most maxAge before it; a zero view (none) is never young.
-func young(view, at time.Time, maxAge time.Duration) bool {
-	return !view.IsZero() && at.Sub(view) <= maxAge
-}
-
-// viewBefore is when the view that events[i] relied on started: the last
-// tag listing before the last read by tag before it (the listing right
-// before a DELETE by digest reads no tag, so it starts no view); zero
-// when there is none.
-func viewBefore(events []event, i int) time.Time {
-	read := lastOf(events[:i], func(e event) bool { return e.kind == tagRead })
-	if l := lastOf(events[:max(read, 0)], func(e event) bool { return e.kind == listing }); l >= 0 {
-		return events[l].at
-	}
-	return time.Time{}
+	return events[last].at, check, true
 }
 
 // sorted is what the registry was sent in repo, in order of arrival.
@@ -327,9 +295,9 @@ func (p *faultProxy) faultCounts() (map[string]int, int) {
 }
 
 // A DELETE counts as overlapping a race only while the registry handled it
-// during the race, relying on a young view; CHAOS_SEED=53185 had a push
-// land while the DELETE of its digest was being handled, which left the
-// tag dangling, and a later DELETE of the same digest took the blame.
+// during the race; CHAOS_SEED=53185 had a push land while the DELETE of
+// its digest was being handled, which left the tag dangling, and a later
+// DELETE of the same digest took the blame.
 func TestOverlappedNeedsTheDeleteInFlightDuringTheRace(t *testing.T) {
 	t0 := time.Now()
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
@@ -340,17 +308,15 @@ func TestOverlappedNeedsTheDeleteInFlightDuringTheRace(t *testing.T) {
 	}}}
 	cases := []struct {
 		start, done int
-		maxAge      time.Duration
 		want        bool
 	}{
-		{12, 16, time.Second, true},       // pushed while the DELETE was handled
-		{15, 20, time.Second, false},      // pushed after the answer
-		{2, 9, time.Second, false},        // pushed before the DELETE went out
-		{12, 16, time.Millisecond, false}, // the DELETE relied on a view too old
+		{12, 16, true},  // pushed while the DELETE was handled
+		{15, 20, false}, // pushed after the answer
+		{2, 9, false},   // pushed before the DELETE went out
 	}
 	for _, c := range cases {
-		if got := p.overlapped("app", ms(c.start), ms(c.done), c.maxAge, "sha256:d"); got != c.want {
-			t.Errorf("race %d-%d ms, view age %s: overlapped = %v, want %v", c.start, c.done, c.maxAge, got, c.want)
+		if got := p.overlapped("app", ms(c.start), ms(c.done), "sha256:d"); got != c.want {
+			t.Errorf("race %d-%d ms: overlapped = %v, want %v", c.start, c.done, got, c.want)
 		}
 	}
 }

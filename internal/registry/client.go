@@ -72,9 +72,6 @@ type Client struct {
 	writers   memo[*http.Client] // repository -> client holding a push,pull,delete token
 	links     memo[links]        // manifest digest -> what its body names
 	packs     packs              // repository -> descriptions kept on disk
-	// viewMaxAge bounds how old a view of a repository a DELETE may rely
-	// on (execute.go).
-	viewMaxAge time.Duration
 	// applying holds a slot per repository whose deletions run, across
 	// every resource of the provider (execute.go).
 	applying chan struct{}
@@ -144,7 +141,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		registry: reg, url: u.String(), concurrency: cfg.MaxConcurrency, hosts: retention.NewHosts(u.Scheme, u.Host, cfg.Aliases),
 		auth: auth, transport: rt, base: base, puller: puller, pusher: pusher,
 		packs:      packs{cache: diskCache{dir: cfg.CacheDir, registry: u.String()}},
-		viewMaxAge: DefaultViewMaxAge, applying: make(chan struct{}, cfg.MaxConcurrency),
+		applying:   make(chan struct{}, cfg.MaxConcurrency),
 		fixedToken: cfg.BearerToken != "", answered: answered,
 	}, nil
 }

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"maps"
@@ -104,9 +103,18 @@ func (d ManifestDeletion) Empty() bool { return d.Digest == "" }
 // that something tagged uses again since the plan are kept; what is
 // already gone is skipped.
 func (c *Client) ExecuteManifestDeletion(ctx context.Context, planned ManifestDeletion) error {
-	_, err := c.executeBatch(ctx, Batch{Repository: planned.Repository, Manifests: []ManifestDeletion{planned}}, func(bad []note) error {
+	o, err := c.executeBatch(ctx, Batch{Repository: planned.Repository, Manifests: []ManifestDeletion{planned}}, func(bad []note) error {
 		return changed("nothing deleted: %s", bad[0].why)
 	})
+	return lostError(o, err)
+}
+
+// lostError is err, or when there is none, an error naming what the apply
+// deleted, had to restore and could not.
+func lostError(o outcome, err error) error {
+	if err == nil && len(o.lost) > 0 {
+		err = fmt.Errorf("deleted what then had to be put back, and could not: %s", strings.Join(o.lost, "; "))
+	}
 	return err
 }
 
@@ -145,43 +153,22 @@ func (c *Client) ExecuteTagDeletion(ctx context.Context, planned TagDeletion) er
 }
 
 // deleteStillUntagged deletes the planned untagged manifests that are
-// still untagged and unused, in planned order, each DELETE relying on a
-// view as young as an apply's and on a tag listing that names no new tag
-// (execute.go).
+// still untagged and unused, in planned order, as an apply does
+// (execute.go): the first unless a tag or a staying manifest uses it
+// again, each later one unless something staying keeps it.
 func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) error {
-	slowViews := 0
-	for remaining := planned.Untagged; len(remaining) > 0; {
-		v, err := c.readView(ctx, planned.Repository)
-		if err != nil {
-			return err
-		}
-		// The view reads only tagged indexes: the children of those the
-		// removed tags left untagged are read here, or they would stay.
-		candidates := slices.DeleteFunc(slices.Collect(maps.Values(planned.Tags)), func(d string) bool { return d == "" })
-		if err := c.readIndexTree(ctx, v.snap, candidates); err != nil {
-			return err
-		}
-		if serves, err := c.servesDeletes(v, &slowViews); !serves {
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		still := setOf(v.snap.engineRepository().Untagged(candidates, nil))
-		for ; len(remaining) > 0; remaining = remaining[1:] {
-			if !still[remaining[0]] {
-				continue
-			}
-			err := c.deleteOnView(v.until(ctx), v, remaining[0])
-			if errors.Is(err, errViewExpired) {
-				break
-			}
-			if err != nil {
-				return err
-			}
-		}
+	if len(planned.Untagged) == 0 {
+		return nil
 	}
-	return nil
+	// The view reads only tagged indexes: the children of those the
+	// removed tags left untagged are read too, or they would stay.
+	candidates := slices.DeleteFunc(slices.Collect(maps.Values(planned.Tags)), func(d string) bool { return d == "" })
+	o, err := c.executeBatch(ctx, Batch{
+		Repository:   planned.Repository,
+		Manifests:    []ManifestDeletion{{Repository: planned.Repository, Digest: planned.Untagged[0], Children: planned.Untagged[1:]}},
+		untaggedRead: candidates,
+	}, nil)
+	return lostError(o, err)
 }
 
 // ChangedError is a planned deletion refused because the registry no

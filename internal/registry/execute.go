@@ -2,11 +2,10 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -15,50 +14,47 @@ import (
 
 // The registry API has no conditional delete: DELETE by digest takes every
 // tag on that digest at the moment the registry handles it, whatever the
-// client saw before. So the apply works in rounds per repository: it reads
-// a fresh view (every tag resolved, every tagged index and referrer body
-// read), checks each planned item against it, and sends DELETEs one after
-// another only while that view is young enough (twice the time it took to
-// read, between a quarter second and viewMaxAge), counted from when its
-// reading started. A DELETE that is answered late ends the round,
-// and the next DELETE waits for a new view. The check is made when the
-// request goes on the wire (limitTransport), so time spent waiting for a
-// connection slot or between retries counts too. A view that took
-// viewMaxAge or longer to read serves no DELETE: after slowViewsMax such
-// views in a row the repository's apply stops with an error, where it
-// would otherwise re-read the repository for ever.
+// client saw before. No check before a DELETE closes that window, and a
+// rule tied to how fast a repository can be read makes applies fail on the
+// registries people run (thousands of tags, across a network). So the
+// apply detects and repairs instead of racing a clock, per repository:
 //
-// The views of repositories applied at once share max_concurrency, so
-// each takes longer to read the more there are: the client applies at
-// most max_concurrency repositories at once, across every resource of the
+//  1. It reads one view (every tag resolved, every tagged index and the
+//     bodies that may name a subject) and judges every planned item
+//     against it: what the view contradicts is skipped with a note.
+//  2. It deletes in chunks of chunkSize items, the items of a chunk in
+//     parallel (a subject before its own children and referrers). Before
+//     each chunk after the first it lists the tags again (one request per
+//     thousand) and resolves the names it has not seen and the tags that
+//     stay, then judges again: a tag pushed or moved onto a planned
+//     digest keeps it.
+//  3. Before a chunk's DELETEs, the body of every manifest it deletes is
+//     in the journal (journal.go): until garbage collection, a deleted
+//     manifest is restored exactly by a PUT of those bytes.
+//  4. After each chunk it verifies (repair.go): it lists the tags again,
+//     resolves the new ones, and restores from the journal every manifest
+//     that what stays needs (a tag moved onto a deleted digest in the
+//     moments before its DELETE, an index or referrer pushed over a
+//     deleted child or subject), then the tags that went with it. A
+//     restore is a warning; a restore that fails is a loss, an error.
+//
+// No step depends on how long a read takes. The views of repositories
+// applied at once share max_concurrency: the client applies at most
+// max_concurrency repositories at once, across every resource of the
 // provider (for_each policies run in parallel), and the others wait.
-//
-// Right before each DELETE by digest, the tag list is read again (one
-// request per thousand tags): a tag name the view does not know ends the
-// round, since a new tag is how a push usually lands on an old digest.
-//
-// What remains is the registry's own window: an existing tag moved onto a
-// planned digest after the view was read, or any tag pushed onto it in
-// the moments between that listing and the DELETE (or while the registry
-// handles it), goes with it. The docs state this.
 
-// DefaultViewMaxAge is how old a view a DELETE may rely on at most;
-// minViewAge is how long a view that was quick to read serves;
-// slowViewsMax is how many views in a row may be too old when read for a
-// DELETE before the apply gives up on the repository: a registry briefly
-// slow (a restart, throttling) gets more views, one never fast enough an
-// error.
-const (
-	DefaultViewMaxAge = 3 * time.Second
-	minViewAge        = 250 * time.Millisecond
-	slowViewsMax      = 5
-)
+// chunkPerSlot is how many items per request slot a chunk holds: enough
+// DELETEs in flight to fill max_concurrency, with the listing and
+// verification around a chunk a small share of its time.
+const chunkPerSlot = 16
 
 // Report is what an apply did, also when it stopped on an error.
 type Report struct {
 	Skipped   []string // planned items not performed, and why
-	Deleted   int      // manifests deleted by digest
+	Deleted   int      // manifests deleted by digest (restored ones not counted)
 	Untagged  int      // tags removed from digests that stay
+	Restored  []string // what verification put back, and why
+	Lost      []string // what verification found missing and could not put back
 	Finished  []string // repositories whose batch is complete
 	Remaining []string // repositories with planned items not performed
 }
@@ -66,6 +62,9 @@ type Report struct {
 // Summary says what was done, for an error message.
 func (r Report) Summary() string {
 	s := fmt.Sprintf("%d manifest(s) deleted and %d tag(s) removed", r.Deleted, r.Untagged)
+	if len(r.Restored) > 0 {
+		s += fmt.Sprintf("; %d restored", len(r.Restored))
+	}
 	if len(r.Finished) > 0 {
 		s += "; finished: " + strings.Join(r.Finished, ", ")
 	}
@@ -75,9 +74,8 @@ func (r Report) Summary() string {
 	return s
 }
 
-// ExecuteBatches runs the repositories' batches side by side (each
-// repository's DELETEs are sequential, and the client's apply slots bound
-// how many run at once, see above).
+// ExecuteBatches runs the repositories' batches side by side (the client's
+// apply slots bound how many run at once, see above).
 func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, error) {
 	outcomes := make([]outcome, len(batches))
 	g, gctx := errgroup.WithContext(ctx)
@@ -93,6 +91,8 @@ func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, e
 	var r Report
 	for i, o := range outcomes {
 		r.Skipped = append(r.Skipped, o.skipped...)
+		r.Restored = append(r.Restored, o.restored...)
+		r.Lost = append(r.Lost, o.lost...)
 		r.Deleted += o.deleted
 		r.Untagged += o.untagged
 		if o.finished {
@@ -102,14 +102,14 @@ func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, e
 		}
 	}
 	slices.Sort(r.Skipped)
-	return r, err
+	return r, lostError(outcome{lost: r.Lost}, err)
 }
 
 // outcome is what one repository's batch did.
 type outcome struct {
-	skipped           []string
-	deleted, untagged int
-	finished          bool
+	skipped, restored, lost []string
+	deleted, untagged       int
+	finished                bool
 }
 
 // work is one planned item as it is carried out.
@@ -119,11 +119,14 @@ type work struct {
 	tagDigest string
 	steps     []string // digests still to delete: the manifest, its children, its referrers
 	started   bool     // the manifest itself is deleted: only its dependents remain
+	tagDone   bool     // the tag is removed
 	skipped   bool
 	warned    bool // moved tags reported
 }
 
-func (w *work) done() bool { return w.skipped || (w.tag == "" && len(w.steps) == 0) }
+func (w *work) done() bool {
+	return w.skipped || w.tagDone || (w.tag == "" && len(w.steps) == 0)
+}
 
 // removes lists the tags the work removes, as planned.
 func (w *work) removes() []string {
@@ -161,10 +164,8 @@ func sortedTags(m map[string]string) []string {
 // where nothing of a changed deletion is performed) when non-nil.
 type strictness func(contradicted []note) error
 
-// executeBatch carries out one repository's batch in rounds, each against
-// a fresh view.
-func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (outcome, error) {
-	var o outcome
+// executeBatch carries out one repository's batch in chunks (see above).
+func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (o outcome, err error) {
 	select {
 	case c.applying <- struct{}{}:
 		defer func() { <-c.applying }()
@@ -172,56 +173,98 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		return o, ctx.Err()
 	}
 	works := worksOf(b)
-	slowViews := 0
+	v, err := c.readView(ctx, b.Repository)
+	if err == nil {
+		err = c.readIndexTree(ctx, v.snap, b.untaggedRead)
+	}
+	if err != nil {
+		return o, err
+	}
+	kept, notes, err := c.judge(ctx, v, works)
+	if err != nil {
+		return o, err
+	}
+	if bad := contradicted(notes); strict != nil && len(bad) > 0 {
+		return o, strict(bad)
+	}
+	o.skipped = append(o.skipped, notesText(notes)...)
+	j := c.journalFor(b.Repository)
+	defer func() { o.restored, o.lost = append(o.restored, j.restored...), append(o.lost, j.lost...) }()
 	for {
 		pending := slices.DeleteFunc(slices.Clone(works), (*work).done)
 		if len(pending) == 0 {
 			o.finished = true
 			return o, nil
 		}
-		v, err := c.readView(ctx, b.Repository)
-		if err != nil {
+		chunk := pending[:min(len(pending), chunkPerSlot*c.concurrency)]
+		// Bodies first, then the last look before the DELETEs: the tag
+		// listing, whose new names are resolved and judged, so that a tag
+		// pushed onto a planned digest while the chunk was read keeps it.
+		if err := c.record(ctx, v, j, chunk, kept); err != nil {
 			return o, err
 		}
-		kept, notes, err := c.judge(ctx, v, works)
-		if err != nil {
+		if err := c.lastCheck(ctx, v, works); err != nil {
 			return o, err
 		}
-		// Strictness holds while nothing is done yet: later, a contradicted
-		// item is skipped and reported like in a policy's batch.
-		if bad := contradicted(notes); strict != nil && len(bad) > 0 && o.deleted+o.untagged == 0 {
-			return o, strict(bad)
+		if kept, notes, err = c.judge(ctx, v, works); err != nil {
+			return o, err
 		}
 		o.skipped = append(o.skipped, notesText(notes)...)
-		if serves, err := c.servesDeletes(v, &slowViews); !serves {
-			if err != nil {
-				return o, err
-			}
-			continue
+		if err := c.runChunk(ctx, v, j, slices.DeleteFunc(chunk, (*work).done), kept, &o); err != nil {
+			return o, err
 		}
-		if err := c.runRound(v.until(ctx), v, pending, kept, &o); err != nil && !errors.Is(err, errViewExpired) {
+		// The registry may have changed in the registry API's window:
+		// restore what went missing, and bring the view up to date.
+		if err := c.verify(ctx, v, works, j); err != nil {
 			return o, err
 		}
 	}
 }
 
-// servesDeletes reports whether view v, once read (and judged), is still
-// young enough for a DELETE to rely on it. It counts in *slow the views
-// in a row that were not, and after slowViewsMax of them returns an
-// error: the repository is never read fast enough, and re-reading it for
-// ever would delete nothing.
-func (c *Client) servesDeletes(v *view, slow *int) (bool, error) {
-	age := time.Since(v.readAt)
-	if age < v.maxAge {
-		*slow = 0
-		return true, nil
+// lastCheck lists the repository's tags (one request per thousand) right
+// before a chunk's DELETEs and resolves into the view the names it does
+// not know, and the tags that stay when they are few: a tag pushed or
+// moved onto a planned digest since the view keeps it.
+func (c *Client) lastCheck(ctx context.Context, v *view, works []*work) error {
+	listed, err := c.Tags(ctx, v.snap.Repository)
+	if err != nil {
+		return err
 	}
-	if *slow++; *slow < slowViewsMax {
-		return false, nil
+	var toResolve []string
+	for _, tag := range listed {
+		if !v.snap.listed(tag) {
+			toResolve = append(toResolve, tag)
+		}
 	}
-	return false, fmt.Errorf("%d views of %q in a row took %s or longer to read (the last %s), and a DELETE relies on a view at most %s old: "+
-		"nothing more was deleted there. Apply again when the registry is less busy, or raise max_concurrency so that a view is read faster",
-		*slow, v.snap.Repository, v.maxAge.Round(time.Millisecond), age.Round(time.Millisecond), c.viewMaxAge)
+	toResolve = append(toResolve, c.fewStaying(v.snap, works)...)
+	_, err = c.resolveInto(ctx, v.snap, toResolve)
+	return err
+}
+
+// fewStaying returns the tags not yet removed (those that stay, and the
+// planned ones whose item has not run: either may be moved onto a planned
+// digest), when resolving them again costs at most a chunk's requests;
+// none otherwise (verification then puts back a tag taken along by a
+// DELETE, see repair.go).
+func (c *Client) fewStaying(s *Snapshot, works []*work) []string {
+	taken := takenBy(works, s)
+	if len(s.Tags)-len(taken) > chunkPerSlot*c.concurrency {
+		return nil
+	}
+	var staying []string
+	for tag := range s.Tags {
+		if !taken[tag] {
+			staying = append(staying, tag)
+		}
+	}
+	return staying
+}
+
+// takenBy returns the tags the works that ran removed (removedBy, for the
+// works carried out).
+func takenBy(works []*work, s *Snapshot) map[string]bool {
+	ran := slices.DeleteFunc(slices.Clone(works), func(w *work) bool { return !w.started && !w.tagDone })
+	return removedBy(ran, s)
 }
 
 // note is why a planned item was not (entirely) performed.
@@ -251,79 +294,74 @@ func contradicted(notes []note) []note {
 	return bad
 }
 
-// runRound sends the pending works' DELETEs in order while the view is
-// fresh enough.
-func (c *Client) runRound(ctx context.Context, v *view, pending []*work, kept map[string]bool, o *outcome) error {
-	for _, w := range pending {
-		if w.skipped {
-			continue
-		}
-		if w.tag != "" {
-			if err := c.removeTag(ctx, v, w, o); err != nil {
+// runChunk carries out a chunk whose bodies are journaled: the items side
+// by side, each item's own steps in order (a subject before its children
+// and referrers).
+func (c *Client) runChunk(ctx context.Context, v *view, j *journal, chunk []*work, kept map[string]bool, o *outcome) error {
+	var mu sync.Mutex
+	count := func(deleted, untagged int) {
+		mu.Lock()
+		o.deleted += deleted
+		o.untagged += untagged
+		mu.Unlock()
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.concurrency)
+	for _, w := range chunk {
+		g.Go(func() error {
+			if w.tag != "" {
+				removed, err := c.removeTag(gctx, v, w)
+				if removed {
+					count(0, 1)
+				}
 				return err
 			}
-			continue
-		}
-		for len(w.steps) > 0 {
-			digest := w.steps[0]
-			if !w.started || !kept[digest] { // a dependent that something kept uses again stays
-				if err := c.deleteOnView(ctx, v, digest); err != nil {
-					return err
+			for len(w.steps) > 0 {
+				digest := w.steps[0]
+				if !w.started || !kept[digest] { // a dependent that something kept uses again stays
+					if err := c.deleteJournaled(gctx, v.snap.Repository, j, digest); err != nil {
+						return err
+					}
+					if !w.started {
+						count(1, 0)
+					}
 				}
-				if !w.started {
-					o.deleted++
-				}
+				w.started = true
+				w.steps = w.steps[1:]
 			}
-			w.started = true
-			w.steps = w.steps[1:]
-		}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
-// deleteOnView deletes a manifest by digest, relying on view v: only if
-// no tag appeared since (noNewTags), and only while v is young enough (ctx
-// from v.until).
-func (c *Client) deleteOnView(ctx context.Context, v *view, digest string) error {
-	if err := c.noNewTags(ctx, v); err != nil {
+// deleteJournaled deletes a manifest whose body the journal holds; one it
+// could not read (gone already) is not sent.
+func (c *Client) deleteJournaled(ctx context.Context, repo string, j *journal, digest string) error {
+	if !j.holds(digest) {
+		return nil
+	}
+	if err := c.DeleteManifest(ctx, repo, digest); err != nil {
 		return err
 	}
-	return c.DeleteManifest(ctx, v.snap.Repository, digest)
-}
-
-// noNewTags lists the repository's tags (one request per thousand) right
-// before a DELETE by digest and ends the round if a tag appeared since the
-// view: a new tag, the usual way a push lands on an old digest (a
-// rollback, a release index), then waits for a view that resolves it,
-// instead of for the view's age. A tag the view listed but could not
-// resolve is not new: a dangling one stays so, and a round would never
-// start.
-func (c *Client) noNewTags(ctx context.Context, v *view) error {
-	tags, err := c.Tags(ctx, v.snap.Repository)
-	if err != nil {
-		return err
-	}
-	for _, tag := range tags {
-		if !v.snap.listed(tag) {
-			return errViewExpired
-		}
-	}
+	j.markDeleted(digest)
 	return nil
 }
 
 // removeTag removes a tag the view shows where the plan saw it (judge
 // skipped a moved one): on its digest, or for a tag planned dangling,
 // still resolving to nothing.
-func (c *Client) removeTag(ctx context.Context, v *view, w *work, o *outcome) error {
+func (c *Client) removeTag(ctx context.Context, v *view, w *work) (bool, error) {
 	_, present := v.snap.Tags[w.tag]
+	removed := false
 	if present || (w.tagDigest == "" && v.snap.Unresolved[w.tag]) {
 		if err := c.DeleteTag(ctx, v.snap.Repository, w.tag); err != nil {
-			return err
+			return false, err
 		}
-		o.untagged++
+		removed = true
 	}
-	w.tag = "" // done
-	return nil
+	w.tagDone = true
+	return removed, nil
 }
 
 // judge checks every pending work against the view and skips those it
@@ -467,43 +505,14 @@ func (v *view) usersOf(digest string, removed map[string]bool, accepted []string
 	return users
 }
 
-// view is a fresh look at one repository.
+// view is the apply's look at one repository, kept current by refresh.
 type view struct {
-	snap   *Snapshot
-	readAt time.Time // when reading started: the view is no younger
-	maxAge time.Duration
+	snap *Snapshot
 }
 
-// readView reads a fresh view. It serves DELETEs for twice as long as it
-// took to read, within [minViewAge, viewMaxAge]: a small repository is
-// re-read every quarter second, so a tag pushed during its apply is rarely
-// missed, and a large one costs at most half of the apply in reads.
 func (c *Client) readView(ctx context.Context, repo string) (*view, error) {
-	v := &view{readAt: time.Now()}
-	var err error
-	v.snap, err = c.Snapshot(ctx, repo)
-	v.maxAge = min(max(2*time.Since(v.readAt), minViewAge), c.viewMaxAge)
-	return v, err
-}
-
-// until returns ctx carrying the moment the view stops being fresh enough
-// for a DELETE to rely on.
-func (v *view) until(ctx context.Context) context.Context {
-	return context.WithValue(ctx, notAfterKey{}, v.readAt.Add(v.maxAge))
-}
-
-type notAfterKey struct{}
-
-// errViewExpired stops a round: the request was not sent.
-var errViewExpired = errors.New("the view of the repository is too old for this request: read it again")
-
-// checkNotAfter refuses a request whose view is too old; limitTransport
-// calls it right before a request goes on the wire.
-func checkNotAfter(ctx context.Context) error {
-	if deadline, ok := ctx.Value(notAfterKey{}).(time.Time); ok && time.Now().After(deadline) {
-		return errViewExpired
-	}
-	return nil
+	snap, err := c.Snapshot(ctx, repo)
+	return &view{snap: snap}, err
 }
 
 // movedTags returns the planned tags of a manifest deletion that now point

@@ -40,9 +40,7 @@ func (c *Client) untagWithPlaceholder(ctx context.Context, ref name.Tag) error {
 	if err := c.pusher.Put(ctx, ref, placeholder); err != nil {
 		return err
 	}
-	// The tag has moved: deleting our own placeholder must not wait for a
-	// fresh view, or the tag would be left on it.
-	if err := c.sendDelete(context.WithValue(ctx, notAfterKey{}, nil), ref.Context(), placeholder.digest.String()); err != nil {
+	if err := c.sendDelete(ctx, ref.Context(), placeholder.digest.String()); err != nil {
 		return fmt.Errorf("tag %s now points at placeholder %s, which could not be deleted (delete that digest to finish): %w", ref.TagStr(), placeholder.digest, err)
 	}
 	return nil

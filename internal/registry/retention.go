@@ -170,4 +170,7 @@ type Batch struct {
 	Repository string
 	Manifests  []ManifestDeletion
 	Untag      map[string]string
+	// untaggedRead are untagged indexes whose children the apply's view
+	// reads too (a tag deletion's candidates).
+	untaggedRead []string
 }

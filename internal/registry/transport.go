@@ -152,7 +152,7 @@ func shouldRetry(ctx context.Context, resp *http.Response, err error) bool {
 	}
 	if err != nil {
 		// Connection resets, refused dials, per-attempt timeouts: all transient.
-		return !errors.Is(err, context.Canceled) && !errors.Is(err, errViewExpired) && !isCertificateError(err) && !isUnknownHost(err)
+		return !errors.Is(err, context.Canceled) && !isCertificateError(err) && !isUnknownHost(err)
 	}
 	return retryableStatus[resp.StatusCode]
 }
@@ -217,10 +217,6 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, req.Context().Err()
 	}
 	release := func() { <-t.slots }
-	if err := checkNotAfter(req.Context()); err != nil { // the slot may have taken a while
-		release()
-		return nil, err
-	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		release()

@@ -45,10 +45,9 @@ func TestExecuteTagDeletionDeletesTheChildrenOfAnUntaggedIndex(t *testing.T) {
 	}
 }
 
-// The manifests a tag deletion leaves untagged are deleted on views as
-// young as an apply's: views that stay too slow to read stop it with the
-// apply's error (it re-read for ever), and nothing untagged is deleted.
-func TestExecuteTagDeletionStopsWhenViewsAreTooSlowToRead(t *testing.T) {
+// The manifests a tag deletion leaves untagged are deleted as an apply
+// deletes, whatever a read takes: behind a slow registry it finishes.
+func TestExecuteTagDeletionFinishesWhenViewsAreSlowToRead(t *testing.T) {
 	reg := testregistry.Start(t)
 	untagged, err := reg.PushImage("app", time.Time{}, "pr-1")
 	if err != nil {
@@ -65,27 +64,17 @@ func TestExecuteTagDeletionStopsWhenViewsAreTooSlowToRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.viewMaxAge = 100 * time.Millisecond
-	var slow atomic.Bool // from the tag's removal on: each view's 3 HEADs take 60ms, one at a time
+	var slow atomic.Bool // from the tag's removal on: each read takes 60ms, one at a time
 	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, "/manifests/pr-1") {
 			slow.Store(true)
 		}
-		if r.Method == http.MethodHead && slow.Load() {
+		if (r.Method == http.MethodHead || r.Method == http.MethodGet) && slow.Load() {
 			time.Sleep(60 * time.Millisecond)
 		}
 		return false
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = c.ExecuteTagDeletion(ctx, d)
-	if want := `5 views of "app" in a row took 100ms or longer to read`; err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("err = %v, want one containing %q", err, want)
-	}
-	mustExist(t, reg, "app", true, untagged.Digest)
-	slow.Store(false)
-	proxy.setFault(nil) // the registry is quick again: the same deletion goes through
-	if err := c.ExecuteTagDeletion(ctx, d); err != nil {
+	if err := c.ExecuteTagDeletion(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 	mustExist(t, reg, "app", false, untagged.Digest)
@@ -101,8 +90,7 @@ func TestExecuteTagDeletionSeesANewTagBeforeEachDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.viewMaxAge = time.Hour // the listing alone must catch it
-	rolledBack := rollBackOnFirstDelete(t, reg, proxy, images)
+	rolledBack := rollBackOnFirstRead(t, reg, proxy, images)
 	if err := c.ExecuteTagDeletion(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}

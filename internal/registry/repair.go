@@ -1,0 +1,259 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// verify compares what the registry serves after a chunk with what the
+// apply keeps, and restores from the journal what went missing (see
+// execute.go). It also brings the view up to date: new tags resolved (and
+// their indexes read), removed tags dropped.
+func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal) error {
+	s := v.snap
+	listed, err := c.Tags(ctx, s.Repository)
+	if IsNotFound(err) {
+		listed, err = nil, nil // every tag went: what stays is checked below
+	}
+	if err != nil {
+		return err
+	}
+	taken := takenBy(works, s)
+	onList := setOf(listed)
+	var missing []string // tags that went, though no item that ran removed them
+	for tag := range s.Tags {
+		if onList[tag] {
+			continue
+		}
+		if taken[tag] {
+			delete(s.Tags, tag)
+		} else {
+			missing = append(missing, tag)
+		}
+	}
+	slices.Sort(missing)
+	var toResolve []string
+	for _, tag := range listed {
+		_, known := s.Tags[tag]
+		if !known && !s.Unresolved[tag] {
+			toResolve = append(toResolve, tag) // new since the view
+		}
+	}
+	dangling, err := c.resolveInto(ctx, s, toResolve)
+	if err != nil {
+		return err
+	}
+	if err := c.restoreNeeded(ctx, v, works, j); err != nil {
+		return err
+	}
+	for _, tag := range missing {
+		c.restoreTag(ctx, s, j, tag)
+	}
+	for _, tag := range dangling { // new tags: pushed onto a digest as it was deleted
+		c.repairDangling(ctx, s, j, tag)
+	}
+	return nil
+}
+
+// resolveInto resolves tags and records in s where they point now (and
+// the indexes they name); it returns those that resolve to nothing.
+func (c *Client) resolveInto(ctx context.Context, s *Snapshot, tags []string) ([]string, error) {
+	found, err := mapParallel(ctx, c.concurrency, tags, func(ctx context.Context, tag string) (Manifest, error) {
+		m, err := c.Resolve(ctx, s.Repository, tag)
+		if IsNotFound(err) {
+			return Manifest{}, nil
+		}
+		return m, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var dangling, indexes []string
+	for i, tag := range tags {
+		m := found[i]
+		if m.Digest == "" {
+			delete(s.Tags, tag)
+			dangling = append(dangling, tag)
+			continue
+		}
+		s.Tags[tag] = m
+		if m.Subject != "" {
+			s.Subjects[m.Digest] = m.Subject
+		}
+		if m.IsIndex() {
+			indexes = append(indexes, m.Digest)
+		}
+	}
+	return dangling, c.readIndexTree(ctx, s, indexes)
+}
+
+// restoreNeeded puts back every manifest this apply deleted that what
+// stays needs: a staying tag's manifest, an index child, a subject.
+// Images go before indexes (a registry may check that an index's children
+// exist).
+func (c *Client) restoreNeeded(ctx context.Context, v *view, works []*work, j *journal) error {
+	alive, err := c.keptAlive(ctx, v, removedBy(works, v.snap))
+	if err != nil {
+		return err
+	}
+	var needed []string
+	for d := range alive {
+		if j.wasDeleted(d) {
+			needed = append(needed, d)
+		}
+	}
+	slices.SortFunc(needed, func(a, b string) int {
+		ea, _ := j.entry(a)
+		eb, _ := j.entry(b)
+		ia, ib := types.MediaType(ea.MediaType).IsIndex(), types.MediaType(eb.MediaType).IsIndex()
+		if ia != ib {
+			if ia {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a, b)
+	})
+	for _, d := range needed {
+		users := v.usersOf(d, removedBy(works, v.snap), nil)
+		why := "used by " + strings.Join(users, ", ")
+		if len(users) == 0 {
+			why = "a tag that stays points at it"
+		}
+		c.restore(ctx, v.snap, j, d, "", why)
+	}
+	return nil
+}
+
+// restoreTag puts back a kept tag that went while the chunk ran: onto the
+// digest it pointed at when last read, restoring that first if this apply
+// deleted it. A tag whose image someone else deleted stays gone.
+func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag string) {
+	digest := s.Tags[tag].Digest
+	delete(s.Tags, tag)
+	if _, ok := j.entry(digest); !ok {
+		exists, err := c.Exists(ctx, s.Repository, digest)
+		if err != nil || !exists {
+			j.note(&j.restored, fmt.Sprintf("tag %s:%s went during the apply with %s, which this apply did not delete: left as it is", s.Repository, tag, digest))
+			return
+		}
+		if err := c.readIntoJournal(ctx, s, j, digest); err != nil {
+			j.note(&j.lost, fmt.Sprintf("tag %s:%s went during the apply and could not be put back on %s: %v", s.Repository, tag, digest, err))
+			return
+		}
+	}
+	why := "it went while this apply deleted other manifests of " + s.Repository +
+		" (moved onto one of them just before its DELETE, or removed by someone else); put back where it pointed when last read"
+	c.restore(ctx, s, j, digest, tag, why)
+}
+
+// repairDangling handles a tag that appeared during a chunk and resolves
+// to nothing: pushed onto a manifest as this apply deleted it. Each
+// manifest the apply deleted is put back in turn until the tag resolves;
+// the others are deleted again.
+func (c *Client) repairDangling(ctx context.Context, s *Snapshot, j *journal, tag string) {
+	for _, d := range j.deletedDigests() {
+		e, _ := j.entry(d)
+		if err := c.putManifest(ctx, s.Repository, d, e); err != nil {
+			continue
+		}
+		m, err := c.Resolve(ctx, s.Repository, tag)
+		if err == nil && m.Digest == d {
+			s.Tags[tag] = m
+			j.unmarkDeleted(d)
+			j.note(&j.restored, fmt.Sprintf("%s in %q, with tag %s: the tag was pushed onto it as this apply deleted it", d, s.Repository, tag))
+			return
+		}
+		_ = c.DeleteManifest(ctx, s.Repository, d)
+	}
+	j.note(&j.restored, fmt.Sprintf("tag %s:%s appeared during the apply and resolves to no manifest: left as it is", s.Repository, tag))
+}
+
+// readIntoJournal reads a manifest the apply did not delete into the
+// journal, to put a tag back on it.
+func (c *Client) readIntoJournal(ctx context.Context, s *Snapshot, j *journal, digest string) error {
+	r, err := c.repository(s.Repository)
+	if err != nil {
+		return err
+	}
+	desc, err := c.puller.Get(ctx, r.Digest(digest))
+	if err != nil {
+		return c.translate("reading manifest "+digest, s.Repository, needPull, err)
+	}
+	j.mu.Lock()
+	j.entries[digest] = JournalEntry{Registry: c.url, Repository: s.Repository, Digest: digest, MediaType: string(desc.MediaType), Body: desc.Manifest}
+	j.mu.Unlock()
+	return nil
+}
+
+// restore puts a journaled manifest back by digest (and under tag, when
+// given), and notes it, or notes a loss when the registry refuses.
+func (c *Client) restore(ctx context.Context, s *Snapshot, j *journal, digest, tag, why string) {
+	e, _ := j.entry(digest)
+	what := digest + " in " + s.Repository
+	if tag != "" {
+		what = "tag " + s.Repository + ":" + tag + " on " + digest
+	}
+	ref := digest
+	if tag != "" {
+		ref = tag
+	}
+	if err := c.putManifest(ctx, s.Repository, ref, e); err != nil {
+		j.note(&j.lost, fmt.Sprintf("%s (%s): putting it back failed: %v", what, why, err))
+		return
+	}
+	j.unmarkDeleted(digest)
+	if tag != "" {
+		s.Tags[tag] = Manifest{Digest: digest, MediaType: e.MediaType, Size: int64(len(e.Body))}
+	}
+	j.note(&j.restored, fmt.Sprintf("%s: %s", what, why))
+}
+
+// putManifest PUTs a journaled body under reference (its digest or a tag).
+func (c *Client) putManifest(ctx context.Context, repo, reference string, e JournalEntry) error {
+	r, err := c.repository(repo)
+	if err != nil {
+		return err
+	}
+	var ref name.Reference = r.Tag(reference)
+	if IsDigest(reference) {
+		ref = r.Digest(reference)
+	}
+	err = c.pusher.Put(ctx, ref, rawManifest{body: e.Body, mediaType: types.MediaType(e.MediaType)})
+	return c.translate("putting back manifest "+e.Digest, repo, needPush, err)
+}
+
+func (j *journal) note(list *[]string, msg string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	*list = append(*list, msg)
+}
+
+func (j *journal) unmarkDeleted(digest string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	delete(j.deleted, digest)
+}
+
+// deletedDigests lists what this apply deleted and has not put back.
+func (j *journal) deletedDigests() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Sorted(maps.Keys(j.deleted))
+}
+
+// tagsByDigest maps each digest to the tags on it, sorted.
+func (s *Snapshot) tagsByDigest() map[string][]string {
+	by := map[string][]string{}
+	for _, tag := range slices.Sorted(maps.Keys(s.Tags)) {
+		d := s.Tags[tag].Digest
+		by[d] = append(by[d], tag)
+	}
+	return by
+}
