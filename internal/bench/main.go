@@ -96,6 +96,11 @@ func run(ctx context.Context) error {
 	if len(results) > 0 {
 		printResults(results)
 	}
+	if parts["apply"] { // apply.go: the apply behind network latency
+		if err := applyBench(ctx); err != nil {
+			return err
+		}
+	}
 	if parts["scale"] { // scale.go: 50,000 tags
 		return scaleBench(ctx)
 	}
@@ -104,10 +109,11 @@ func run(ctx context.Context) error {
 
 // benchParts is the set of parts BENCH names, comma-separated
 // (BENCH=gc,scale), or every part when it is unset: retention needs
-// Terraform and seeded registries, gc neither, scale its own stores. A
+// Terraform and seeded registries, gc neither, scale its own stores,
+// apply its own stores and a latency proxy (BENCH_APPLY_* size it). A
 // name it does not know is an error, not a run that measures nothing.
 func benchParts() (map[string]bool, error) {
-	known := []string{"retention", "gc", "scale"}
+	known := []string{"retention", "gc", "scale", "apply"}
 	only := os.Getenv("BENCH")
 	if only == "" {
 		only = strings.Join(known, ",")
