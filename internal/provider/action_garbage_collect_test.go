@@ -2,7 +2,12 @@ package provider
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -246,4 +251,70 @@ func TestGarbageCollectAction_deployedImagesSurvive(t *testing.T) {
 	checkOnDisk(t, writable.RootDir, pinned.ConfigDigest, true)
 	checkOnDisk(t, writable.RootDir, old.Digest, false)
 	checkOnDisk(t, writable.RootDir, old.ConfigDigest, false)
+}
+
+// registry_stopped is not taken from a refused url alone, which a wrong
+// port gives too (issue 30): the http.addr that config_file names is
+// checked as well, and a registry answering there stops the run; without
+// config_file, the run warns which address it found closed.
+func TestGarbageCollectAction_registryStoppedChecksHTTPAddr(t *testing.T) {
+	ctx := context.Background()
+	writable, _, kept, deleted := gcGarbageRegistries(t)
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongPort := listener.Addr().String() // nothing listens there
+	listener.Close()
+	provider := map[string]tftypes.Value{"url": tftypes.NewValue(tftypes.String, "http://"+wrongPort)}
+	configFile := filepath.Join(t.TempDir(), "config.yml")
+	writeConfig := func(addr string) {
+		yaml := "version: 0.1\n" + testregistry.FilesystemStorageYAML(writable.RootDir) + fmt.Sprintf("http:\n  addr: %q\n", addr)
+		if err := os.WriteFile(configFile, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withConfigFile := map[string]tftypes.Value{
+		"config_file":      tftypes.NewValue(tftypes.String, configFile),
+		"registry_stopped": tftypes.NewValue(tftypes.Bool, true),
+	}
+	_, port, _ := net.SplitHostPort(writable.Host)
+	writeConfig(":" + port)
+	run := invokeGarbageCollectWith(t, ctx, provider, withConfigFile, func(string) {})
+	if want := "The registry is not stopped: registry_stopped = true, but a registry answers at 127.0.0.1:" + port +
+		", where config_file has it listen (http.addr :" + port + "). Nothing was deleted."; !strings.Contains(run.errorText(), want) {
+		t.Fatalf("want %q, got %q", want, run.errorText())
+	}
+	checkOnDisk(t, writable.RootDir, deleted.Digest, true)
+
+	// Without config_file, the refused url is taken, with a warning naming
+	// the one address found closed (a dry run skips the check).
+	run = invokeGarbageCollectWith(t, ctx, provider, filesystemAttributes(writable.RootDir, map[string]tftypes.Value{
+		"registry_stopped": tftypes.NewValue(tftypes.Bool, true), "dry_run": tftypes.NewValue(tftypes.Bool, false),
+	}), func(string) {})
+	warning := ""
+	for _, d := range run.diags {
+		if d.Severity == tfprotov6.DiagnosticSeverityWarning {
+			warning += d.Summary + ": " + d.Detail
+		}
+	}
+	if run.errorText() != "" || !strings.Contains(warning, "Only the url's address was found closed: registry_stopped = true was confirmed by a refused connection at "+
+		wrongPort+" (the provider's url) only") || !strings.Contains(warning, "give config_file") {
+		t.Fatalf("errors %q, warning %q", run.errorText(), warning)
+	}
+	checkOnDisk(t, writable.RootDir, deleted.Digest, false)
+
+	// Both closed: the run says where it looked, and warns of nothing.
+	if err := writable.Close(); err != nil {
+		t.Fatal(err)
+	}
+	run = invokeGarbageCollectWith(t, ctx, provider, withConfigFile, func(string) {})
+	if len(run.diags) != 0 {
+		t.Fatalf("diagnostics: %v", run.diags)
+	}
+	want := "registry_stopped: no registry answers at " + wrongPort + " (the provider's url) nor at 127.0.0.1:" + port + " (http.addr in config_file)"
+	if !slices.Contains(run.progress, want) {
+		t.Fatalf("no progress message %q in %q", want, run.progress)
+	}
+	checkOnDisk(t, writable.RootDir, kept.Digest, true)
 }

@@ -53,10 +53,14 @@ var gcDescriptions = map[string]string{
 	"allow_writable_registry": "Collect garbage even though the registry accepts pushes. Blobs of a push in progress can be deleted: " +
 		"only for registries nobody pushes to during the run. Default `false`: before deleting, the provider starts and cancels an upload to " +
 		"`" + registry.ProbeRepository + "` on its registry (which needs push permission there), and stops, deleting nothing, unless the " +
-		"registry refuses it (read-only mode).",
+		"registry refuses it as a registry in read-only mode does (a 405 carrying the `Docker-Distribution-API-Version` header or a registry error body; " +
+		"a plain 405 from a proxy or another server is no answer).",
 	"registry_stopped": "The registry is stopped for the run: the safest way to collect garbage, since nothing can push or serve stale blobs. " +
-		"With a provider `url`, the provider checks it: a refused connection agrees, a registry that answers stops the run, deleting nothing. " +
-		"Without a `url` (a configuration used only for garbage collection), the statement is trusted. Start the registry again afterwards. Default `false`.",
+		"The provider checks it, deleting nothing if it does not hold: at its `url`, a refused connection agrees and any answer stops the run; " +
+		"at the `http.addr` that `config_file` names, when that address is on the machine running Terraform, nothing may answer as a registry " +
+		"(over HTTP or HTTPS). A refused `url` alone only shows that nothing listens there (a wrong port is refused too), so without " +
+		"`config_file` the run warns which address it found closed. With neither a `url` nor such an `http.addr` (a configuration used " +
+		"only for garbage collection, with `storage_driver`), the statement is trusted. Start the registry again afterwards. Default `false`.",
 }
 
 var (
@@ -126,7 +130,8 @@ func collectGarbage(ctx context.Context, client *registry.Client, hosts retentio
 	if err != nil {
 		return gc.Report{}, storageError(s, err)
 	}
-	if diags := requireNoPushes(ctx, client, s); diags.HasError() {
+	diags.Append(requireNoPushes(ctx, client, s, progress)...)
+	if diags.HasError() {
 		return gc.Report{}, diags
 	}
 	report, err := gc.Run(ctx, driver, gc.Options{
@@ -208,12 +213,12 @@ func checkImageHosts(images types.List, hosts retention.Hosts) diag.Diagnostics 
 // requireNoPushes refuses to sweep while anything could push: GC deletes
 // the blobs of an upload that has no manifest yet. A dry run deletes
 // nothing, and allow_writable_registry takes the risk knowingly.
-func requireNoPushes(ctx context.Context, client *registry.Client, s gcSettings) diag.Diagnostics {
+func requireNoPushes(ctx context.Context, client *registry.Client, s gcSettings, progress func(string)) diag.Diagnostics {
 	switch {
 	case s.DryRun.ValueBool() || s.AllowWritableRegistry.ValueBool():
 		return nil
 	case s.RegistryStopped.ValueBool():
-		return requireStopped(ctx, client)
+		return requireStopped(ctx, client, s, progress)
 	case client == nil:
 		var diags diag.Diagnostics
 		diags.AddAttributeError(path.Root("registry_stopped"), "Cannot check that nobody can push",
@@ -226,22 +231,73 @@ func requireNoPushes(ctx context.Context, client *registry.Client, s gcSettings)
 }
 
 // requireStopped checks a configuration's word that the registry is
-// stopped, where the provider knows its url: only a refused connection
-// agrees.
-func requireStopped(ctx context.Context, client *registry.Client) diag.Diagnostics {
+// stopped: at the provider's url, only a refused connection agrees; at the
+// http.addr the registry's config_file names, when it is on this machine,
+// nothing may answer as a registry. A refused url alone shows only that
+// nothing listens there (a wrong port is refused too), so the run says
+// which address it found closed.
+func requireStopped(ctx context.Context, client *registry.Client, s gcSettings, progress func(string)) diag.Diagnostics {
 	var diags diag.Diagnostics
-	if client == nil {
-		return nil // a GC-only configuration: nothing to ask
+	var closed []string
+	if client != nil {
+		check, err := client.IsStopped(ctx)
+		switch {
+		case err != nil:
+			diags.AddAttributeError(path.Root("registry_stopped"), "Cannot confirm that the registry is stopped",
+				fmt.Sprintf("%v\n\nOnly a refused connection shows that a registry is stopped: nothing was deleted.", err))
+			return diags
+		case !check.Stopped:
+			diags.AddAttributeError(path.Root("registry_stopped"), "The registry is not stopped",
+				fmt.Sprintf("registry_stopped = true, but the registry at %s answers. Nothing was deleted. Stop it (or put it in read-only mode "+
+					"and set registry_stopped = false), collect garbage, then start it again.", client.URL()))
+			return diags
+		}
+		closed = append(closed, check.Address+" (the provider's url)")
 	}
-	stopped, err := client.IsStopped(ctx)
-	switch {
-	case err != nil:
-		diags.AddAttributeError(path.Root("registry_stopped"), "Cannot confirm that the registry is stopped",
-			fmt.Sprintf("%v\n\nOnly a refused connection shows that a registry is stopped: nothing was deleted.", err))
-	case !stopped:
-		diags.AddAttributeError(path.Root("registry_stopped"), "The registry is not stopped",
-			fmt.Sprintf("registry_stopped = true, but the registry at %s answers. Nothing was deleted. Stop it (or put it in read-only mode "+
-				"and set registry_stopped = false), collect garbage, then start it again.", client.URL()))
+	unchecked := "no config_file names the address the registry listens on"
+	if file := s.ConfigFile.ValueString(); file != "" {
+		listener, found, err := registry.ListenerFromConfigFile(file)
+		if err != nil {
+			return attributeError("config_file", "Unusable registry configuration file", err)
+		}
+		unchecked = "config_file names no http.addr"
+		if found {
+			check, local, err := registry.ListenerStopped(ctx, listener)
+			switch {
+			case err != nil:
+				diags.AddAttributeError(path.Root("registry_stopped"), "Cannot confirm that the registry is stopped",
+					fmt.Sprintf("%v\n\nconfig_file has the registry listen at %s (http.addr), on this machine; only a refused connection, "+
+						"or an answer that is not a registry's, shows that it is stopped. Nothing was deleted.", err, listener))
+				return diags
+			case !local:
+				unchecked = fmt.Sprintf("config_file's http.addr %s is not an address of this machine", listener)
+			case !check.Stopped:
+				diags.AddAttributeError(path.Root("registry_stopped"), "The registry is not stopped",
+					fmt.Sprintf("registry_stopped = true, but a registry answers at %s, where config_file has it listen (http.addr %s). "+
+						"Nothing was deleted. Stop it, collect garbage, then start it again.", check.Address, listener))
+				return diags
+			default:
+				unchecked = ""
+				where := check.Address + " (http.addr in config_file"
+				if check.Note != "" {
+					where += "; " + check.Note
+				}
+				closed = append(closed, where+")")
+			}
+		}
+	}
+	if len(closed) == 0 {
+		return nil // a GC-only configuration with nothing to ask: the statement is trusted
+	}
+	message := "registry_stopped: no registry answers at " + strings.Join(closed, " nor at ")
+	tflog.Info(ctx, message)
+	progress(message)
+	if unchecked != "" {
+		diags.AddAttributeWarning(path.Root("registry_stopped"), "Only the url's address was found closed",
+			fmt.Sprintf("registry_stopped = true was confirmed by a refused connection at %s only. A refused connection shows that "+
+				"nothing listens there, not that the registry is stopped: a url with a wrong port is refused too. Here %s, so the address "+
+				"the registry listens on was not checked; give config_file (the registry's config.yml), whose http.addr on this machine is "+
+				"checked as well.", closed[0], unchecked))
 	}
 	return diags
 }
