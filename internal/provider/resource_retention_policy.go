@@ -345,13 +345,10 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 		}
 		patterns[i] = re
 	}
-	policy := m.policy()
-	images, others, err := retention.ParseImages(m.images(), r.client.Hosts())
-	if err != nil { // validated at plan time, unless unknown then
-		diags.AddAttributeError(path.Root("keep"), "Invalid image reference", err.Error())
+	policy, others := r.policyOf(m, diags)
+	if diags.HasError() {
 		return policyOutcome{}
 	}
-	policy.Images = images
 	// Unset: estimated when the rules read every body anyway.
 	policy.EstimateSpace = m.EstimateSpace.ValueBool() || (m.EstimateSpace.IsNull() && policy.NeedsCreated())
 	plan, err := r.client.DecideRetention(ctx, patterns, policy, r.now())
@@ -395,6 +392,18 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 		decisions[i].Bytes = &b
 	}
 	return policyOutcome{decisions: decisions, protected: plan.Spared, otherImages: others}
+}
+
+// policyOf is the configuration's policy with its deployed images on this
+// registry, and how many name other registries.
+func (r *RetentionPolicyResource) policyOf(m retentionModel, diags *diag.Diagnostics) (retention.Policy, int) {
+	policy := m.policy()
+	images, others, err := retention.ParseImages(m.images(), r.client.Hosts())
+	if err != nil { // validated at plan time, unless unknown then
+		diags.AddAttributeError(path.Root("keep"), "Invalid image reference", err.Error())
+	}
+	policy.Images = images
+	return policy, others
 }
 
 // images are the deployed image references of every keep block.
@@ -505,10 +514,17 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 		return
 	}
 	deletions := decisionsOf(list, diags)
+	policy, _ := r.policyOf(configOf(ctx, planned, diags), diags)
 	if diags.HasError() {
 		return
 	}
-	report, err := r.client.ExecuteBatches(ctx, batches(deletions))
+	// The apply deletes only what both the plan and the policy evaluated
+	// against the registry now delete (registry.Batch.Policy).
+	todo := batches(deletions)
+	for i := range todo {
+		todo[i].Policy, todo[i].Now = &policy, r.now()
+	}
+	report, err := r.client.ExecuteBatches(ctx, todo)
 	for _, s := range report.Skipped {
 		diags.AddWarning("Skipped a planned deletion", s)
 	}

@@ -683,3 +683,38 @@ func hclList(values []string) string {
 	}
 	return "[" + strings.Join(quoted, ", ") + "]"
 }
+
+// A plan replayed into a later, separate apply is an upper bound, never a
+// licence: tags a and b under "keep the newest one by name", planned
+// (deleting a), then b deleted through the API; the apply repeats the
+// recorded plan, evaluates the policy against the registry again, which
+// now keeps a, and deletes nothing.
+func TestAccRetentionPolicy_replayedPlanDeletesOnlyWhatThePolicyStillDeletes(t *testing.T) {
+	forEachRegistry(t, func(t *testing.T, start func(...testregistry.Option) *testregistry.Registry) {
+		reg := start()
+		mustPush(t, reg, "app", "a")
+		b := mustPush(t, reg, "app", "b")
+		config := policyConfig(reg, `
+  repositories = ["app"]
+  keep {
+    newest   = 1
+    order_by = "name"
+  }
+  delete {}`)
+		accTest(t,
+			// A plan without -out: the plan is recorded in cache_dir.
+			resource.TestStep{Config: config, PlanOnly: true, ExpectNonEmptyPlan: true},
+			// b goes; the apply that follows must keep a.
+			resource.TestStep{
+				PreConfig: func() {
+					if err := reg.DeleteManifest("app", b.Digest); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				Check:  expectRegistryTags(reg, "app", "a"),
+			},
+			thenEmptyPlan(config),
+		)
+	})
+}

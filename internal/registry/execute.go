@@ -124,6 +124,14 @@ type work struct {
 	warned    bool // moved tags reported
 }
 
+// subject names what w deletes, for a note.
+func (w *work) subject(repo string) string {
+	if w.tag != "" {
+		return "tag " + repo + ":" + w.tag
+	}
+	return w.manifest.Digest
+}
+
 func (w *work) done() bool {
 	return w.skipped || w.tagDone || (w.tag == "" && len(w.steps) == 0)
 }
@@ -173,13 +181,14 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		return o, ctx.Err()
 	}
 	works := worksOf(b)
-	v, err := c.readView(ctx, b.Repository)
+	v, err := c.readView(ctx, b.Repository, b.Policy != nil && b.Policy.NeedsCreated())
 	if err == nil {
 		err = c.readIndexTree(ctx, v.snap, b.untaggedRead)
 	}
 	if err != nil {
 		return o, err
 	}
+	v.allowed = b.allowanceOf(v.snap)
 	kept, notes, err := c.judge(ctx, v, works)
 	if err != nil {
 		return o, err
@@ -461,6 +470,10 @@ func mayNameSubject(m Manifest) bool {
 // why.
 func (v *view) contradicts(w *work, kept, removed map[string]bool) (note, bool) {
 	repo := v.snap.Repository
+	if !v.allowed.permits(w) {
+		return note{subject: w.subject(repo), why: "the policy, evaluated against the registry at apply time, keeps it (the registry changed since the plan); " +
+			"the plan is an upper bound, never a licence", contradicted: true}, true
+	}
 	if w.tag != "" {
 		if m, ok := v.snap.Tags[w.tag]; ok && m.Digest != w.tagDigest {
 			from := w.tagDigest
@@ -505,13 +518,21 @@ func (v *view) usersOf(digest string, removed map[string]bool, accepted []string
 	return users
 }
 
-// view is the apply's look at one repository, kept current by refresh.
+// view is the apply's look at one repository, kept current by the checks
+// around each chunk.
 type view struct {
-	snap *Snapshot
+	snap    *Snapshot
+	allowed *allowance // what the policy deletes at apply time; nil: no policy
 }
 
-func (c *Client) readView(ctx context.Context, repo string) (*view, error) {
-	snap, err := c.Snapshot(ctx, repo)
+// readView reads the repository, with creation times when the policy
+// evaluated at apply time needs them.
+func (c *Client) readView(ctx context.Context, repo string, withCreated bool) (*view, error) {
+	read := c.Snapshot
+	if withCreated {
+		read = c.SnapshotWithCreated
+	}
+	snap, err := read(ctx, repo)
 	return &view{snap: snap}, err
 }
 

@@ -505,3 +505,38 @@ func TestApplyGoesOnPastADanglingTag(t *testing.T) {
 	}
 	mustExist(t, reg, "app", false, planned.Digest)
 }
+
+// The plan is an upper bound, never a licence: tags a and b under "keep
+// the newest one by name", b deleted after the plan; the apply evaluates
+// the policy against the registry again, which now keeps a, and deletes
+// nothing (a replayed plan deleted a).
+func TestApplyDeletesOnlyWhatThePolicyStillDeletes(t *testing.T) {
+	reg := testregistry.Start(t)
+	a, err := reg.PushImage("app", time.Time{}, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := reg.PushImage("app", time.Time{}, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, Config{URL: reg.URL})
+	policy := retention.Policy{Keep: []retention.KeepRule{{Newest: 1, OrderBy: retention.Order("name")}}, Delete: []retention.DeleteRule{{}}}
+	batch := batchOf("app", decideRepository(t, c, "app", policy).Decisions)
+	if len(batch.Manifests) != 1 || batch.Manifests[0].Digest != a.Digest.String() {
+		t.Fatalf("planned %+v, want a's digest", batch.Manifests)
+	}
+	if err := c.DeleteManifest(context.Background(), "app", b.Digest.String()); err != nil {
+		t.Fatal(err)
+	}
+	batch.Policy, batch.Now = &policy, time.Now()
+	report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExist(t, reg, "app", true, a.Digest)
+	skippedLike(t, report, `kept `+a.Digest.String()+`: the policy, evaluated against the registry at apply time, keeps it`)
+	if report.Deleted != 0 {
+		t.Errorf("report %+v, want nothing deleted", report)
+	}
+}

@@ -170,7 +170,46 @@ type Batch struct {
 	Repository string
 	Manifests  []ManifestDeletion
 	Untag      map[string]string
+	// Policy, when set, is evaluated again against the apply's view (at
+	// Now): an item is carried out only if the policy then deletes it too.
+	// The plan is an upper bound, never a licence.
+	Policy *retention.Policy
+	Now    time.Time
 	// untaggedRead are untagged indexes whose children the apply's view
 	// reads too (a tag deletion's candidates).
 	untaggedRead []string
+}
+
+// allowance is what a policy evaluated at apply time deletes.
+type allowance struct {
+	manifests map[string]bool // digests deleted by digest
+	tags      map[string]bool // tags removed either way
+}
+
+// allowanceOf evaluates b's policy against the view; nil without one.
+func (b Batch) allowanceOf(s *Snapshot) *allowance {
+	if b.Policy == nil {
+		return nil
+	}
+	a := &allowance{manifests: map[string]bool{}, tags: map[string]bool{}}
+	for _, d := range retention.Evaluate(s.engineRepository(), *b.Policy, b.Now).Decisions {
+		if d.Action == retention.DeleteManifest {
+			a.manifests[d.Digest] = true
+		}
+		for _, t := range d.Tags {
+			a.tags[t] = true
+		}
+	}
+	return a
+}
+
+// permits tells whether the policy at apply time deletes what w does.
+func (a *allowance) permits(w *work) bool {
+	if a == nil {
+		return true
+	}
+	if w.tag != "" {
+		return a.tags[w.tag]
+	}
+	return a.manifests[w.manifest.Digest]
 }
