@@ -459,10 +459,30 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 			return
 		}
 	}
+	warnUnrestorable(ctx, r.client, repositoriesOf(decisions), &resp.Diagnostics)
 	resp.Plan.Raw = plannedValue(resp.Plan.Raw, req.State.Raw, plan.Repositories, decisions, found, &resp.Diagnostics)
 	setAsideIn(ctx).replan(found, "pending_deletions", "deletions")
 	if source == planFromRegistry {
 		recordsOf(r.client).settle(retentionPolicyType, req, resp)
+	}
+}
+
+// warnUnrestorable warns when the credentials cannot push to a repository
+// with deletions: the apply could not put back a kept tag that a DELETE
+// takes along in the registry API's window (it would fail instead).
+func warnUnrestorable(ctx context.Context, client *registry.Client, repos []string, diags *diag.Diagnostics) {
+	var refused []string
+	for _, repo := range repos {
+		if err := client.CheckRestorable(ctx, repo); err != nil {
+			refused = append(refused, fmt.Sprintf("%s (%v)", repo, err))
+		}
+	}
+	if len(refused) > 0 {
+		diags.AddWarning("Deletions cannot be repaired",
+			"The apply journals what it deletes and puts back a kept tag or image that the registry API's window takes along "+
+				"(a tag moved onto a planned digest just before its DELETE), which needs the right to push. These repositories refused "+
+				"a push: "+strings.Join(refused, "; ")+". The apply still deletes only what the plan and the policy delete, "+
+				"and fails, naming it, where a restore would be needed. Give the credentials push access to repair.")
 	}
 }
 

@@ -3,6 +3,10 @@ package provider
 import (
 	"context"
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +257,44 @@ func TestRetentionPolicyWarnsTagWithoutManifest(t *testing.T) {
 	expectWarning(t, resp.Diagnostics, "Tag without a manifest")
 	if detail := resp.Diagnostics.Warnings()[0].Detail(); !strings.Contains(detail, "lists app:rollback,") {
 		t.Fatalf("the warning should name app:rollback: %s", detail)
+	}
+}
+
+// Credentials that may delete but not push make repairs impossible: the
+// plan warns, naming the repository.
+func TestWarnUnrestorableNamesTheRepository(t *testing.T) {
+	reg := startRegistry(t)
+	mustPush(t, reg, "app", "v1")
+	target, err := url.Parse(reg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forward := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"errors":[{"code":"DENIED","message":"denied"}]}`))
+			return
+		}
+		forward.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	client, err := registry.New(context.Background(), registry.Config{URL: proxy.URL, CacheDir: t.TempDir(), RetryMaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var diags diag.Diagnostics
+	warnUnrestorable(context.Background(), client, []string{"app"}, &diags)
+	if len(diags) != 1 || diags[0].Summary() != "Deletions cannot be repaired" || !strings.Contains(diags[0].Detail(), "app (") {
+		t.Fatalf("diagnostics %v; want one warning naming app", diags)
+	}
+	direct, err := registry.New(context.Background(), registry.Config{URL: reg.URL, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diags = nil
+	if warnUnrestorable(context.Background(), direct, []string{"app"}, &diags); len(diags) != 0 {
+		t.Fatalf("a registry that takes pushes: %v", diags)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -256,4 +258,27 @@ func (s *Snapshot) tagsByDigest() map[string][]string {
 		by[d] = append(by[d], tag)
 	}
 	return by
+}
+
+// CheckRestorable asks whether the credentials may push to repo, as a
+// restore needs: it starts a blob upload there and cancels it at once,
+// which stores nothing. Nil means yes.
+func (c *Client) CheckRestorable(ctx context.Context, repo string) error {
+	r, err := c.repository(repo)
+	if err != nil {
+		return err
+	}
+	client, err := c.writer(ctx, r)
+	if err != nil {
+		return c.translate("checking that a restore could push", repo, needPush, err)
+	}
+	start := url.URL{Scheme: r.Scheme(), Host: r.RegistryStr(), Path: fmt.Sprintf("/v2/%s/blobs/uploads/", r.RepositoryStr())}
+	location, err := send(ctx, client, http.MethodPost, start, http.StatusAccepted)
+	if err != nil {
+		return c.translate("checking that a restore could push", repo, needPush, err)
+	}
+	if upload, err := start.Parse(location); err == nil {
+		_, _ = send(ctx, client, http.MethodDelete, *upload, http.StatusNoContent, http.StatusOK, http.StatusAccepted)
+	}
+	return nil
 }
