@@ -59,7 +59,7 @@ func (c *Client) PlanManifestDeletion(ctx context.Context, repo, reference strin
 	if err := c.addUntaggedIndex(ctx, snap, target); err != nil {
 		return ManifestDeletion{}, err
 	}
-	if err := c.readSubjects(ctx, snap, setOf(snap.TagsOn(target.Digest))); err != nil {
+	if _, err := c.readSubjects(ctx, snap, setOf(snap.TagsOn(target.Digest))); err != nil {
 		return ManifestDeletion{}, err
 	}
 	engine := snap.engineRepository()

@@ -441,23 +441,30 @@ func (w *work) takes(tag, digest string) bool {
 // of staying manifests that may name a subject (referrer tags follow their
 // subject instead of keeping it: their bodies are not needed).
 func (c *Client) keptAlive(ctx context.Context, v *view, removed map[string]bool) (map[string]bool, error) {
-	if err := c.readSubjects(ctx, v.snap, removed); err != nil {
+	if _, err := c.readSubjects(ctx, v.snap, removed); err != nil {
 		return nil, err
 	}
 	return v.snap.referenced(removed), nil
 }
 
 // readSubjects reads the bodies of the manifests that tags outside removed
-// point at and that may name a subject, so that s knows what they keep.
-func (c *Client) readSubjects(ctx context.Context, s *Snapshot, removed map[string]bool) error {
+// point at and that may name a subject, so that s knows what they keep; it
+// returns how many bodies it read that named a subject s did not know.
+func (c *Client) readSubjects(ctx context.Context, s *Snapshot, removed map[string]bool) (int, error) {
 	var staying []string
 	for tag, m := range s.Tags {
 		if !removed[tag] && !retention.IsReferrerTag(tag) && mayNameSubject(m) && !slices.Contains(staying, m.Digest) {
 			staying = append(staying, m.Digest)
 		}
 	}
-	_, err := c.readLinks(ctx, s, staying)
-	return err
+	found, err := c.readLinks(ctx, s, staying)
+	named := 0
+	for _, l := range found {
+		if l.subject != "" {
+			named++
+		}
+	}
+	return named, err
 }
 
 // mayNameSubject: only OCI manifests carry a subject; Docker schema2 and

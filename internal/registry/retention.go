@@ -65,16 +65,17 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 	for i, repo := range plan.Repositories {
 		g.Go(func() error {
 			snap, err := snapshot(gctx, repo)
+			if err == nil {
+				err = c.readPinned(gctx, snap, policy.Images)
+			}
 			if err != nil {
 				return err
 			}
-			engineRepos[i] = snap.engineRepository()
 			incomplete[i] = snap.incomplete()
 			dangling[i] = snap.dangling()
-			if policy.EstimateSpace {
-				engineRepos[i].Blobs = snap.blobs()
+			if engineRepos[i], outcomes[i], err = c.evaluate(gctx, snap, policy, now); err != nil {
+				return err
 			}
-			outcomes[i] = retention.Evaluate(engineRepos[i], policy, now)
 			missing[i], err = c.missingImages(gctx, snap, policy.Images)
 			return err
 		})
@@ -96,6 +97,32 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 		plan.Reclaimable = retention.Reclaimable(engineRepos, plan.Decisions)
 	}
 	return plan, nil
+}
+
+// evaluate applies policy to the snapshot, having read first what the
+// apply checks (execute.go keptAlive): the bodies of the staying OCI
+// manifests, which may name a planned digest as their subject (an
+// attestation tagged "provenance" keeps the image it attests). It
+// evaluates again until no staying body is left unread, so that nothing
+// is planned that every apply would skip.
+func (c *Client) evaluate(ctx context.Context, s *Snapshot, policy retention.Policy, now time.Time) (retention.Repository, retention.Outcome, error) {
+	for {
+		repo := s.engineRepository()
+		if policy.EstimateSpace {
+			repo.Blobs = s.blobs()
+		}
+		outcome := retention.Evaluate(repo, policy, now)
+		removed := map[string]bool{}
+		for _, d := range outcome.Decisions {
+			for _, t := range d.Tags {
+				removed[t] = true
+			}
+		}
+		found, err := c.readSubjects(ctx, s, removed)
+		if err != nil || found == 0 {
+			return repo, outcome, err
+		}
+	}
 }
 
 // missingImages returns the deployed images of the snapshot's repository

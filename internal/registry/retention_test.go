@@ -140,3 +140,39 @@ func TestDecideRetentionNamesDanglingTags(t *testing.T) {
 		t.Errorf("decisions %+v, want only v1's image", plan.Decisions)
 	}
 }
+
+// The plan reads what the apply checks: an attestation tagged
+// "provenance" names pr-1's image as its subject, so the plan keeps it, as
+// every apply would (a plan that never read image bodies planned it, each
+// apply skipped it, and every plan showed the same update again).
+func TestDecideRetentionReadsTheSubjectsTheApplyChecks(t *testing.T) {
+	reg := testregistry.Start(t)
+	subject, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := reg.PushImage("app", time.Time{}, "pr-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	attestation, err := reg.PushUntaggedReferrer("app", subject.Digest, "att")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Tag("app", attestation, "provenance"); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, Config{URL: reg.URL})
+	plan := decideRepository(t, c, "app", retention.Policy{Delete: []retention.DeleteRule{{TagRegex: regexp.MustCompile("^pr-")}}})
+	for _, d := range plan.Decisions {
+		if d.Digest == subject.Digest.String() && d.Action != retention.Untag {
+			t.Errorf("pr-1's image planned %s; want untag (provenance's subject stays)", d.Action)
+		}
+		if d.Digest == gone.Digest.String() && d.Action != retention.DeleteManifest {
+			t.Errorf("pr-2's image planned %s; want delete_manifest", d.Action)
+		}
+	}
+	if len(plan.Decisions) != 2 {
+		t.Errorf("decisions %+v; want pr-1 untagged and pr-2 deleted", plan.Decisions)
+	}
+}
