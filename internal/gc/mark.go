@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // sweepPlan is what a run deletes, decided before the first deletion.
@@ -84,8 +86,9 @@ func mark(inv *inventory, opts Options) *sweepPlan {
 }
 
 // keptManifests returns the manifests of r that are kept: all of them,
-// or with deleteUntagged the closure of the tagged and protected ones over
-// references (index children) and subjects (referrers of kept manifests).
+// or with deleteUntagged the closure of the tagged ones over references
+// (index children) and subjects (referrers of kept manifests), and what
+// the protected ones keep (pinned).
 func keptManifests(inv *inventory, r *repository, deleteUntagged bool, protected []string) map[blobID]bool {
 	linked := map[blobID]bool{}
 	for _, id := range r.revisions {
@@ -111,10 +114,8 @@ func keptManifests(inv *inventory, r *repository, deleteUntagged bool, protected
 	for _, id := range slices.Sorted(maps.Values(r.tags)) {
 		keep(id)
 	}
-	for _, dg := range protected {
-		if id, ok := inv.blobs.lookup(digest.Digest(dg)); ok {
-			keep(id)
-		}
+	for id := range pinned(inv, r, linked, referrers, protected) {
+		keep(id)
 	}
 	for len(queue) > 0 {
 		id := queue[0]
@@ -127,4 +128,36 @@ func keptManifests(inv *inventory, r *repository, deleteUntagged bool, protected
 		}
 	}
 	return kept
+}
+
+// pinned returns the manifests of r that the protected digests (deployed
+// images) keep, by the rule the retention policy and explicit deletions
+// follow too (retention.Pinned): their index children, the subjects they
+// name and their referrers, however far. Only manifests r links count.
+func pinned(inv *inventory, r *repository, linked map[blobID]bool, referrers map[blobID][]blobID, protected []string) map[blobID]bool {
+	var roots []blobID
+	for _, dg := range protected {
+		if id, ok := inv.blobs.lookup(digest.Digest(dg)); ok && linked[id] {
+			roots = append(roots, id)
+		}
+	}
+	if len(roots) == 0 {
+		return nil
+	}
+	return retention.Pinned(retention.Edges[blobID]{
+		Children: func(id blobID) []blobID {
+			var children []blobID
+			for _, ref := range inv.manifests[id].references {
+				if linked[ref] {
+					children = append(children, ref)
+				}
+			}
+			return children
+		},
+		Subject: func(id blobID) (blobID, bool) {
+			m, ok := inv.manifests[id]
+			return m.subject, ok && m.subject != noBlob && linked[m.subject]
+		},
+		Referrers: func(id blobID) []blobID { return referrers[id] },
+	}, roots...)
 }

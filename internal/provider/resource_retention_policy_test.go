@@ -718,3 +718,65 @@ func TestAccRetentionPolicy_replayedPlanDeletesOnlyWhatThePolicyStillDeletes(t *
 		)
 	})
 }
+
+// A pod's imageID is often an index digest whose tag has moved on: what
+// that untagged index lists stays, whatever tags its children carry (the
+// tag goes, the manifest stays) and whichever tagged index shares them
+// (that index goes, with only the children it alone lists). Issue 30, loss
+// path 1: the index answered 200, its child 404.
+func TestAccRetentionPolicy_pinnedUntaggedIndexKeepsItsChildren(t *testing.T) {
+	reg := startRegistry(t)
+	created := time.Now().Add(-time.Hour)
+	platforms := []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
+	var images []string
+	deployed := func(repo string) (v1.Hash, []v1.Hash) {
+		index, children, err := reg.PushIndex(repo, platforms, created, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustPush(t, reg, repo, "main") // main has moved on
+		images = append(images, reg.Host+"/"+repo+"@"+index.String())
+		return index, children
+	}
+	index1, children1 := deployed("pin/child")
+	if err := reg.Tag("pin/child", children1[0], "pr-1-amd64"); err != nil {
+		t.Fatal(err)
+	}
+	index2, children2 := deployed("pin/shared")
+	own, err := reg.PushImageFor("pin/shared", platforms[1], created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr7, err := reg.PushIndexOf("pin/shared", []v1.Hash{children2[0], own.Digest}, "pr-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := policyConfig(reg, fmt.Sprintf(`
+  repositories = ["pin/*"]
+  keep { images = %s }
+  delete { tag_regex = "^pr-" }
+`, hclList(images)))
+	accTest(t,
+		// Plan and apply: pr-1-amd64 is untagged, pr-7 deleted with its own child only.
+		resource.TestStep{
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				expectDeletions(2),
+				expectDeletion(0, "digest", knownvalue.StringExact(children1[0].String())),
+				expectDeletion(0, "action", knownvalue.StringExact("untag")),
+				expectDeletion(0, "reason", knownvalue.StringRegexp(regexp.MustCompile(`deployed image\(s\) .*/pin/child@`+index1.String()+` use it`))),
+				expectDeletion(1, "digest", knownvalue.StringExact(pr7.String())),
+				expectDeletion(1, "action", knownvalue.StringExact("delete_manifest")),
+				expectDeletion(1, "children", listOf(own.Digest.String())),
+			}},
+			Check: resource.ComposeTestCheckFunc(
+				expectRegistryTags(reg, "pin/child", "main"),
+				expectManifests(reg, "pin/child", true, index1, children1[0], children1[1]),
+				expectRegistryTags(reg, "pin/shared", "main"),
+				expectManifests(reg, "pin/shared", true, index2, children2[0], children2[1]),
+				expectManifests(reg, "pin/shared", false, pr7, own.Digest),
+			),
+		},
+		thenEmptyPlan(config),
+	)
+}

@@ -145,6 +145,48 @@ func (c *Client) readIndexes(ctx context.Context, s *Snapshot) error {
 	return c.findGoneSubjects(ctx, s)
 }
 
+// readPinned reads into s what the digests deployed images pin in its
+// repository link to, when no tag reaches them: a pod's imageID is often an
+// index whose tag has moved on, which a snapshot does not read. It reads
+// their bodies and, recursively, the indexes they list and the subjects
+// they name, so that the engine sees everything they keep
+// (retention.Pinned) before deciding. A digest the registry does not hold
+// links nothing. Call it on a snapshot before evaluating a policy with
+// images, at plan time as at apply time.
+func (c *Client) readPinned(ctx context.Context, s *Snapshot, images []retention.Image) error {
+	var todo []string
+	var reached map[string]bool
+	for _, image := range images {
+		if image.Repository != s.Repository || image.Digest == "" || slices.Contains(todo, image.Digest) {
+			continue
+		}
+		if reached == nil {
+			var tagged []string
+			for _, m := range s.Tags {
+				tagged = append(tagged, m.Digest)
+			}
+			reached = s.links().Reach(tagged...)
+		}
+		if !reached[image.Digest] {
+			todo = append(todo, image.Digest)
+		}
+	}
+	for len(todo) > 0 {
+		found, err := c.readLinks(ctx, s, todo)
+		if err != nil {
+			return err
+		}
+		todo = nil
+		for _, l := range found {
+			todo = append(todo, l.childIndexes...)
+			if l.subject != "" {
+				todo = append(todo, l.subject)
+			}
+		}
+	}
+	return nil
+}
+
 // readIndexTree reads the indexes and, recursively, the indexes they list.
 func (c *Client) readIndexTree(ctx context.Context, s *Snapshot, indexes []string) error {
 	for len(indexes) > 0 {

@@ -45,7 +45,7 @@ func Evaluate(repo Repository, policy Policy, now time.Time) Outcome {
 		}
 	}
 	kept, unknownAge := keptTags(rules, policy.Keep, now)
-	deployed, pinned := deployedTags(repo, rules, policy.Images)
+	deployed, pins := deployedTags(repo, rules, policy.Images)
 	deleted := map[string]int{} // tag -> index of the delete rule that deletes it
 	spared := map[string]int{}  // likewise, for the tags deployed images keep
 	var keptUnknownAge []string
@@ -66,7 +66,7 @@ func Evaluate(repo Repository, policy Policy, now time.Time) Outcome {
 	}
 	slices.Sort(keptUnknownAge)
 	return Outcome{
-		Decisions:      decisions(repo, rules, referrers, deleted, pinned, policy),
+		Decisions:      decisions(repo, rules, referrers, deleted, pins, policy),
 		Spared:         sparedByDigest(repo.Name, rules, spared, deployed, policy.Delete),
 		KeptUnknownAge: keptUnknownAge,
 	}
@@ -148,7 +148,8 @@ func matchDelete(t Tag, rules []DeleteRule, now time.Time) (int, bool) {
 // is deleted by digest, with the index children nothing remaining
 // references, and with its referrers when asked; otherwise only the deleted
 // tags are removed.
-func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, pinned []string, policy Policy) []Decision {
+func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, pins map[string][]string, policy Policy) []Decision {
+	pinned := sortedKeys(pins)
 	byDigest := map[string][]string{}
 	for _, t := range tags {
 		byDigest[t.Digest] = append(byDigest[t.Digest], t.Name)
@@ -192,7 +193,7 @@ func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, p
 			d.Action = DeleteManifest
 			addDependents(&d, repo, survivors, goneReferrers[digest])
 		default:
-			d.Reason += "; the digest stays: " + keptNote(byDigest[digest], d.Tags)
+			d.Reason += "; the digest stays: " + keptNote(byDigest[digest], d.Tags, pinnedBy(repo, pins, digest))
 		}
 		out = append(out, d)
 	}
@@ -227,11 +228,11 @@ func orphanDecisions(repo Repository, survivors map[string]bool, orphans []Tag) 
 	return out
 }
 
-// survivorsOf returns every digest that a tag not deleted, a pinned
-// (deployed) digest or a staying referrer tag references.
+// survivorsOf returns every digest that a tag not deleted or a staying
+// referrer tag references, and what a pinned (deployed) digest keeps
+// (Pinned: its children, subject and referrers, however far).
 func survivorsOf(repo Repository, tags, referrers []Tag, deleted map[string]int, pinned []string, staying map[string]bool) map[string]bool {
-	roots := slices.Clone(pinned)
-	var referrerRoots []string
+	var roots, referrerRoots []string
 	for _, t := range tags {
 		if _, gone := deleted[t.Name]; !gone {
 			roots = append(roots, t.Digest)
@@ -242,7 +243,7 @@ func survivorsOf(repo Repository, tags, referrers []Tag, deleted map[string]int,
 			referrerRoots = append(referrerRoots, r.Digest)
 		}
 	}
-	return repo.Keep(roots, referrerRoots)
+	return repo.Keep(roots, referrerRoots, pinned...)
 }
 
 // owners maps every digest that goes to the manifest deletion that takes it
@@ -318,7 +319,10 @@ func subjectOf(tag string) string {
 	return strings.Replace(name, "-", ":", 1)
 }
 
-func keptNote(all, removed []string) string {
+// keptNote says why a digest whose tags are removed stays: the tags left
+// on it, or the deployed images that reach it, or else something kept that
+// lists or names it.
+func keptNote(all, removed, deployedBy []string) string {
 	var keep []string
 	for _, n := range all {
 		if !slices.Contains(removed, n) {
@@ -326,10 +330,26 @@ func keptNote(all, removed []string) string {
 		}
 	}
 	slices.Sort(keep)
-	if len(keep) == 0 {
-		return "a kept index or referrer uses it"
+	switch {
+	case len(keep) > 0:
+		return "kept tag(s) " + strings.Join(keep, ", ") + " point at it"
+	case len(deployedBy) > 0:
+		return "deployed image(s) " + strings.Join(deployedBy, ", ") + " use it"
 	}
-	return "kept tag(s) " + strings.Join(keep, ", ") + " point at it"
+	return "a kept index or referrer uses it"
+}
+
+// pinnedBy returns the references, sorted, of the deployed images whose
+// pinned digest reaches digest (Pinned).
+func pinnedBy(repo Repository, pins map[string][]string, digest string) []string {
+	var refs []string
+	for _, pinned := range sortedKeys(pins) {
+		if repo.Pinned(pinned)[digest] {
+			refs = appendNew(refs, pins[pinned]...)
+		}
+	}
+	slices.Sort(refs)
+	return refs
 }
 
 func sortedKeys[V any](m map[string]V) []string {

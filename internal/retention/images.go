@@ -200,13 +200,14 @@ func isImageID(s string) bool {
 }
 
 // deployedTags returns the tags that deployed images keep, each with the
-// references that keep it, and the deployed digests of repo. A tag
-// reference keeps its tag. A digest reference keeps every tag on the digest
-// and on every tagged index that lists it, however deep: a pod's imageID
-// often names the platform manifest its node pulled from an index.
-func deployedTags(repo Repository, tags []Tag, images []Image) (map[string][]string, []string) {
-	deployed := map[string][]string{}
-	var pinned []string
+// references that keep it, and the digests of repo the images pin, each
+// with the references that pin it. A tag reference keeps its tag. A digest
+// reference keeps every tag on the digest and on every tagged index that
+// lists it, however deep: a pod's imageID often names the platform manifest
+// its node pulled from an index. What a pinned digest reaches stays
+// (Pinned), tagged or not.
+func deployedTags(repo Repository, tags []Tag, images []Image) (deployed, pins map[string][]string) {
+	deployed, pins = map[string][]string{}, map[string][]string{}
 	var users map[string][]string
 	for _, image := range images {
 		if image.Repository != repo.Name {
@@ -215,13 +216,13 @@ func deployedTags(repo Repository, tags []Tag, images []Image) (map[string][]str
 		if image.Tag != "" {
 			deployed[image.Tag] = appendNew(deployed[image.Tag], image.Reference)
 			if digest, ok := referrerDigest(repo, image.Tag); ok {
-				pinned = append(pinned, digest) // a referrer tag follows no rule: its digest is kept
+				pins[digest] = appendNew(pins[digest], image.Reference) // a referrer tag follows no rule: its digest is kept
 			}
 		}
 		if image.Digest == "" {
 			continue
 		}
-		pinned = append(pinned, image.Digest)
+		pins[image.Digest] = appendNew(pins[image.Digest], image.Reference)
 		if users == nil {
 			users = tagsUsing(repo, tags)
 		}
@@ -229,7 +230,7 @@ func deployedTags(repo Repository, tags []Tag, images []Image) (map[string][]str
 			deployed[name] = appendNew(deployed[name], image.Reference)
 		}
 	}
-	return deployed, pinned
+	return deployed, pins
 }
 
 // referrerDigest returns the digest of a referrer tag of repo.
