@@ -1,11 +1,14 @@
 package registry
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -198,7 +201,10 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 	}
 	o.skipped = append(o.skipped, notesText(notes)...)
 	j := c.journalFor(b.Repository)
-	defer func() { o.restored, o.lost = append(o.restored, j.restored...), append(o.lost, j.lost...) }()
+	defer func() {
+		o.restored, o.lost = append(o.restored, j.restored...), append(o.lost, j.lost...)
+		o.deleted = j.countDeleted(works) // what is gone now: neither restored nor gone before
+	}()
 	for {
 		pending := slices.DeleteFunc(slices.Clone(works), (*work).done)
 		if len(pending) == 0 {
@@ -219,13 +225,17 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 			return o, err
 		}
 		o.skipped = append(o.skipped, notesText(notes)...)
-		if err := c.runChunk(ctx, v, j, slices.DeleteFunc(chunk, (*work).done), kept, &o); err != nil {
-			return o, err
-		}
+		runErr := c.runChunk(ctx, v, j, slices.DeleteFunc(chunk, (*work).done), kept, &o)
 		// The registry may have changed in the registry API's window:
-		// restore what went missing, and bring the view up to date.
-		if err := c.verify(ctx, v, works, j); err != nil {
-			return o, err
+		// restore what went missing, and bring the view up to date. Also
+		// when the chunk failed (a DELETE refused, the apply interrupted):
+		// what its other DELETEs took along is put back before returning.
+		verifyCtx := ctx
+		if runErr != nil {
+			verifyCtx = context.WithoutCancel(ctx)
+		}
+		if err := c.verify(verifyCtx, v, works, j); err != nil || runErr != nil {
+			return o, cmp.Or(runErr, err)
 		}
 	}
 }
@@ -307,22 +317,35 @@ func contradicted(notes []note) []note {
 // by side, each item's own steps in order (a subject before its children
 // and referrers).
 func (c *Client) runChunk(ctx context.Context, v *view, j *journal, chunk []*work, kept map[string]bool, o *outcome) error {
+	j.startChunk()
 	var mu sync.Mutex
-	count := func(deleted, untagged int) {
-		mu.Lock()
-		o.deleted += deleted
-		o.untagged += untagged
-		mu.Unlock()
-	}
-	g, gctx := errgroup.WithContext(ctx)
+	// A failed item stops the chunk from starting more, but never cancels
+	// the DELETEs in flight: a cancelled request may still be carried out
+	// by the registry after verification has looked.
+	var g errgroup.Group
+	var failed atomic.Bool
+	gctx := context.WithoutCancel(ctx)
 	g.SetLimit(c.concurrency)
 	for _, w := range chunk {
-		g.Go(func() error {
-			if w.tag != "" {
-				removed, err := c.removeTag(gctx, v, w)
-				if removed {
-					count(0, 1)
+		g.Go(func() (err error) {
+			defer func() {
+				if err != nil {
+					failed.Store(true)
 				}
+			}()
+			if failed.Load() || ctx.Err() != nil {
+				return cmp.Or(ctx.Err(), errChunkStopped)
+			}
+			if w.tag != "" {
+				removed, skip, err := c.removeTag(gctx, v, w)
+				mu.Lock()
+				if removed {
+					o.untagged++
+				}
+				if skip != "" {
+					o.skipped = append(o.skipped, skip)
+				}
+				mu.Unlock()
 				return err
 			}
 			for len(w.steps) > 0 {
@@ -330,9 +353,6 @@ func (c *Client) runChunk(ctx context.Context, v *view, j *journal, chunk []*wor
 				if !w.started || !kept[digest] { // a dependent that something kept uses again stays
 					if err := c.deleteJournaled(gctx, v.snap.Repository, j, digest); err != nil {
 						return err
-					}
-					if !w.started {
-						count(1, 0)
 					}
 				}
 				w.started = true
@@ -344,33 +364,56 @@ func (c *Client) runChunk(ctx context.Context, v *view, j *journal, chunk []*wor
 	return g.Wait()
 }
 
+// errChunkStopped: another item of the chunk failed first.
+var errChunkStopped = errors.New("stopped after another deletion failed")
+
 // deleteJournaled deletes a manifest whose body the journal holds; one it
-// could not read (gone already) is not sent.
+// could not read (gone already) is not sent. It counts as deleted for
+// verification from before the request (one that fails may still have
+// been carried out; putting back what exists is harmless), and for the
+// report once the registry confirmed it.
 func (c *Client) deleteJournaled(ctx context.Context, repo string, j *journal, digest string) error {
 	if !j.holds(digest) {
 		return nil
 	}
+	j.markDeleted(digest)
 	if err := c.DeleteManifest(ctx, repo, digest); err != nil {
 		return err
 	}
-	j.markDeleted(digest)
+	j.confirm(digest)
 	return nil
 }
 
 // removeTag removes a tag the view shows where the plan saw it (judge
 // skipped a moved one): on its digest, or for a tag planned dangling,
-// still resolving to nothing.
-func (c *Client) removeTag(ctx context.Context, v *view, w *work) (bool, error) {
-	_, present := v.snap.Tags[w.tag]
-	removed := false
-	if present || (w.tagDigest == "" && v.snap.Unresolved[w.tag]) {
-		if err := c.DeleteTag(ctx, v.snap.Repository, w.tag); err != nil {
-			return false, err
-		}
-		removed = true
-	}
+// still resolving to nothing. The registry removes a tag by name wherever
+// it points, so the tag is resolved once more right before: one moved
+// since the view stays, with a note.
+func (c *Client) removeTag(ctx context.Context, v *view, w *work) (removed bool, skip string, err error) {
 	w.tagDone = true
-	return removed, nil
+	_, present := v.snap.Tags[w.tag]
+	if !present && (w.tagDigest != "" || !v.snap.Unresolved[w.tag]) {
+		return false, "", nil
+	}
+	now, err := c.Resolve(ctx, v.snap.Repository, w.tag)
+	switch {
+	case IsNotFound(err):
+		now, err = Manifest{}, nil
+		if w.tagDigest != "" {
+			return false, "", nil // gone already
+		}
+	case err != nil:
+		return false, "", err
+	}
+	if now.Digest != w.tagDigest {
+		w.skipped = true
+		n := note{subject: "tag " + v.snap.Repository + ":" + w.tag, why: fmt.Sprintf("it moved from %s to %s since the plan", cmp.Or(w.tagDigest, "no manifest"), now.Digest)}
+		return false, n.String(), nil
+	}
+	if err := c.DeleteTag(ctx, v.snap.Repository, w.tag); err != nil {
+		return false, "", err
+	}
+	return true, "", nil
 }
 
 // judge checks every pending work against the view and skips those it

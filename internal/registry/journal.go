@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -40,13 +41,15 @@ type journal struct {
 	mu       sync.Mutex
 	entries  map[string]JournalEntry // digest -> body, read before its DELETE
 	deleted  map[string]bool         // digests this apply deleted and has not restored
+	chunk    []string                // those of them the current chunk deleted
+	done     map[string]bool         // deletions the registry confirmed
 	restored []string                // what verification put back, and why
 	lost     []string                // what it could not put back
 	file     string                  // where entries are appended; "" none
 }
 
 func (c *Client) journalFor(repo string) *journal {
-	j := &journal{entries: map[string]JournalEntry{}, deleted: map[string]bool{}}
+	j := &journal{entries: map[string]JournalEntry{}, deleted: map[string]bool{}, done: map[string]bool{}}
 	if dir := c.CacheDir(); dir != "" {
 		j.file = filepath.Join(dir, "journal", time.Now().UTC().Format("20060102T150405Z")+"-"+nonce()+".jsonl")
 	}
@@ -78,6 +81,42 @@ func (j *journal) markDeleted(digest string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.deleted[digest] = true
+	j.chunk = append(j.chunk, digest)
+}
+
+// confirm records that the registry answered digest's DELETE.
+func (j *journal) confirm(digest string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.done[digest] = true
+}
+
+// startChunk starts counting what the next chunk deletes.
+func (j *journal) startChunk() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.chunk = nil
+}
+
+// chunkDeleted lists what the current chunk deleted and is still deleted.
+func (j *journal) chunkDeleted() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.DeleteFunc(slices.Clone(j.chunk), func(d string) bool { return !j.deleted[d] })
+}
+
+// countDeleted counts the works' manifests that this apply deleted and
+// did not put back.
+func (j *journal) countDeleted(works []*work) int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	n := 0
+	for _, w := range works {
+		if w.tag == "" && j.deleted[w.manifest.Digest] && j.done[w.manifest.Digest] {
+			n++
+		}
+	}
+	return n
 }
 
 func (j *journal) wasDeleted(digest string) bool {

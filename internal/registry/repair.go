@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // verify compares what the registry serves after a chunk with what the
@@ -96,41 +98,88 @@ func (c *Client) resolveInto(ctx context.Context, s *Snapshot, tags []string) ([
 }
 
 // restoreNeeded puts back every manifest this apply deleted that what
-// stays needs: a staying tag's manifest, an index child, a subject.
-// Images go before indexes (a registry may check that an index's children
-// exist).
+// stays needs (a staying tag's manifest, an index child, a subject), with
+// the referrers it deleted along with them (a kept image keeps its
+// signatures), children before the indexes that list them (a registry
+// checks that an index's children exist).
 func (c *Client) restoreNeeded(ctx context.Context, v *view, works []*work, j *journal) error {
-	alive, err := c.keptAlive(ctx, v, removedBy(works, v.snap))
+	removed := removedBy(works, v.snap)
+	alive, err := c.keptAlive(ctx, v, removed)
 	if err != nil {
 		return err
 	}
-	var needed []string
+	needed := map[string]bool{}
 	for d := range alive {
 		if j.wasDeleted(d) {
-			needed = append(needed, d)
+			needed[d] = true
 		}
 	}
-	slices.SortFunc(needed, func(a, b string) int {
-		ea, _ := j.entry(a)
-		eb, _ := j.entry(b)
-		ia, ib := types.MediaType(ea.MediaType).IsIndex(), types.MediaType(eb.MediaType).IsIndex()
-		if ia != ib {
-			if ia {
-				return 1
+	if len(needed) == 0 {
+		return nil
+	}
+	links := j.links()
+	for added := true; added; { // the referrers of what comes back come back too
+		added = false
+		for d, l := range links {
+			if !needed[d] && l.subject != "" && needed[l.subject] {
+				needed[d], added = true, true
 			}
-			return -1
 		}
-		return strings.Compare(a, b)
-	})
-	for _, d := range needed {
-		users := v.usersOf(d, removedBy(works, v.snap), nil)
-		why := "used by " + strings.Join(users, ", ")
-		if len(users) == 0 {
-			why = "a tag that stays points at it"
+	}
+	users := func(d string) string {
+		if u := v.usersOf(d, removed, nil); len(u) > 0 {
+			return "used by " + strings.Join(u, ", ")
 		}
-		c.restore(ctx, v.snap, j, d, "", why)
+		if s := links[d].subject; s != "" && needed[s] {
+			return "a referrer of " + s + ", which comes back"
+		}
+		return "a tag that stays points at it"
+	}
+	for _, d := range childrenFirst(needed, links) {
+		if c.restore(ctx, v.snap, j, d, "", users(d)) {
+			c.restoreReferrerTags(ctx, v.snap, j, d, links[d].subject)
+		}
 	}
 	return nil
+}
+
+// childrenFirst orders digests so that each index comes after the
+// children of it that are in the set, then by digest.
+func childrenFirst(set map[string]bool, links map[string]links) []string {
+	var order []string
+	placed := map[string]bool{}
+	for len(order) < len(set) {
+		var ready []string
+		for d := range set {
+			if !placed[d] && !slices.ContainsFunc(links[d].children, func(ch string) bool { return set[ch] && !placed[ch] && ch != d }) {
+				ready = append(ready, d)
+			}
+		}
+		if len(ready) == 0 { // a cycle cannot be: digests name content; guard anyway
+			for d := range set {
+				if !placed[d] {
+					ready = append(ready, d)
+				}
+			}
+		}
+		slices.Sort(ready)
+		for _, d := range ready {
+			placed[d] = true
+		}
+		order = append(order, ready...)
+	}
+	return order
+}
+
+// restoreReferrerTags puts back the referrer tags ("sha256-<subject>.sig")
+// a restored referrer carried when it was deleted.
+func (c *Client) restoreReferrerTags(ctx context.Context, s *Snapshot, j *journal, digest, subject string) {
+	e, _ := j.entry(digest)
+	for _, tag := range e.Tags {
+		if sub, ok := retention.SubjectOf(tag); ok && (subject == "" || sub == subject) {
+			c.restore(ctx, s, j, digest, tag, "the referrer tag of a manifest that comes back")
+		}
+	}
 }
 
 // restoreTag puts back a kept tag that went while the chunk ran: onto the
@@ -156,11 +205,16 @@ func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag st
 }
 
 // repairDangling handles a tag that appeared during a chunk and resolves
-// to nothing: pushed onto a manifest as this apply deleted it. Each
-// manifest the apply deleted is put back in turn until the tag resolves;
-// the others are deleted again.
+// to nothing: pushed onto a manifest as the chunk deleted it. Each
+// manifest the chunk deleted is put back in turn until the tag resolves;
+// the others are deleted again. The tag is then known as dangling, and
+// not tried again.
 func (c *Client) repairDangling(ctx context.Context, s *Snapshot, j *journal, tag string) {
-	for _, d := range j.deletedDigests() {
+	if s.Unresolved == nil {
+		s.Unresolved = map[string]bool{}
+	}
+	s.Unresolved[tag] = true
+	for _, d := range j.chunkDeleted() {
 		e, _ := j.entry(d)
 		if err := c.putManifest(ctx, s.Repository, d, e); err != nil {
 			continue
@@ -168,11 +222,15 @@ func (c *Client) repairDangling(ctx context.Context, s *Snapshot, j *journal, ta
 		m, err := c.Resolve(ctx, s.Repository, tag)
 		if err == nil && m.Digest == d {
 			s.Tags[tag] = m
+			delete(s.Unresolved, tag)
 			j.unmarkDeleted(d)
 			j.note(&j.restored, fmt.Sprintf("%s in %q, with tag %s: the tag was pushed onto it as this apply deleted it", d, s.Repository, tag))
 			return
 		}
-		_ = c.DeleteManifest(ctx, s.Repository, d)
+		if err := c.DeleteManifest(ctx, s.Repository, d); err != nil {
+			j.unmarkDeleted(d)
+			j.note(&j.restored, fmt.Sprintf("%s in %q: put back while looking for the manifest of tag %s, and deleting it again failed (%v): it stays", d, s.Repository, tag, err))
+		}
 	}
 	j.note(&j.restored, fmt.Sprintf("tag %s:%s appeared during the apply and resolves to no manifest: left as it is", s.Repository, tag))
 }
@@ -196,7 +254,7 @@ func (c *Client) readIntoJournal(ctx context.Context, s *Snapshot, j *journal, d
 
 // restore puts a journaled manifest back by digest (and under tag, when
 // given), and notes it, or notes a loss when the registry refuses.
-func (c *Client) restore(ctx context.Context, s *Snapshot, j *journal, digest, tag, why string) {
+func (c *Client) restore(ctx context.Context, s *Snapshot, j *journal, digest, tag, why string) bool {
 	e, _ := j.entry(digest)
 	what := digest + " in " + s.Repository
 	if tag != "" {
@@ -208,13 +266,14 @@ func (c *Client) restore(ctx context.Context, s *Snapshot, j *journal, digest, t
 	}
 	if err := c.putManifest(ctx, s.Repository, ref, e); err != nil {
 		j.note(&j.lost, fmt.Sprintf("%s (%s): putting it back failed: %v", what, why, err))
-		return
+		return false
 	}
 	j.unmarkDeleted(digest)
 	if tag != "" {
 		s.Tags[tag] = Manifest{Digest: digest, MediaType: e.MediaType, Size: int64(len(e.Body))}
 	}
 	j.note(&j.restored, fmt.Sprintf("%s: %s", what, why))
+	return true
 }
 
 // putManifest PUTs a journaled body under reference (its digest or a tag).
@@ -243,11 +302,26 @@ func (j *journal) unmarkDeleted(digest string) {
 	delete(j.deleted, digest)
 }
 
-// deletedDigests lists what this apply deleted and has not put back.
-func (j *journal) deletedDigests() []string {
+// links maps each manifest this apply deleted (and has not put back) to
+// what its journaled body names.
+func (j *journal) links() map[string]links {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return slices.Sorted(maps.Keys(j.deleted))
+	out := map[string]links{}
+	for d := range j.deleted {
+		e := j.entries[d]
+		l, err := parseLinks(d, types.MediaType(e.MediaType), e.Body)
+		if err != nil {
+			continue
+		}
+		for _, tag := range e.Tags { // a fallback tag names the subject of a referrer whose body does not (cosign)
+			if sub, ok := retention.SubjectOf(tag); ok && l.subject == "" {
+				l.subject = sub
+			}
+		}
+		out[d] = l
+	}
+	return out
 }
 
 // tagsByDigest maps each digest to the tags on it, sorted.
