@@ -188,6 +188,9 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 	if err == nil {
 		err = c.readIndexTree(ctx, v.snap, b.untaggedRead)
 	}
+	if err == nil && b.Policy != nil {
+		err = c.readPinned(ctx, v.snap, b.Policy.Images) // what deployed images keep, as the plan saw it
+	}
 	if err != nil {
 		return o, err
 	}

@@ -91,3 +91,34 @@ func TestDecideRetentionKeepsWhatAPinnedUntaggedIndexLists(t *testing.T) {
 		mustExist(t, reg, repo, false, pr7, own.Digest)
 	})
 }
+
+// The apply reads what deployed images pin too: a plan made without the
+// deployed index (it was deployed after the plan) deletes its tagged
+// child, and the apply, evaluating the policy with the index pinned,
+// keeps that child.
+func TestApplyKeepsWhatAPinnedUntaggedIndexLists(t *testing.T) {
+	reg := testregistry.Start(t)
+	platforms := []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
+	index, children, err := reg.PushIndex("app", platforms, time.Time{}, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.PushImage("app", time.Time{}, "main"); err != nil { // main moved on
+		t.Fatal(err)
+	}
+	if err := reg.Tag("app", children[0], "pr-1-amd64"); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, Config{URL: reg.URL})
+	policy := retention.Policy{Delete: []retention.DeleteRule{{TagRegex: regexp.MustCompile("^pr-")}}, DeleteReferrers: true}
+	batch := batchOf("app", decideRepository(t, c, "app", policy).Decisions)
+	if len(batch.Manifests) != 1 || batch.Manifests[0].Digest != children[0].String() {
+		t.Fatalf("planned %+v; want the child deleted (nothing pinned yet)", batch.Manifests)
+	}
+	policy.Images = []retention.Image{{Reference: "reg.example.com/app@" + index.String(), Repository: "app", Digest: index.String()}}
+	batch.Policy, batch.Now = &policy, time.Now()
+	if _, err := c.ExecuteBatches(context.Background(), []Batch{batch}); err != nil {
+		t.Fatal(err)
+	}
+	mustExist(t, reg, "app", true, index, children[0], children[1])
+}
