@@ -152,7 +152,8 @@ func (p *RegistryProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 			"aliases": schema.ListAttribute{
 				MarkdownDescription: "Other `host[:port]` names deployments pull this registry's images by (a load balancer's or a DNS alias), " +
 					"for `keep { images }` and garbage collection's `images`: an image reference names this registry when its host is the `url`'s host " +
-					"or one of these. A name without a port means port 443, as container runtimes read it; `docker.io` makes host-less references " +
+					"or one of these, compared as Docker and containerd read references: a host without a port means the default port of the `url`'s scheme " +
+					"(443 for https, 80 for http), `localhost`, `127.0.0.1` and `[::1]` are one host, case does not matter; `docker.io` makes host-less references " +
 					"(`nginx:1.27`, Docker Hub's) this registry's, for a Docker Hub mirror.",
 				Optional:    true,
 				ElementType: types.StringType,

@@ -114,8 +114,9 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 			"triggers": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Arbitrary values that run garbage collection again when they change, " +
-					"like `terraform_data`'s `triggers_replace`: e.g. `{ deletions = sha256(jsonencode(registry_retention_policy.apps.deletions)) }`, " +
-					"which changes with every apply in which the policy deletes something (a policy's `id`, its repository patterns, does not).",
+					"like `terraform_data`'s `triggers_replace`: e.g. `{ deleted = registry_retention_policy.apps.summary.deletions_id }`, " +
+					"which changes exactly when an apply of the policy deletes something, and not on later plans (a hash of `deletions` changes " +
+					"after every refresh, which empties it).",
 				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 			},
 			"repositories_scanned": computedInt("Repositories whose manifests were marked."),
