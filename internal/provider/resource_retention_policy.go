@@ -548,6 +548,9 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 	for _, s := range report.Skipped {
 		diags.AddWarning("Skipped a planned deletion", s)
 	}
+	for _, s := range report.Warnings {
+		diags.AddWarning("Journal not stored", s)
+	}
 	for _, s := range report.Restored {
 		diags.AddWarning("Put back during the apply", "The registry changed while the apply deleted (no client can prevent that: "+
 			"the registry API has no conditional delete), and the apply put back what the policy keeps, from its journal: "+s)

@@ -58,6 +58,7 @@ type Report struct {
 	Untagged  int      // tags removed from digests that stay
 	Restored  []string // what verification put back, and why
 	Lost      []string // what verification found missing and could not put back
+	Warnings  []string // where the journal could not be stored
 	Finished  []string // repositories whose batch is complete
 	Remaining []string // repositories with planned items not performed
 }
@@ -95,6 +96,7 @@ func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, e
 	for i, o := range outcomes {
 		r.Skipped = append(r.Skipped, o.skipped...)
 		r.Restored = append(r.Restored, o.restored...)
+		r.Warnings = append(r.Warnings, o.warnings...)
 		r.Lost = append(r.Lost, o.lost...)
 		r.Deleted += o.deleted
 		r.Untagged += o.untagged
@@ -111,6 +113,7 @@ func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, e
 // outcome is what one repository's batch did.
 type outcome struct {
 	skipped, restored, lost []string
+	warnings                []string
 	deleted, untagged       int
 	finished                bool
 }
@@ -205,7 +208,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 	o.skipped = append(o.skipped, notesText(notes)...)
 	j := c.journalFor(b.Repository)
 	defer func() {
-		o.restored, o.lost = append(o.restored, j.restored...), append(o.lost, j.lost...)
+		o.restored, o.lost, o.warnings = append(o.restored, j.restored...), append(o.lost, j.lost...), j.warnings
 		o.deleted = j.countDeleted(works) // what is gone now: neither restored nor gone before
 	}()
 	for {

@@ -1,17 +1,24 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // The journal holds the body of every manifest an apply deletes, read
@@ -20,10 +27,37 @@ import (
 // names, so a PUT of the same bytes restores it exactly, under the same
 // digest; the apply's verification (repair.go) restores from it.
 //
-// An apply's journal is also appended, chunk by chunk and before the
-// chunk's DELETEs, to a file of its own in cache_dir/journal (JSON lines),
-// so that what an apply deleted can be found and put back after it ended.
-// Where cache_dir is empty, the journal lives only as long as the apply.
+// So that what an apply deleted can be found and put back after it ended,
+// from another machine too (CI plans on one runner and applies on
+// another), each chunk's entries are stored before its DELETEs:
+//
+//   - in the registry itself, as an OCI artifact in JournalRepository (one
+//     manifest per chunk, its one layer the entries as JSON lines, tagged
+//     j-<time>-<apply>-<chunk>, annotated with the repository). The registry
+//     is the one place every run of the configuration can read, and its
+//     garbage collection keeps what is tagged. No policy ever matches the
+//     provider's own repositories (retention.MatchRepositories);
+//   - in cache_dir/journal, a file per apply (JSON lines), when cache_dir
+//     is set.
+//
+// Both are best effort: where the credentials cannot push, the apply still
+// repairs from memory, and says the journal was not stored.
+
+// JournalRepository holds the journals of applies, in the registry.
+const JournalRepository = retention.ProviderNamespace + "journal"
+
+const (
+	journalArtifactType = "application/vnd.distreg.terraform-provider-registry.journal.v1"
+	journalLayerType    = types.MediaType("application/vnd.distreg.terraform-provider-registry.journal.entries.v1+jsonl")
+	journalRepoKey      = "io.github.distreg.terraform-provider-registry.repository"
+)
+
+// journalConfig is the journal artifacts' config: a blob of their own, not
+// the empty descriptor's "{}", which users' artifacts share (a blob the
+// journal shared would survive garbage collection that the plan's space
+// estimate counts as freed).
+var journalConfig = static.NewLayer([]byte(`{"terraform-provider-registry":"journal","format":1}`),
+	types.MediaType("application/vnd.distreg.terraform-provider-registry.journal.config.v1+json"))
 
 // JournalEntry is one deleted manifest, as it was before the DELETE.
 type JournalEntry struct {
@@ -45,13 +79,18 @@ type journal struct {
 	done     map[string]bool         // deletions the registry confirmed
 	restored []string                // what verification put back, and why
 	lost     []string                // what it could not put back
+	warnings []string                // where the journal could not be stored
 	file     string                  // where entries are appended; "" none
+	noStore  bool                    // storing in the registry failed: not tried again
+	id       string                  // names this apply's journal
+	chunks   int                     // chunks stored in the registry so far
 }
 
 func (c *Client) journalFor(repo string) *journal {
-	j := &journal{entries: map[string]JournalEntry{}, deleted: map[string]bool{}, done: map[string]bool{}}
+	j := &journal{entries: map[string]JournalEntry{}, deleted: map[string]bool{}, done: map[string]bool{},
+		id: time.Now().UTC().Format("20060102T150405Z") + "-" + nonce()}
 	if dir := c.CacheDir(); dir != "" {
-		j.file = filepath.Join(dir, "journal", time.Now().UTC().Format("20060102T150405Z")+"-"+nonce()+".jsonl")
+		j.file = filepath.Join(dir, "journal", j.id+".jsonl")
 	}
 	return j
 }
@@ -125,16 +164,99 @@ func (j *journal) wasDeleted(digest string) bool {
 	return j.deleted[digest]
 }
 
-// add records entries, appending them to the journal's file first: the
-// caller deletes nothing of them before add returns. Writing the file is
-// best effort (the entries stay in memory for this apply's repairs).
-func (j *journal) add(entries []JournalEntry) {
+// add records entries in memory and stores them (see above): the caller
+// deletes nothing of them before add returns.
+func (c *Client) addToJournal(ctx context.Context, repo string, j *journal, entries []JournalEntry) {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	for _, e := range entries {
 		j.entries[e.Digest] = e
 	}
-	if j.file == "" || len(entries) == 0 {
+	j.mu.Unlock()
+	if len(entries) == 0 {
+		return
+	}
+	lines := journalLines(entries)
+	j.appendFile(lines)
+	if err := c.storeJournal(ctx, repo, j, lines); err != nil {
+		j.note(&j.warnings, fmt.Sprintf("the journal of the deletions in %s could not be stored in the registry (%s): %v; "+
+			"this apply still puts back what the registry API's window takes, but what it deleted can be restored later only from cache_dir/journal",
+			repo, JournalRepository, err))
+	}
+}
+
+// journalLines is entries as JSON lines.
+func journalLines(entries []JournalEntry) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for _, e := range entries {
+		_ = enc.Encode(e)
+	}
+	return b.Bytes()
+}
+
+// storeJournal pushes one chunk's entries to JournalRepository as an
+// artifact: an empty config, one layer of JSON lines, a tag per chunk.
+func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, lines []byte) error {
+	if j.storeFailed() {
+		return nil // failed before in this apply: do not pay for it again
+	}
+	r, err := c.repository(JournalRepository)
+	if err != nil {
+		return err
+	}
+	layer := static.NewLayer(lines, journalLayerType)
+	for _, blob := range []v1.Layer{journalConfig, layer} {
+		if err := c.pusher.Upload(ctx, r, blob); err != nil {
+			return j.failed(c.translate("storing the journal", JournalRepository, needPush, err))
+		}
+	}
+	config, err := partial.Descriptor(journalConfig)
+	if err != nil {
+		return err
+	}
+	entries, err := partial.Descriptor(layer)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	j.chunks++
+	tag := fmt.Sprintf("j-%s-%03d", j.id, j.chunks)
+	j.mu.Unlock()
+	body, err := json.Marshal(v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		ArtifactType:  journalArtifactType,
+		Config:        *config,
+		Layers:        []v1.Descriptor{*entries},
+		Annotations:   map[string]string{journalRepoKey: repo, "org.opencontainers.image.created": time.Now().UTC().Format(time.RFC3339)},
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.pusher.Put(ctx, r.Tag(tag), rawManifest{body: body, mediaType: types.OCIManifestSchema1}); err != nil {
+		return j.failed(c.translate("storing the journal", JournalRepository, needPush, err))
+	}
+	return nil
+}
+
+// storeFailed reports whether storing failed before in this apply, so that
+// a registry refusing pushes costs one try.
+func (j *journal) storeFailed() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.noStore
+}
+
+func (j *journal) failed(err error) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.noStore = true
+	return err
+}
+
+// appendFile appends lines to the journal's file in cache_dir.
+func (j *journal) appendFile(lines []byte) {
+	if j.file == "" {
 		return
 	}
 	if os.MkdirAll(filepath.Dir(j.file), 0o700) != nil {
@@ -144,12 +266,7 @@ func (j *journal) add(entries []JournalEntry) {
 	if err != nil {
 		return
 	}
-	enc := json.NewEncoder(f)
-	for _, e := range entries {
-		if enc.Encode(e) != nil {
-			break
-		}
-	}
+	_, _ = f.Write(lines)
 	_ = f.Sync()
 	_ = f.Close()
 }
@@ -195,7 +312,7 @@ func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work,
 			entries = append(entries, *e)
 		}
 	}
-	j.add(entries)
+	c.addToJournal(ctx, v.snap.Repository, j, entries)
 	return nil
 }
 

@@ -2,11 +2,18 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
@@ -37,4 +44,94 @@ func TestCheckRestorableAsksForPush(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "push") {
 		t.Fatalf("err = %v, want one naming push", err)
 	}
+}
+
+// Before its DELETEs, an apply stores what it deletes in the registry
+// itself (JournalRepository), where a run on another machine can read it:
+// the stored bodies are the deleted manifests, byte for byte, and putting
+// one back restores the image under its digest. No policy matches the
+// journal's repository.
+func TestApplyStoresItsJournalInTheRegistry(t *testing.T) {
+	reg := testregistry.Start(t)
+	gone, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.PushImage("app", time.Time{}, "stable"); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, Config{URL: reg.URL})
+	batch := planPolicy(t, c, "app", "^pr-")
+	report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+	if err != nil || report.Deleted != 1 || len(report.Warnings) > 0 {
+		t.Fatalf("report %+v, err %v", report, err)
+	}
+	tags, err := reg.Tags(JournalRepository)
+	if err != nil || len(tags) != 1 || !strings.HasPrefix(tags[0], "j-") {
+		t.Fatalf("journal tags %v (%v); want one j-... tag", tags, err)
+	}
+	ref, err := name.ParseReference(reg.Host+"/"+JournalRepository+":"+tags[0], name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref, reg.RemoteOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("layers %d (%v)", len(layers), err)
+	}
+	rc, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var e JournalEntry
+	if err := json.NewDecoder(rc).Decode(&e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Digest != gone.Digest.String() || e.Repository != "app" || !slices.Equal(e.Tags, []string{"pr-1"}) {
+		t.Fatalf("entry %+v; want pr-1's image", e)
+	}
+	mustExist(t, reg, "app", false, gone.Digest)
+	if err := c.putManifest(context.Background(), "app", e.Digest, e); err != nil {
+		t.Fatal(err)
+	}
+	mustExist(t, reg, "app", true, gone.Digest)
+	all, err := retention.CompileGlob("**")
+	if err != nil {
+		t.Fatal(err)
+	}
+	everything, err := c.DecideRetention(context.Background(), []*regexp.Regexp{all}, retention.Policy{Delete: []retention.DeleteRule{{}}}, time.Now())
+	if err != nil || !slices.Contains(everything.Repositories, "app") || slices.Contains(everything.Repositories, JournalRepository) {
+		t.Errorf("a policy over ** matches %v (%v); want app and not %s", everything.Repositories, err, JournalRepository)
+	}
+}
+
+// Where the credentials cannot push the journal, the apply still deletes
+// and repairs from memory, and says the journal was not stored.
+func TestApplyWarnsWhenItsJournalCannotBeStored(t *testing.T) {
+	reg := testregistry.Start(t)
+	gone, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	c := newClient(t, Config{URL: proxy.URL, RetryMaxAttempts: 1})
+	batch := planPolicy(t, c, "app", "^pr-")
+	proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && strings.Contains(r.URL.Path, "/"+JournalRepository+"/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"errors":[{"code":"DENIED","message":"denied"}]}`))
+			return true
+		}
+		return false
+	})
+	report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+	if err != nil || report.Deleted != 1 || len(report.Warnings) != 1 || !strings.Contains(report.Warnings[0], "could not be stored in the registry") {
+		t.Fatalf("report %+v, err %v; want the deletion and one warning", report, err)
+	}
+	mustExist(t, reg, "app", false, gone.Digest)
 }

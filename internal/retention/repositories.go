@@ -36,11 +36,18 @@ func CompileGlob(pattern string) (*regexp.Regexp, error) {
 	return regexp.Compile(re.String())
 }
 
+// ProviderNamespace holds the provider's own repositories in a registry
+// (the journal of its deletions, the GC probe): no policy matches them.
+const ProviderNamespace = "terraform-provider-registry/"
+
 // MatchRepositories returns the catalog entries that match any pattern,
-// sorted and without repeats.
+// sorted and without repeats, never the provider's own (ProviderNamespace).
 func MatchRepositories(patterns []*regexp.Regexp, catalog []string) []string {
 	var out []string
 	for _, name := range catalog {
+		if strings.HasPrefix(name, ProviderNamespace) {
+			continue
+		}
 		if slices.ContainsFunc(patterns, func(p *regexp.Regexp) bool { return p.MatchString(name) }) {
 			out = append(out, name)
 		}
