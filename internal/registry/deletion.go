@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // ManifestDeletion is everything that deleting one manifest by digest
@@ -163,9 +165,21 @@ func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) e
 	// The view reads only tagged indexes: the children of those the
 	// removed tags left untagged are read too, or they would stay.
 	candidates := slices.DeleteFunc(slices.Collect(maps.Values(planned.Tags)), func(d string) bool { return d == "" })
+	// The referrer tags ("sha256-<subject>.sig") of what goes follow it.
+	listed, err := c.Tags(ctx, planned.Repository)
+	if err != nil {
+		return err
+	}
+	var referrerTags []string
+	for _, tag := range listed {
+		if subject, ok := retention.SubjectOf(tag); ok && slices.Contains(planned.Untagged, subject) {
+			referrerTags = append(referrerTags, tag)
+		}
+	}
 	o, err := c.executeBatch(ctx, Batch{
-		Repository:   planned.Repository,
-		Manifests:    []ManifestDeletion{{Repository: planned.Repository, Digest: planned.Untagged[0], Children: planned.Untagged[1:]}},
+		Repository: planned.Repository,
+		Manifests: []ManifestDeletion{{Repository: planned.Repository, Digest: planned.Untagged[0], Children: planned.Untagged[1:],
+			Tags: referrerTags}},
 		untaggedRead: candidates,
 	}, nil)
 	return lostError(o, err)

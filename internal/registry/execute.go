@@ -483,7 +483,13 @@ func (w *work) takes(tag, digest string) bool {
 	if w.tag != "" {
 		return digest == w.tagDigest
 	}
-	return digest == w.manifest.Digest || (retention.IsReferrerTag(tag) && slices.Contains(w.manifest.Referrers, digest))
+	if digest == w.manifest.Digest {
+		return true
+	}
+	// A referrer tag goes with the referrer it points at, when the work
+	// deletes that referrer (as a referrer, or among the manifests a tag
+	// deletion left untagged).
+	return retention.IsReferrerTag(tag) && (slices.Contains(w.manifest.Referrers, digest) || slices.Contains(w.manifest.Children, digest))
 }
 
 // keptAlive returns what the tags that stay keep alive, reading the bodies

@@ -108,9 +108,13 @@ func (c *Client) restoreNeeded(ctx context.Context, v *view, works []*work, j *j
 	if err != nil {
 		return err
 	}
+	var accepted []string // parents an explicit deletion accepted to break
+	for _, w := range works {
+		accepted = append(accepted, w.manifest.BreakParents...)
+	}
 	needed := map[string]bool{}
 	for d := range alive {
-		if j.wasDeleted(d) {
+		if j.wasDeleted(d) && (len(accepted) == 0 || v.needs(d, removed, accepted)) {
 			needed[d] = true
 		}
 	}
@@ -141,6 +145,17 @@ func (c *Client) restoreNeeded(ctx context.Context, v *view, works []*work, j *j
 		}
 	}
 	return nil
+}
+
+// needs tells whether a staying tag points at digest, or uses it other than
+// through the accepted parents.
+func (v *view) needs(digest string, removed map[string]bool, accepted []string) bool {
+	for tag, m := range v.snap.Tags {
+		if !removed[tag] && m.Digest == digest {
+			return true
+		}
+	}
+	return len(v.usersOf(digest, removed, accepted)) > 0
 }
 
 // childrenFirst orders digests so that each index comes after the
