@@ -549,7 +549,7 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 		diags.AddWarning("Skipped a planned deletion", s)
 	}
 	for _, s := range report.Warnings {
-		diags.AddWarning("Journal not stored", s)
+		diags.AddWarning("Noticed during the apply", s)
 	}
 	for _, s := range report.Restored {
 		diags.AddWarning("Put back during the apply", "The registry changed while the apply deleted (no client can prevent that: "+

@@ -108,6 +108,9 @@ func (c *Client) ExecuteManifestDeletion(ctx context.Context, planned ManifestDe
 	o, err := c.executeBatch(ctx, Batch{Repository: planned.Repository, Manifests: []ManifestDeletion{planned}}, func(bad []note) error {
 		return changed("nothing deleted: %s", bad[0].why)
 	})
+	if err == nil && o.deleted == 0 && len(o.skipped) > 0 { // contradicted at the check right before the DELETE
+		return changed("nothing deleted: %s", strings.Join(o.skipped, "; "))
+	}
 	return lostError(o, err)
 }
 
@@ -176,12 +179,14 @@ func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) e
 			referrerTags = append(referrerTags, tag)
 		}
 	}
-	o, err := c.executeBatch(ctx, Batch{
-		Repository: planned.Repository,
-		Manifests: []ManifestDeletion{{Repository: planned.Repository, Digest: planned.Untagged[0], Children: planned.Untagged[1:],
-			Tags: referrerTags}},
-		untaggedRead: candidates,
-	}, nil)
+	// One item per manifest, one at a time in planned order (a subject
+	// before its referrers): one tagged again since the plan stays, and
+	// what it keeps alive, the others go.
+	b := Batch{Repository: planned.Repository, untaggedRead: candidates, inOrder: true}
+	for _, d := range planned.Untagged {
+		b.Manifests = append(b.Manifests, ManifestDeletion{Repository: planned.Repository, Digest: d, Tags: referrerTags})
+	}
+	o, err := c.executeBatch(ctx, b, nil)
 	return lostError(o, err)
 }
 

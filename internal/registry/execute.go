@@ -58,7 +58,7 @@ type Report struct {
 	Untagged  int      // tags removed from digests that stay
 	Restored  []string // what verification put back, and why
 	Lost      []string // what verification found missing and could not put back
-	Warnings  []string // where the journal could not be stored
+	Warnings  []string // what the apply noticed and left: the journal not stored, a tag another client removed
 	Finished  []string // repositories whose batch is complete
 	Remaining []string // repositories with planned items not performed
 }
@@ -217,7 +217,11 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 			o.finished = true
 			return o, nil
 		}
-		chunk := pending[:min(len(pending), chunkPerSlot*c.concurrency)]
+		size := chunkPerSlot * c.concurrency
+		if b.inOrder {
+			size = 1
+		}
+		chunk := pending[:min(len(pending), size)]
 		// Bodies first, then the last look before the DELETEs: the tag
 		// listing, whose new names are resolved and judged, so that a tag
 		// pushed onto a planned digest while the chunk was read keeps it.
@@ -227,6 +231,9 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		if err := c.lastCheck(ctx, v, works); err != nil {
 			return o, err
 		}
+		if v.snap.changed != v.evaluated { // the policy, evaluated again on what changed
+			v.allowed, v.evaluated = b.allowanceOf(v.snap), v.snap.changed
+		}
 		if kept, notes, err = c.judge(ctx, v, works); err != nil {
 			return o, err
 		}
@@ -234,14 +241,10 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		runErr := c.runChunk(ctx, v, j, slices.DeleteFunc(chunk, (*work).done), kept, &o)
 		// The registry may have changed in the registry API's window:
 		// restore what went missing, and bring the view up to date. Also
-		// when the chunk failed (a DELETE refused, the apply interrupted):
-		// what its other DELETEs took along is put back before returning.
-		verifyCtx := ctx
-		if runErr != nil {
-			verifyCtx = context.WithoutCancel(ctx)
-		}
-		if err := c.verify(verifyCtx, v, works, j); err != nil || runErr != nil {
-			return o, cmp.Or(runErr, err)
+		// when the chunk failed or the apply was interrupted: what its
+		// DELETEs took along is put back before returning.
+		if err := c.verify(context.WithoutCancel(ctx), v, works, j); err != nil || runErr != nil || ctx.Err() != nil {
+			return o, cmp.Or(runErr, ctx.Err(), err)
 		}
 	}
 }
@@ -383,10 +386,13 @@ func (c *Client) deleteJournaled(ctx context.Context, repo string, j *journal, d
 		return nil
 	}
 	j.markDeleted(digest)
-	if err := c.DeleteManifest(ctx, repo, digest); err != nil {
+	switch err := c.deleteManifest(ctx, repo, digest); {
+	case IsNotFound(err): // someone else was first: not this apply's deletion
+	case err != nil:
 		return err
+	default:
+		j.confirm(digest)
 	}
-	j.confirm(digest)
 	return nil
 }
 
@@ -585,6 +591,9 @@ func (v *view) usersOf(digest string, removed map[string]bool, accepted []string
 type view struct {
 	snap    *Snapshot
 	allowed *allowance // what the policy deletes at apply time; nil: no policy
+	// evaluated is snap.changed when the policy was last evaluated: it is
+	// evaluated again when the registry changed in ways the apply did not.
+	evaluated int
 }
 
 // readView reads the repository, with creation times when the policy

@@ -42,6 +42,7 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 		}
 	}
 	slices.Sort(missing)
+	s.changed += len(missing)
 	var toResolve []string
 	for _, tag := range listed {
 		_, known := s.Tags[tag]
@@ -85,6 +86,9 @@ func (c *Client) resolveInto(ctx context.Context, s *Snapshot, tags []string) ([
 			delete(s.Tags, tag)
 			dangling = append(dangling, tag)
 			continue
+		}
+		if s.Tags[tag].Digest != m.Digest {
+			s.changed++
 		}
 		s.Tags[tag] = m
 		if m.Subject != "" {
@@ -206,7 +210,7 @@ func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag st
 	if _, ok := j.entry(digest); !ok {
 		exists, err := c.Exists(ctx, s.Repository, digest)
 		if err != nil || !exists {
-			j.note(&j.restored, fmt.Sprintf("tag %s:%s went during the apply with %s, which this apply did not delete: left as it is", s.Repository, tag, digest))
+			j.note(&j.warnings, fmt.Sprintf("tag %s:%s went during the apply with %s, which this apply did not delete: left as it is", s.Repository, tag, digest))
 			return
 		}
 		if err := c.readIntoJournal(ctx, s, j, digest); err != nil {
@@ -244,10 +248,10 @@ func (c *Client) repairDangling(ctx context.Context, s *Snapshot, j *journal, ta
 		}
 		if err := c.DeleteManifest(ctx, s.Repository, d); err != nil {
 			j.unmarkDeleted(d)
-			j.note(&j.restored, fmt.Sprintf("%s in %q: put back while looking for the manifest of tag %s, and deleting it again failed (%v): it stays", d, s.Repository, tag, err))
+			j.note(&j.warnings, fmt.Sprintf("%s in %q: put back while looking for the manifest of tag %s, and deleting it again failed (%v): it stays", d, s.Repository, tag, err))
 		}
 	}
-	j.note(&j.restored, fmt.Sprintf("tag %s:%s appeared during the apply and resolves to no manifest: left as it is", s.Repository, tag))
+	j.note(&j.warnings, fmt.Sprintf("tag %s:%s appeared during the apply and resolves to no manifest: left as it is", s.Repository, tag))
 }
 
 // readIntoJournal reads a manifest the apply did not delete into the

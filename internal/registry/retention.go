@@ -205,6 +205,9 @@ type Batch struct {
 	// untaggedRead are untagged indexes whose children the apply's view
 	// reads too (a tag deletion's candidates).
 	untaggedRead []string
+	// inOrder runs the items one at a time, in order (a subject before its
+	// referrers when they are separate items).
+	inOrder bool
 }
 
 // allowance is what a policy evaluated at apply time deletes.

@@ -34,6 +34,7 @@ type Snapshot struct {
 	// manifest a DELETE removed while the tag was being pushed onto it).
 	Unresolved map[string]bool
 	read       map[string]bool // digests whose body was read
+	changed    int             // tags an apply found new, moved or gone since it was read
 }
 
 // listed reports whether the listing the snapshot was read from named tag.

@@ -1,0 +1,120 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
+)
+
+// R4: the apply is cancelled while its last DELETE is in flight. The DELETE
+// is carried out (it runs WithoutCancel), but verification runs with the
+// cancelled context: "stable", moved onto the digest in the window, is lost
+// and not even reported as lost.
+func TestApplyReviewCancelDuringLastDeleteSkipsVerify(t *testing.T) {
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		x, _ := reg.PushImage("app", time.Time{}, "pr-1")
+		stable, _ := reg.PushImage("app", time.Time{}, "stable")
+		proxy := newFaultProxy(t, reg.URL)
+		c := newClient(t, Config{URL: proxy.URL})
+		batch := planPolicy(t, c, "app", "^pr-")
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var once sync.Once
+		proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+			if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, x.Digest.String()) {
+				once.Do(func() {
+					if err := reg.Tag("app", x.Digest, "stable"); err != nil {
+						t.Error(err)
+					}
+					cancel()
+				})
+			}
+			return false
+		})
+		report, err := c.ExecuteBatches(ctx, []Batch{batch})
+		t.Logf("err=%v restored=%q lost=%q deleted=%d", err, report.Restored, report.Lost, report.Deleted)
+		if got := resolvesTo(t, reg, "app", "stable"); got != stable.Digest.String() {
+			t.Errorf("stable resolves to %s; want it back on %s", got, stable.Digest)
+		}
+	})
+}
+
+// R5: the policy is evaluated once per repository, on the first view; the
+// views refreshed before later chunks are not evaluated again. Keep the
+// newest 20 by name of 40: the plan deletes v00..v19. During the first
+// chunk (16 items) the 20 newest are deleted by someone else; before the
+// second chunk the policy keeps v16..v19, and the apply deletes them anyway.
+func TestApplyReviewPolicyNotReevaluatedBetweenChunks(t *testing.T) {
+	reg := testregistry.Start(t)
+	var imgs []testregistry.Image
+	for i := range 40 {
+		im, err := reg.PushImage("app", time.Time{}, fmt.Sprintf("v%02d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, im)
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	c := newClient(t, Config{URL: proxy.URL, MaxConcurrency: 1})
+	policy := retention.Policy{Keep: []retention.KeepRule{{TagRegex: regexp.MustCompile("^v"), Newest: 20, OrderBy: retention.Order("name")}}, Delete: []retention.DeleteRule{{}}}
+	batch := batchOf("app", decideRepository(t, c, "app", policy).Decisions)
+	batch.Policy, batch.Now = &policy, time.Now()
+	if len(batch.Manifests) != 20 {
+		t.Fatalf("planned %d", len(batch.Manifests))
+	}
+	var once sync.Once
+	proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodDelete {
+			once.Do(func() {
+				for _, im := range imgs[20:] {
+					if err := reg.DeleteManifest("app", im.Digest); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		return false
+	})
+	report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+	tags, _ := reg.Tags("app")
+	t.Logf("err=%v deleted=%d skipped=%d tags left=%v", err, report.Deleted, len(report.Skipped), tags)
+	if len(tags) == 0 {
+		t.Errorf("the repository is empty; the policy (keep newest 20) evaluated before chunk 2 keeps v16..v19")
+	}
+}
+
+// R6: Report.Restored (and Summary's "N restored", and the provider's
+// "Put back during the apply" warning) includes tags that were NOT put back.
+func TestApplyReviewRestoredCountsNonRestores(t *testing.T) {
+	reg := testregistry.Start(t)
+	x, _ := reg.PushImage("app", time.Time{}, "pr-1")
+	y, _ := reg.PushImage("app", time.Time{}, "other")
+	proxy := newFaultProxy(t, reg.URL)
+	c := newClient(t, Config{URL: proxy.URL})
+	batch := planPolicy(t, c, "app", "^pr-")
+	var once sync.Once
+	proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, x.Digest.String()) {
+			once.Do(func() {
+				if err := reg.DeleteManifest("app", y.Digest); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return false
+	})
+	report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+	t.Logf("err=%v summary=%q restored=%q", err, report.Summary(), report.Restored)
+	if len(report.Restored) > 0 {
+		t.Errorf("Restored lists %d item(s) though nothing was put back", len(report.Restored))
+	}
+}
+
