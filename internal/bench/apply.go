@@ -188,7 +188,7 @@ func runLatencyCase(ctx context.Context, dir string, c latencyCase) error {
 			if err != nil {
 				return err
 			}
-			defer stop()
+			defer func() { _ = stop() }()
 			urls[k] = proxy
 		}
 	}

@@ -114,7 +114,7 @@ func keptManifests(inv *inventory, r *repository, deleteUntagged bool, protected
 	for _, id := range slices.Sorted(maps.Values(r.tags)) {
 		keep(id)
 	}
-	for id := range pinned(inv, r, linked, referrers, protected) {
+	for id := range pinned(inv, linked, referrers, protected) {
 		keep(id)
 	}
 	for len(queue) > 0 {
@@ -130,11 +130,11 @@ func keptManifests(inv *inventory, r *repository, deleteUntagged bool, protected
 	return kept
 }
 
-// pinned returns the manifests of r that the protected digests (deployed
+// pinned returns the manifests of a repository that the protected digests (deployed
 // images) keep, by the rule the retention policy and explicit deletions
 // follow too (retention.Pinned): their index children, the subjects they
-// name and their referrers, however far. Only manifests r links count.
-func pinned(inv *inventory, r *repository, linked map[blobID]bool, referrers map[blobID][]blobID, protected []string) map[blobID]bool {
+// name and their referrers, however far. Only manifests it links count.
+func pinned(inv *inventory, linked map[blobID]bool, referrers map[blobID][]blobID, protected []string) map[blobID]bool {
 	var roots []blobID
 	for _, dg := range protected {
 		if id, ok := inv.blobs.lookup(digest.Digest(dg)); ok && linked[id] {

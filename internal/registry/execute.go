@@ -206,7 +206,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		return o, strict(bad)
 	}
 	o.skipped = append(o.skipped, notesText(notes)...)
-	j := c.journalFor(b.Repository)
+	j := c.newJournal()
 	defer func() {
 		o.restored, o.lost, o.warnings = append(o.restored, j.restored...), append(o.lost, j.lost...), j.warnings
 		o.deleted = j.countDeleted(works) // what is gone now: neither restored nor gone before
@@ -410,10 +410,10 @@ func (c *Client) removeTag(ctx context.Context, v *view, w *work) (removed bool,
 	now, err := c.Resolve(ctx, v.snap.Repository, w.tag)
 	switch {
 	case IsNotFound(err):
-		now, err = Manifest{}, nil
 		if w.tagDigest != "" {
 			return false, "", nil // gone already
 		}
+		now = Manifest{} // still dangling
 	case err != nil:
 		return false, "", err
 	}

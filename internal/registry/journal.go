@@ -86,7 +86,7 @@ type journal struct {
 	chunks   int                     // chunks stored in the registry so far
 }
 
-func (c *Client) journalFor(repo string) *journal {
+func (c *Client) newJournal() *journal {
 	j := &journal{entries: map[string]JournalEntry{}, deleted: map[string]bool{}, done: map[string]bool{},
 		id: time.Now().UTC().Format("20060102T150405Z") + "-" + nonce()}
 	if dir := c.CacheDir(); dir != "" {

@@ -117,4 +117,3 @@ func TestApplyReviewRestoredCountsNonRestores(t *testing.T) {
 		t.Errorf("Restored lists %d item(s) though nothing was put back", len(report.Restored))
 	}
 }
-

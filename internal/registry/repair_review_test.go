@@ -79,4 +79,3 @@ func TestApplyReviewTagDeletionUntaggedAllSkipped(t *testing.T) {
 		}
 	})
 }
-
