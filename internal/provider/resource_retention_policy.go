@@ -128,7 +128,8 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Keeps and deletes tags over many repositories by rules. `terraform plan` lists every pending deletion " +
-			"(`deletions`: repository, digest, tags, action, reason); `apply` performs exactly those, re-checking each tag first. " +
+			"(`deletions`: repository, digest, tags, action, reason); `apply` performs those that the policy, evaluated again against the registry, " +
+			"still deletes, journals each manifest before deleting it, and puts back what the registry API's window takes from what stays. " +
 			"New pushes that break the policy show up in the next plan as an in-place update. Destroying the policy deletes nothing.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
