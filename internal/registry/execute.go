@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/distreg/terraform-provider-registry/internal/retention"
@@ -187,7 +188,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		return o, ctx.Err()
 	}
 	works := worksOf(b)
-	v, err := c.readView(ctx, b.Repository, b.Policy != nil && b.Policy.NeedsCreated())
+	v, err := c.readView(ctx, b.Repository, b.Policy != nil && b.Policy.NeedsCreated(), plannedDigests(works))
 	if err == nil {
 		err = c.readIndexTree(ctx, v.snap, b.untaggedRead)
 	}
@@ -590,21 +591,56 @@ func (v *view) usersOf(digest string, removed map[string]bool, accepted []string
 // around each chunk.
 type view struct {
 	snap    *Snapshot
-	allowed *allowance // what the policy deletes at apply time; nil: no policy
+	bodies  map[string]*remote.Descriptor // planned digests as the view read them
+	allowed *allowance                    // what the policy deletes at apply time; nil: no policy
 	// evaluated is snap.changed when the policy was last evaluated: it is
 	// evaluated again when the registry changed in ways the apply did not.
 	evaluated int
 }
 
 // readView reads the repository, with creation times when the policy
-// evaluated at apply time needs them.
-func (c *Client) readView(ctx context.Context, repo string, withCreated bool) (*view, error) {
-	read := c.Snapshot
+// evaluated at apply time needs them. Without them, each tag is read with
+// a GET rather than a HEAD (the same round trip), and the bodies of the
+// planned digests are kept for the journal, which then needs no request
+// of its own for them.
+func (c *Client) readView(ctx context.Context, repo string, withCreated bool, planned map[string]bool) (*view, error) {
+	v := &view{bodies: map[string]*remote.Descriptor{}}
 	if withCreated {
-		read = c.SnapshotWithCreated
+		snap, err := c.SnapshotWithCreated(ctx, repo)
+		v.snap = snap
+		return v, err
 	}
-	snap, err := read(ctx, repo)
-	return &view{snap: snap}, err
+	var mu sync.Mutex
+	snap, err := c.snapshot(ctx, repo, func(ctx context.Context, repo, tag string) (Manifest, error) {
+		ref, err := c.reference(repo, tag)
+		if err != nil {
+			return Manifest{}, err
+		}
+		desc, err := c.puller.Get(ctx, ref)
+		if err != nil {
+			return Manifest{}, c.translate("resolving "+shortRef(ref), repo, needPull, err)
+		}
+		if planned[desc.Digest.String()] {
+			mu.Lock()
+			v.bodies[desc.Digest.String()] = desc
+			mu.Unlock()
+		}
+		return Manifest{Digest: desc.Digest.String(), MediaType: string(desc.MediaType), Size: desc.Size}, nil
+	})
+	v.snap = snap
+	return v, err
+}
+
+// plannedDigests are the digests the works delete first (not their
+// dependents, which no tag names).
+func plannedDigests(works []*work) map[string]bool {
+	planned := map[string]bool{}
+	for _, w := range works {
+		if w.tag == "" {
+			planned[w.manifest.Digest] = true
+		}
+	}
+	return planned
 }
 
 // movedTags returns the planned tags of a manifest deletion that now point

@@ -406,21 +406,19 @@ func twoImagesBehindProxy(t *testing.T) (*testregistry.Registry, *faultProxy, [2
 	return reg, newFaultProxy(t, reg.URL), images
 }
 
-// rollBackOnFirstRead: when the apply first reads app:pr-1's or app:pr-2's
-// body by digest (its journal, right before the chunk's last check and
-// its DELETEs), the other image gets the tag "rollback", as a rollback
-// pushed in the middle of an apply. It returns where rollback went, once
-// it did.
+// rollBackOnFirstRead: when the apply first stores its journal (right
+// before the chunk's last check and its DELETEs), one of app:pr-1's and
+// app:pr-2's images gets the tag "rollback", as a rollback pushed in the
+// middle of an apply. It returns where rollback went, once it did.
 func rollBackOnFirstRead(t *testing.T, reg *testregistry.Registry, proxy *faultProxy, images [2]v1.Hash) *v1.Hash {
 	t.Helper()
-	other := map[string]v1.Hash{images[0].String(): images[1], images[1].String(): images[0]}
 	var once sync.Once
 	var rolledBack v1.Hash
 	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
-		if target, planned := other[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]; r.Method == http.MethodGet && planned {
+		if strings.Contains(r.URL.Path, "/"+JournalRepository+"/") {
 			once.Do(func() {
-				rolledBack = target
-				if err := reg.Tag("app", target, "rollback"); err != nil {
+				rolledBack = images[1]
+				if err := reg.Tag("app", images[1], "rollback"); err != nil {
 					t.Error(err)
 				}
 			})

@@ -294,7 +294,11 @@ func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work,
 		if e, ok := j.entry(digest); ok {
 			return &e, nil
 		}
-		desc, err := c.puller.Get(ctx, r.Digest(digest))
+		desc, read := v.bodies[digest] // only read here: written by the view, emptied below
+		var err error
+		if !read {
+			desc, err = c.puller.Get(ctx, r.Digest(digest))
+		}
 		if err = c.translate("reading manifest "+digest+" before deleting it", v.snap.Repository, needPull, err); IsNotFound(err) {
 			return nil, nil
 		} else if err != nil {
@@ -305,6 +309,9 @@ func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work,
 	})
 	if err != nil {
 		return err
+	}
+	for _, d := range digests {
+		delete(v.bodies, d) // the journal holds them from here on
 	}
 	var entries []JournalEntry
 	for _, e := range bodies {
