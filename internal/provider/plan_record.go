@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -55,43 +54,22 @@ func recordsOf(client *registry.Client) planRecords {
 // settle records the plan just made from the registry, or repeats the one
 // recorded for the same configuration and state if it differs.
 func (p planRecords) settle(typeName string, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if planned, err := tfprotov6.NewDynamicValue(resp.Plan.Raw.Type(), resp.Plan.Raw); err == nil {
-		p.settleEncoded(typeName, req, resp, planned.MsgPack)
-	}
-}
-
-// settleEncoded is settle given the msgpack encoding of resp.Plan.Raw, and
-// returns the encoding of the plan it settled on: a plan of thousands of
-// deletions is encoded once, compared with the record as bytes (decoded
-// only when they differ) and written as it is.
-func (p planRecords) settleEncoded(typeName string, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, planned []byte) []byte {
 	path, ok := p.path(typeName, req.Config.Raw, req.State.Raw)
 	if !ok || resp.Diagnostics.HasError() {
-		return planned
+		return
 	}
-	raw, at, found := p.loadRaw(path)
-	if !found {
-		p.save(path, planned)
-		return planned
+	recorded, at, found := p.load(path, resp.Plan.Raw.Type())
+	switch {
+	case !found:
+		p.save(path, resp.Plan.Raw)
+	case !recorded.Equal(resp.Plan.Raw):
+		resp.Plan.Raw = recorded
+		resp.Diagnostics.AddWarning("The registry changed since this was first planned",
+			fmt.Sprintf("This configuration was planned at %s and the registry no longer matches that plan. This plan repeats it, so that a saved plan "+
+				"applies as reviewed: the apply checks every item against the registry again, skips what changed (with a warning) and deletes nothing else. "+
+				"The plan after that apply shows what the registry needs then. To plan from the registry as it is now instead, delete %s.",
+				at.UTC().Format(time.RFC3339), path))
 	}
-	if bytes.Equal(raw, planned) {
-		return planned
-	}
-	recorded, err := (&tfprotov6.DynamicValue{MsgPack: raw}).Unmarshal(resp.Plan.Raw.Type())
-	if err != nil { // a damaged record is no record
-		p.save(path, planned)
-		return planned
-	}
-	if recorded.Equal(resp.Plan.Raw) {
-		return planned
-	}
-	resp.Plan.Raw = recorded
-	resp.Diagnostics.AddWarning("The registry changed since this was first planned",
-		fmt.Sprintf("This configuration was planned at %s and the registry no longer matches that plan. This plan repeats it, so that a saved plan "+
-			"applies as reviewed: the apply checks every item against the registry again, skips what changed (with a warning) and deletes nothing else. "+
-			"The plan after that apply shows what the registry needs then. To plan from the registry as it is now instead, delete %s.",
-			at.UTC().Format(time.RFC3339), path))
-	return raw
 }
 
 // forget drops the record once the apply has run.
@@ -118,24 +96,28 @@ func (p planRecords) path(typeName string, config, state tftypes.Value) (string,
 	return filepath.Join(p.dir, hex.EncodeToString(h.Sum(nil))+".msgpack"), true
 }
 
-// loadRaw is the record at path, unless missing or past its time.
-func (p planRecords) loadRaw(path string) ([]byte, time.Time, bool) {
+func (p planRecords) load(path string, typ tftypes.Type) (tftypes.Value, time.Time, bool) {
 	info, err := os.Stat(path)
 	if err != nil || p.now().Sub(info.ModTime()) > planRecordTTL {
-		return nil, time.Time{}, false
+		return tftypes.Value{}, time.Time{}, false
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, time.Time{}, false
+		return tftypes.Value{}, time.Time{}, false
 	}
-	return raw, info.ModTime(), true
+	v, err := (&tfprotov6.DynamicValue{MsgPack: raw}).Unmarshal(typ)
+	if err != nil {
+		return tftypes.Value{}, time.Time{}, false // a damaged record is no record
+	}
+	return v, info.ModTime(), true
 }
 
-// save writes a record (a plan's msgpack encoding) atomically and removes
-// records past their time. Recording is best effort: a failure only means
-// the next pass plans from the registry.
-func (p planRecords) save(path string, planned []byte) {
-	if os.MkdirAll(p.dir, 0o700) != nil {
+// save writes a record atomically and removes records past their time.
+// Recording is best effort: a failure only means the next pass plans from
+// the registry.
+func (p planRecords) save(path string, plan tftypes.Value) {
+	raw, err := tfprotov6.NewDynamicValue(plan.Type(), plan)
+	if err != nil || os.MkdirAll(p.dir, 0o700) != nil {
 		return
 	}
 	p.prune()
@@ -143,7 +125,7 @@ func (p planRecords) save(path string, planned []byte) {
 	if err != nil {
 		return
 	}
-	_, werr := tmp.Write(planned)
+	_, werr := tmp.Write(raw.MsgPack)
 	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
 		_ = os.Remove(tmp.Name())
 	}

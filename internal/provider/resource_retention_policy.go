@@ -23,7 +23,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
@@ -463,23 +462,10 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 	}
 	warnUnrestorable(ctx, r.client, repositoriesOf(decisions), &resp.Diagnostics)
 	resp.Plan.Raw = plannedValue(resp.Plan.Raw, req.State.Raw, plan.Repositories, decisions, found, &resp.Diagnostics)
-	aside := setAsideIn(ctx)
-	aside.replan(found, "pending_deletions", "deletions")
-	if source != planFromRegistry && aside == nil {
-		return
-	}
-	// The plan is encoded once: for its record and, when the server sets
-	// the large lists aside, to keep them out of the framework's handling.
-	encoded, err := tfprotov6.NewDynamicValue(resp.Plan.Raw.Type(), resp.Plan.Raw)
-	if err != nil {
-		resp.Diagnostics.AddError("Internal error", fmt.Sprintf("Encoding the plan: %v. Please report this to the provider's developers.", err))
-		return
-	}
-	planned := encoded.MsgPack
+	setAsideIn(ctx).replan(found, "pending_deletions", "deletions")
 	if source == planFromRegistry {
-		planned = recordsOf(r.client).settleEncoded(retentionPolicyType, req, resp, planned)
+		recordsOf(r.client).settle(retentionPolicyType, req, resp)
 	}
-	resp.Plan.Raw, _ = aside.keepOut(resp.Plan.Raw, planned) // on an error, the whole plan goes through the framework
 }
 
 // warnUnrestorable warns when the credentials cannot push to a repository

@@ -113,9 +113,7 @@ func (s server) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceReq
 
 // PlanResourceChange hands the framework the prior and proposed states
 // without their large lists, which Terraform proposes as they were, and
-// puts them back into the plan unless ModifyPlan planned them anew; the
-// lists ModifyPlan planned skip the framework too (setAside.keepOut) and
-// are put back likewise.
+// puts them back into the plan unless ModifyPlan planned them anew.
 func (s server) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResourceChangeRequest) (*tfprotov6.PlanResourceChangeResponse, error) {
 	if req.TypeName != retentionPolicyType || req.PriorState == nil || req.ProposedNewState == nil {
 		return s.frameworkServer.PlanResourceChange(ctx, req)
@@ -130,7 +128,7 @@ func (s server) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResou
 	aside := &setAside{prior: priorTaken, planned: proposedTaken}
 	resp, err := s.frameworkServer.PlanResourceChange(withSetAside(ctx, aside), &plan)
 	if err == nil && resp.PlannedState != nil {
-		resp.PlannedState.MsgPack, err = putLists(resp.PlannedState.MsgPack, aside.putBack(proposedTaken))
+		resp.PlannedState.MsgPack, err = putLists(resp.PlannedState.MsgPack, aside.notReplanned(proposedTaken))
 	}
 	return resp, err
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -37,11 +36,6 @@ type setAside struct {
 	// replanned are the attributes ModifyPlan planned itself: they are
 	// not put back into its plan.
 	replanned map[string]bool
-	// ownLists are the non-empty large lists of the plan ModifyPlan made
-	// itself, encoded once (keepOut): they too stay out of the
-	// framework's handling of the response (its walk filling null blocks,
-	// its copy and its encoding of 9,800 entries cost a tenth of a 10,000-tag plan).
-	ownLists map[string][]byte
 }
 
 // replan records the attributes of a new plan: those of found, and names
@@ -68,34 +62,6 @@ func (s *setAside) notReplanned(taken map[string][]byte) map[string][]byte {
 		}
 	}
 	return out
-}
-
-// putBack is what goes back into the framework's plan: the lists taken
-// from the proposed state that ModifyPlan did not plan, and its own.
-func (s *setAside) putBack(proposed map[string][]byte) map[string][]byte {
-	out := s.notReplanned(proposed)
-	maps.Copy(out, s.ownLists)
-	return out
-}
-
-// keepOut takes the large lists out of a plan ModifyPlan made, given its
-// msgpack encoding, for the server to put back (putBack), and returns the
-// plan without them. Without a setAside (the framework served alone) the
-// plan is returned as it is.
-func (s *setAside) keepOut(plan tftypes.Value, encoded []byte) (tftypes.Value, error) {
-	if s == nil {
-		return plan, nil
-	}
-	rest, taken, err := takeLists(encoded, largeLists)
-	if err != nil || len(taken) == 0 {
-		return plan, err
-	}
-	without, err := (&tfprotov6.DynamicValue{MsgPack: rest}).Unmarshal(plan.Type())
-	if err != nil {
-		return plan, err
-	}
-	s.ownLists = taken
-	return without, nil
 }
 
 type setAsideKey struct{}
