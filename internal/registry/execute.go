@@ -25,16 +25,17 @@ import (
 //
 //  1. It reads one view (every tag resolved, every tagged index and the
 //     bodies that may name a subject) and judges every planned item
-//     against it: what the view contradicts is skipped with a note.
-//  2. It deletes in chunks of chunkSize items, the items of a chunk in
-//     parallel (a subject before its own children and referrers). Before
-//     each chunk after the first it lists the tags again (one request per
-//     thousand) and resolves the names it has not seen and the tags that
-//     stay, then judges again: a tag pushed or moved onto a planned
-//     digest keeps it.
+//     against it, and against the policy evaluated again (Batch.Policy):
+//     what either contradicts is skipped with a note.
+//  2. It deletes in chunks of chunkPerSlot items per request slot, the
+//     items of a chunk in parallel (a subject before its own children and
+//     referrers).
 //  3. Before a chunk's DELETEs, the body of every manifest it deletes is
 //     in the journal (journal.go): until garbage collection, a deleted
-//     manifest is restored exactly by a PUT of those bytes.
+//     manifest is restored exactly by a PUT of those bytes. Then, last,
+//     it lists the tags again (one request per thousand), resolves the
+//     names it has not seen and, when few, the tags not yet removed, and
+//     judges again: a tag pushed or moved onto a planned digest keeps it.
 //  4. After each chunk it verifies (repair.go): it lists the tags again,
 //     resolves the new ones, and restores from the journal every manifest
 //     that what stays needs (a tag moved onto a deleted digest in the

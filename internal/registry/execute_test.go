@@ -181,16 +181,10 @@ func TestApplyRestoresATagTakenAlongByADelete(t *testing.T) {
 	proxy := newFaultProxy(t, reg.URL)
 	c := newClient(t, Config{URL: proxy.URL})
 	batch := planPolicy(t, c, "app", "^pr-")
-	var once sync.Once
-	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, planned.Digest.String()) {
-			once.Do(func() { // "stable" rolled back onto pr-1's image, just too late to be seen
-				if err := reg.Tag("app", planned.Digest, "stable"); err != nil {
-					t.Error(err)
-				}
-			})
+	onFirstDeleteOf(proxy, planned.Digest.String(), func() { // "stable" rolled back onto pr-1's image, just too late to be seen
+		if err := reg.Tag("app", planned.Digest, "stable"); err != nil {
+			t.Error(err)
 		}
-		return false
 	})
 	report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
 	if err != nil {
@@ -220,17 +214,11 @@ func TestApplyRestoresAChildAnIndexStartedUsing(t *testing.T) {
 	proxy := newFaultProxy(t, reg.URL)
 	c := newClient(t, Config{URL: proxy.URL})
 	batch := planPolicy(t, c, "app", "^pr-")
-	var once sync.Once
 	var index v1.Hash
-	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, child.Digest.String()) {
-			once.Do(func() {
-				if index, err = reg.PushIndexOf("app", []v1.Hash{child.Digest}, "release"); err != nil {
-					t.Error(err)
-				}
-			})
+	onFirstDeleteOf(proxy, child.Digest.String(), func() {
+		if index, err = reg.PushIndexOf("app", []v1.Hash{child.Digest}, "release"); err != nil {
+			t.Error(err)
 		}
-		return false
 	})
 	report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
 	if err != nil {

@@ -85,16 +85,10 @@ func TestApplyRestoresAnImageWithItsSignature(t *testing.T) {
 		proxy := newFaultProxy(t, reg.URL)
 		c := newClient(t, Config{URL: proxy.URL})
 		batch := planPolicy(t, c, "app", "^pr-")
-		var once sync.Once
-		proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
-			if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, x.Digest.String()) {
-				once.Do(func() {
-					if _, err := reg.PushIndexOf("app", []v1.Hash{x.Digest}, "release"); err != nil {
-						t.Error(err)
-					}
-				})
+		onFirstDeleteOf(proxy, x.Digest.String(), func() {
+			if _, err := reg.PushIndexOf("app", []v1.Hash{x.Digest}, "release"); err != nil {
+				t.Error(err)
 			}
-			return false
 		})
 		report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
 		if err != nil {
@@ -127,17 +121,11 @@ func TestApplyRestoresNestedIndexesChildrenFirst(t *testing.T) {
 			proxy := newFaultProxy(t, reg.URL)
 			c := newClient(t, Config{URL: proxy.URL})
 			batch := planPolicy(t, c, repo, "^pr-")
-			var once sync.Once
 			var release v1.Hash
-			proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
-				if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, outer.String()) {
-					once.Do(func() {
-						if release, err = reg.PushIndexOf(repo, []v1.Hash{outer}, "release"); err != nil {
-							t.Error(err)
-						}
-					})
+			onFirstDeleteOf(proxy, outer.String(), func() {
+				if release, err = reg.PushIndexOf(repo, []v1.Hash{outer}, "release"); err != nil {
+					t.Error(err)
 				}
-				return false
 			})
 			report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
 			if err != nil || len(report.Lost) > 0 {
@@ -269,4 +257,17 @@ func TestApplyCountsOnlyWhatItDeleted(t *testing.T) {
 	if err != nil || report.Deleted != 0 {
 		t.Fatalf("report %+v, err %v; want nothing counted", report, err)
 	}
+}
+
+// onFirstDeleteOf runs act once, when the first DELETE of digest reaches
+// the proxy, before the registry handles it: a race inside the registry
+// API's window.
+func onFirstDeleteOf(proxy *faultProxy, digest string, act func()) {
+	var once sync.Once
+	proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, digest) {
+			once.Do(act)
+		}
+		return false
+	})
 }

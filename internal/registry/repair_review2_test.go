@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,11 +13,11 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
-// R4: the apply is cancelled while its last DELETE is in flight. The DELETE
-// is carried out (it runs WithoutCancel), but verification runs with the
-// cancelled context: "stable", moved onto the digest in the window, is lost
-// and not even reported as lost.
-func TestApplyReviewCancelDuringLastDeleteSkipsVerify(t *testing.T) {
+// An apply cancelled while its last DELETE is in flight still verifies:
+// "stable", moved onto the digest in the window and taken by the DELETE
+// the registry carries out anyway, comes back (review finding: verification
+// ran with the cancelled context and lost it unreported).
+func TestApplyVerifiesWhenCancelledDuringItsLastDelete(t *testing.T) {
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		x, _ := reg.PushImage("app", time.Time{}, "pr-1")
 		stable, _ := reg.PushImage("app", time.Time{}, "stable")
@@ -27,17 +26,11 @@ func TestApplyReviewCancelDuringLastDeleteSkipsVerify(t *testing.T) {
 		batch := planPolicy(t, c, "app", "^pr-")
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		var once sync.Once
-		proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
-			if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, x.Digest.String()) {
-				once.Do(func() {
-					if err := reg.Tag("app", x.Digest, "stable"); err != nil {
-						t.Error(err)
-					}
-					cancel()
-				})
+		onFirstDeleteOf(proxy, x.Digest.String(), func() {
+			if err := reg.Tag("app", x.Digest, "stable"); err != nil {
+				t.Error(err)
 			}
-			return false
+			cancel()
 		})
 		report, err := c.ExecuteBatches(ctx, []Batch{batch})
 		t.Logf("err=%v restored=%q lost=%q deleted=%d", err, report.Restored, report.Lost, report.Deleted)
@@ -47,12 +40,12 @@ func TestApplyReviewCancelDuringLastDeleteSkipsVerify(t *testing.T) {
 	})
 }
 
-// R5: the policy is evaluated once per repository, on the first view; the
-// views refreshed before later chunks are not evaluated again. Keep the
-// newest 20 by name of 40: the plan deletes v00..v19. During the first
-// chunk (16 items) the 20 newest are deleted by someone else; before the
-// second chunk the policy keeps v16..v19, and the apply deletes them anyway.
-func TestApplyReviewPolicyNotReevaluatedBetweenChunks(t *testing.T) {
+// The policy is evaluated again before a chunk when the registry changed
+// in ways the apply did not make. Keep the newest 20 by name of 40: the
+// plan deletes v00..v19. During the first chunk (16 items) someone else
+// deletes the 20 newest; the policy then keeps what is left, and the
+// second chunk deletes none of it (review finding: it was evaluated once).
+func TestApplyEvaluatesThePolicyAgainBetweenChunks(t *testing.T) {
 	reg := testregistry.Start(t)
 	var imgs []testregistry.Image
 	for i := range 40 {
@@ -91,25 +84,20 @@ func TestApplyReviewPolicyNotReevaluatedBetweenChunks(t *testing.T) {
 	}
 }
 
-// R6: Report.Restored (and Summary's "N restored", and the provider's
-// "Put back during the apply" warning) includes tags that were NOT put back.
-func TestApplyReviewRestoredCountsNonRestores(t *testing.T) {
+// Report.Restored (Summary's "N restored", the provider's "Put back during
+// the apply" warning) lists only what was put back: an image someone else
+// deleted during the apply is not (review finding: it was listed).
+func TestApplyRestoredListsOnlyWhatWasPutBack(t *testing.T) {
 	reg := testregistry.Start(t)
 	x, _ := reg.PushImage("app", time.Time{}, "pr-1")
 	y, _ := reg.PushImage("app", time.Time{}, "other")
 	proxy := newFaultProxy(t, reg.URL)
 	c := newClient(t, Config{URL: proxy.URL})
 	batch := planPolicy(t, c, "app", "^pr-")
-	var once sync.Once
-	proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, x.Digest.String()) {
-			once.Do(func() {
-				if err := reg.DeleteManifest("app", y.Digest); err != nil {
-					t.Error(err)
-				}
-			})
+	onFirstDeleteOf(proxy, x.Digest.String(), func() {
+		if err := reg.DeleteManifest("app", y.Digest); err != nil {
+			t.Error(err)
 		}
-		return false
 	})
 	report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
 	t.Logf("err=%v summary=%q restored=%q", err, report.Summary(), report.Restored)

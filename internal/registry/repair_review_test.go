@@ -11,11 +11,11 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
-// R1: a tag pushed onto the target after the first judge (here: while the
-// journal is stored) makes the second judge skip the deletion, and
-// ExecuteManifestDeletion returns nil: the resource claims a deletion that
-// did not happen.
-func TestApplyReviewManifestDeletionSilentlySkipped(t *testing.T) {
+// A tag pushed onto the target after the first check (here: while the
+// journal is stored) makes the last check skip the deletion, and
+// ExecuteManifestDeletion says nothing was deleted (review finding: it
+// returned nil, and the resource claimed a deletion that did not happen).
+func TestExecuteManifestDeletionFailsWhenSkippedAtTheLastCheck(t *testing.T) {
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		x, _ := reg.PushImage("app", time.Time{}, "pr-1")
 		if _, err := reg.PushImage("app", time.Time{}, "stable"); err != nil {
@@ -47,10 +47,10 @@ func TestApplyReviewManifestDeletionSilentlySkipped(t *testing.T) {
 	})
 }
 
-// R2: delete_untagged_manifests: when the first planned untagged manifest is
-// tagged again, the whole list is skipped (the others are its "Children"),
-// and nil is returned.
-func TestApplyReviewTagDeletionUntaggedAllSkipped(t *testing.T) {
+// delete_untagged_manifests: when the first planned untagged manifest is
+// tagged again, it stays and the others are still deleted (review finding:
+// the whole list was skipped, silently).
+func TestExecuteTagDeletionDeletesTheOtherUntaggedManifests(t *testing.T) {
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		a, _ := reg.PushImage("app", time.Time{}, "a")
 		b, _ := reg.PushImage("app", time.Time{}, "b")
