@@ -16,7 +16,9 @@ import (
 )
 
 // FuzzDecide decodes its input into a small repository and a policy, and
-// checks what Decide must never do, whatever the policy.
+// checks what Decide must never do, whatever the policy; then into changes
+// other clients make before the apply, and checks what Permitted lets the
+// apply do: deletions within plan ∩ policy(at apply), nothing kept then.
 //
 //	go test -run='^$' -fuzz=FuzzDecide -fuzztime=60s ./internal/retention/
 func FuzzDecide(f *testing.F) {
@@ -47,11 +49,13 @@ func FuzzDecide(f *testing.F) {
 		in := &fuzzInput{data: data}
 		policy := in.policy() // first: short inputs get rules too
 		repo := in.repository()
-		policy.Images = in.images(repo) // last: the seeds above stay as they were
+		policy.Images = in.images(repo) // then: the seeds above stay as they were
+		applied, passed := in.changed(repo, &policy)
 		out := Evaluate(repo, policy, testNow)
 		got := out.Decisions
 		checkDecisions(t, repo, policy, got)
 		checkKeptUnknownAge(t, repo, policy, out)
+		checkPermitted(t, repo, applied, policy, testNow.Add(passed), got)
 		if again := Decide(repo, policy, testNow); !reflect.DeepEqual(again, got) {
 			t.Fatalf("second run differs:\n%swas:\n%s", showDecisions(again), showDecisions(got))
 		}
@@ -413,40 +417,7 @@ func checkDecisions(t *testing.T, repo Repository, p Policy, got []Decision) {
 		}
 	}
 
-	// What stays: every digest a remaining tag points at, and everything
-	// those reference as index children, however deep, and the subjects
-	// their bodies name (a referrer tag follows its subject instead).
-	survivors := map[string]bool{}
-	var survive func(string, bool)
-	survive = func(digest string, subjects bool) {
-		if !survivors[digest] {
-			survivors[digest] = true
-			for _, child := range repo.Children[digest] {
-				survive(child, subjects)
-			}
-			if subject := repo.Subjects[digest]; subjects && subject != "" {
-				survive(subject, subjects)
-			}
-		}
-	}
-	for _, image := range p.Images { // deployed: what they reach, referrers included
-		if image.Digest != "" {
-			maps.Copy(survivors, reachedFrom(repo, image.Digest))
-		}
-		if tg, ok := tagOf[image.Tag]; ok && IsReferrerTag(image.Tag) {
-			maps.Copy(survivors, reachedFrom(repo, tg.Digest))
-		}
-	}
-	for _, tg := range repo.Tags {
-		if _, removed := removedBy[tg.Name]; !removed && !IsReferrerTag(tg.Name) {
-			survive(tg.Digest, true)
-		}
-	}
-	for _, tg := range repo.Tags {
-		if _, removed := removedBy[tg.Name]; !removed && IsReferrerTag(tg.Name) {
-			survive(tg.Digest, false)
-		}
-	}
+	survivors := survivorsAfter(repo, p.Images, func(tag string) bool { _, removed := removedBy[tag]; return removed })
 	// What goes: manifests, children and referrers (b, c), each once in a
 	// decision.
 	deleted := map[string]bool{}
@@ -553,6 +524,51 @@ func checkDecisions(t *testing.T, repo Repository, p Policy, got []Decision) {
 			}
 		}
 	}
+}
+
+// survivorsAfter is the oracle's own account of what stays in repo once
+// the tags gone are removed: every digest a remaining tag points at, and
+// everything those reference as index children, however deep, and the
+// subjects their bodies name (a referrer tag follows its subject instead);
+// and what deployed images reach, referrers included.
+func survivorsAfter(repo Repository, images []Image, gone func(tag string) bool) map[string]bool {
+	survivors := map[string]bool{}
+	var survive func(string, bool)
+	survive = func(digest string, subjects bool) {
+		if !survivors[digest] {
+			survivors[digest] = true
+			for _, child := range repo.Children[digest] {
+				survive(child, subjects)
+			}
+			if subject := repo.Subjects[digest]; subjects && subject != "" {
+				survive(subject, subjects)
+			}
+		}
+	}
+	for _, image := range images {
+		if image.Repository != repo.Name {
+			continue
+		}
+		if image.Digest != "" {
+			maps.Copy(survivors, reachedFrom(repo, image.Digest))
+		}
+		for _, tg := range repo.Tags {
+			if tg.Name == image.Tag && IsReferrerTag(image.Tag) {
+				maps.Copy(survivors, reachedFrom(repo, tg.Digest))
+			}
+		}
+	}
+	for _, tg := range repo.Tags {
+		if !gone(tg.Name) && !IsReferrerTag(tg.Name) {
+			survive(tg.Digest, true)
+		}
+	}
+	for _, tg := range repo.Tags {
+		if !gone(tg.Name) && IsReferrerTag(tg.Name) {
+			survive(tg.Digest, false)
+		}
+	}
+	return survivors
 }
 
 // checkKeptUnknownAge: the tags named as kept for their unknown age are
