@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 var _ datasource.DataSourceWithConfigure = &RepositoriesDataSource{}
@@ -35,7 +36,9 @@ func (d *RepositoriesDataSource) Metadata(_ context.Context, req datasource.Meta
 
 func (d *RepositoriesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Lists the repositories in the registry's catalog (`/v2/_catalog`, every page), optionally filtered.",
+		MarkdownDescription: "Lists the repositories in the registry's catalog (`/v2/_catalog`, every page), optionally filtered. " +
+			"The provider's own repositories (`terraform-provider-registry/...`, the journal of its deletions) are left out: " +
+			"no deletion may touch them, so a list fed to `for_each` of a deletion never names them.",
 		Attributes: map[string]schema.Attribute{
 			"prefix": schema.StringAttribute{
 				MarkdownDescription: "Only repositories whose name starts with this string, e.g. `team/`.",
@@ -73,7 +76,7 @@ func (d *RepositoriesDataSource) Read(ctx context.Context, req datasource.ReadRe
 	re := regexp.MustCompile(m.Regex.ValueString()) // validated at plan time
 	names := []string{}
 	for _, n := range all {
-		if strings.HasPrefix(n, m.Prefix.ValueString()) && re.MatchString(n) {
+		if strings.HasPrefix(n, m.Prefix.ValueString()) && re.MatchString(n) && !strings.HasPrefix(n, retention.ProviderNamespace) {
 			names = append(names, n)
 		}
 	}

@@ -90,8 +90,8 @@ func (r *ManifestDeletionResource) Schema(_ context.Context, _ resource.SchemaRe
 			},
 			"repository": schema.StringAttribute{
 				Required:            true,
-				MarkdownDescription: "Repository path, e.g. `team/app`.",
-				Validators:          []validator.String{repositoryValidator},
+				MarkdownDescription: "Repository path, e.g. `team/app`; never one of the provider's own (`terraform-provider-registry/...`).",
+				Validators:          []validator.String{deletableRepositoryValidator},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"digest": schema.StringAttribute{
@@ -187,6 +187,9 @@ var manifestLifecycle = deletionKind[manifestDeletionModel, registry.ManifestDel
 	planError:    "Cannot plan the manifest deletion",
 	executeError: "Cannot delete the manifest",
 	plan: func(ctx context.Context, c *registry.Client, m manifestDeletionModel, _ *diag.Diagnostics) (registry.ManifestDeletion, error) {
+		if err := checkDeletableRepository(m.Repository.ValueString()); err != nil { // known only now when it comes from another resource
+			return registry.ManifestDeletion{}, err
+		}
 		return c.PlanManifestDeletion(ctx, m.Repository.ValueString(), m.reference(), m.DeleteReferrers.ValueBool())
 	},
 	check:      manifestDeletionModel.check,

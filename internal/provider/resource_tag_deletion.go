@@ -75,8 +75,8 @@ func (r *TagDeletionResource) Schema(_ context.Context, _ resource.SchemaRequest
 			},
 			"repository": schema.StringAttribute{
 				Required:            true,
-				MarkdownDescription: "Repository path, e.g. `team/app`.",
-				Validators:          []validator.String{repositoryValidator},
+				MarkdownDescription: "Repository path, e.g. `team/app`; never one of the provider's own (`terraform-provider-registry/...`).",
+				Validators:          []validator.String{deletableRepositoryValidator},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"tags": schema.SetAttribute{
@@ -133,6 +133,9 @@ var tagLifecycle = deletionKind[tagDeletionModel, registry.TagDeletion]{
 	planError:    "Cannot plan the tag deletion",
 	executeError: "Cannot delete the tags",
 	plan: func(ctx context.Context, c *registry.Client, m tagDeletionModel, diags *diag.Diagnostics) (registry.TagDeletion, error) {
+		if err := checkDeletableRepository(m.Repository.ValueString()); err != nil { // known only now when it comes from another resource
+			return registry.TagDeletion{}, err
+		}
 		return c.PlanTagDeletion(ctx, m.Repository.ValueString(), m.tags(ctx, diags), m.DeleteUntaggedManifests.ValueBool())
 	},
 	check:      func(_ tagDeletionModel, d registry.TagDeletion, _ *diag.Diagnostics) bool { return len(d.Tags) > 0 },

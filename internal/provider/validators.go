@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
@@ -45,6 +46,10 @@ var (
 		description: "must be a repository path such as team/app",
 		check:       registry.ValidateRepository,
 	}
+	deletableRepositoryValidator = stringCheck{
+		description: "must be a repository path such as team/app, outside " + retention.ProviderNamespace,
+		check:       checkDeletableRepository,
+	}
 	digestValidator = stringCheck{
 		description: "must be a digest such as sha256:<64 hex digits>",
 		check: func(s string) error {
@@ -80,6 +85,20 @@ var (
 		check:       registry.ValidateTag,
 	}
 )
+
+// checkDeletableRepository accepts a repository an explicit deletion may
+// touch: any valid one but the provider's own (retention.ProviderNamespace),
+// whose journal the applies read to put back what a race took.
+func checkDeletableRepository(repo string) error {
+	if err := registry.ValidateRepository(repo); err != nil {
+		return err
+	}
+	if strings.HasPrefix(repo, retention.ProviderNamespace) {
+		return fmt.Errorf("%q is one of the provider's own repositories (%s*: the journal of its deletions, which applies read to restore "+
+			"what a race took), and explicit deletions never touch them; name one of your repositories instead", repo, retention.ProviderNamespace)
+	}
+	return nil
+}
 
 func (v stringCheck) Description(context.Context) string         { return v.description }
 func (v stringCheck) MarkdownDescription(context.Context) string { return v.description }

@@ -41,6 +41,27 @@ func TestRepositoryValidator(t *testing.T) {
 	}
 }
 
+// Explicit deletions take any repository the grammar allows except the
+// provider's own, where its journal lives; a name that only starts alike
+// is anyone's.
+func TestDeletableRepositoryValidator(t *testing.T) {
+	at := path.Root("repository")
+	for _, good := range []string{"team/app", "terraform-provider-registry", "terraform-provider-registry-x/journal"} {
+		if msg := validate(deletableRepositoryValidator, at, good); msg != "" {
+			t.Errorf("%q refused: %s", good, msg)
+		}
+	}
+	for _, own := range []string{"terraform-provider-registry/journal", "terraform-provider-registry/gc-probe/x"} {
+		msg := validate(deletableRepositoryValidator, at, own)
+		if !strings.HasPrefix(msg, "Invalid repository: ") || !strings.Contains(msg, "one of the provider's own repositories") || !strings.Contains(msg, "name one of your repositories instead") {
+			t.Errorf("%q: %q; want an error on repository naming the provider's own repositories and the fix", own, msg)
+		}
+	}
+	if msg := validate(deletableRepositoryValidator, at, "x/../app"); !strings.Contains(msg, "like team/app") {
+		t.Errorf("an invalid name: %q; want the grammar's error", msg)
+	}
+}
+
 // Patterns follow the same grammar, glob characters aside: '*' and '?'
 // within a component, '**' across '/'.
 func TestGlobValidator(t *testing.T) {
