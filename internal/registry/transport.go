@@ -94,8 +94,8 @@ func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = &onClose{ReadCloser: resp.Body, release: cancel}
-	if req.Method != http.MethodGet {
-		return resp, nil
+	if req.Method != http.MethodGet || req.Header.Get("Range") != "" {
+		return resp, nil // a range read is a probe: its caller reads what came (restore.go)
 	}
 	if err := readAhead(resp); err != nil {
 		return nil, &cutAnswerError{URL: req.URL.Redacted(), Err: err}
