@@ -103,7 +103,9 @@ func (in *fuzzInput) age() time.Time {
 // checkPermitted checks what an apply at now may do of the plan made on
 // planned, on repo as the apply finds it: it deletes (digests, and tags
 // with their digest or alone) only what both the plan and the policy
-// evaluated on repo at now delete, nothing the policy then keeps (tags a
+// evaluated on repo at now delete (a tag from the digest it points at
+// now: one moved since the plan is not the plan's to remove), nothing
+// the policy then keeps (tags a
 // keep rule or a deployed image keeps; what remaining tags, staying
 // referrer tags and deployed images reach), and all of the plan when
 // nothing changed.
@@ -148,10 +150,16 @@ func checkPermitted(t *testing.T, planned Repository, repo Repository, p Policy,
 	}
 	kept := keptByPolicy(repo, p, now)
 	maps.Copy(kept, keptByImages(repo, p.Images))
+	digestOf := map[string]string{}
+	for _, tg := range repo.Tags {
+		digestOf[tg.Name] = tg.Digest
+	}
 	for _, name := range slices.Sorted(maps.Keys(gone)) {
+		on := digestOf[name]
+		plans, policy := slices.Contains(byPlan.tags[name], on), slices.Contains(byPolicy.tags[name], on)
 		switch {
-		case !byPlan.tags[name] || !byPolicy.tags[name]:
-			fail("tag %q removed: the plan removes it %v, the policy at apply time %v", name, byPlan.tags[name], byPolicy.tags[name])
+		case !plans || !policy:
+			fail("tag %q removed from %s: the plan removes it from there %v, the policy at apply time %v", name, short(on), plans, policy)
 		case kept[name]:
 			fail("tag %q removed, but the policy at apply time keeps it", name)
 		}
@@ -164,22 +172,28 @@ func checkPermitted(t *testing.T, planned Repository, repo Repository, p Policy,
 	}
 }
 
-// oracleDeletions are the digests and tags decisions delete, as the
-// oracle counts them.
-type oracleSets struct{ digests, tags map[string]bool }
+// oracleSets are the digests decisions delete, and the tags they remove
+// with the digests they remove them from, as the oracle counts them: an
+// untag's tags from its digest, a manifest deletion's from any digest it
+// deletes.
+type oracleSets struct {
+	digests map[string]bool
+	tags    map[string][]string
+}
 
 func oracleDeletions(decisions []Decision) oracleSets {
-	s := oracleSets{digests: map[string]bool{}, tags: map[string]bool{}}
+	s := oracleSets{digests: map[string]bool{}, tags: map[string][]string{}}
 	for _, d := range decisions {
+		from := []string{d.Digest}
+		if d.Action == DeleteManifest {
+			from = append(from, d.Children...)
+			from = append(from, d.Referrers...)
+			for _, digest := range from {
+				s.digests[digest] = true
+			}
+		}
 		for _, name := range d.Tags {
-			s.tags[name] = true
-		}
-		if d.Action != DeleteManifest {
-			continue
-		}
-		s.digests[d.Digest] = true
-		for _, digest := range append(slices.Clone(d.Children), d.Referrers...) {
-			s.digests[digest] = true
+			s.tags[name] = append(s.tags[name], from...)
 		}
 	}
 	return s

@@ -12,10 +12,14 @@ import (
 // needs. The plan is an upper bound, never a licence. The registry API
 // has no conditional delete, so the rule speaks of what each DELETE takes
 // in repo: a DELETE by digest removes every tag on that digest, a tag
-// removal removes the tag wherever it points. For each planned decision:
+// removal removes the tag wherever it points. A tag is removed by the plan
+// from the digests its decision deletes or untags: one moved since then
+// onto another digest is not the plan's to remove. For each planned
+// decision:
 //   - a manifest deletion goes ahead only when its digest may go: both
-//     delete it, and both remove every tag now on it; otherwise nothing
-//     of the decision is done (a tag pushed onto it keeps it whole);
+//     delete it, and both remove every tag now on it from it; otherwise
+//     nothing of the decision is done (a tag pushed or moved onto it
+//     keeps it whole);
 //   - each child or referrer goes with it under the same condition;
 //   - an untag removes the tags that both remove and that still point at
 //     the digest the plan saw them on.
@@ -70,13 +74,16 @@ func newAgreement(repo Repository, planned, atApply []Decision) agreement {
 	return a
 }
 
-// mayRemove tells whether both remove tag.
-func (a agreement) mayRemove(tag string) bool { return a.plan.tags[tag] && a.atApply.tags[tag] }
+// mayRemove tells whether both remove tag from digest.
+func (a agreement) mayRemove(tag, digest string) bool {
+	return a.plan.removes(tag, digest) && a.atApply.removes(tag, digest)
+}
 
 // mayGo tells whether both delete digest (as a manifest, an index child or
-// a referrer) and remove every tag on it, which its DELETE takes.
+// a referrer) and remove from it every tag on it, which its DELETE takes.
 func (a agreement) mayGo(digest string) bool {
-	return a.plan.digests[digest] && a.atApply.digests[digest] && !slices.ContainsFunc(a.tagsOn[digest], func(tag string) bool { return !a.mayRemove(tag) })
+	return a.plan.digests[digest] && a.atApply.digests[digest] &&
+		!slices.ContainsFunc(a.tagsOn[digest], func(tag string) bool { return !a.mayRemove(tag, digest) })
 }
 
 // narrowed is d with only what may go: a manifest deletion whose manifest
@@ -98,7 +105,7 @@ func (a agreement) narrowed(d Decision, mayGo func(digest string) bool) (Decisio
 		if d.Action == DeleteManifest {
 			return !ok || !slices.Contains(going, digest)
 		}
-		return !ok || digest != d.Digest || !a.mayRemove(tag)
+		return !ok || digest != d.Digest || !a.mayRemove(tag, digest)
 	})
 	return d, d.Action == DeleteManifest || len(d.Tags) > 0
 }
@@ -128,23 +135,32 @@ func (a agreement) survivors(decisions []Decision, pinned []string) map[string]b
 }
 
 // deletions are what decisions delete: digests (manifests, children and
-// referrers) and tags.
-type deletions struct{ digests, tags map[string]bool }
+// referrers), and tags with the digests they are removed from (a manifest
+// deletion's tags point at what it deletes, an untag's at its digest).
+type deletions struct {
+	digests map[string]bool
+	tags    map[string][]string
+}
 
 func deletionsOf(decisions []Decision) deletions {
-	del := deletions{digests: map[string]bool{}, tags: map[string]bool{}}
+	del := deletions{digests: map[string]bool{}, tags: map[string][]string{}}
 	for _, d := range decisions {
+		from := []string{d.Digest}
 		if d.Action == DeleteManifest {
-			for _, digest := range d.deletes() {
+			from = d.deletes()
+			for _, digest := range from {
 				del.digests[digest] = true
 			}
 		}
 		for _, t := range d.Tags {
-			del.tags[t] = true
+			del.tags[t] = append(del.tags[t], from...)
 		}
 	}
 	return del
 }
+
+// removes tells whether the decisions remove tag from digest.
+func (del deletions) removes(tag, digest string) bool { return slices.Contains(del.tags[tag], digest) }
 
 // deletes returns the digests a manifest deletion deletes, in order: the
 // manifest, its children, its referrers.
