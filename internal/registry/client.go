@@ -75,6 +75,9 @@ type Client struct {
 	// applying holds a slot per repository whose deletions run, across
 	// every resource of the provider (execute.go).
 	applying chan struct{}
+	// recent are the repositories retention plans read, for the apply
+	// that follows (view.go).
+	recent *recentReads
 	// fixedToken: the credentials are a bearer_token, never refreshed;
 	// answered: the registry has accepted them on a request, so a later
 	// 401 means the token stopped working.
@@ -142,6 +145,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		auth: auth, transport: rt, base: base, puller: puller, pusher: pusher,
 		packs:      packs{cache: diskCache{dir: cfg.CacheDir, registry: u.String()}},
 		applying:   make(chan struct{}, cfg.MaxConcurrency),
+		recent:     &recentReads{},
 		fixedToken: cfg.BearerToken != "", answered: answered,
 	}, nil
 }

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/distreg/terraform-provider-registry/internal/retention"
@@ -252,13 +251,23 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 }
 
 // lastCheck lists the repository's tags (one request per thousand) right
-// before a chunk's DELETEs and resolves into the view the names it does
-// not know, and the tags that stay when they are few: a tag pushed or
-// moved onto a planned digest since the view keeps it.
+// before a chunk's DELETEs. A tag gone from the listing that no item of
+// this apply removed was removed by someone else: the view, and so the
+// policy evaluated again, sees it gone. The names the view does not know
+// are resolved into it, and so are the tags that stay when they are few,
+// or all of them when the view is a planning pass's read (view.go): a
+// tag pushed or moved onto a planned digest since keeps it.
 func (c *Client) lastCheck(ctx context.Context, v *view, works []*work) error {
 	listed, err := c.Tags(ctx, v.snap.Repository)
 	if err != nil {
 		return err
+	}
+	onList, taken := setOf(listed), takenBy(works, v.snap)
+	for tag := range v.snap.Tags {
+		if !onList[tag] && !taken[tag] {
+			delete(v.snap.Tags, tag)
+			v.snap.changed++
+		}
 	}
 	var toResolve []string
 	for _, tag := range listed {
@@ -266,9 +275,48 @@ func (c *Client) lastCheck(ctx context.Context, v *view, works []*work) error {
 			toResolve = append(toResolve, tag)
 		}
 	}
-	toResolve = append(toResolve, c.fewStaying(v.snap, works)...)
-	_, err = c.resolveInto(ctx, v.snap, toResolve)
+	if !v.reused {
+		return c.resolveBefore(ctx, v.snap, append(toResolve, c.fewStaying(v.snap, works)...))
+	}
+	// What a planning pass read may have changed since, other than new
+	// names: kept tags moved, dangling tags pushed again, the subjects of
+	// referrer tags pushed again.
+	v.reused = false
+	toResolve = append(toResolve, kept(v.snap, works)...)
+	for tag := range v.snap.Unresolved {
+		delete(v.snap.Unresolved, tag)
+		toResolve = append(toResolve, tag)
+	}
+	if err := c.resolveBefore(ctx, v.snap, toResolve); err != nil {
+		return err
+	}
+	v.snap.GoneSubjects = nil
+	return c.findGoneSubjects(ctx, v.snap)
+}
+
+// resolveBefore resolves tags into s before a chunk's DELETEs: those that
+// resolve to nothing dangle already, not because of the chunk.
+func (c *Client) resolveBefore(ctx context.Context, s *Snapshot, tags []string) error {
+	dangling, err := c.resolveInto(ctx, s, tags)
+	for _, tag := range dangling {
+		if s.Unresolved == nil {
+			s.Unresolved = map[string]bool{}
+		}
+		s.Unresolved[tag] = true
+	}
 	return err
+}
+
+// kept returns the tags no planned item removes.
+func kept(s *Snapshot, works []*work) []string {
+	removed := removedBy(works, s)
+	var out []string
+	for tag := range s.Tags {
+		if !removed[tag] {
+			out = append(out, tag)
+		}
+	}
+	return out
 }
 
 // fewStaying returns the tags not yet removed (those that stay, and the
@@ -586,62 +634,6 @@ func (v *view) usersOf(digest string, removed map[string]bool, accepted []string
 		}
 	}
 	return users
-}
-
-// view is the apply's look at one repository, kept current by the checks
-// around each chunk.
-type view struct {
-	snap    *Snapshot
-	bodies  map[string]*remote.Descriptor // planned digests as the view read them
-	allowed *allowance                    // what the policy deletes at apply time; nil: no policy
-	// evaluated is snap.changed when the policy was last evaluated: it is
-	// evaluated again when the registry changed in ways the apply did not.
-	evaluated int
-}
-
-// readView reads the repository, with creation times when the policy
-// evaluated at apply time needs them. Without them, each tag is read with
-// a GET rather than a HEAD (the same round trip), and the bodies of the
-// planned digests are kept for the journal, which then needs no request
-// of its own for them.
-func (c *Client) readView(ctx context.Context, repo string, withCreated bool, planned map[string]bool) (*view, error) {
-	v := &view{bodies: map[string]*remote.Descriptor{}}
-	if withCreated {
-		snap, err := c.SnapshotWithCreated(ctx, repo)
-		v.snap = snap
-		return v, err
-	}
-	var mu sync.Mutex
-	snap, err := c.snapshot(ctx, repo, func(ctx context.Context, repo, tag string) (Manifest, error) {
-		ref, err := c.reference(repo, tag)
-		if err != nil {
-			return Manifest{}, err
-		}
-		desc, err := c.puller.Get(ctx, ref)
-		if err != nil {
-			return Manifest{}, c.translate("resolving "+shortRef(ref), repo, needPull, err)
-		}
-		if planned[desc.Digest.String()] {
-			mu.Lock()
-			v.bodies[desc.Digest.String()] = desc
-			mu.Unlock()
-		}
-		return Manifest{Digest: desc.Digest.String(), MediaType: string(desc.MediaType), Size: desc.Size}, nil
-	})
-	v.snap = snap
-	return v, err
-}
-
-// plannedDigests are the digests the works delete first (not their
-// dependents, which no tag names).
-func plannedDigests(works []*work) map[string]bool {
-	planned := map[string]bool{}
-	for _, w := range works {
-		if w.tag == "" {
-			planned[w.manifest.Digest] = true
-		}
-	}
-	return planned
 }
 
 // movedTags returns the planned tags of a manifest deletion that now point

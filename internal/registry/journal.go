@@ -294,7 +294,7 @@ func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work,
 		if e, ok := j.entry(digest); ok {
 			return &e, nil
 		}
-		desc, read := v.bodies[digest] // only read here: written by the view, emptied below
+		desc, read := v.snap.bodies.take(digest) // the journal holds it from here on
 		var err error
 		if !read {
 			desc, err = c.puller.Get(ctx, r.Digest(digest))
@@ -309,9 +309,6 @@ func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work,
 	})
 	if err != nil {
 		return err
-	}
-	for _, d := range digests {
-		delete(v.bodies, d) // the journal holds them from here on
 	}
 	var entries []JournalEntry
 	for _, e := range bodies {

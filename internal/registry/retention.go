@@ -51,8 +51,13 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 		return RetentionPlan{}, err
 	}
 	plan := RetentionPlan{Repositories: retention.MatchRepositories(patterns, catalog)}
-	snapshot := c.Snapshot
-	if policy.NeedsCreated() || policy.EstimateSpace {
+	// Read with a GET per tag, keeping the bodies for the apply that may
+	// follow (view.go), or with creation times when a rule needs them.
+	withCreated := policy.NeedsCreated() || policy.EstimateSpace
+	snapshot := func(ctx context.Context, repo string) (*Snapshot, error) {
+		return c.snapshotWithBodies(ctx, repo, func(string) bool { return true })
+	}
+	if withCreated {
 		snapshot = c.SnapshotWithCreated
 	}
 	engineRepos := make([]retention.Repository, len(plan.Repositories))
@@ -77,6 +82,8 @@ func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp,
 				return err
 			}
 			missing[i], err = c.missingImages(gctx, snap, policy.Images)
+			snap.bodies.only(deletedDigests(outcomes[i].Decisions))
+			c.recent.keep(snap, withCreated)
 			return err
 		})
 	}
@@ -123,6 +130,22 @@ func (c *Client) evaluate(ctx context.Context, s *Snapshot, policy retention.Pol
 			return repo, outcome, err
 		}
 	}
+}
+
+// deletedDigests are the digests decisions delete, with their referrers
+// and children.
+func deletedDigests(decisions []retention.Decision) map[string]bool {
+	digests := map[string]bool{}
+	for _, d := range decisions {
+		if d.Action != retention.DeleteManifest {
+			continue
+		}
+		digests[d.Digest] = true
+		for _, r := range append(slices.Clone(d.Referrers), d.Children...) {
+			digests[r] = true
+		}
+	}
+	return digests
 }
 
 // missingImages returns the deployed images of the snapshot's repository

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
@@ -34,6 +35,7 @@ type Snapshot struct {
 	// manifest a DELETE removed while the tag was being pushed onto it).
 	Unresolved map[string]bool
 	read       map[string]bool // digests whose body was read
+	bodies     *bodies         // bodies kept for the journal (view.go); nil: none
 	changed    int             // tags an apply found new, moved or gone since it was read
 }
 
@@ -222,8 +224,9 @@ func (c *Client) readLinks(ctx context.Context, s *Snapshot, digests []string) (
 		if err = c.translate("reading manifest "+digest, s.Repository, needPull, err); IsNotFound(err) {
 			// The registry says it does not exist (a child an index lists
 			// but nobody pushed, or deleted since the listing): what does
-			// not exist keeps nothing alive.
-			return links{}, nil
+			// not exist keeps nothing alive, until it is pushed (a deployed
+			// digest may be): it is read again next time.
+			return links{missing: true}, nil
 		}
 		return l, err
 	})
@@ -231,6 +234,9 @@ func (c *Client) readLinks(ctx context.Context, s *Snapshot, digests []string) (
 		return nil, err
 	}
 	for i, digest := range todo {
+		if found[i].missing {
+			delete(s.read, digest)
+		}
 		if found[i].isIndex {
 			s.Children[digest] = found[i].children
 		}
@@ -247,6 +253,7 @@ type links struct {
 	children     []string // an index's manifests
 	childIndexes []string // those of them that are indexes themselves
 	subject      string   // the manifest a referrer (signature, SBOM) refers to
+	missing      bool     // the registry does not hold the manifest
 }
 
 // linksOf reads a manifest body once per digest for the life of the client
@@ -260,6 +267,14 @@ func (c *Client) linksOf(ctx context.Context, ref name.Digest) (links, error) {
 		}
 		return parseLinks(ref.DigestStr(), desc.MediaType, desc.Manifest)
 	})
+}
+
+// rememberLinks keeps what a body read for another purpose names, so that
+// linksOf needs no request for it.
+func (c *Client) rememberLinks(digest string, desc *remote.Descriptor) {
+	if l, err := parseLinks(digest, desc.MediaType, desc.Manifest); err == nil {
+		_, _ = c.links.get(digest, func() (links, error) { return l, nil })
+	}
 }
 
 func parseLinks(digest string, mediaType types.MediaType, body []byte) (links, error) {
