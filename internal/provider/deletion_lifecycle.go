@@ -15,7 +15,8 @@ import (
 // deletionKind is what a deletion resource (registry_manifest_deletion,
 // registry_tag_deletion) has of its own: its model M, its planned deletion
 // D, how it plans, checks, records, performs and refreshes one. The
-// lifecycle they share (deletion_plan.go says why it is so) is run here.
+// lifecycle they share (deletion_plan.go says why it is so) is run here;
+// registry_restore, a planned change to the registry too, runs it as well.
 type deletionKind[M, D any] struct {
 	typeName     string
 	planError    string // summary when planning fails
@@ -23,8 +24,14 @@ type deletionKind[M, D any] struct {
 	// plan asks the registry what the configuration deletes now.
 	plan func(context.Context, *registry.Client, M, *diag.Diagnostics) (D, error)
 	// check refuses (an error) or warns about a planned deletion, and
-	// reports whether it deletes anything.
+	// reports whether it writes anything.
 	check func(M, D, *diag.Diagnostics) bool
+	// writable asks the registry whether it accepts what the apply
+	// writes; nil: deletions in the repository planned (CheckDeletable).
+	writable func(context.Context, *registry.Client, D, *diag.Diagnostics)
+	// destroyWarning says what destroying the resource does; nil: it only
+	// forgets (warnDestroyForgets).
+	destroyWarning func(*diag.Diagnostics)
 	// record sets a planned deletion in the model, pending cleared.
 	record func(*M, context.Context, D, *diag.Diagnostics)
 	// hasPending tells whether refresh recorded a deletion, and pending
@@ -40,7 +47,11 @@ type deletionKind[M, D any] struct {
 
 func (k deletionKind[M, D]) modifyPlan(ctx context.Context, client *registry.Client, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
-		warnDestroyForgets(&resp.Diagnostics)
+		if k.destroyWarning == nil {
+			warnDestroyForgets(&resp.Diagnostics)
+		} else {
+			k.destroyWarning(&resp.Diagnostics)
+		}
 		return
 	}
 	var plan, state M
@@ -65,13 +76,13 @@ func (k deletionKind[M, D]) modifyPlan(ctx context.Context, client *registry.Cli
 	case planFromPending:
 		d = k.pending(state, ctx, &resp.Diagnostics)
 	}
-	deletes := k.check(plan, d, &resp.Diagnostics)
+	writes := k.check(plan, d, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if deletes {
-		if err := client.CheckDeletable(ctx, registryRepository(ctx, req.Plan)); err != nil {
-			resp.Diagnostics.AddError("The registry will not accept the deletion", err.Error())
+	if writes {
+		k.checkWritable(ctx, client, req.Plan, d, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
 			return
 		}
 	}
@@ -79,6 +90,16 @@ func (k deletionKind[M, D]) modifyPlan(ctx context.Context, client *registry.Cli
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	if source == planFromRegistry {
 		recordsOf(client).settle(k.typeName, req, resp)
+	}
+}
+
+func (k deletionKind[M, D]) checkWritable(ctx context.Context, client *registry.Client, plan tfsdk.Plan, d D, diags *diag.Diagnostics) {
+	if k.writable != nil {
+		k.writable(ctx, client, d, diags)
+		return
+	}
+	if err := client.CheckDeletable(ctx, registryRepository(ctx, plan)); err != nil {
+		diags.AddError("The registry will not accept the deletion", err.Error())
 	}
 }
 

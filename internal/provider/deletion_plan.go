@@ -52,6 +52,7 @@ func hasValue(v attr.Value) bool { return !v.IsNull() && !v.IsUnknown() }
 
 func warnDestroyForgets(diags *diag.Diagnostics) {
 	diags.AddWarning("Destroying only forgets",
-		"Removing this resource deletes nothing and restores nothing: registry deletions cannot be undone. "+
-			"It only stops Terraform from deleting the same things again if they reappear.")
+		"Removing this resource deletes nothing and restores nothing. "+
+			"It only stops Terraform from deleting the same things again if they reappear. "+
+			"registry_restore puts back what an apply deleted, until garbage collection frees it.")
 }

@@ -303,11 +303,12 @@ func (p *RegistryProvider) Resources(_ context.Context) []func() resource.Resour
 		NewTagDeletionResource,
 		func() resource.Resource { return &RetentionPolicyResource{} },
 		NewGarbageCollectionResource,
+		NewRestoreResource,
 	}
 }
 
 func (p *RegistryProvider) Actions(_ context.Context) []func() action.Action {
-	return []func() action.Action{NewGarbageCollectAction}
+	return []func() action.Action{NewGarbageCollectAction, NewRestoreAction}
 }
 
 func (p *RegistryProvider) DataSources(_ context.Context) []func() datasource.DataSource {
@@ -315,5 +316,6 @@ func (p *RegistryProvider) DataSources(_ context.Context) []func() datasource.Da
 		NewRepositoriesDataSource,
 		NewTagsDataSource,
 		NewDigestDataSource,
+		NewJournalDataSource,
 	}
 }

@@ -57,3 +57,17 @@ func (r *Registry) RemoveBlobFile(digest v1.Hash) error {
 	}
 	return os.RemoveAll(filepath.Join(r.RootDir, "docker", "registry", "v2", "blobs", digest.Algorithm, digest.Hex[:2], digest.Hex))
 }
+
+// Resolve returns the digest tag points at in repo (a HEAD, accepting
+// every manifest type, as a client does).
+func (r *Registry) Resolve(repo, tag string) (v1.Hash, error) {
+	repository, err := r.repository(repo)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	desc, err := remote.Head(repository.Tag(tag), r.remoteOptions()...)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("resolving %s:%s: %w", repo, tag, err)
+	}
+	return desc.Digest, nil
+}
