@@ -81,7 +81,7 @@ func (r *ManifestDeletionResource) Schema(_ context.Context, _ resource.SchemaRe
 		MarkdownDescription: "Deletes one manifest by digest: the registry removes **every tag** on that digest with it, and the plan " +
 			"lists them (`removed_tags`) before anything happens. Give `digest`, or `tag` to delete whatever image the tag points at " +
 			"(resolved at plan time). If the manifest (or, with `tag`, an image under that tag) appears again, the next plan deletes it again. " +
-			"Destroying this resource only forgets it: a deletion cannot be undone. Disk space is freed only by garbage collection.",
+			"Destroying this resource only forgets it; `registry_restore` puts back what it deleted, until garbage collection frees it. Disk space is freed only by garbage collection.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
