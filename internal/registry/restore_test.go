@@ -248,3 +248,34 @@ func TestApplyIDOf(t *testing.T) {
 		}
 	}
 }
+
+// A tag pushed onto another image between the plan and the restore stays
+// there: the restore puts back the rest and fails, naming it.
+func TestRestoreLeavesATagMovedSinceThePlan(t *testing.T) {
+	reg := testregistry.Start(t)
+	o := overDelete(t, reg)
+	c := otherMachine(t, reg)
+	planned, err := c.PlanRestore(context.Background(), RestoreSelection{Digests: []string{o.second.Digest.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, _ := reg.PushImage("app", time.Time{}, "latest")
+	err = c.ExecuteRestore(context.Background(), planned, func(string) {})
+	if err == nil || !strings.Contains(err.Error(), "tag app:latest was pushed onto "+moved.Digest.String()) {
+		t.Errorf("restore: %v; want it to name latest, pushed since the plan", err)
+	}
+	if got := resolvesTo(t, reg, "app", "latest"); got != moved.Digest.String() {
+		t.Errorf("latest resolves to %s; want it left on %s", got, moved.Digest)
+	}
+	mustPull(t, reg, "app", "v2")
+}
+
+// A selection the journal does not hold fails, saying where to look.
+func TestRestoreOfWhatWasNotDeletedIsRefused(t *testing.T) {
+	reg := testregistry.Start(t)
+	overDelete(t, reg)
+	_, err := otherMachine(t, reg).PlanRestore(context.Background(), RestoreSelection{Repository: "app", Tags: []string{"v1", "stable"}})
+	if err == nil || !strings.Contains(err.Error(), `no deletion of stable in "app"`) || !strings.Contains(err.Error(), "registry_journal") {
+		t.Errorf("PlanRestore: %v; want it to name stable and registry_journal", err)
+	}
+}
