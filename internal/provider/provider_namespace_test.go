@@ -15,13 +15,15 @@ import (
 
 // The provider's own repositories hold the journal its applies restore
 // from: explicit deletions refuse them, whether the name is in the
-// configuration (plan-time validation) or known only at apply (the plan
-// Terraform makes then), and the journal is still there afterwards.
+// configuration or known only at apply (Terraform validates the
+// configuration again then, before planning it), and the journal is still
+// there afterwards.
 func TestAccProviderNamespace_deletionsRefused(t *testing.T) {
 	forEachRegistry(t, func(t *testing.T, start func(...testregistry.Option) *testregistry.Registry) {
 		reg := start()
 		journal := mustPush(t, reg, registry.JournalRepository, "chunk-1")
-		refused := errorLike(`"terraform-provider-registry/journal" is one of the provider's own repositories`)
+		const own = `"terraform-provider-registry/journal" is one of the provider's own repositories`
+		invalid := errorLike(`(?s)Invalid repository.*` + own)
 		written := func(resource string) string {
 			return providerBlock(reg, "") + resource
 		}
@@ -44,11 +46,11 @@ resource "registry_tag_deletion" "this" {
 }`
 		steps := []resource.TestStep{
 			// Named in the configuration: refused by validation.
-			{Config: written(fmt.Sprintf(manifest, `"terraform-provider-registry/journal"`)), ExpectError: refused},
-			{Config: written(fmt.Sprintf(tags, `"terraform-provider-registry/journal"`)), ExpectError: refused},
-			// Known only at apply: refused by the plan made then, before any deletion.
-			{Config: knownAtApply(fmt.Sprintf(manifest, "terraform_data.name.output")), ExpectError: refused},
-			{Config: knownAtApply(fmt.Sprintf(tags, "terraform_data.name.output")), ExpectError: refused},
+			{Config: written(fmt.Sprintf(manifest, `"terraform-provider-registry/journal"`)), ExpectError: invalid},
+			{Config: written(fmt.Sprintf(tags, `"terraform-provider-registry/journal"`)), ExpectError: invalid},
+			// Known only at apply: refused by validation then, before any deletion.
+			{Config: knownAtApply(fmt.Sprintf(manifest, "terraform_data.name.output")), ExpectError: invalid},
+			{Config: knownAtApply(fmt.Sprintf(tags, "terraform_data.name.output")), ExpectError: invalid},
 			// Nothing deleted.
 			{
 				Config: providerBlock(reg, ""),

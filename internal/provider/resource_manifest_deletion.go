@@ -187,9 +187,6 @@ var manifestLifecycle = deletionKind[manifestDeletionModel, registry.ManifestDel
 	planError:    "Cannot plan the manifest deletion",
 	executeError: "Cannot delete the manifest",
 	plan: func(ctx context.Context, c *registry.Client, m manifestDeletionModel, _ *diag.Diagnostics) (registry.ManifestDeletion, error) {
-		if err := checkDeletableRepository(m.Repository.ValueString()); err != nil { // known only now when it comes from another resource
-			return registry.ManifestDeletion{}, err
-		}
 		return c.PlanManifestDeletion(ctx, m.Repository.ValueString(), m.reference(), m.DeleteReferrers.ValueBool())
 	},
 	check:      manifestDeletionModel.check,

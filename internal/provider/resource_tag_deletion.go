@@ -133,9 +133,6 @@ var tagLifecycle = deletionKind[tagDeletionModel, registry.TagDeletion]{
 	planError:    "Cannot plan the tag deletion",
 	executeError: "Cannot delete the tags",
 	plan: func(ctx context.Context, c *registry.Client, m tagDeletionModel, diags *diag.Diagnostics) (registry.TagDeletion, error) {
-		if err := checkDeletableRepository(m.Repository.ValueString()); err != nil { // known only now when it comes from another resource
-			return registry.TagDeletion{}, err
-		}
 		return c.PlanTagDeletion(ctx, m.Repository.ValueString(), m.tags(ctx, diags), m.DeleteUntaggedManifests.ValueBool())
 	},
 	check:      func(_ tagDeletionModel, d registry.TagDeletion, _ *diag.Diagnostics) bool { return len(d.Tags) > 0 },
