@@ -1,9 +1,11 @@
 // Package chaos proves the provider's promise, nothing kept is ever
 // deleted, under faults and races: many applies of random retention
 // policies over random repositories on a real registry, through a proxy
-// that injects errors, while a racer pushes, retags, signs and builds
-// indexes over planned digests and the registry restarts. `make test` runs
-// a short campaign; `make chaos` a long one (CHAOS_APPLIES, CHAOS_SEED).
+// that injects errors, while a racer pushes, retags, signs, attests and
+// builds indexes over planned digests and the registry restarts; or after
+// the registry changed behind the plan (a plan replayed into a later
+// apply). `make test` runs a short campaign; `make chaos` a long one
+// (CHAOS_APPLIES; CHAOS_SEED, fixed by default so that a run reproduces).
 package chaos
 
 import (
@@ -15,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,19 +37,28 @@ const (
 	applyTimeout = 2 * time.Minute
 )
 
+// defaultSeed makes a campaign reproducible: CHAOS_SEED draws another.
+const defaultSeed = 30
+
 // figures are what the campaign prints.
 type figures struct {
-	applies, faultedApplies, failedApplies, restarts, gcRuns int
-	races                                                    map[string]int
-	realLosses, windowLosses, incomplete, notConverged       int
-	restored, lostByApply, hung                              int
+	applies, faultedApplies, failedApplies, staleApplies, restarts, gcRuns int
+	races, changes                                                         map[string]int
+	realLosses, windowLosses, incomplete, notConverged                     int
+	restored, lostByApply, hung                                            int
+	// applyTimeKept are tags and manifests an apply removed that the policy
+	// evaluated at apply time keeps; skippedAsDeleted are manifests an
+	// apply reported deleted that are still there.
+	applyTimeKept, skippedAsDeleted int
+	gaps                            gapFigures
 }
 
 type campaign struct {
 	t       *testing.T
 	ctx     context.Context
 	seed    uint64
-	rng     dice // the fixtures' and policies'
+	rng     dice       // the fixtures' and policies'
+	regMu   sync.Mutex // reg changes when the racer restarts it while the gap watcher reads
 	reg     *testregistry.Registry
 	storage storage
 	proxy   *faultProxy
@@ -55,7 +67,27 @@ type campaign struct {
 	// final is what each repository holds once its plan is empty: every
 	// tag stays, and each image must stay complete through later GCs.
 	final map[string]map[string]string
+	// deployed are the untagged indexes deployments pin in each repository
+	// (keep { images }): complete after every apply and GC.
+	deployed map[string][]string
+	// unknownAge are the images pushed with no created time or the 1970
+	// epoch.
+	unknownAge map[string]bool
 	figures
+}
+
+// setRegistry is the registry after a restart.
+func (c *campaign) setRegistry(reg *testregistry.Registry) {
+	c.regMu.Lock()
+	defer c.regMu.Unlock()
+	c.reg = reg
+}
+
+// registry is the registry now, for a goroutine beside the racer.
+func (c *campaign) registry() *testregistry.Registry {
+	c.regMu.Lock()
+	defer c.regMu.Unlock()
+	return c.reg
 }
 
 // storage is where the campaign's registry keeps its data: the options
@@ -103,15 +135,15 @@ func TestCampaignOnS3(t *testing.T) {
 }
 
 func runCampaign(t *testing.T, st storage, iterations int) {
-	seed := uint64(envInt(t, "CHAOS_SEED", int(time.Now().UnixNano()%1_000_000)))
+	seed := uint64(envInt(t, "CHAOS_SEED", defaultSeed))
 	t.Logf("CHAOS_SEED=%d", seed)
 	c := &campaign{
 		t: t, ctx: context.Background(), seed: seed, rng: dice{rand.New(rand.NewPCG(seed, 1))},
 		reg:     testregistry.Start(t, st.options...),
 		storage: st,
-		final:   map[string]map[string]string{},
+		final:   map[string]map[string]string{}, deployed: map[string][]string{}, unknownAge: map[string]bool{},
 	}
-	c.races = map[string]int{}
+	c.races, c.changes = map[string]int{}, map[string]int{}
 	c.proxy = newFaultProxy(t, c.reg.URL, seed)
 	start := time.Now()
 	restartAt := c.rng.IntN(iterations)
@@ -123,9 +155,10 @@ func runCampaign(t *testing.T, st storage, iterations int) {
 		}
 	}
 	c.report(seed, time.Since(start))
-	if c.realLosses+c.incomplete+c.notConverged+c.lostByApply+c.hung > 0 {
-		t.Fatalf("kept tags lost %d, incomplete kept images %d, repositories not converged %d, restores failed %d, applies hung %d (CHAOS_SEED=%d reproduces)",
-			c.realLosses, c.incomplete, c.notConverged, c.lostByApply, c.hung, seed)
+	if c.realLosses+c.incomplete+c.applyTimeKept+c.skippedAsDeleted+c.notConverged+c.lostByApply+c.hung > 0 {
+		t.Fatalf("kept tags lost %d, incomplete kept images %d, deletions the apply-time policy keeps %d, skipped items recorded as deleted %d, "+
+			"repositories not converged %d, restores failed %d, applies hung %d (CHAOS_SEED=%d reproduces)",
+			c.realLosses, c.incomplete, c.applyTimeKept, c.skippedAsDeleted, c.notConverged, c.lostByApply, c.hung, seed)
 	}
 }
 
@@ -150,19 +183,27 @@ func (c *campaign) client(url string) *registry.Client {
 }
 
 // iteration seeds one or two repositories, plans a random policy over
-// them, applies it under faults while the racer works, checks what must
-// have stayed, and applies again until the plan is empty.
+// them, applies it under faults, while the racer works or, one time in
+// three, after the registry changed behind the plan (applyStale), checks
+// what must have stayed, and applies again until the plan is empty.
 func (c *campaign) iteration(i int) {
 	policy := c.policy()
 	targets := make([]*target, 1+c.rng.IntN(2))
 	for r := range targets {
 		repo := fmt.Sprintf("chaos/i%03d-r%d", i, r)
-		c.fixture(repo)
-		targets[r] = c.plan(repo, policy)
+		c.fixture(repo, &policy)
 	}
-	c.applyRacing(i, targets)
+	for r := range targets {
+		targets[r] = c.plan(fmt.Sprintf("chaos/i%03d-r%d", i, r), policy)
+	}
+	if c.rng.IntN(3) == 0 {
+		c.applyStale(i, targets, policy)
+	} else {
+		c.applyRacing(i, targets)
+	}
 	for _, tg := range targets {
 		c.checkKept(tg)
+		c.checkDeployed(tg.repo)
 	}
 	for _, tg := range targets {
 		c.converge(tg.repo, policy)
@@ -173,20 +214,22 @@ func (c *campaign) iteration(i int) {
 // proxy while the racer works against it. An apply that fails is not a
 // loss: the next one (converge) takes over.
 func (c *campaign) applyRacing(i int, targets []*target) {
-	batches := make([]registry.Batch, len(targets))
-	for k, tg := range targets {
-		batches[k] = tg.batch
-	}
+	batches := batchesOf(targets)
 	c.proxy.setFaults(true)
-	applied, raced := make(chan struct{}), make(chan struct{})
+	applied, raced, watched := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(raced)
 		r := racer{campaign: c, rng: dice{rand.New(rand.NewPCG(c.seed, uint64(i)+2))}}
 		r.race(targets, applied)
 	}()
+	go func() {
+		defer close(watched)
+		c.watchGaps(targets, applied)
+	}()
 	_, err := c.apply(c.proxy.URL, batches)
 	close(applied)
 	<-raced
+	<-watched
 	c.proxy.setFaults(false)
 	c.faultedApplies++
 	if err != nil {
@@ -195,12 +238,25 @@ func (c *campaign) applyRacing(i int, targets []*target) {
 	}
 }
 
+// batchesOf are the targets' batches, their policies evaluated at apply
+// time from now.
+func batchesOf(targets []*target) []registry.Batch {
+	batches := make([]registry.Batch, len(targets))
+	for k, tg := range targets {
+		tg.batch.Now = time.Now()
+		batches[k] = tg.batch
+	}
+	return batches
+}
+
 // apply runs one apply through url, bounded in time: an apply that does
 // not finish in applyTimeout is counted as hung (and fails the campaign).
+// Manifests it reports deleted must be gone (checkRecorded).
 func (c *campaign) apply(url string, batches []registry.Batch) (registry.Report, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, applyTimeout)
 	defer cancel()
 	report, err := c.client(url).ExecuteBatches(ctx, batches)
+	c.checkRecorded(batches, report)
 	c.applies++
 	c.restored += len(report.Restored)
 	c.lostByApply += len(report.Lost)
@@ -228,7 +284,7 @@ func (c *campaign) converge(repo string, policy retention.Policy) {
 			c.recordFinal(repo)
 			return
 		}
-		report, err := c.apply(c.reg.URL, []registry.Batch{tg.batch})
+		report, err := c.apply(c.reg.URL, batchesOf([]*target{tg}))
 		why = fmt.Sprintf("the last one skipped %q, error: %v", report.Skipped, err)
 	}
 	c.notConverged++
@@ -243,7 +299,7 @@ func (c *campaign) recordFinal(repo string) {
 	}
 	c.final[repo] = map[string]string{}
 	for tag, m := range snap.Tags {
-		if _, err := c.contentGap(repo, m.Digest); err == nil { // a broken one was counted when it broke
+		if _, err := c.contentGap(repo, m.Digest, false); err == nil { // a broken one was counted when it broke
 			c.final[repo][tag] = m.Digest
 		}
 	}
@@ -255,7 +311,7 @@ func (c *campaign) recordFinal(repo string) {
 func (c *campaign) collectGarbage() {
 	var runErr error
 	c.reg = c.reg.Restart(c.t, func() {
-		_, runErr = gc.Run(c.ctx, c.storage.driver(c.t), gc.Options{DeleteUntagged: true})
+		_, runErr = gc.Run(c.ctx, c.storage.driver(c.t), gc.Options{DeleteUntagged: true, Protect: c.deployed})
 	}, c.storage.options...)
 	if runErr != nil {
 		c.t.Fatal(runErr)
@@ -270,8 +326,41 @@ func (c *campaign) collectGarbage() {
 				c.t.Errorf("LOST after GC: %s:%s should point at %s (%v)", repo, tag, e.digest, err)
 				continue
 			}
-			c.checkComplete(repo, tag, e, nil) // its referrers are tags of final too
+			c.checkComplete(repo, tag, e, nil, false) // its referrers are tags of final too
 		}
+	}
+	for _, repo := range slices.Sorted(maps.Keys(c.deployed)) {
+		c.checkDeployed(repo)
+	}
+}
+
+// checkDeployed counts the untagged indexes deployments pin in repo that
+// are not complete.
+func (c *campaign) checkDeployed(repo string) {
+	for _, digest := range c.deployed[repo] {
+		if _, err := c.contentGap(repo, digest, true); err != nil {
+			c.incomplete++
+			c.t.Errorf("INCOMPLETE: deployed %s@%s: %v", repo, digest, err)
+		}
+	}
+}
+
+// checkRecorded counts the manifests an apply reported deleted that are
+// still there: a skipped item is not a deletion (issue 30, point 4). The
+// report counts the planned manifests it deleted; each still served
+// lowers what it may claim.
+func (c *campaign) checkRecorded(batches []registry.Batch, report registry.Report) {
+	gone := 0
+	for _, b := range batches {
+		for _, m := range b.Manifests {
+			if _, err := c.get(b.Repository, m.Digest); err != nil {
+				gone++
+			}
+		}
+	}
+	if report.Deleted > gone {
+		c.skippedAsDeleted += report.Deleted - gone
+		c.t.Errorf("RECORDED AS DELETED: the apply reports %d manifest(s) deleted, %d of the planned ones are gone (skipped: %q)", report.Deleted, gone, report.Skipped)
 	}
 }
 
@@ -279,17 +368,22 @@ func (c *campaign) report(seed uint64, took time.Duration) {
 	faults, refused := c.proxy.faultCounts()
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos campaign (CHAOS_SEED=%d), %s, %s\n", seed, c.storage.name, took.Round(time.Second))
-	fmt.Fprintf(&b, "  applies run:                 %d (%d under faults and races, %d of them failed and were applied again)\n", c.applies, c.faultedApplies, c.failedApplies)
-	fmt.Fprintf(&b, "  faults injected:             %s\n", counts(faults))
-	fmt.Fprintf(&b, "  registry restarts:           %d during applies (%d requests refused while down), %d for garbage collection\n", c.restarts, refused, c.gcRuns)
-	fmt.Fprintf(&b, "  races injected:              %s\n", counts(c.races))
-	fmt.Fprintf(&b, "  kept tags lost:              %d (target 0)\n", c.realLosses)
-	fmt.Fprintf(&b, "  restored by the apply:       %d (kept tags and images verification put back)\n", c.restored)
-	fmt.Fprintf(&b, "  restores that failed:        %d (target 0: reported by the apply as lost)\n", c.lostByApply)
-	fmt.Fprintf(&b, "  lost inside the API window:  %d (raced onto a planned digest after the apply's last check before its DELETE)\n", c.windowLosses)
-	fmt.Fprintf(&b, "  incomplete kept images:      %d (target 0)\n", c.incomplete)
-	fmt.Fprintf(&b, "  repositories not converged:  %d (target 0)\n", c.notConverged)
-	fmt.Fprintf(&b, "  applies hung:                %d (target 0: each finished within %s)\n", c.hung, applyTimeout)
+	fmt.Fprintf(&b, "  applies run:                           %d (%d under faults: %d raced, %d after the registry changed behind the plan; %d failed and were applied again)\n",
+		c.applies, c.faultedApplies, c.faultedApplies-c.staleApplies, c.staleApplies, c.failedApplies)
+	fmt.Fprintf(&b, "  faults injected:                       %s\n", counts(faults))
+	fmt.Fprintf(&b, "  registry restarts:                     %d during applies (%d requests refused while down), %d for garbage collection\n", c.restarts, refused, c.gcRuns)
+	fmt.Fprintf(&b, "  races injected:                        %s\n", counts(c.races))
+	fmt.Fprintf(&b, "  changes behind a plan:                 %s\n", counts(c.changes))
+	fmt.Fprintf(&b, "  kept tags lost:                        %d (target 0)\n", c.realLosses)
+	fmt.Fprintf(&b, "  incomplete kept images:                %d (target 0)\n", c.incomplete)
+	fmt.Fprintf(&b, "  deletions the apply-time policy keeps: %d (target 0)\n", c.applyTimeKept)
+	fmt.Fprintf(&b, "  skipped items recorded as deleted:     %d (target 0)\n", c.skippedAsDeleted)
+	fmt.Fprintf(&b, "  restored by the apply:                 %d (kept tags and images verification put back)\n", c.restored)
+	fmt.Fprintf(&b, "  restores that failed:                  %d (target 0: reported by the apply as lost)\n", c.lostByApply)
+	fmt.Fprintf(&b, "  longest gap of a kept tag:             %s\n", c.gaps)
+	fmt.Fprintf(&b, "  lost inside the API window:            %d (raced onto a planned digest after the apply's last check before its DELETE)\n", c.windowLosses)
+	fmt.Fprintf(&b, "  repositories not converged:            %d (target 0)\n", c.notConverged)
+	fmt.Fprintf(&b, "  applies hung:                          %d (target 0: each finished within %s)\n", c.hung, applyTimeout)
 	c.t.Log("\n" + b.String())
 	fmt.Print(b.String())
 }

@@ -31,7 +31,7 @@ func (c *campaign) checkKept(tg *target) {
 			if c.failed(tg.repo, e, &c.realLosses, fmt.Sprintf("LOST: %s:%s should point at %s, points at %q", tg.repo, tag, e.digest, m.Digest), e.digest, tag) {
 				c.explain(tg)
 			}
-		case c.checkComplete(tg.repo, tag, e, referrersOf(tg, e.digest)):
+		case c.checkComplete(tg.repo, tag, e, referrersOf(tg, e.digest), !retention.IsReferrerTag(tag)):
 			c.explain(tg)
 		}
 	}
@@ -78,9 +78,11 @@ func referrersOf(tg *target, digest string) map[string]string {
 }
 
 // checkComplete counts an incomplete image, and reports whether it was a
-// real failure.
-func (c *campaign) checkComplete(repo, tag string, e expectation, referrers map[string]string) bool {
-	missing, err := c.gap(repo, e.digest, referrers)
+// real failure. With subject, the subject its body names must be there
+// too (a tagged attestation keeps it; garbage collection, as
+// distribution's, keeps only tagged ones).
+func (c *campaign) checkComplete(repo, tag string, e expectation, referrers map[string]string, subject bool) bool {
+	missing, err := c.gap(repo, e.digest, referrers, subject)
 	return err != nil && c.failed(repo, e, &c.incomplete, fmt.Sprintf("INCOMPLETE: %s:%s (%s): %v", repo, tag, e.digest, err), missing)
 }
 
@@ -124,12 +126,12 @@ func (c *campaign) insideWindow(repo string, e expectation, refs []string) bool 
 // digest the plan saw). It returns why it is incomplete, with the digest
 // of the missing manifest (the image, a child, a referrer) so that the
 // DELETE that removed it can be found; nil when it is complete.
-func (c *campaign) gap(repo, digest string, referrers map[string]string) (string, error) {
-	if missing, err := c.contentGap(repo, digest); err != nil {
+func (c *campaign) gap(repo, digest string, referrers map[string]string, subject bool) (string, error) {
+	if missing, err := c.contentGap(repo, digest, subject); err != nil {
 		return missing, err
 	}
 	for _, tag := range slices.Sorted(maps.Keys(referrers)) {
-		if _, err := c.contentGap(repo, tag); err != nil {
+		if _, err := c.contentGap(repo, tag, false); err != nil {
 			return referrers[tag], fmt.Errorf("referrer %s: %w", tag, err)
 		}
 	}
@@ -137,9 +139,10 @@ func (c *campaign) gap(repo, digest string, referrers map[string]string) (string
 }
 
 // contentGap reads the manifest ref (a digest or a tag) names, its config
-// and layers, or an index's children in full; it returns what is missing
-// ("" for a blob).
-func (c *campaign) contentGap(repo, ref string) (string, error) {
+// and layers, or an index's children in full, and with subject the
+// manifest its body names as subject; it returns what is missing ("" for
+// a blob).
+func (c *campaign) contentGap(repo, ref string, subject bool) (string, error) {
 	desc, err := c.get(repo, ref)
 	if err != nil {
 		return ref, err
@@ -148,6 +151,11 @@ func (c *campaign) contentGap(repo, ref string) (string, error) {
 		img, err := desc.Image()
 		if err != nil {
 			return "", err
+		}
+		if m, err := img.Manifest(); err == nil && subject && m.Subject != nil {
+			if _, err := c.get(repo, m.Subject.Digest.String()); err != nil {
+				return m.Subject.Digest.String(), fmt.Errorf("subject %s: %w", m.Subject.Digest, err)
+			}
 		}
 		return "", validate.Image(img)
 	}

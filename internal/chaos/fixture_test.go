@@ -2,8 +2,11 @@ package chaos
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"regexp"
+	"slices"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -15,18 +18,25 @@ import (
 var platforms = []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
 
 // fixture pushes 4-10 images, some with several tags on one digest, known and
-// unknown ages, up to two multi-platform indexes and up to three
-// signatures, in a new repository.
-func (c *campaign) fixture(repo string) {
+// unknown ages (no created time, or the 1970 epoch), up to two
+// multi-platform indexes, up to three signatures and up to two tagged
+// attestations, in a new repository; one time in three, an untagged index
+// that a deployment pins, sharing a child with a tagged pr- index
+// (deployUntaggedIndex).
+func (c *campaign) fixture(repo string, policy *retention.Policy) {
 	var subjects []v1.Hash
 	for k := range 4 + c.rng.IntN(7) {
 		tags := []string{c.rng.tagName(k)}
 		if c.rng.IntN(4) == 0 {
 			tags = append(tags, c.rng.tagName(k+100)) // a shared digest
 		}
-		img, err := c.reg.PushImage(repo, c.rng.created(), tags...)
+		created := c.rng.created()
+		img, err := c.reg.PushImage(repo, created, tags...)
 		if err != nil {
 			c.t.Fatal(err)
+		}
+		if unknownAge(created) {
+			c.unknownAge[img.Digest.String()] = true
 		}
 		subjects = append(subjects, img.Digest)
 	}
@@ -39,6 +49,49 @@ func (c *campaign) fixture(repo string) {
 			c.t.Fatal(err)
 		}
 	}
+	for k := range c.rng.IntN(3) {
+		if _, err := c.pushAttestation(repo, subjects[c.rng.IntN(len(subjects))], k); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	if c.rng.IntN(3) == 0 {
+		c.deployUntaggedIndex(repo, policy)
+	}
+}
+
+// pushAttestation pushes an attestation naming subject in its body and
+// tags it provenance-<k>, as a build pipeline does (issue 30, point 4): a
+// tag that stays keeps its subject.
+func (c *campaign) pushAttestation(repo string, subject v1.Hash, k int) (string, error) {
+	att, err := c.reg.PushUntaggedReferrer(repo, subject, "att")
+	if err != nil {
+		return "", err
+	}
+	return att.String(), c.reg.Tag(repo, att, fmt.Sprintf("provenance-%d", k))
+}
+
+// deployUntaggedIndex pushes a multi-platform index that a deployment
+// pins by digest (keep { images }) while no tag points at it any more (a
+// pod's imageID whose tag moved on), and a tagged pr- index sharing one of
+// its children, which a pr- or catch-all rule plans; half the time a child
+// is tagged pr- too (issue 30, loss path 1). The pinned index must stay
+// complete, through GC as well (gc.Options.Protect).
+func (c *campaign) deployUntaggedIndex(repo string, policy *retention.Policy) {
+	index, children, err := c.reg.PushIndex(repo, platforms, c.rng.created())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	shared := children[c.rng.IntN(len(children))]
+	if _, err := c.reg.PushIndexOf(repo, []v1.Hash{shared}, "pr-shared"); err != nil {
+		c.t.Fatal(err)
+	}
+	if c.rng.IntN(2) == 0 {
+		if err := c.reg.Tag(repo, children[0], "pr-amd64"); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	policy.Images = append(policy.Images, retention.Image{Reference: c.reg.Host + "/" + repo + "@" + index.String(), Repository: repo, Digest: index.String()})
+	c.deployed[repo] = append(c.deployed[repo], index.String())
 }
 
 // pushIndex pushes a tagged multi-platform index: over images of repo that
@@ -74,14 +127,24 @@ func (d dice) pick(from []v1.Hash, n int) []v1.Hash {
 	return picked
 }
 
-// created is a time within the last 60 days or, one time in three, zero:
-// an image of unknown age.
+// created is a time within the last 60 days or, one time in three, an
+// unknown age: no created time, or the 1970 epoch that reproducible builds
+// write.
 func (d dice) created() time.Time {
-	if d.IntN(3) == 0 {
+	switch d.IntN(6) {
+	case 0:
 		return time.Time{}
+	case 1:
+		return epoch
 	}
 	return time.Now().Add(-time.Duration(d.IntN(60*24)) * time.Hour)
 }
+
+var epoch = time.Unix(0, 0).UTC()
+
+// unknownAge reports whether an image created at created has an unknown
+// age as the provider reads it.
+func unknownAge(created time.Time) bool { return created.IsZero() || created.Equal(epoch) }
 
 func (d dice) tagName(k int) string {
 	switch d.IntN(4) {
@@ -122,17 +185,47 @@ func (c *campaign) policy() retention.Policy {
 		{},
 	}
 	p.Delete = []retention.DeleteRule{deletes[c.rng.IntN(len(deletes))]}
+	if c.rng.IntN(4) == 0 { // "keep recent images, delete the rest": unknown ages are kept
+		p.Keep = append(p.Keep, retention.KeepRule{NewerThan: time.Duration(3+c.rng.IntN(28)) * 24 * time.Hour})
+		p.Delete = []retention.DeleteRule{{}}
+	}
 	p.DeleteReferrers = c.rng.IntN(2) == 0
 	return p
 }
 
+// keepsUnknownAge reports whether a keep rule of p keeps every tag of
+// unknown age: newer_than over every tag.
+func keepsUnknownAge(p retention.Policy) bool {
+	for _, k := range p.Keep {
+		if k.NewerThan > 0 && k.TagRegex == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // target is one repository of an apply: what the plan saw and decided,
-// and the tags that must still point at their digests after the apply.
+// and the tags that must still point at their digests after the apply
+// (the racer adds to them while the gap watcher reads them: mu).
 type target struct {
 	repo     string
 	snap     *registry.Snapshot
 	batch    registry.Batch
+	mu       sync.Mutex
 	expected map[string]expectation
+}
+
+func (tg *target) expect(tag string, e expectation) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	tg.expected[tag] = e
+}
+
+// expectations is a copy of what is expected now.
+func (tg *target) expectations() map[string]expectation {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return maps.Clone(tg.expected)
 }
 
 // expectation is a tag that must still point at digest after the apply:
@@ -158,14 +251,36 @@ func (c *campaign) plan(repo string, policy retention.Policy) *target {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	b := batchOf(repo, decisions)
-	return &target{repo: repo, snap: snap, batch: b, expected: keptBy(snap, b)}
+	b := batchOf(repo, decisions, policy)
+	tg := &target{repo: repo, snap: snap, batch: b, expected: keptBy(snap, b)}
+	c.checkUnknownAgeKept(tg, policy)
+	return tg
+}
+
+// checkUnknownAgeKept counts as lost every tag of an image of unknown age
+// that a plan removes while a keep rule's newer_than covers every tag:
+// when in doubt, keep (issue 30, point 5).
+func (c *campaign) checkUnknownAgeKept(tg *target, policy retention.Policy) {
+	if !keepsUnknownAge(policy) {
+		return
+	}
+	removed := slices.Collect(maps.Keys(tg.batch.Untag))
+	for _, m := range tg.batch.Manifests {
+		removed = append(removed, m.Tags...)
+	}
+	for _, tag := range removed {
+		if m, ok := tg.snap.Tags[tag]; ok && c.unknownAge[m.Digest] && !retention.IsReferrerTag(tag) {
+			c.realLosses++
+			c.t.Errorf("PLANNED: %s:%s, an image of unknown age, is removed although keep { newer_than } keeps it", tg.repo, tag)
+		}
+	}
 }
 
 // batchOf is what an apply of the decisions carries out, as the provider
-// builds it.
-func batchOf(repo string, decisions []retention.Decision) registry.Batch {
-	b := registry.Batch{Repository: repo, Untag: map[string]string{}}
+// builds it: with the policy, evaluated again at apply time (Now is set
+// right before the apply).
+func batchOf(repo string, decisions []retention.Decision, policy retention.Policy) registry.Batch {
+	b := registry.Batch{Repository: repo, Untag: map[string]string{}, Policy: &policy}
 	for _, d := range decisions {
 		if d.Action == retention.Untag {
 			for _, tag := range d.Tags {

@@ -16,8 +16,9 @@ import (
 // raceKinds are what the racer does while an apply runs: push a new image,
 // put a new tag on a planned digest, move an existing tag onto one (a
 // rollback of latest), push a tagged index listing planned digests, sign
-// an image (a new referrer tag).
-var raceKinds = []string{"push", "new tag", "move", "index", "referrer"}
+// an image (a new referrer tag), attest a planned digest (a tagged
+// attestation naming it as its subject).
+var raceKinds = []string{"push", "new tag", "move", "index", "referrer", "attestation"}
 
 // errNoRace: the race drawn cannot happen on this target.
 var errNoRace = errors.New("nothing to race against")
@@ -43,7 +44,7 @@ func (r *racer) race(targets []*target, applied <-chan struct{}) {
 			return
 		}
 		if r.restartDue && k == restartAt {
-			r.reg = r.reg.Restart(r.t, func() { time.Sleep(2 * time.Second) }, r.storage.options...)
+			r.setRegistry(r.reg.Restart(r.t, func() { time.Sleep(2 * time.Second) }, r.storage.options...))
 			r.restarts++
 			r.t.Logf("registry restarted during the apply of %s", targets[0].repo)
 			r.restartDue = false
@@ -60,7 +61,7 @@ func (r *racer) race(targets []*target, applied <-chan struct{}) {
 		}
 		r.races[kind]++
 		e.raced, e.start, e.at = true, start, time.Now()
-		tg.expected[tag] = e
+		tg.expect(tag, e)
 	}
 }
 
@@ -81,6 +82,10 @@ func (r *racer) raceOnce(tg *target, kind string, k int) (string, expectation, e
 		return "", expectation{}, errNoRace
 	}
 	switch kind {
+	case "attestation":
+		tag := fmt.Sprintf("provenance-%d", 10+k)
+		att, err := r.pushAttestation(tg.repo, r.rng.pick(planned, 1)[0], 10+k)
+		return tag, expectation{digest: att}, err
 	case "new tag":
 		tag := fmt.Sprintf("rollback-%d", k)
 		e, err := r.retag(tg, tag, planned)
