@@ -194,6 +194,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 	}
 	if err == nil && b.Policy != nil {
 		err = c.readPinned(ctx, v.snap, b.Policy.Images) // what deployed images keep, as the plan saw it
+		v.pinned = pinnedIn(b.Repository, b.Policy.Images)
 	}
 	if err != nil {
 		return o, err
@@ -555,7 +556,11 @@ func (c *Client) keptAlive(ctx context.Context, v *view, removed map[string]bool
 	if _, err := c.readSubjects(ctx, v.snap, removed); err != nil {
 		return nil, err
 	}
-	return v.snap.referenced(removed), nil
+	kept := v.snap.referenced(removed)
+	for d := range v.snap.links().Pinned(v.pinned...) {
+		kept[d] = true
+	}
+	return kept, nil
 }
 
 // readSubjects reads the bodies of the manifests that tags outside removed

@@ -20,8 +20,6 @@ import (
 // deletes only what both delete (retention.Permitted): pr-7 and its other
 // child, never C, which the deployed index needs.
 func TestApplyKeepsAChildOfADeployedIndexPushedAfterThePlan(t *testing.T) {
-	t.Skip("reported: the apply deletes a planned index's children without asking the policy at apply time, and its " +
-		"'kept' set (Snapshot.referenced) leaves out what deployed images pin: the shared child goes, the deployed index answers 200 and its child 404")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review30/pinned-later"
 		ctx := context.Background()

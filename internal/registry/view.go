@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // view is the apply's look at one repository, kept current by the checks
@@ -16,6 +18,9 @@ type view struct {
 	// evaluated is snap.changed when the policy was last evaluated: it is
 	// evaluated again when the registry changed in ways the apply did not.
 	evaluated int
+	// pinned are the digests deployed images name in the repository: what
+	// they reach stays, whatever the plan says (retention.Links.Pinned).
+	pinned []string
 	// reused: snap is a planning pass's read, whose kept tags the first
 	// last check resolves again.
 	reused bool
@@ -202,4 +207,15 @@ func plannedDigests(works []*work) map[string]bool {
 		}
 	}
 	return planned
+}
+
+// pinnedIn returns the digests images name in repo.
+func pinnedIn(repo string, images []retention.Image) []string {
+	var pinned []string
+	for _, image := range images {
+		if image.Repository == repo && image.Digest != "" {
+			pinned = append(pinned, image.Digest)
+		}
+	}
+	return pinned
 }
