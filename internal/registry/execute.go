@@ -85,7 +85,9 @@ func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, e
 	outcomes := make([]outcome, len(batches))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.concurrency)
+	run := newApplyRun() // one journal id for the whole apply (registry_restore's apply_id)
 	for i, b := range batches {
+		b.run = run
 		g.Go(func() error {
 			var err error
 			outcomes[i], err = c.executeBatch(gctx, b, nil)
@@ -208,9 +210,10 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		return o, strict(bad)
 	}
 	o.skipped = append(o.skipped, notesText(notes)...)
-	j := c.newJournal()
+	j := c.newJournal(b.run)
 	defer func() {
 		o.restored, o.lost, o.warnings = append(o.restored, j.restored...), append(o.lost, j.lost...), j.warnings
+		o.skipped = append(o.skipped, j.skipped...)
 		o.deleted = j.countDeleted(works) // what is gone now: neither restored nor gone before
 	}()
 	for {

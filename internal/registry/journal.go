@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -78,19 +79,35 @@ type journal struct {
 	chunk    []string                // those of them the current chunk deleted
 	done     map[string]bool         // deletions the registry confirmed
 	restored []string                // what verification put back, and why
+	skipped  []string                // deletions verification undid: not the plan's any more
 	lost     []string                // what it could not put back
 	warnings []string                // where the journal could not be stored
 	file     string                  // where entries are appended; "" none
 	noStore  bool                    // storing in the registry failed: not tried again
-	id       string                  // names this apply's journal
-	chunks   int                     // chunks stored in the registry so far
+	run      *applyRun               // the apply this repository's batch belongs to
 }
 
-func (c *Client) newJournal() *journal {
-	j := &journal{entries: map[string]JournalEntry{}, deleted: map[string]bool{}, done: map[string]bool{},
-		id: time.Now().UTC().Format("20060102T150405Z") + "-" + nonce()}
-	if dir := c.CacheDir(); dir != "" {
-		j.file = filepath.Join(dir, "journal", j.id+".jsonl")
+// applyRun is what the journals of one apply's repositories share: the id
+// that names the apply (registry_restore's apply_id) and the count of the
+// chunks stored, which numbers each chunk's tag.
+type applyRun struct {
+	id     string
+	chunks atomic.Int64
+}
+
+func newApplyRun() *applyRun {
+	return &applyRun{id: time.Now().UTC().Format("20060102T150405Z") + "-" + nonce()}
+}
+
+// newJournal starts the journal of one repository's batch in run (nil: an
+// apply of its own).
+func (c *Client) newJournal(run *applyRun) *journal {
+	if run == nil {
+		run = newApplyRun()
+	}
+	j := &journal{entries: map[string]JournalEntry{}, deleted: map[string]bool{}, done: map[string]bool{}, run: run}
+	if dir := c.CacheDir(); dir != "" { // a file per repository: batches append side by side
+		j.file = filepath.Join(dir, "journal", run.id+"-"+nonce()+".jsonl")
 	}
 	return j
 }
@@ -218,10 +235,7 @@ func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, line
 	if err != nil {
 		return err
 	}
-	j.mu.Lock()
-	j.chunks++
-	tag := fmt.Sprintf("j-%s-%03d", j.id, j.chunks)
-	j.mu.Unlock()
+	tag := fmt.Sprintf("j-%s-%03d", j.run.id, j.run.chunks.Add(1))
 	body, err := json.Marshal(v1.Manifest{
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,

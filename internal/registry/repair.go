@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -9,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/distreg/terraform-provider-registry/internal/retention"
@@ -30,9 +31,12 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 	}
 	taken := takenBy(works, s)
 	onList := setOf(listed)
-	var missing []string // tags that went, though no item that ran removed them
+	var missing, survived []string // tags that went, though no item that ran removed them; tags that stayed, though one did
 	for tag := range s.Tags {
 		if onList[tag] {
+			if taken[tag] {
+				survived = append(survived, tag)
+			}
 			continue
 		}
 		if taken[tag] {
@@ -54,6 +58,9 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 	if err != nil {
 		return err
 	}
+	if err := c.undoMovedAway(ctx, v, works, j, survived); err != nil {
+		return err
+	}
 	if err := c.restoreNeeded(ctx, v, works, j); err != nil {
 		return err
 	}
@@ -62,6 +69,64 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 	}
 	for _, tag := range dangling { // new tags: pushed onto a digest as it was deleted
 		c.repairDangling(ctx, s, j, tag)
+	}
+	return nil
+}
+
+// undoMovedAway handles the tags a manifest deletion that ran should have
+// taken and that are still listed: they point elsewhere now, moved away
+// since the view (a planning pass's read, which the apply does not resolve
+// again tag by tag, see view.go). A deletion all of whose tags moved away
+// deleted an untagged manifest, which the policy at apply time does not
+// delete: it is not the plan's any more (retention.Permitted), so what it
+// deleted is put back, children first, and the item reported skipped. A
+// deletion that still took one of its tags stands.
+func (c *Client) undoMovedAway(ctx context.Context, v *view, works []*work, j *journal, survived []string) error {
+	if len(survived) == 0 {
+		return nil
+	}
+	s := v.snap
+	was := map[string]string{} // tag -> digest the view had it on
+	for _, tag := range survived {
+		was[tag] = s.Tags[tag].Digest
+	}
+	dangling, err := c.resolveInto(ctx, s, survived)
+	if err != nil {
+		return err
+	}
+	for _, w := range works {
+		if w.tag != "" || !w.started || w.skipped || !j.wasDeleted(w.manifest.Digest) {
+			continue
+		}
+		var moved []string
+		for _, tag := range w.manifest.Tags {
+			if retention.IsReferrerTag(tag) {
+				continue // on a referrer, not on the digest
+			}
+			now, listed := s.Tags[tag]
+			if was[tag] != w.manifest.Digest || !listed || now.Digest == w.manifest.Digest || slices.Contains(dangling, tag) {
+				moved = nil // a tag its DELETE took (or one not the view's on it): the deletion stands
+				break
+			}
+			moved = append(moved, fmt.Sprintf("%s to %s", tag, now.Digest))
+		}
+		if len(moved) == 0 {
+			continue
+		}
+		w.skipped = true
+		why := "since the plan, " + strings.Join(moved, ", ") + " moved away from it, leaving it untagged: put back"
+		taken := map[string]bool{}
+		for _, d := range append(append([]string{w.manifest.Digest}, w.manifest.Children...), w.manifest.Referrers...) {
+			taken[d] = j.wasDeleted(d)
+		}
+		maps.DeleteFunc(taken, func(_ string, deleted bool) bool { return !deleted })
+		links := j.links()
+		for _, d := range childrenFirst(taken, links) {
+			if c.restore(ctx, s, j, d, "", why) {
+				c.restoreReferrerTags(ctx, s, j, d, links[d].subject)
+			}
+		}
+		j.note(&j.skipped, note{subject: w.manifest.Digest, why: why, contradicted: true}.String())
 	}
 	return nil
 }
@@ -295,18 +360,35 @@ func (c *Client) restore(ctx context.Context, s *Snapshot, j *journal, digest, t
 	return true
 }
 
-// putManifest PUTs a journaled body under reference (its digest or a tag).
+// putManifest PUTs a journaled body under reference (its digest or a tag),
+// as it was: one request, nothing else. (ggcr's Pusher.Put also writes the
+// referrers tag schema's fallback index, sha256-<subject>, for a manifest
+// with a subject on a registry without the referrers API: a tag the
+// repository did not have before its deletion.)
 func (c *Client) putManifest(ctx context.Context, repo, reference string, e JournalEntry) error {
 	r, err := c.repository(repo)
 	if err != nil {
 		return err
 	}
-	var ref name.Reference = r.Tag(reference)
-	if IsDigest(reference) {
-		ref = r.Digest(reference)
+	client, err := c.writer(ctx, r)
+	if err == nil {
+		u := url.URL{Scheme: r.Scheme(), Host: r.RegistryStr(), Path: fmt.Sprintf("/v2/%s/manifests/%s", r.RepositoryStr(), reference)}
+		var req *http.Request
+		if req, err = http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(e.Body)); err == nil {
+			req.Header.Set("Content-Type", e.MediaType)
+			err = answer(client.Do(req))
+		}
 	}
-	err = c.pusher.Put(ctx, ref, rawManifest{body: e.Body, mediaType: types.MediaType(e.MediaType)})
 	return c.translate("putting back manifest "+e.Digest, repo, needPush, err)
+}
+
+// answer turns a PUT's response into nil or the registry's error.
+func answer(resp *http.Response, err error) error {
+	if err != nil {
+		return err
+	}
+	defer drain(resp)
+	return transport.CheckError(resp, http.StatusCreated, http.StatusOK)
 }
 
 func (j *journal) note(list *[]string, msg string) {

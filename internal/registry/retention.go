@@ -231,6 +231,9 @@ type Batch struct {
 	// inOrder runs the items one at a time, in order (a subject before its
 	// referrers when they are separate items).
 	inOrder bool
+	// run is the apply the batch belongs to: one journal id for every
+	// repository one apply touches; nil an apply of its own.
+	run *applyRun
 }
 
 // allowance is what a policy evaluated at apply time deletes.

@@ -76,3 +76,45 @@ func TestApplyOnThePlanningPassReadSeesAKeptTagMoved(t *testing.T) {
 		}
 	})
 }
+
+// A planned tag moved onto another image between the planning pass's read
+// and the apply: the apply, which does not resolve planned tags again,
+// deletes the planned digest, finds the tag still listed afterwards, and
+// puts the digest back (left untagged, the policy at apply time does not
+// delete it), reporting the item skipped; the image the tag moved to stays.
+func TestApplyOnThePlanningPassReadUndoesADeletionWhoseTagsMovedAway(t *testing.T) {
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		const repo = "view/moved-away"
+		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+		planned, err := reg.PushImage(repo, created, "pr-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := reg.PushImage(repo, created.Add(time.Hour), "pr-2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.PushImage(repo, created.Add(2*time.Hour), "stable"); err != nil {
+			t.Fatal(err)
+		}
+		c := newClient(t, Config{URL: reg.URL})
+		batch := planPolicy(t, c, repo, "^pr-")
+		rebuilt, err := reg.PushImage(repo, created.Add(3*time.Hour), "pr-1") // CI pushed pr-1 again, after the planning pass
+		if err != nil {
+			t.Fatal(err)
+		}
+		report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustExist(t, reg, repo, true, planned.Digest, rebuilt.Digest)
+		mustExist(t, reg, repo, false, other.Digest)
+		skippedLike(t, report, `kept `+planned.Digest.String()+`: since the plan, pr-1 to `+rebuilt.Digest.String()+` moved away`)
+		if report.Deleted != 1 {
+			t.Errorf("report %+v; want pr-2 deleted alone", report)
+		}
+		if d, err := reg.Resolve(repo, "pr-1"); err != nil || d != rebuilt.Digest {
+			t.Errorf("pr-1 on %v (%v); want %s", d, err, rebuilt.Digest)
+		}
+	})
+}
