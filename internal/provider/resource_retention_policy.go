@@ -56,6 +56,7 @@ type retentionModel struct {
 	Protected        types.List    `tfsdk:"protected"`
 	OtherImages      types.Int64   `tfsdk:"other_registry_images"`
 	Summary          types.Object  `tfsdk:"summary"`
+	Applied          types.Object  `tfsdk:"applied"`
 }
 
 type keepModel struct {
@@ -184,6 +185,7 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 				MarkdownDescription: "How many `keep { images }` references name another registry, and are ignored: a cluster's whole image list " +
 					"can be passed as it is. A reference names this registry when its host is the provider's `url` host or one of its `aliases`.",
 			},
+			"applied": appliedAttribute,
 			"summary": schema.SingleNestedAttribute{
 				Computed: true,
 				MarkdownDescription: "`deletions` in numbers, in all and per repository, so that a plan of thousands of deletions reads in a few lines. " +
@@ -515,20 +517,23 @@ func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadReq
 }
 
 func (r *RetentionPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	recordsOf(r.client).forget(retentionPolicyType, req.Config.Raw, tftypes.NewValue(req.Plan.Raw.Type(), nil))
-	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+	none := tftypes.NewValue(req.Plan.Raw.Type(), nil)
+	recordsOf(r.client).forget(retentionPolicyType, req.Config.Raw, none)
+	r.apply(ctx, none, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
 func (r *RetentionPolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	recordsOf(r.client).forget(retentionPolicyType, req.Config.Raw, req.State.Raw)
-	r.apply(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+	r.apply(ctx, req.State.Raw, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
 // apply performs the planned deletions, repository by repository, each
 // against a fresh look at the registry: an item whose tags moved since the
 // plan is skipped with a warning. The planned deletions are always known
-// here: Terraform plans again during apply, with every value known.
-func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
+// here: Terraform plans again during apply, with every value known. The
+// state is the plan, with applied saying what was done (see
+// retention_applied.go).
+func (r *RetentionPolicyResource) apply(ctx context.Context, prior tftypes.Value, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
 	list, err := plannedList(ctx, planned.Raw, "deletions")
 	if err != nil {
 		diags.AddError("Internal error", fmt.Sprintf("Reading deletions: %v. Please report this to the provider's developers.", err))
@@ -561,7 +566,7 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, planned tfsdk.Plan,
 			"Nothing else was deleted; the next plan shows what is left.", err, report.Summary()))
 		return
 	}
-	state.Raw = planned.Raw
+	state.Raw = withAttributes(planned.Raw, map[string]tftypes.Value{"applied": appliedAfter(prior, planned.Raw, report)}, diags)
 }
 
 func (r *RetentionPolicyResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {
@@ -596,6 +601,7 @@ func plannedValue(plan, prior tftypes.Value, repositories []string, decisions []
 		"pending_deletions": decisionsValue(nil),
 		"deletions":         decisionsValue(decisions),
 		"summary":           summaryValue(decisions, nextDeletionsID(deletionsIDOf(prior), decisions)),
+		"applied":           plannedApplied(prior, len(decisions) > 0),
 	}
 	maps.Copy(attributes, found)
 	return withAttributes(plan, attributes, diags)

@@ -21,7 +21,7 @@ import (
 
 // computedLists are the computed attributes whose size grows with the
 // registry, which configOf leaves out.
-var computedLists = map[string]bool{"pending_deletions": true, "deletions": true, "protected": true, "summary": true}
+var computedLists = map[string]bool{"pending_deletions": true, "deletions": true, "protected": true, "summary": true, "applied": true}
 
 // attributeGetter is a state, plan or configuration.
 type attributeGetter interface {

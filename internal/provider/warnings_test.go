@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"maps"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -169,6 +170,67 @@ func TestRetentionPolicyWarnsSkippedDeletion(t *testing.T) {
 	if found, err := reg.ManifestExists("app", moved.Digest); err != nil || !found {
 		t.Fatalf("the image pr-1 moved to was deleted (err %v)", err)
 	}
+	// The state keeps the plan (Terraform requires it) and says in
+	// applied what was done: nothing, so no new deletions_id.
+	applied := appliedOf(t, resp.State.Raw)
+	if applied.manifests != 0 || len(applied.skipped) != 1 || applied.deletionsID != "" {
+		t.Errorf("applied %+v; want no manifest, one skipped item and no deletions_id", applied)
+	}
+}
+
+// An apply that deletes says so in applied, with the plan's deletions_id.
+func TestRetentionPolicyAppliedCountsWhatTheApplyDeleted(t *testing.T) {
+	ctx := context.Background()
+	_, r := policyOnImage(t)
+	req := newPolicyPlan(ctx, r, "app", "^pr-")
+	planned := modifyPlan(ctx, t, r, req)
+	if applied := rawAttribute(planned.Plan.Raw, "applied"); applied.IsKnown() {
+		t.Errorf("applied in a plan with deletions is %v; want unknown", applied)
+	}
+	resp := fwresource.CreateResponse{State: tfsdk.State{Schema: req.State.Schema, Raw: req.State.Raw}}
+	r.Create(ctx, fwresource.CreateRequest{Config: req.Config, Plan: planned.Plan}, &resp)
+	if resp.Diagnostics.HasError() {
+		t.Fatal(resp.Diagnostics)
+	}
+	applied := appliedOf(t, resp.State.Raw)
+	if want := deletionsIDOf(planned.Plan.Raw); applied.manifests != 1 || len(applied.skipped) != 0 || applied.deletionsID != want || want == "" {
+		t.Errorf("applied %+v; want 1 manifest, nothing skipped, deletions_id %q", applied, want)
+	}
+}
+
+type appliedModel struct {
+	deletionsID       string
+	manifests         int64
+	skipped, restored []string
+}
+
+func appliedOf(t *testing.T, state tftypes.Value) appliedModel {
+	t.Helper()
+	v := rawAttribute(state, "applied")
+	if !v.IsKnown() || v.IsNull() {
+		t.Fatalf("applied is %v after apply; want known", v)
+	}
+	var m appliedModel
+	var n big.Float
+	if err := rawAttribute(v, "deletions_id").As(&m.deletionsID); err != nil {
+		t.Fatal(err)
+	}
+	if err := rawAttribute(v, "manifests").As(&n); err != nil {
+		t.Fatal(err)
+	}
+	m.manifests, _ = n.Int64()
+	for name, to := range map[string]*[]string{"skipped": &m.skipped, "restored": &m.restored} {
+		var elems []tftypes.Value
+		if err := rawAttribute(v, name).As(&elems); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range elems {
+			var s string
+			_ = e.As(&s)
+			*to = append(*to, s)
+		}
+	}
+	return m
 }
 
 func TestManifestDeletionWarnsNothingToDeleteAndDeletedManifestIsBack(t *testing.T) {

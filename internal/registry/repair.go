@@ -373,17 +373,19 @@ func (c *Client) putManifest(ctx context.Context, repo, reference string, e Jour
 	client, err := c.writer(ctx, r)
 	if err == nil {
 		u := url.URL{Scheme: r.Scheme(), Host: r.RegistryStr(), Path: fmt.Sprintf("/v2/%s/manifests/%s", r.RepositoryStr(), reference)}
-		var req *http.Request
-		if req, err = http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(e.Body)); err == nil {
-			req.Header.Set("Content-Type", e.MediaType)
-			err = answer(client.Do(req))
-		}
+		err = putBody(ctx, client, u, e.MediaType, e.Body)
 	}
 	return c.translate("putting back manifest "+e.Digest, repo, needPush, err)
 }
 
-// answer turns a PUT's response into nil or the registry's error.
-func answer(resp *http.Response, err error) error {
+// putBody PUTs body to u and returns nil or the registry's error.
+func putBody(ctx context.Context, client *http.Client, u url.URL, mediaType string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", mediaType)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
