@@ -416,3 +416,55 @@ func TestReview36RankShiftOnAFreshReadDeletesTheNewKeeper(t *testing.T) {
 		t.Logf("report %+v", report)
 	})
 }
+
+// keep { newer_than = 24h } and delete {}: the plan deletes the images of
+// 2020. A new image is pushed as the apply reads its view (before the
+// last check's listing): the last check resolves it, and the few tags
+// that stay (fewStaying) again, without created times; the policy,
+// evaluated again because a tag appeared, sees every tag of unknown age,
+// which newer_than keeps: the apply deletes nothing, each item reported
+// kept "by the policy at apply time", which deletes them.
+func TestReview36PushDuringTheApplyKeepsEveryOldImage(t *testing.T) {
+	reported(t, "tags resolved again lose their created time: a push during the apply makes keep { newer_than } keep every planned image (all skipped as kept by the policy at apply time)")
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		const repo = "review36/newer-than"
+		old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+		var planned []v1.Hash
+		for _, tag := range []string{"build-1", "build-2"} {
+			img, err := reg.PushImage(repo, old, tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			planned = append(planned, img.Digest)
+		}
+		if _, err := reg.PushImage(repo, time.Now(), "build-3"); err != nil {
+			t.Fatal(err)
+		}
+		policy := retention.Policy{
+			Keep:   []retention.KeepRule{{NewerThan: 24 * time.Hour}},
+			Delete: []retention.DeleteRule{{}},
+		}
+		batch := planBatch(t, newClient(t, Config{URL: reg.URL}), repo, policy)
+		if len(batch.Manifests) != 2 {
+			t.Fatalf("planned %+v; want the two images of 2020", batch.Manifests)
+		}
+		proxy := newFaultProxy(t, reg.URL)
+		var lists atomic.Int64
+		proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+			if strings.HasSuffix(r.URL.Path, "/tags/list") && lists.Add(1) == 2 {
+				if _, err := reg.PushImage(repo, time.Now(), "build-4"); err != nil {
+					t.Error(err)
+				}
+			}
+			return false
+		})
+		report, err := newClient(t, Config{URL: proxy.URL}).ExecuteBatches(context.Background(), []Batch{batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustExist(t, reg, repo, false, planned...)
+		if report.Deleted != 2 {
+			t.Errorf("report %+v; want both images of 2020 deleted", report)
+		}
+	})
+}
