@@ -31,10 +31,11 @@ const wholePrefixShare = 8
 // and there now stops the run: the storage changed under it, and its
 // revision links were not planned for deletion.
 func checkBlobs(ctx context.Context, walk walker, inv *inventory, plan *sweepPlan, concurrency int) error {
-	found, err := readBlobSizes(ctx, walk, inv, plan.blobs, concurrency)
+	found, err := readBlobSizes(ctx, walk, inv, append(slices.Clone(plan.blobs), plan.heldBack...), concurrency)
 	if err != nil {
 		return fmt.Errorf("cannot read the blobs to delete: %w", err)
 	}
+	plan.checkHeldBack(inv, found)
 	var blobs []digest.Digest
 	for _, dg := range plan.blobs {
 		id, _ := inv.blobs.lookup(dg)
@@ -115,4 +116,19 @@ func blobsPerPrefix(digests []digest.Digest) map[string]int {
 		counts[prefixOf(dg)]++
 	}
 	return counts
+}
+
+// checkHeldBack keeps of what the grace holds back the blobs found, and
+// their sizes: a blob directory without data holds nothing back.
+func (plan *sweepPlan) checkHeldBack(inv *inventory, found map[blobID]int64) {
+	plan.heldBack = slices.DeleteFunc(plan.heldBack, func(dg digest.Digest) bool {
+		id, _ := inv.blobs.lookup(dg)
+		size, ok := found[id]
+		plan.bytesHeldBack += size
+		return !ok
+	})
+	plan.heldManifests = slices.DeleteFunc(plan.heldManifests, func(id blobID) bool {
+		_, ok := found[id]
+		return !ok
+	})
 }

@@ -41,6 +41,13 @@ type Options struct {
 	Concurrency int
 	// Progress, when set, receives human-readable progress messages.
 	Progress func(message string)
+	// KeepDeletedWithin is the grace: what the manifests the journal
+	// records as deleted within it need stays, so registry_restore can put
+	// them back; the journal's chunks older than it are pruned (grace.go).
+	// Zero: no grace, and the journal is left alone.
+	KeepDeletedWithin time.Duration
+	// Now is the end of the grace's window; zero means the time of the run.
+	Now time.Time
 }
 
 // Report is what a run found and deleted (with DryRun: would delete).
@@ -53,6 +60,13 @@ type Report struct {
 	BlobsDeleted        int
 	LayerLinksDeleted   int
 	BytesFreed          int64 // sizes of the deleted blobs, read before deleting
+	// With a grace (Options.KeepDeletedWithin): what it keeps that a run
+	// without it would delete, and the journal's chunks pruned.
+	KeepDeletedWithin   time.Duration
+	ManifestsHeldBack   int   // deleted manifests kept restorable
+	BlobsHeldBack       int   // their blobs, and those of the manifests they keep
+	BytesHeldBack       int64 // the sizes of those blobs
+	JournalChunksPruned int
 	Duration            time.Duration
 }
 
@@ -77,8 +91,19 @@ func Run(ctx context.Context, d storagedriver.StorageDriver, opts Options) (Repo
 		report.ManifestsScanned += len(r.revisions)
 	}
 	progress(fmt.Sprintf("scanned %d repositories: %d manifests, %d blobs", report.RepositoriesScanned, report.ManifestsScanned, report.BlobsScanned))
+	if cutoff, ok := graceFor(opts); ok {
+		report.KeepDeletedWithin = opts.KeepDeletedWithin
+		if err := inv.readJournal(ctx, d, opts.Concurrency, cutoff); err != nil {
+			return report, err
+		}
+		progress(fmt.Sprintf("read the journal: %d manifests deleted within %s, %d chunks older",
+			graced(inv), formatWindow(opts.KeepDeletedWithin), len(inv.pruned)))
+	}
 
 	plan := mark(inv, opts)
+	if report.KeepDeletedWithin > 0 {
+		plan.holdBack(inv, mark(inv.withoutGrace(), opts))
+	}
 	if err := checkBlobs(ctx, newWalker(d, opts.DeleteUntagged), inv, plan, opts.Concurrency); err != nil {
 		return report, err
 	}
@@ -102,6 +127,10 @@ func (r *Report) record(plan *sweepPlan) {
 	r.BlobsDeleted = len(plan.blobs)
 	r.LayerLinksDeleted = len(plan.layerLinks)
 	r.BytesFreed = plan.bytesFreed
+	r.ManifestsHeldBack = len(plan.heldManifests)
+	r.BlobsHeldBack = len(plan.heldBack)
+	r.BytesHeldBack = plan.bytesHeldBack
+	r.JournalChunksPruned = len(plan.chunks)
 }
 
 // reportMarks sends one progress message per repository.
@@ -134,9 +163,17 @@ func (r Report) Summary() string {
 	if r.DryRun {
 		verb = "dry run, would delete"
 	}
-	return fmt.Sprintf("%s %d blobs (%s), %d manifests, %d layer links in %d repositories (%s)",
-		verb, r.BlobsDeleted, FormatBytes(r.BytesFreed), r.ManifestsDeleted, r.LayerLinksDeleted, r.RepositoriesScanned,
-		r.Duration.Round(time.Millisecond))
+	summary := fmt.Sprintf("%s %d blobs (%s), %d manifests, %d layer links in %d repositories",
+		verb, r.BlobsDeleted, FormatBytes(r.BytesFreed), r.ManifestsDeleted, r.LayerLinksDeleted, r.RepositoriesScanned)
+	if r.KeepDeletedWithin > 0 {
+		prune := "pruned"
+		if r.DryRun {
+			prune = "would prune"
+		}
+		summary += fmt.Sprintf("; kept %d blobs (%s) of %d manifests deleted within %s, restorable; %s %d journal chunks older",
+			r.BlobsHeldBack, FormatBytes(r.BytesHeldBack), r.ManifestsHeldBack, formatWindow(r.KeepDeletedWithin), prune, r.JournalChunksPruned)
+	}
+	return fmt.Sprintf("%s (%s)", summary, r.Duration.Round(time.Millisecond))
 }
 
 // FormatBytes renders a byte count for people: 1.5 MiB.

@@ -33,6 +33,11 @@ func revisionPath(repo string, d digest.Digest) string {
 	return path.Join(repositoriesRoot, repo, "_manifests/revisions", d.Algorithm().String(), d.Encoded())
 }
 
+// tagPath is the directory of a tag: its current link and index.
+func tagPath(repo, tag string) string {
+	return path.Join(repositoriesRoot, repo, "_manifests/tags", tag)
+}
+
 // tagIndexEntryPath records that a tag once pointed at a manifest.
 func tagIndexEntryPath(repo, tag string, d digest.Digest) string {
 	return path.Join(repositoriesRoot, repo, "_manifests/tags", tag, "index", d.Algorithm().String(), d.Encoded())

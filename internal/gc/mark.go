@@ -16,6 +16,12 @@ type sweepPlan struct {
 	blobs      []digest.Digest // sorted
 	bytesFreed int64           // their sizes, once checked (checkBlobs)
 	layerLinks []layerLinkDeletion
+	chunks     []journalChunk // of the journal, pruned (grace.go)
+	// What the grace keeps that a run without it would delete (holdBack):
+	// the blobs, their sizes once checked, and the deleted manifests held.
+	heldBack      []digest.Digest
+	bytesHeldBack int64
+	heldManifests []blobID
 }
 
 type manifestDeletion struct {
@@ -46,15 +52,19 @@ type layerLinkDeletion struct {
 //   - A repository's layer link is deleted when its blob was not marked by
 //     the repositories visited so far, this one included: the reference
 //     decides per repository, in enumeration order, and so do we.
+//   - With a grace, what the manifests deleted within it need is marked
+//     before any repository, and they keep what they reach in their
+//     repository as pinned digests do (grace.go).
 func mark(inv *inventory, opts Options) *sweepPlan {
-	plan := &sweepPlan{marked: make([]bool, inv.blobs.len())}
+	plan := &sweepPlan{marked: make([]bool, inv.blobs.len()), chunks: inv.pruned}
+	markGrace(inv, plan)
 	type candidate struct {
 		repo *repository
 		id   blobID
 	}
 	var candidates []candidate
 	for _, r := range inv.repos {
-		kept := keptManifests(inv, r, opts.DeleteUntagged, opts.Protect[r.name])
+		kept := keptManifests(inv, r, opts.DeleteUntagged, opts.Protect[r.name], inv.graced[r.name])
 		for _, id := range r.revisions {
 			if !kept[id] {
 				candidates = append(candidates, candidate{r, id})
@@ -88,8 +98,9 @@ func mark(inv *inventory, opts Options) *sweepPlan {
 // keptManifests returns the manifests of r that are kept: all of them,
 // or with deleteUntagged the closure of the tagged ones over references
 // (index children) and subjects (referrers of kept manifests), and what
-// the protected ones keep (pinned).
-func keptManifests(inv *inventory, r *repository, deleteUntagged bool, protected []string) map[blobID]bool {
+// the protected ones and the graced (deleted within the grace, linked or
+// not) keep (pinned).
+func keptManifests(inv *inventory, r *repository, deleteUntagged bool, protected []string, graced []blobID) map[blobID]bool {
 	linked := map[blobID]bool{}
 	for _, id := range r.revisions {
 		linked[id] = true
@@ -114,7 +125,7 @@ func keptManifests(inv *inventory, r *repository, deleteUntagged bool, protected
 	for _, id := range slices.Sorted(maps.Values(r.tags)) {
 		keep(id)
 	}
-	for id := range pinned(inv, linked, referrers, protected) {
+	for id := range pinned(inv, linked, referrers, append(linkedDigests(inv, linked, protected), graced...)) {
 		keep(id)
 	}
 	for len(queue) > 0 {
@@ -130,17 +141,23 @@ func keptManifests(inv *inventory, r *repository, deleteUntagged bool, protected
 	return kept
 }
 
-// pinned returns the manifests of a repository that the protected digests (deployed
-// images) keep, by the rule the retention policy and explicit deletions
-// follow too (retention.Pinned): their index children, the subjects they
-// name and their referrers, however far. Only manifests it links count.
-func pinned(inv *inventory, linked map[blobID]bool, referrers map[blobID][]blobID, protected []string) map[blobID]bool {
-	var roots []blobID
-	for _, dg := range protected {
+// linkedDigests numbers the digests the repository links.
+func linkedDigests(inv *inventory, linked map[blobID]bool, digests []string) []blobID {
+	var ids []blobID
+	for _, dg := range digests {
 		if id, ok := inv.blobs.lookup(digest.Digest(dg)); ok && linked[id] {
-			roots = append(roots, id)
+			ids = append(ids, id)
 		}
 	}
+	return ids
+}
+
+// pinned returns the manifests of a repository that roots (deployed
+// images, deleted manifests within the grace) keep, by the rule the
+// retention policy and explicit deletions follow too (retention.Pinned):
+// their index children, the subjects they name and their referrers,
+// however far. Only manifests it links count past the roots.
+func pinned(inv *inventory, linked map[blobID]bool, referrers map[blobID][]blobID, roots []blobID) map[blobID]bool {
 	if len(roots) == 0 {
 		return nil
 	}

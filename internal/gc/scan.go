@@ -27,6 +27,11 @@ type inventory struct {
 	// directories above it. Deleting a directory by the one file the
 	// layout puts there (sweep.go, on S3) is exact only where none is.
 	unexpected map[string]bool
+	// graced maps repositories to the manifests the journal records as
+	// deleted there within the grace, whose blobs the storage holds;
+	// pruned lists the journal's chunks older than it (grace.go).
+	graced map[string][]blobID
+	pruned []journalChunk
 }
 
 type repository struct {
@@ -65,7 +70,7 @@ type manifestBlobs struct {
 // and reports to progress when it ends: on object storage a scan of a
 // large store takes minutes, and which step takes them says where to look.
 func scan(ctx context.Context, d storagedriver.StorageDriver, concurrency int, withTags bool, progress func(string)) (*inventory, error) {
-	inv := &inventory{blobs: newBlobTable(), manifests: map[blobID]manifestBlobs{}, unexpected: map[string]bool{}}
+	inv := &inventory{blobs: newBlobTable(), manifests: map[blobID]manifestBlobs{}, unexpected: map[string]bool{}, graced: map[string][]blobID{}}
 	walk := newWalker(d, withTags)
 	var walks []repositoryWalk
 	g, gctx := errgroup.WithContext(ctx)

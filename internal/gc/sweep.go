@@ -8,6 +8,8 @@ import (
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/distreg/terraform-provider-registry/internal/journalformat"
 )
 
 // deletion is a path the reference deletes (a directory, or a layer
@@ -47,8 +49,16 @@ func sweep(ctx context.Context, d storagedriver.StorageDriver, plan *sweepPlan, 
 	steps := []struct {
 		what      string
 		deletions func() []deletion
+		whole     bool // directories no one file stands for: deleted through the driver, all they hold
 	}{
-		{"manifest links", func() []deletion {
+		{what: "journal chunk tags", whole: true, deletions: func() []deletion {
+			out := make([]deletion, len(plan.chunks))
+			for i, c := range plan.chunks {
+				out[i] = deletion{tagPath(journalformat.Repository, c.tag), ""}
+			}
+			return out
+		}},
+		{what: "manifest links", deletions: func() []deletion {
 			var out []deletion
 			for _, m := range plan.manifests {
 				for _, tag := range m.tags {
@@ -56,16 +66,21 @@ func sweep(ctx context.Context, d storagedriver.StorageDriver, plan *sweepPlan, 
 				}
 				out = append(out, deletion{revisionPath(m.repo, m.digest), "link"})
 			}
+			for _, c := range plan.chunks {
+				if c.unlink {
+					out = append(out, deletion{revisionPath(journalformat.Repository, c.digest), "link"})
+				}
+			}
 			return out
 		}},
-		{"blobs", func() []deletion {
+		{what: "blobs", deletions: func() []deletion {
 			out := make([]deletion, len(plan.blobs))
 			for i, dg := range plan.blobs {
 				out[i] = deletion{blobPath(dg), "data"}
 			}
 			return out
 		}},
-		{"layer links", func() []deletion {
+		{what: "layer links", deletions: func() []deletion {
 			out := make([]deletion, len(plan.layerLinks))
 			for i, l := range plan.layerLinks {
 				out[i] = deletion{layerLinkPath(l.repo, l.digest), ""}
@@ -78,7 +93,13 @@ func sweep(ctx context.Context, d storagedriver.StorageDriver, plan *sweepPlan, 
 		count := newProgressCounter(len(deletions), func(done int) {
 			progress(fmt.Sprintf("swept %d of %d %s", done, len(deletions), step.what))
 		})
-		if err := deleteEach(ctx, d, deletions, unexpected, concurrency, count); err != nil {
+		var err error
+		if step.whole {
+			err = deleteAll(ctx, d, deletions, concurrency, count)
+		} else {
+			err = deleteEach(ctx, d, deletions, unexpected, concurrency, count)
+		}
+		if err != nil {
 			return fmt.Errorf("sweeping %s: %w", step.what, err)
 		}
 	}

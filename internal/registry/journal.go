@@ -19,7 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/distreg/terraform-provider-registry/internal/retention"
+	"github.com/distreg/terraform-provider-registry/internal/journalformat"
 )
 
 // The journal holds the body of every manifest an apply deletes, read
@@ -44,13 +44,14 @@ import (
 // Both are best effort: where the credentials cannot push, the apply still
 // repairs from memory, and says the journal was not stored.
 
-// JournalRepository holds the journals of applies, in the registry.
-const JournalRepository = retention.ProviderNamespace + "journal"
+// JournalRepository holds the journals of applies, in the registry. The
+// format is journalformat's, which garbage collection reads too.
+const JournalRepository = journalformat.Repository
 
 const (
-	journalArtifactType = "application/vnd.distreg.terraform-provider-registry.journal.v1"
-	journalLayerType    = types.MediaType("application/vnd.distreg.terraform-provider-registry.journal.entries.v1+jsonl")
-	journalRepoKey      = "io.github.distreg.terraform-provider-registry.repository"
+	journalArtifactType = journalformat.ArtifactType
+	journalLayerType    = journalformat.LayerType
+	journalRepoKey      = journalformat.RepositoryAnnotation
 )
 
 // journalConfig is the journal artifacts' config: a blob of their own, not
@@ -61,15 +62,7 @@ var journalConfig = static.NewLayer([]byte(`{"terraform-provider-registry":"jour
 	types.MediaType("application/vnd.distreg.terraform-provider-registry.journal.config.v1+json"))
 
 // JournalEntry is one deleted manifest, as it was before the DELETE.
-type JournalEntry struct {
-	Registry   string    `json:"registry"`
-	Repository string    `json:"repository"`
-	Digest     string    `json:"digest"`
-	MediaType  string    `json:"media_type"`
-	Body       []byte    `json:"body"`
-	Tags       []string  `json:"tags,omitempty"` // the tags on it when it was read
-	At         time.Time `json:"at"`
-}
+type JournalEntry = journalformat.Entry
 
 // journal is one repository's journal during one apply.
 type journal struct {
