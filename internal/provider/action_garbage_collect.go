@@ -40,7 +40,7 @@ func (a *GarbageCollectAction) Schema(_ context.Context, _ action.SchemaRequest,
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Runs garbage collection against the registry's storage now, as `registry garbage-collect` does, " +
-			"reporting progress (each repository marked, blobs swept) and the bytes freed. Requires Terraform 1.14 or later. " +
+			"reporting progress (each repository marked, blobs swept), the bytes freed and, with `keep_deleted_within`, the bytes held back for undo. Requires Terraform 1.14 or later. " +
 			"The registry must be read-only while it runs, then restarted; see the `registry_garbage_collection` resource for the " +
 			"same run kept in state.",
 		Attributes: map[string]schema.Attribute{
@@ -59,6 +59,9 @@ func (a *GarbageCollectAction) Schema(_ context.Context, _ action.SchemaRequest,
 			"dry_run":                 optionalBool("dry_run"),
 			"allow_writable_registry": optionalBool("allow_writable_registry"),
 			"registry_stopped":        optionalBool("registry_stopped"),
+			"keep_deleted_within": schema.StringAttribute{
+				Optional: true, MarkdownDescription: gcDescriptions["keep_deleted_within"], Validators: []validator.String{durationValidator},
+			},
 			"images": schema.ListAttribute{
 				Optional: true, ElementType: types.StringType, MarkdownDescription: gcDescriptions["images"],
 				Validators: []validator.List{listvalidator.ValueStringsAre(imageValidator)},

@@ -30,6 +30,7 @@ type gcSettings struct {
 	AllowWritableRegistry types.Bool   `tfsdk:"allow_writable_registry"`
 	RegistryStopped       types.Bool   `tfsdk:"registry_stopped"`
 	Images                types.List   `tfsdk:"images"`
+	KeepDeletedWithin     types.String `tfsdk:"keep_deleted_within"`
 }
 
 var gcDescriptions = map[string]string{
@@ -49,6 +50,13 @@ var gcDescriptions = map[string]string{
 		"resolve them: `reg.internal` is `reg.internal:80` under an `http` url, `localhost`, `127.0.0.1` and `[::1]` are one host): " +
 		"a reference to any other host fails the plan, since garbage collection would not protect it. In `registry_garbage_collection`, a change of `images` alone " +
 		"runs nothing: the next run uses the new list.",
+	"keep_deleted_within": "A grace period for undo, as a Go duration (`168h` is a week): what restoring the manifests that the journal " +
+		"(`registry_journal`) records as deleted within it needs stays through the run (their manifest blobs, configs, layers and " +
+		"index children, the repository's links to them and, with `delete_untagged`, the untagged manifests they reach: an index's " +
+		"children, referrers), so `registry_restore` still works after garbage collection. The report says what it held back. " +
+		"The journal's chunks whose newest entry is older are deleted in the same run, their blobs swept. Unset: no grace, everything " +
+		"deleted is collected, and the journal is left alone. Configurations collecting the same storage should give the same value: " +
+		"each run prunes by its own.",
 	"dry_run": "Report what would be deleted and delete nothing. A dry run needs no read-only registry and skips the read-only check. Default `false`.",
 	"allow_writable_registry": "Collect garbage even though the registry accepts pushes. Blobs of a push in progress can be deleted: " +
 		"only for registries nobody pushes to during the run. Default `false`: before deleting, the provider starts and cancels an upload to " +
@@ -134,10 +142,12 @@ func collectGarbage(ctx context.Context, client *registry.Client, hosts retentio
 	if diags.HasError() {
 		return gc.Report{}, diags
 	}
+	grace, _ := parsePositiveDuration(s.KeepDeletedWithin.ValueString()) // validated; null is no grace
 	report, err := gc.Run(ctx, driver, gc.Options{
-		DeleteUntagged: s.DeleteUntagged.ValueBool(),
-		Protect:        protect,
-		DryRun:         s.DryRun.ValueBool(),
+		DeleteUntagged:    s.DeleteUntagged.ValueBool(),
+		Protect:           protect,
+		DryRun:            s.DryRun.ValueBool(),
+		KeepDeletedWithin: grace,
 		Progress: func(message string) {
 			tflog.Info(ctx, message)
 			progress(message)

@@ -51,6 +51,9 @@ type garbageCollectionModel struct {
 	BlobsDeleted        types.Int64  `tfsdk:"blobs_deleted"`
 	LayerLinksDeleted   types.Int64  `tfsdk:"layer_links_deleted"`
 	BytesFreed          types.Int64  `tfsdk:"bytes_freed"`
+	ManifestsHeldBack   types.Int64  `tfsdk:"manifests_held_back"`
+	BytesHeldBack       types.Int64  `tfsdk:"bytes_held_back"`
+	JournalChunksPruned types.Int64  `tfsdk:"journal_chunks_pruned"`
 	RunAt               types.String `tfsdk:"run_at"`
 	Summary             types.String `tfsdk:"summary"`
 }
@@ -111,6 +114,10 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 				Optional: true, ElementType: types.StringType, MarkdownDescription: gcDescriptions["images"],
 				Validators: []validator.List{listvalidator.ValueStringsAre(imageValidator)},
 			},
+			"keep_deleted_within": schema.StringAttribute{
+				Optional: true, MarkdownDescription: gcDescriptions["keep_deleted_within"],
+				Validators: []validator.String{durationValidator}, PlanModifiers: replace,
+			},
 			"triggers": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
 				MarkdownDescription: "Arbitrary values that run garbage collection again when they change, " +
@@ -119,11 +126,14 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 					"after every refresh, which empties it).",
 				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 			},
-			"repositories_scanned": computedInt("Repositories whose manifests were marked."),
-			"manifests_deleted":    computedInt("Untagged manifests deleted (with `delete_untagged`)."),
-			"blobs_deleted":        computedInt("Blobs deleted: layers, configs and manifest bodies nothing references."),
-			"layer_links_deleted":  computedInt("Repository links to deleted or unreferenced layers removed."),
-			"bytes_freed":          computedInt("Total size of the deleted blobs. With `dry_run`, what a run would free."),
+			"repositories_scanned":  computedInt("Repositories whose manifests were marked."),
+			"manifests_deleted":     computedInt("Untagged manifests deleted (with `delete_untagged`)."),
+			"blobs_deleted":         computedInt("Blobs deleted: layers, configs and manifest bodies nothing references."),
+			"layer_links_deleted":   computedInt("Repository links to deleted or unreferenced layers removed."),
+			"bytes_freed":           computedInt("Total size of the deleted blobs. With `dry_run`, what a run would free."),
+			"manifests_held_back":   computedInt("Deleted manifests that `keep_deleted_within` kept restorable: their blobs would have been deleted without it."),
+			"bytes_held_back":       computedInt("Total size of the blobs that `keep_deleted_within` kept and a run without it would have deleted."),
+			"journal_chunks_pruned": computedInt("Journal chunks older than `keep_deleted_within` deleted (with `dry_run`, that a run would delete)."),
 			"run_at": schema.StringAttribute{
 				Computed: true, MarkdownDescription: "When the run finished (RFC 3339).",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
@@ -190,6 +200,9 @@ func (m *garbageCollectionModel) setReport(report gc.Report, at time.Time) {
 	m.BlobsDeleted = types.Int64Value(int64(report.BlobsDeleted))
 	m.LayerLinksDeleted = types.Int64Value(int64(report.LayerLinksDeleted))
 	m.BytesFreed = types.Int64Value(report.BytesFreed)
+	m.ManifestsHeldBack = types.Int64Value(int64(report.ManifestsHeldBack))
+	m.BytesHeldBack = types.Int64Value(report.BytesHeldBack)
+	m.JournalChunksPruned = types.Int64Value(int64(report.JournalChunksPruned))
 	m.Summary = types.StringValue(report.Summary())
 }
 
