@@ -132,10 +132,18 @@ func (c *Client) undoMovedAway(ctx context.Context, v *view, works []*work, j *j
 }
 
 // resolveInto resolves tags and records in s where they point now (and
-// the indexes they name); it returns those that resolve to nothing.
+// the indexes they name); it returns those that resolve to nothing. A tag
+// keeps the description s read of its digest, created time included, and
+// a snapshot read with created times describes a digest it had not read:
+// the policy evaluated again must rank the tags as the read did (a HEAD
+// alone would make their ages unknown).
 func (c *Client) resolveInto(ctx context.Context, s *Snapshot, tags []string) ([]string, error) {
+	read := s.byDigest()
 	found, err := mapParallel(ctx, c.concurrency, tags, func(ctx context.Context, tag string) (Manifest, error) {
 		m, err := c.Resolve(ctx, s.Repository, tag)
+		if err == nil {
+			m, err = c.describedAs(ctx, s, read, m)
+		}
 		if IsNotFound(err) {
 			return Manifest{}, nil
 		}
@@ -164,6 +172,18 @@ func (c *Client) resolveInto(ctx context.Context, s *Snapshot, tags []string) ([
 		}
 	}
 	return dangling, c.readIndexTree(ctx, s, indexes)
+}
+
+// describedAs returns the description of m's digest that s read, or,
+// when s was read with created times, one read now.
+func (c *Client) describedAs(ctx context.Context, s *Snapshot, read map[string]Manifest, m Manifest) (Manifest, error) {
+	if known, ok := read[m.Digest]; ok && known.agreesWith(m.MediaType, m.Size) {
+		return known, nil
+	}
+	if !s.withCreated {
+		return m, nil
+	}
+	return c.Describe(ctx, s.Repository, m.Digest)
 }
 
 // restoreNeeded puts back every manifest this apply deleted that what

@@ -37,6 +37,17 @@ type Snapshot struct {
 	read       map[string]bool // digests whose body was read
 	bodies     *bodies         // bodies kept for the journal (view.go); nil: none
 	changed    int             // tags an apply found new, moved or gone since it was read
+	// withCreated: the tags' descriptions include created times.
+	withCreated bool
+}
+
+// byDigest returns the description of each digest a tag points at.
+func (s *Snapshot) byDigest() map[string]Manifest {
+	out := make(map[string]Manifest, len(s.Tags))
+	for _, m := range s.Tags {
+		out[m.Digest] = m
+	}
+	return out
 }
 
 // listed reports whether the listing the snapshot was read from named tag.
@@ -88,6 +99,7 @@ func (c *Client) SnapshotWithCreated(ctx context.Context, repo string) (*Snapsho
 		return nil, err
 	}
 	c.packs.remember(repo, slices.Collect(maps.Values(s.Tags)), true)
+	s.withCreated = true
 	return s, nil
 }
 
