@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/distreg/terraform-provider-registry/internal/gc"
@@ -28,9 +29,12 @@ var (
 )
 
 // GarbageCollectionResource runs garbage collection against the
-// registry's storage when created and whenever an input (triggers
-// included) changes, and keeps the report in state. Every input forces
-// replacement: a changed input is a new run.
+// registry's storage when created and whenever an input changes, and
+// keeps the report in state. Every input but triggers and images forces
+// replacement: a changed input is a new run. triggers runs in place, and
+// only when its value at apply differs from the last run's: a trigger
+// known only after apply (a policy's applied.deletions_id) runs garbage
+// collection only when the policy's apply did delete.
 type GarbageCollectionResource struct {
 	client *registry.Client
 	now    func() time.Time // dates each run (run_at, id)
@@ -120,11 +124,11 @@ func (r *GarbageCollectionResource) Schema(_ context.Context, _ resource.SchemaR
 			},
 			"triggers": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
-				MarkdownDescription: "Arbitrary values that run garbage collection again when they change, " +
-					"like `terraform_data`'s `triggers_replace`: e.g. `{ deleted = registry_retention_policy.apps.summary.deletions_id }`, " +
-					"which changes exactly when an apply of the policy deletes something, and not on later plans (a hash of `deletions` changes " +
-					"after every refresh, which empties it).",
-				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+				MarkdownDescription: "Arbitrary values that run garbage collection again when they change: " +
+					"`{ deleted = registry_retention_policy.apps.applied.deletions_id }` runs it after each apply in which the policy " +
+					"deleted something, and only then. A value known only after apply shows as an update in the plan, and the run happens " +
+					"only if the value found at apply differs from the last run's (an apply that skipped every deletion runs nothing). " +
+					"A hash of `deletions` is no trigger: refresh empties that list.",
 			},
 			"repositories_scanned":  computedInt("Repositories whose manifests were marked."),
 			"manifests_deleted":     computedInt("Untagged manifests deleted (with `delete_untagged`)."),
@@ -162,12 +166,25 @@ func (r *GarbageCollectionResource) ModifyPlan(ctx context.Context, req resource
 		return
 	}
 	run := req.State.Raw.IsNull() || len(resp.RequiresReplace) > 0
+	if !run && r.triggered(ctx, req, plan.Triggers, &resp.Diagnostics) { // a run in place, if the value at apply still differs
+		run = true
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), types.StringUnknown())...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("run_at"), types.StringUnknown())...)
+	}
 	if r.configured && (run || !r.imagesInState(ctx, req, plan.Images, &resp.Diagnostics)) {
 		resp.Diagnostics.Append(checkImageHosts(plan.Images, r.hosts)...)
 	}
 	if run && !resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(plan.checkStorage(ctx)...)
 	}
+}
+
+// triggered reports whether triggers differs from the state's (or is not
+// known yet).
+func (r *GarbageCollectionResource) triggered(ctx context.Context, req resource.ModifyPlanRequest, triggers types.Map, diags *diag.Diagnostics) bool {
+	var state types.Map
+	diags.Append(req.State.GetAttribute(ctx, path.Root("triggers"), &state)...)
+	return !state.Equal(triggers)
 }
 
 // imagesInState reports whether the state already holds images.
@@ -178,18 +195,23 @@ func (r *GarbageCollectionResource) imagesInState(ctx context.Context, req resou
 }
 
 func (r *GarbageCollectionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.run(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+// run collects garbage as planned and records the report in state.
+func (r *GarbageCollectionResource) run(ctx context.Context, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
 	var plan garbageCollectionModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	diags.Append(planned.Get(ctx, &plan)...)
+	if diags.HasError() {
 		return
 	}
-	report, diags := collectGarbage(ctx, r.client, r.hosts, plan.gcSettings, func(string) {})
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
+	report, runDiags := collectGarbage(ctx, r.client, r.hosts, plan.gcSettings, func(string) {})
+	diags.Append(runDiags...)
+	if diags.HasError() {
 		return
 	}
 	plan.setReport(report, r.now().UTC())
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	diags.Append(state.Set(ctx, &plan)...)
 }
 
 func (m *garbageCollectionModel) setReport(report gc.Report, at time.Time) {
@@ -210,15 +232,22 @@ func (m *garbageCollectionModel) setReport(report gc.Report, at time.Time) {
 func (r *GarbageCollectionResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {
 }
 
-// Update takes a new images list, the one input that does not force a
-// run: a cluster's image list changes with every deployment, and each
-// change must not collect garbage again. The report stays the last run's;
-// the next run keeps the new list.
+// Update runs garbage collection when triggers changed (known now, see
+// GarbageCollectionResource; when the value found at apply is the last
+// run's, ModifyPlan plans no run and Terraform, the update then a no-op,
+// does not call Update at all), and otherwise only takes a new images list:
+// a cluster's image list changes with every deployment, and each change
+// must not collect garbage again. The report stays the last run's; the
+// next run keeps the new list.
 func (r *GarbageCollectionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state garbageCollectionModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !plan.Triggers.Equal(state.Triggers) {
+		r.run(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 		return
 	}
 	state.Images = plan.Images

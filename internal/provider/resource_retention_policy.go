@@ -193,11 +193,9 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 				Attributes: map[string]schema.Attribute{
 					"deletions_id": schema.StringAttribute{
 						Computed: true,
-						MarkdownDescription: "Changes exactly when an apply deletes something: each plan with deletions gives it a new value " +
-							"(known in the plan), and refreshes, plans without deletions and applies that delete nothing keep it. " +
-							"Empty until the first apply that deletes. It is the trigger for garbage collection after deletions: " +
-							"`triggers = { deletions = registry_retention_policy.apps.summary.deletions_id }` (`deletions` itself is emptied by refresh, " +
-							"so a trigger built on it would change, and run garbage collection again, after every apply).",
+						MarkdownDescription: "A new value in each plan with deletions (known in the plan); refreshes and plans without deletions keep it. " +
+							"Empty until the first plan that deletes. As a garbage collection trigger, use `applied.deletions_id`, which changes " +
+							"only when the apply did delete (this one also changes when every planned deletion is then skipped).",
 					},
 					"tags":      schema.Int64Attribute{Computed: true, MarkdownDescription: "Tags removed."},
 					"manifests": schema.Int64Attribute{Computed: true, MarkdownDescription: "Manifests deleted by digest, with index children and referrers."},

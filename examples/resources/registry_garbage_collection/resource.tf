@@ -20,12 +20,12 @@ resource "registry_garbage_collection" "preview" {
   delete_untagged = true
   dry_run         = true
 
-  # A change of any input runs it again. `summary.deletions_id` changes with
-  # each apply in which the policy deletes something, and only then (its
+  # A change of triggers runs it again. `applied.deletions_id` changes with
+  # each apply in which the policy deleted something, and only then (its
   # `id`, the repository patterns, never changes; `deletions` is emptied by
   # the next refresh, so a trigger on it would run again on the next plan).
   triggers = {
-    deletions = registry_retention_policy.apps.summary.deletions_id
+    deletions = registry_retention_policy.apps.applied.deletions_id
   }
 }
 
