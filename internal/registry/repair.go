@@ -303,9 +303,35 @@ func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag st
 			return
 		}
 	}
+	suspects := c.restoreSuspects(ctx, s, j, tag)
 	why := "it went while this apply deleted other manifests of " + s.Repository +
 		" (moved onto one of them just before its DELETE, or removed by someone else); put back where it pointed when last read"
+	if len(suspects) > 0 {
+		why += fmt.Sprintf(", and the %d manifest(s) deleted with it put back untagged (%s): if it had been moved, retag it",
+			len(suspects), strings.Join(suspects, ", "))
+	}
 	c.restore(ctx, s, j, digest, tag, why)
+}
+
+// restoreSuspects puts back, untagged, what the chunk deleted when a kept
+// tag went during it while its own manifest stayed: the tag may have been
+// moved onto any of them since it was last resolved (a large repository's
+// tags are not resolved again before each chunk, see fewStaying), and the
+// registry API cannot say onto which. When in doubt, keep: none of them
+// is lost, and the warning names them.
+func (c *Client) restoreSuspects(ctx context.Context, s *Snapshot, j *journal, tag string) []string {
+	suspects := map[string]bool{}
+	for _, d := range j.chunkDeleted() {
+		suspects[d] = true
+	}
+	why := fmt.Sprintf("tag %s went as this apply deleted it, and may have been moved onto it", tag)
+	var back []string
+	for _, d := range childrenFirst(suspects, j.links()) {
+		if c.restore(ctx, s, j, d, "", why) {
+			back = append(back, d)
+		}
+	}
+	return back
 }
 
 // repairDangling handles a tag that appeared during a chunk and resolves
