@@ -38,7 +38,8 @@ var restoreDescriptions = map[string]string{
 	"digests":  "Restore these manifests (the newest deletion of each, in every repository unless `repository` is set), with every tag they had.",
 	"apply_id": "Restore everything one apply deleted (the `apply_id` the data source `registry_journal` lists), with every tag it had.",
 	"overwrite_moved_tags": "Point a tag that now names another image (pushed since the deletion) back at the restored one. " +
-		"Default `false`: such a tag is left where it is, and the plan lists it in `moved_tags`.",
+		"Default `false`: such a tag is left where it is, and the plan lists it in `moved_tags`. Only the tags the plan lists as " +
+		"moved are moved back: a tag the plan showed gone and that someone pushed between the plan and the apply is left, and named.",
 }
 
 // Validators of the attributes the resource and the action share.

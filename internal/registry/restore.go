@@ -381,9 +381,8 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 			if err != nil && !IsNotFound(err) {
 				return err
 			}
-			if err == nil && now.Digest != img.Digest && !planned.OverwriteMovedTags {
-				problems = append(problems, fmt.Sprintf("tag %s:%s was pushed onto %s since the plan: left there (overwrite_moved_tags moves it)",
-					img.Repository, tag, now.Digest))
+			if err == nil && now.Digest != img.Digest && !(planned.OverwriteMovedTags && slices.Contains(img.MovedTags, tag)) {
+				problems = append(problems, movedSincePlan(img, tag, now.Digest, planned.OverwriteMovedTags))
 				continue
 			}
 			if err := c.putManifest(ctx, img.Repository, tag, e); err != nil {
@@ -396,6 +395,17 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 		return fmt.Errorf("restored everything else the plan listed, but: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// movedSincePlan says why a tag on another image than the plan's was left
+// there: overwrite_moved_tags moves only the tags the plan showed as moved
+// (a tag the plan showed gone, pushed since, was never reviewed).
+func movedSincePlan(img RestoreImage, tag, now string, overwriting bool) string {
+	if overwriting {
+		return fmt.Sprintf("tag %s:%s was pushed onto %s since the plan, which showed it gone, not moved: left there (plan again to review it as moved)",
+			img.Repository, tag, now)
+	}
+	return fmt.Sprintf("tag %s:%s was pushed onto %s since the plan: left there (overwrite_moved_tags moves it)", img.Repository, tag, now)
 }
 
 // journaledBodies reads back the journaled bytes of what the restore puts
