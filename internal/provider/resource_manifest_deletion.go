@@ -154,7 +154,7 @@ func (r *ManifestDeletionResource) Schema(_ context.Context, _ resource.SchemaRe
 					"referrers": schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Referrers deleted after it."},
 					"children":  schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Index children deleted after it."},
 					"broken_indexes": schema.MapAttribute{Computed: true, ElementType: types.ListType{ElemType: types.StringType},
-						MarkdownDescription: "Tagged indexes that list it, with their tags."},
+						MarkdownDescription: "Tagged manifests that stay and use it (indexes listing it however deep, images naming it as their `subject`), each digest with its tags: what deleting it breaks."},
 				},
 			},
 		},

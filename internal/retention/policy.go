@@ -85,7 +85,10 @@ type Decision struct {
 	// Tags are the tags removed: for DeleteManifest every tag on the digest
 	// (with its referrers' fallback tags when they are deleted too).
 	Tags []string
-	// Referrers are deleted before a DeleteManifest digest.
+	// Referrers are deleted after a DeleteManifest digest, with or after
+	// its Children: the subject first, so that an apply stopped in between
+	// leaves orphan referrers (which the next plan lists), never an image
+	// without its signatures (see the Safety guide).
 	Referrers []string
 	// Children are index children that nothing kept references, deleted
 	// after a DeleteManifest digest.
