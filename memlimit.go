@@ -13,7 +13,7 @@ import (
 // live before it is collected. Near this limit the runtime collects more
 // often instead, so the provider's peak follows what a step keeps live:
 // a plan of 49,000 deletions (140 MB live) peaked at 354 MB without it
-// and 253 MB with it, for about 10 s more CPU (docs/performance.md).
+// and 253 MB with it, for about 10 s more CPU (contributing/performance.md).
 // Below the limit nothing changes, and a step that needs more than it is
 // not stopped: the limit is soft.
 const defaultMemoryLimit = 192 << 20
