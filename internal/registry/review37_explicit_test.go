@@ -52,3 +52,37 @@ func TestReview37ManifestDeletionPutBackReportsSuccess(t *testing.T) {
 		}
 	})
 }
+
+// registry_tag_deletion with delete_untagged_manifests: a tag pushed onto
+// the manifest the plan leaves untagged, after the plan. The apply removes
+// the planned tag and keeps the manifest (tagged again: right), but
+// deleteStillUntagged drops the outcome's skip note and returns success,
+// so the resource records the manifest in deleted_manifests, with no
+// warning, while the registry serves it. (The tag removal itself, when
+// contradicted, is an error naming what changed.)
+func TestReview37TagDeletionKeepsATaggedAgainManifestSilently(t *testing.T) {
+	reported(t, "registry_tag_deletion reports a planned untagged manifest deleted, without a warning, when it was kept because it was tagged again")
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		const repo = "review37/tag-deletion-tagged-again"
+		x, err := reg.PushImage(repo, time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), "old")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newClient(t, Config{URL: reg.URL})
+		planned, err := c.PlanTagDeletion(context.Background(), repo, []string{"old"}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(planned.Untagged) != 1 || planned.Untagged[0] != x.Digest.String() {
+			t.Fatalf("planned %+v; want %s deleted as left untagged", planned, x.Digest)
+		}
+		if err := reg.Tag(repo, x.Digest, "new"); err != nil {
+			t.Fatal(err)
+		}
+		err = c.ExecuteTagDeletion(context.Background(), planned)
+		tagIs(t, reg, repo, "new", x.Digest) // the kept tag keeps it: holds
+		if err == nil {
+			t.Errorf("ExecuteTagDeletion succeeded while %s, planned as deleted, stays (tagged again since the plan): nothing says so", x.Digest)
+		}
+	})
+}
