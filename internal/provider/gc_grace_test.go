@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,4 +178,74 @@ func TestGarbageCollectAction_keepDeletedWithin(t *testing.T) {
 	if last := run.progress[len(run.progress)-1]; !strings.Contains(last, "kept 0 blobs (0 B) of 0 manifests deleted within 24h") {
 		t.Errorf("the summary %q does not tell the grace", last)
 	}
+}
+
+// The same on S3 (MinIO): with keep_deleted_within, garbage collection of
+// the bucket keeps what the deleted manifests need, and everything comes
+// back through a registry started fresh on the bucket; without it, the
+// run frees them and the restore's plan names the freed blobs.
+func TestAccGarbageCollection_keepDeletedWithinOnS3(t *testing.T) {
+	requireAcceptance(t)
+	minio := testregistry.StartMinIO(t)
+	for _, grace := range []bool{true, false} {
+		t.Run(map[bool]string{true: "with-grace", false: "without-grace"}[grace], func(t *testing.T) {
+			bucket := map[bool]string{true: "grace", false: "no-grace"}[grace]
+			if err := minio.CreateBucket(bucket); err != nil {
+				t.Fatal(err)
+			}
+			params := minio.S3Parameters(bucket, "/registry")
+			reg := startRegistry(t, testregistry.WithStorage("s3", params))
+			restarted := startRegistry(t, testregistry.WithStorage("s3", params))
+			pushOverDeletedApp(t, reg)
+			gcConfig := fmt.Sprintf(`
+resource "registry_garbage_collection" "test" {
+%s
+  delete_untagged         = true
+  allow_writable_registry = true
+%s
+}
+`, s3Storage(params), map[bool]string{true: `  keep_deleted_within = "24h"`}[grace])
+			restore := resource.TestStep{
+				Config: providerBlock(restarted, "") + restoreEverything,
+				Check: resource.ComposeTestCheckFunc(
+					expectRegistryTags(restarted, "app", "latest", "multi", "stable", "v1", "v2"),
+					expectPulls(restarted, "app", "multi", "v1", "v2", "latest"),
+				),
+			}
+			// v1, v2, the index and its two children: all the run would free
+			held, freed := knownvalue.Int64Exact(5), knownvalue.Check(knownvalue.Int64Exact(0))
+			if !grace {
+				held, freed = knownvalue.Int64Exact(0), positiveInt64{}
+				restore = resource.TestStep{
+					Config:      providerBlock(restarted, "") + restoreEverything,
+					ExpectError: errorLike(`(?s)Cannot plan the restore.*cannot come back.*blob sha256:`),
+				}
+			}
+			provider := providerBlock(reg, "")
+			accTest(t,
+				resource.TestStep{Config: provider + tooWide, Check: expectRegistryTags(reg, "app", "stable")},
+				resource.TestStep{
+					Config: provider + gcConfig,
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(gcAddress, tfjsonpath.New("manifests_held_back"), held),
+						statecheck.ExpectKnownValue(gcAddress, tfjsonpath.New("blobs_deleted"), freed),
+					},
+				},
+				restore,
+			)
+		})
+	}
+}
+
+// s3Storage is the storage attributes of registry_garbage_collection for
+// an S3 driver's parameters (every value a string).
+func s3Storage(params map[string]any) string {
+	keys := slices.Sorted(maps.Keys(params))
+	var b strings.Builder
+	b.WriteString("  storage_driver = \"s3\"\n  storage_parameters = {\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "    %s = %q\n", k, fmt.Sprint(params[k]))
+	}
+	b.WriteString("  }")
+	return b.String()
 }
