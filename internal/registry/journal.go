@@ -298,7 +298,13 @@ func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work,
 	tagsOn := v.snap.tagsByDigest()
 	now := time.Now().UTC()
 	bodies, err := mapParallel(ctx, c.concurrency, digests, func(ctx context.Context, digest string) (*JournalEntry, error) {
-		if e, ok := j.entry(digest); ok {
+		if e, ok := j.entry(digest); ok { // read to put a tag back (readIntoJournal): no tags, no time yet
+			if len(e.Tags) == 0 {
+				e.Tags = tagsOn[digest]
+			}
+			if e.At.IsZero() {
+				e.At = now
+			}
 			return &e, nil
 		}
 		desc, read := v.snap.bodies.take(digest) // the journal holds it from here on

@@ -72,8 +72,9 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 	if err := c.restoreNeeded(ctx, v, works, j); err != nil {
 		return err
 	}
+	removed := removedBy(works, s) // tags the plan removes, taken or not yet
 	for _, tag := range missing {
-		c.restoreTag(ctx, s, j, tag)
+		c.restoreTag(ctx, s, j, tag, !removed[tag])
 	}
 	for _, tag := range dangling { // new tags: pushed onto a digest as it was deleted
 		c.repairDangling(ctx, s, j, tag)
@@ -317,7 +318,7 @@ func (c *Client) restoreReferrerTags(ctx context.Context, s *Snapshot, j *journa
 // restoreTag puts back a kept tag that went while the chunk ran: onto the
 // digest it pointed at when last read, restoring that first if this apply
 // deleted it. A tag whose image someone else deleted stays gone.
-func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag string) {
+func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag string, kept bool) {
 	digest := s.Tags[tag].Digest
 	delete(s.Tags, tag)
 	if _, ok := j.entry(digest); !ok {
@@ -331,7 +332,10 @@ func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag st
 			return
 		}
 	}
-	suspects := c.restoreSuspects(ctx, s, j, tag)
+	var suspects []string
+	if kept { // a tag the plan removes, moved onto another planned manifest, may go with it
+		suspects = c.restoreSuspects(ctx, s, j, tag)
+	}
 	why := "it went while this apply deleted other manifests of " + s.Repository +
 		" (moved onto one of them just before its DELETE, or removed by someone else); put back where it pointed when last read"
 	if len(suspects) > 0 {
