@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -82,7 +83,8 @@ func TestExecuteTagDeletionFinishesWhenViewsAreSlowToRead(t *testing.T) {
 
 // Before each manifest it left untagged is deleted, a tag deletion lists
 // the tags again, as an apply does: one pushed onto it since the view (a
-// rollback) keeps it.
+// rollback) keeps it, and the deletion says so with a ChangedError (the
+// resource must not record it deleted).
 func TestExecuteTagDeletionSeesANewTagBeforeEachDelete(t *testing.T) {
 	reg, proxy, images := twoImagesBehindProxy(t)
 	c := newClient(t, Config{URL: proxy.URL})
@@ -91,8 +93,9 @@ func TestExecuteTagDeletionSeesANewTagBeforeEachDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	rolledBack := rollBackOnFirstRead(t, reg, proxy, images)
-	if err := c.ExecuteTagDeletion(context.Background(), d); err != nil {
-		t.Fatal(err)
+	var changedErr *ChangedError
+	if err := c.ExecuteTagDeletion(context.Background(), d); !errors.As(err, &changedErr) || !strings.Contains(err.Error(), "rollback") {
+		t.Fatalf("ExecuteTagDeletion: %v; want a ChangedError naming the rollback tag", err)
 	}
 	mustExist(t, reg, "app", true, *rolledBack)
 }
