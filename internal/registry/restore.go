@@ -107,6 +107,9 @@ func (r Restore) Repositories() []string {
 // is missing (Restore.ExpiredError).
 func (c *Client) PlanRestore(ctx context.Context, sel RestoreSelection) (Restore, error) {
 	records, err := c.ReadJournal(ctx, sel.filter())
+	if err == nil && sel.ApplyID != "" {
+		records, err = c.journalOfRepositories(ctx, records)
+	}
 	if err != nil {
 		return Restore{}, err
 	}
@@ -128,6 +131,27 @@ func (c *Client) PlanRestore(ctx context.Context, sel RestoreSelection) (Restore
 		}
 	}
 	return planned, nil
+}
+
+// journalOfRepositories reads the whole journal of each repository that
+// records name: what one apply's deletions need to come back (an index's
+// child) may have been deleted, and journaled, by an earlier apply.
+func (c *Client) journalOfRepositories(ctx context.Context, records []JournalRecord) ([]JournalRecord, error) {
+	var repos []string
+	for _, r := range records {
+		if !slices.Contains(repos, r.Repository) {
+			repos = append(repos, r.Repository)
+		}
+	}
+	var all []JournalRecord
+	for _, repo := range repos {
+		of, err := c.ReadJournal(ctx, JournalFilter{Repository: repo})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, of...)
+	}
+	return all, nil
 }
 
 // restoreOrder orders images by repository, then each index after its
