@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +76,11 @@ type Client struct {
 	// applying holds a slot per repository whose deletions run, across
 	// every resource of the provider (execute.go).
 	applying chan struct{}
+	// applyingTo serializes the applies of one repository within the
+	// client: two resources whose patterns overlap (two policies, a policy
+	// and an explicit deletion) would otherwise each see the other's
+	// changes during its chunks as someone else's, and undo them.
+	applyingTo memo[*sync.Mutex]
 	// recent are the repositories retention plans read, for the apply
 	// that follows (view.go).
 	recent *recentReads

@@ -189,6 +189,9 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 	case <-ctx.Done():
 		return o, ctx.Err()
 	}
+	repoLock, _ := c.applyingTo.get(b.Repository, func() (*sync.Mutex, error) { return &sync.Mutex{}, nil })
+	repoLock.Lock()
+	defer repoLock.Unlock()
 	works := worksOf(b)
 	v, err := c.readView(ctx, b.Repository, b.Policy != nil && b.Policy.NeedsCreated(), plannedDigests(works))
 	if err == nil {

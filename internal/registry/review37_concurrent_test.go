@@ -2,7 +2,10 @@ package registry
 
 import (
 	"context"
+	"net/http"
 	"regexp"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,7 +71,7 @@ func TestReview37TwoAppliesOfTheSamePlan(t *testing.T) {
 // says old-1 was removed; the registry serves it. (Report's own comment
 // files "a tag another client removed" under Warnings: noticed and left.)
 func TestReview37ConcurrentApplyRecreatesATagAnotherApplyRemoved(t *testing.T) {
-	reported(t, "an apply's verification re-creates a tag another apply of the same repository removed meanwhile, and undoes its own chunk")
+	reported(t, "an apply's verification re-creates a tag another apply of the same repository removed meanwhile, and undoes its own chunk (two processes; one client takes turns: TestTwoAppliesOfOneRepositoryInOneClientTakeTurns)")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review37/untag-race"
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
@@ -108,5 +111,63 @@ func TestReview37ConcurrentApplyRecreatesATagAnotherApplyRemoved(t *testing.T) {
 		}
 		deletedAsReported(t, reg, repo, reportB, x.Digest)
 		mustExist(t, reg, repo, false, x.Digest)
+	})
+}
+
+// The same two policies in one provider process (one client, as two
+// resources over overlapping patterns are): the client applies one
+// repository's batches one after the other, so B's verification never
+// sees A's untag as someone else's, and both do what they planned.
+func TestTwoAppliesOfOneRepositoryInOneClientTakeTurns(t *testing.T) {
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		const repo = "review37/untag-turns"
+		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+		d, err := reg.PushImage(repo, created, "v1", "old-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := reg.PushImage(repo, created, "pr-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := newFaultProxy(t, reg.URL)
+		c := newClient(t, Config{URL: proxy.URL})
+		batchB := planBatch(t, c, repo, deletePR())
+		batchA := planBatch(t, c, repo, retention.Policy{Delete: []retention.DeleteRule{{TagRegex: regexp.MustCompile("^old-")}}})
+		started := make(chan struct{})
+		var reportA Report
+		var errA error
+		done := make(chan struct{})
+		var once sync.Once
+		proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+			if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, x.Digest.String()) {
+				once.Do(func() {
+					go func() { // A starts during B's DELETE, and waits its turn
+						defer close(done)
+						close(started)
+						reportA, errA = c.ExecuteBatches(context.Background(), []Batch{batchA})
+					}()
+					<-started
+					time.Sleep(200 * time.Millisecond) // time for A to run, were it not waiting
+				})
+			}
+			return false
+		})
+		reportB, err := c.ExecuteBatches(context.Background(), []Batch{batchB})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if errA != nil {
+			t.Fatal(errA)
+		}
+		tagIs(t, reg, repo, "v1", d.Digest)
+		if got := resolvesTo(t, reg, repo, "old-1"); got == d.Digest.String() {
+			t.Errorf("old-1, which A reports removed (%+v), is on %s again (B: %+v)", reportA, got, reportB)
+		}
+		mustExist(t, reg, repo, false, x.Digest)
+		if reportB.Deleted != 1 || len(reportB.Restored) != 0 {
+			t.Errorf("B's report %+v; want pr-1's image deleted, nothing restored", reportB)
+		}
 	})
 }
