@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -50,6 +52,21 @@ func (c *Client) deleteManifest(ctx context.Context, repo, reference string) err
 		return err
 	}
 	return c.translate("deleting "+shortRef(ref), repo, needDelete, c.sendDelete(ctx, ref.Context(), reference))
+}
+
+// deleteManifestCounting is deleteManifest counting in sent the attempts
+// written to the connection (the transport's retries included, through
+// net/http's own trace hooks).
+func (c *Client) deleteManifestCounting(ctx context.Context, repo, digest string, sent *atomic.Int32) error {
+	ref, err := c.reference(repo, digest)
+	if err == nil {
+		_, err = c.writer(ctx, ref.Context()) // its token first: only the DELETE is counted
+	}
+	if err != nil {
+		return c.translate("deleting "+shortRef(ref), repo, needDelete, err)
+	}
+	traced := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent.Add(1) }})
+	return c.deleteManifest(traced, repo, digest)
 }
 
 // DeleteTag removes one tag and never another tag on the same digest: with

@@ -443,7 +443,13 @@ func (c *Client) deleteJournaled(ctx context.Context, repo string, j *journal, d
 		return nil
 	}
 	j.markDeleted(digest)
-	switch err := c.deleteManifest(ctx, repo, digest); {
+	// The transport retries a DELETE whose answer was lost (a reset, a
+	// timeout, a 5xx); the retry then finds the manifest gone, deleted by
+	// this apply.
+	var sent atomic.Int32
+	switch err := c.deleteManifestCounting(ctx, repo, digest, &sent); {
+	case IsNotFound(err) && sent.Load() > 1: // an earlier attempt deleted it, its answer lost
+		j.confirm(digest)
 	case IsNotFound(err): // someone else was first: not this apply's deletion
 	case err != nil:
 		return err
