@@ -1,0 +1,59 @@
+package registry
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
+)
+
+// Review 38: explicit deletions whose deletion verification undid.
+
+// registry_tag_deletion with delete_untagged_manifests: the kept tag
+// stable is moved onto the manifest X that pr-1's removal left untagged,
+// in the instant before X's DELETE. The DELETE takes stable; verification
+// puts stable back where it was and X back untagged (restoreSuspects).
+// deleteStillUntagged returns a ChangedError only when an item was
+// skipped, not when verification put the planned manifest back (the case
+// 54e5655 fixed for registry_manifest_deletion): ExecuteTagDeletion
+// succeeds, so the resource records X in deleted_manifests while the
+// registry serves it.
+func TestReview38TagDeletionWhoseUntaggedManifestWasPutBackReportsSuccess(t *testing.T) {
+	reported(t, "registry_tag_deletion succeeds (deleted_manifests lists X) when verification put its untagged manifest X back")
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		const repo = "review38/tag-deletion-put-back"
+		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+		x, err := reg.PushImage(repo, created, "pr-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stable, err := reg.PushImage(repo, created, "stable")
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := newFaultProxy(t, reg.URL)
+		c := newClient(t, Config{URL: proxy.URL})
+		planned, err := c.PlanTagDeletion(context.Background(), repo, []string{"pr-1"}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(planned.Untagged) != 1 || planned.Untagged[0] != x.Digest.String() {
+			t.Fatalf("planned %+v; want %s deleted as left untagged", planned, x.Digest)
+		}
+		onFirstDeleteOf(proxy, x.Digest.String(), func() {
+			if err := reg.Tag(repo, x.Digest, "stable"); err != nil {
+				t.Error(err)
+			}
+		})
+		err = c.ExecuteTagDeletion(context.Background(), planned)
+		tagIs(t, reg, repo, "stable", stable.Digest) // put back where it was: holds
+		found, ferr := reg.ManifestExists(repo, x.Digest)
+		if ferr != nil {
+			t.Fatal(ferr)
+		}
+		if found && err == nil {
+			t.Errorf("ExecuteTagDeletion succeeded while %s, planned as deleted, was put back and stays: deleted_manifests would list it", x.Digest)
+		}
+	})
+}
