@@ -59,3 +59,48 @@ func TestReview38KeptTagMovedOntoANewIndexOverATaggedPlannedImage(t *testing.T) 
 		deletedAsReported(t, reg, repo, report, m.Digest)
 	})
 }
+
+// The same with a subject: as pr-1's image X is deleted, an attestation of
+// X is pushed and the kept tag provenance moved onto it ("an attestation
+// tagged provenance keeps the image it attests", Safety guide). X is
+// tagged, so verification does not resolve provenance again, never reads
+// its new body, and X, the subject a kept tag names, stays deleted.
+func TestReview38KeptTagMovedOntoAnAttestationOfATaggedPlannedImage(t *testing.T) {
+	reported(t, "a kept tag moved during a chunk onto an attestation of a tagged planned image loses its subject (deletedUnnamed only looks at untagged deletions)")
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		const repo = "review38/attest-tagged"
+		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+		old, err := reg.PushImage(repo, created, "provenance")
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := reg.PushImage(repo, created, "pr-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := newFaultProxy(t, reg.URL)
+		c := newClient(t, Config{URL: proxy.URL})
+		batch := planBatch(t, c, repo, deletePR())
+		if len(batch.Manifests) != 1 || batch.Manifests[0].Digest != x.Digest.String() {
+			t.Fatalf("planned %+v; want pr-1's image %s deleted", batch.Manifests, x.Digest)
+		}
+		var att v1.Hash
+		onFirstDeleteOf(proxy, x.Digest.String(), func() {
+			var err error
+			if att, err = reg.PushUntaggedReferrer(repo, x.Digest, "att"); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := reg.Tag(repo, att, "provenance"); err != nil {
+				t.Error(err)
+			}
+		})
+		report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tagIs(t, reg, repo, "provenance", att)
+		mustExist(t, reg, repo, true, x.Digest, old.Digest)
+		deletedAsReported(t, reg, repo, report, x.Digest)
+	})
+}
