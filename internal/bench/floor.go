@@ -25,6 +25,7 @@ type floor func(ctx context.Context, url string, repos []string) error
 var floors = map[string]floor{
 	"describe":              floorDescribe,
 	"head":                  floorHead,
+	"get":                   floorGet,
 	"delete-all-but-newest": floorDeleteAllButNewest,
 	// the scale bench's apply (by semver): a HEAD per tag, a DELETE per
 	// image that keep-newest-10 drops.
@@ -67,6 +68,17 @@ func floorDescribe(ctx context.Context, url string, repos []string) error {
 func floorHead(ctx context.Context, url string, repos []string) error {
 	return eachTag(ctx, url, repos, func(ctx context.Context, puller *remote.Puller, ref name.Tag) error {
 		_, err := puller.Head(ctx, ref)
+		return err
+	})
+}
+
+// floorGet: the body of every tag (GET), the least a retention plan can
+// read: it must know the subject each staying OCI image names (a subject
+// stays with it), which only the body says, and the apply journals the
+// bodies of what it deletes (the plan's read is reused for that).
+func floorGet(ctx context.Context, url string, repos []string) error {
+	return eachTag(ctx, url, repos, func(ctx context.Context, puller *remote.Puller, ref name.Tag) error {
+		_, err := puller.Get(ctx, ref)
 		return err
 	})
 }
@@ -132,7 +144,7 @@ const floorChildArg = "-floor-in-child"
 // registry URL and the repositories.
 func runFloorChild(ctx context.Context, args []string) error {
 	if len(args) < 2 || floors[args[0]] == nil {
-		return fmt.Errorf("usage: %s {describe|head|delete-all-but-newest|head-delete-all-but-newest} URL REPOSITORY [REPOSITORY ...]", floorChildArg)
+		return fmt.Errorf("usage: %s {describe|head|get|delete-all-but-newest|head-delete-all-but-newest} URL REPOSITORY [REPOSITORY ...]", floorChildArg)
 	}
 	start := time.Now()
 	if err := floors[args[0]](ctx, args[1], args[2:]); err != nil {
