@@ -34,7 +34,9 @@ import (
 //	    BENCH_APPLY_RTT (30ms) of round-trip time, max_concurrency left
 //	    at its default;
 //	(b) BENCH_APPLY_REPOS (20) repositories of BENCH_APPLY_REPO_TAGS (500)
-//	    tags on loopback, max_concurrency = 8.
+//	    tags on loopback, max_concurrency = 8;
+//	(c) one repository of BENCH_APPLY_REPO_TAGS (500) tags behind the
+//	    same round-trip time: issue 31's third case (164 s before it).
 //
 // The loop lists every tag page of each repository and DELETEs each
 // planned digest, concurrency at a time, one request per deletion. An
@@ -67,6 +69,7 @@ func latencyCases() ([]latencyCase, error) {
 	cases := []latencyCase{
 		{label: "(a)", repos: 1, tags: tags, rtt: rtt},
 		{label: "(b)", repos: repos, tags: repoTags, setConcurrency: true},
+		{label: "(c)", repos: 1, tags: repoTags, rtt: rtt},
 	}
 	for _, c := range cases {
 		if c.repos < 1 || c.tags <= keepNewest {
