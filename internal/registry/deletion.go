@@ -108,7 +108,7 @@ func (c *Client) ExecuteManifestDeletion(ctx context.Context, planned ManifestDe
 	o, err := c.executeBatch(ctx, Batch{Repository: planned.Repository, Manifests: []ManifestDeletion{planned}}, func(bad []note) error {
 		return changed("nothing deleted: %s", bad[0].why)
 	})
-	if err == nil && o.deleted == 0 && len(o.skipped)+len(o.restored) > 0 { // contradicted right before the DELETE, or put back after it
+	if err == nil && len(o.lost) == 0 && o.deleted == 0 && len(o.skipped)+len(o.restored) > 0 { // contradicted right before the DELETE, or put back after it
 		return changed("nothing deleted: %s", strings.Join(append(o.skipped, o.restored...), "; "))
 	}
 	return lostError(o, err)
@@ -187,8 +187,8 @@ func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) e
 		b.Manifests = append(b.Manifests, ManifestDeletion{Repository: planned.Repository, Digest: d, Tags: referrerTags})
 	}
 	o, err := c.executeBatch(ctx, b, nil)
-	if err == nil && len(o.skipped) > 0 { // tagged or used again since the plan: kept
-		return changed("the tags were removed, then the registry changed: %s; run plan again to review", strings.Join(o.skipped, "; "))
+	if err == nil && len(o.lost) == 0 && len(o.skipped)+len(o.restored) > 0 { // tagged or used again since the plan, or put back: kept
+		return changed("the tags were removed, then the registry changed: %s; run plan again to review", strings.Join(append(o.skipped, o.restored...), "; "))
 	}
 	return lostError(o, err)
 }

@@ -31,8 +31,8 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 	}
 	taken := takenBy(works, s)
 	onList := setOf(listed)
-	usedUnnamed := deletedUnnamed(s, j) // before the tags the chunk took leave the view
-	var missing, survived []string      // tags that went, though no item that ran removed them; tags that stayed, though one did
+	deleted := deletedAny(j)
+	var missing, survived []string // tags that went, though no item that ran removed them; tags that stayed, though one did
 	for tag := range s.Tags {
 		if onList[tag] {
 			if taken[tag] {
@@ -55,7 +55,7 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 			toResolve = append(toResolve, tag) // new since the view
 		}
 	}
-	if usedUnnamed {
+	if deleted {
 		for _, tag := range c.fewStaying(s, works) {
 			if onList[tag] && !slices.Contains(survived, tag) {
 				toResolve = append(toResolve, tag)
@@ -82,24 +82,14 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 	return nil
 }
 
-// deletedUnnamed reports whether the chunk deleted a manifest no tag of
-// the view names (an index child, a referrer): a tag that stays may have
-// been moved during the chunk onto a new index or referrer that uses it,
-// which the tag listing cannot show, so verify resolves the tags that stay
-// again when they are few (fewStaying; in a large repository that is the
-// documented window). A chunk deleting only tagged manifests needs none:
-// a tag moved onto one of them went with it, and the listing shows that.
-func deletedUnnamed(s *Snapshot, j *journal) bool {
-	named := map[string]bool{}
-	for _, m := range s.Tags {
-		named[m.Digest] = true
-	}
-	for _, d := range j.chunkDeleted() {
-		if !named[d] {
-			return true
-		}
-	}
-	return false
+// deletedAny reports whether the chunk deleted a manifest: a tag that
+// stays may have been moved during the chunk onto a new index or referrer
+// that uses it (an index child, a tagged image an index lists or an
+// attestation names), which the tag listing cannot show, so verify
+// resolves the tags that stay again when they are few (fewStaying; in a
+// large repository that is the documented window).
+func deletedAny(j *journal) bool {
+	return len(j.chunkDeleted()) > 0
 }
 
 // undoMovedAway handles the tags a manifest deletion that ran should have

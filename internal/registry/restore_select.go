@@ -120,8 +120,8 @@ func selectTargets(records []JournalRecord, sel RestoreSelection) ([]*target, er
 			}
 		}
 	default:
-		for key, r := range x {
-			if key.apply == "" && r.ApplyID == sel.ApplyID {
+		for key, r := range x { // that apply's deletion of each digest, even one deleted again since
+			if key.apply == sel.ApplyID {
 				if err := add(r, r.Tags, ""); err != nil {
 					return nil, err
 				}

@@ -23,7 +23,6 @@ import (
 // succeeds, so the resource records X in deleted_manifests while the
 // registry serves it.
 func TestReview38TagDeletionWhoseUntaggedManifestWasPutBackReportsSuccess(t *testing.T) {
-	reported(t, "registry_tag_deletion succeeds (deleted_manifests lists X) when verification put its untagged manifest X back")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review38/tag-deletion-put-back"
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
@@ -70,7 +69,6 @@ func TestReview38TagDeletionWhoseUntaggedManifestWasPutBackReportsSuccess(t *tes
 // the loss (stable, a kept tag, gone) is not named, though "a restore that
 // fails is a loss and fails the apply, naming it" (Safety guide).
 func TestReview38ManifestDeletionPutBackHidesALoss(t *testing.T) {
-	reported(t, "registry_manifest_deletion's ChangedError for a put-back manifest drops the outcome's lost notes: a kept tag that could not be put back is not named")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review38/explicit-put-back-lost"
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)

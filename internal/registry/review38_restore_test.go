@@ -21,7 +21,6 @@ import (
 // was restored). Had A deleted only X, the plan would fail with "the
 // journal holds no deletion of apply A".
 func TestReview38RestoreByApplyIDLeavesOutWhatALaterApplyDeletedAgain(t *testing.T) {
-	reported(t, "restore by apply_id leaves out a manifest the apply deleted when a later apply deleted it again")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review38/restore-apply-again"
 		ctx := context.Background()
