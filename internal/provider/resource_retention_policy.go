@@ -559,12 +559,14 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, prior tftypes.Value
 		diags.AddWarning("Put back during the apply", "The registry changed while the apply deleted (no client can prevent that: "+
 			"the registry API has no conditional delete), and the apply put back what the policy keeps, from its journal: "+s)
 	}
+	// Also when the apply stopped: what it deleted before counts
+	// (applied.deletions_id changes, so garbage collection triggered by it
+	// runs), and Terraform keeps the state an apply returns with an error.
+	state.Raw = withAttributes(planned.Raw, map[string]tftypes.Value{"applied": appliedAfter(prior, planned.Raw, report)}, diags)
 	if err != nil {
 		diags.AddError("Cannot apply the retention policy", fmt.Sprintf("%v\n\nDone before it stopped: %s. "+
 			"Nothing else was deleted; the next plan shows what is left.", err, report.Summary()))
-		return
 	}
-	state.Raw = withAttributes(planned.Raw, map[string]tftypes.Value{"applied": appliedAfter(prior, planned.Raw, report)}, diags)
 }
 
 func (r *RetentionPolicyResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {

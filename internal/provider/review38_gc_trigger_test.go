@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,15 +20,6 @@ import (
 
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
-
-// review38Reported skips a test reproducing a reported defect, unless
-// REVIEW36_UNSKIP is set.
-func review38Reported(t *testing.T, defect string) {
-	t.Helper()
-	if os.Getenv("REVIEW36_UNSKIP") == "" {
-		t.Skip("reported: " + defect)
-	}
-}
 
 // listingFaultProxy forwards to reg; once both digests in *targets were
 // deleted, it answers the next tag listing (the verification after the
@@ -61,15 +51,12 @@ func listingFaultProxy(t *testing.T, reg *testregistry.Registry, targets *atomic
 }
 
 // An apply of the policy that deletes pr-1's and pr-2's images, then fails
-// in the verification after the chunk (its tag listing refused) keeps the
-// prior state: the Update returns before recording applied, so
-// applied.deletions_id keeps the last value. Both images are gone, the
-// next plan is empty, and garbage collection, triggered on
-// applied.deletions_id, never runs for them, though "it changes exactly
-// when an apply deleted a manifest". (The error says "the next plan shows
-// what is left": nothing.)
+// in the verification after the chunk (its tag listing refused) kept the
+// prior state: the Update returned before recording applied, so
+// applied.deletions_id kept the last value and garbage collection,
+// triggered on it, never ran for them. The apply now records applied also
+// when it stops with an error.
 func TestAccReview38GarbageCollectionAfterAnApplyThatDeletedThenFailed(t *testing.T) {
-	review38Reported(t, "an apply that deleted, then failed, leaves applied.deletions_id unchanged: garbage collection never runs for what it deleted")
 	reg := startRegistry(t)
 	mustPush(t, reg, "app", "v1")
 	mustPush(t, reg, "app", "pr-0")
