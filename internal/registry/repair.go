@@ -196,8 +196,8 @@ func (c *Client) resolveInto(ctx context.Context, s *Snapshot, tags []string) ([
 // describedAs returns the description of m's digest that s read, or,
 // when s was read with created times, one read now.
 func (c *Client) describedAs(ctx context.Context, s *Snapshot, read map[string]Manifest, m Manifest) (Manifest, error) {
-	if known, ok := read[m.Digest]; ok && known.agreesWith(m.MediaType, m.Size) {
-		return known, nil
+	if known, ok := read[m.Digest]; ok && known.agreesWith(m.MediaType, m.Size) && !(s.withCreated && known.Created.IsZero()) {
+		return known, nil // (one without a created time is read again: a restore may have written it)
 	}
 	if !s.withCreated {
 		return m, nil
@@ -309,7 +309,8 @@ func (c *Client) restoreReferrerTags(ctx context.Context, s *Snapshot, j *journa
 // digest it pointed at when last read, restoring that first if this apply
 // deleted it. A tag whose image someone else deleted stays gone.
 func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag string, kept bool) {
-	digest := s.Tags[tag].Digest
+	was := s.Tags[tag] // its description, created time included, for the policy evaluated again
+	digest := was.Digest
 	delete(s.Tags, tag)
 	if _, ok := j.entry(digest); !ok {
 		exists, err := c.Exists(ctx, s.Repository, digest)
@@ -332,7 +333,9 @@ func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag st
 		why += fmt.Sprintf(", and the %d manifest(s) deleted with it put back untagged (%s): if it had been moved, retag it",
 			len(suspects), strings.Join(suspects, ", "))
 	}
-	c.restore(ctx, s, j, digest, tag, why)
+	if c.restore(ctx, s, j, digest, tag, why) {
+		s.Tags[tag] = was
+	}
 }
 
 // restoreSuspects puts back, untagged, what the chunk deleted when a kept
@@ -373,6 +376,9 @@ func (c *Client) repairDangling(ctx context.Context, s *Snapshot, j *journal, ta
 		}
 		m, err := c.Resolve(ctx, s.Repository, tag)
 		if err == nil && m.Digest == d {
+			if described, err := c.describedAs(ctx, s, s.byDigest(), m); err == nil {
+				m = described
+			}
 			s.Tags[tag] = m
 			delete(s.Unresolved, tag)
 			j.unmarkDeleted(d)
