@@ -196,7 +196,7 @@ func (c *Client) resolveInto(ctx context.Context, s *Snapshot, tags []string) ([
 // describedAs returns the description of m's digest that s read, or,
 // when s was read with created times, one read now.
 func (c *Client) describedAs(ctx context.Context, s *Snapshot, read map[string]Manifest, m Manifest) (Manifest, error) {
-	if known, ok := read[m.Digest]; ok && known.agreesWith(m.MediaType, m.Size) && !(s.withCreated && known.Created.IsZero()) {
+	if known, ok := read[m.Digest]; ok && known.agreesWith(m.MediaType, m.Size) && (!s.withCreated || !known.Created.IsZero()) {
 		return known, nil // (one without a created time is read again: a restore may have written it)
 	}
 	if !s.withCreated {

@@ -405,7 +405,8 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 			if err != nil && !IsNotFound(err) {
 				return err
 			}
-			if err == nil && now.Digest != img.Digest && !(planned.OverwriteMovedTags && slices.Contains(img.MovedTags, tag)) {
+			movesBack := planned.OverwriteMovedTags && slices.Contains(img.MovedTags, tag) // reviewed as moved
+			if err == nil && now.Digest != img.Digest && !movesBack {
 				problems = append(problems, movedSincePlan(img, tag, now.Digest, planned.OverwriteMovedTags))
 				continue
 			}
