@@ -108,10 +108,21 @@ func (c *Client) ExecuteManifestDeletion(ctx context.Context, planned ManifestDe
 	o, err := c.executeBatch(ctx, Batch{Repository: planned.Repository, Manifests: []ManifestDeletion{planned}}, func(bad []note) error {
 		return changed("nothing deleted: %s", bad[0].why)
 	})
-	if err == nil && len(o.lost) == 0 && o.deleted == 0 && len(o.skipped)+len(o.restored) > 0 { // contradicted right before the DELETE, or put back after it
-		return changed("nothing deleted: %s", strings.Join(append(o.skipped, o.restored...), "; "))
+	if kept := keptByRegistry(o); err == nil && o.deleted == 0 && kept != "" {
+		return changed("nothing deleted: %s", kept)
 	}
 	return lostError(o, err)
+}
+
+// keptByRegistry says what the registry kept of an explicit deletion's
+// plan (contradicted right before a DELETE, or put back after it), so that
+// the resource never records it deleted; "" when nothing was kept, or when
+// something was lost (lostError names that first).
+func keptByRegistry(o outcome) string {
+	if len(o.lost) > 0 {
+		return ""
+	}
+	return strings.Join(append(slices.Clone(o.skipped), o.restored...), "; ")
 }
 
 // lostError is err, or when there is none, an error naming what the apply
@@ -187,8 +198,8 @@ func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) e
 		b.Manifests = append(b.Manifests, ManifestDeletion{Repository: planned.Repository, Digest: d, Tags: referrerTags})
 	}
 	o, err := c.executeBatch(ctx, b, nil)
-	if err == nil && len(o.lost) == 0 && len(o.skipped)+len(o.restored) > 0 { // tagged or used again since the plan, or put back: kept
-		return changed("the tags were removed, then the registry changed: %s; run plan again to review", strings.Join(append(o.skipped, o.restored...), "; "))
+	if kept := keptByRegistry(o); err == nil && kept != "" { // tagged or used again since the plan, or put back
+		return changed("the tags were removed, then the registry changed: %s; run plan again to review", kept)
 	}
 	return lostError(o, err)
 }
