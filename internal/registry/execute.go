@@ -251,10 +251,27 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		// restore what went missing, and bring the view up to date. Also
 		// when the chunk failed or the apply was interrupted: what its
 		// DELETEs took along is put back before returning.
-		if err := c.verify(context.WithoutCancel(ctx), v, works, j); err != nil || runErr != nil || ctx.Err() != nil {
-			return o, cmp.Or(runErr, ctx.Err(), err)
+		verifyErr := c.verify(context.WithoutCancel(ctx), v, works, j)
+		if err := cmp.Or(runErr, ctx.Err(), verifyErr); err != nil {
+			if verifyErr != nil {
+				err = unverified(j, err)
+			}
+			return o, err
 		}
 	}
+}
+
+// unverified explains a verification that could not read the registry
+// (the transport retried for retry_max_elapsed): what the chunk deleted is
+// in the journal, so a kept tag its DELETEs took along can still be put
+// back by hand, until garbage collection runs.
+func unverified(j *journal, err error) error {
+	if err == nil || !deletedAny(j) {
+		return err
+	}
+	return fmt.Errorf("%w\n\nThe apply could not check what the registry serves after deleting %d manifest(s). "+
+		"If a tag you keep went missing (moved onto one of them during the apply), registry_restore with apply_id = %q "+
+		"puts back what this apply deleted, until garbage collection runs (its plan lists each image); then push the tag again", err, len(j.chunkDeleted()), j.run.id)
 }
 
 // lastCheck lists the repository's tags (one request per thousand) right

@@ -530,3 +530,46 @@ func TestApplyDeletesOnlyWhatThePolicyStillDeletes(t *testing.T) {
 		t.Errorf("report %+v, want nothing deleted", report)
 	}
 }
+
+// The registry goes away right after a chunk's DELETEs, just as a kept tag
+// was moved onto a deleted manifest: verification cannot read, so the
+// apply cannot put the tag's image back itself. It fails naming its apply
+// id, and registry_restore by that id (from another machine) brings the
+// image back: the error is the way to repair, never a silent loss.
+func TestApplyThatCannotVerifyNamesHowToRestore(t *testing.T) {
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		planned, err := reg.PushImage("app", time.Time{}, "pr-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.PushImage("app", time.Time{}, "stable"); err != nil {
+			t.Fatal(err)
+		}
+		proxy := newFaultProxy(t, reg.URL)
+		c := newClient(t, Config{URL: proxy.URL, RetryMaxAttempts: 2})
+		batch := planPolicy(t, c, "app", "^pr-")
+		var away atomic.Bool
+		proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+			if away.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return true
+			}
+			if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, planned.Digest.String()) {
+				if err := reg.Tag("app", planned.Digest, "stable"); err != nil {
+					t.Error(err)
+				}
+				away.Store(true) // after this DELETE reaches the registry
+			}
+			return false
+		})
+		_, err = c.ExecuteBatches(context.Background(), []Batch{batch})
+		if err == nil || !strings.Contains(err.Error(), "registry_restore with apply_id = ") {
+			t.Fatalf("err = %v; want one naming registry_restore's apply_id", err)
+		}
+		id := regexp.MustCompile(`apply_id = "([^"]+)"`).FindStringSubmatch(err.Error())[1]
+		mustExist(t, reg, "app", false, planned.Digest)
+		away.Store(false)
+		restore(t, otherMachine(t, reg), RestoreSelection{ApplyID: id})
+		mustExist(t, reg, "app", true, planned.Digest)
+	})
+}
