@@ -52,7 +52,7 @@ func clientDecide(ctx context.Context, url, order, cacheDir string) error {
 		Delete:          []retention.DeleteRule{{}},
 		DeleteReferrers: true,
 	}
-	plan, err := c.DecideRetention(ctx, []*regexp.Regexp{pattern}, policy, time.Now())
+	plan, err := c.DecideRetention(ctx, retention.Selection{Include: []*regexp.Regexp{pattern}}, policy, time.Now())
 	decisions := plan.Decisions
 	if err == nil && len(decisions) != repositories*(tagsPerRepo-keepNewest) {
 		err = fmt.Errorf("%d decisions, want %d", len(decisions), repositories*(tagsPerRepo-keepNewest))

@@ -246,7 +246,7 @@ func (c *campaign) plan(repo string, policy retention.Policy) *target {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	plan, err := cl.DecideRetention(c.ctx, []*regexp.Regexp{regexp.MustCompile("^" + regexp.QuoteMeta(repo) + "$")}, policy, time.Now())
+	plan, err := cl.DecideRetention(c.ctx, retention.Selection{Include: []*regexp.Regexp{regexp.MustCompile("^" + regexp.QuoteMeta(repo) + "$")}}, policy, time.Now())
 	decisions := plan.Decisions
 	if err != nil {
 		c.t.Fatal(err)

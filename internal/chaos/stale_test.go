@@ -105,7 +105,7 @@ func (c *campaign) atApplyTime(repo string, policy retention.Policy, b registry.
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	plan, err := cl.DecideRetention(c.ctx, []*regexp.Regexp{regexp.MustCompile("^" + regexp.QuoteMeta(repo) + "$")}, policy, b.Now)
+	plan, err := cl.DecideRetention(c.ctx, retention.Selection{Include: []*regexp.Regexp{regexp.MustCompile("^" + regexp.QuoteMeta(repo) + "$")}}, policy, b.Now)
 	if err != nil {
 		c.t.Fatal(err)
 	}

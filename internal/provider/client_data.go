@@ -23,6 +23,9 @@ type providerData struct {
 	// hosts are the names image references give the registry, for the
 	// deployed images garbage collection keeps (with or without a url).
 	hosts retention.Hosts
+	// governors is which retention policy governs each repository of this
+	// provider configuration's registry, in this Terraform run.
+	governors *governors
 }
 
 const errNoURL = "the registry URL is not set: set url in the provider block or REGISTRY_URL"

@@ -189,7 +189,7 @@ func (p *RegistryProvider) Configure(ctx context.Context, req provider.Configure
 		resp.Diagnostics.AddError("Cannot configure the registry client", err.Error())
 		return
 	}
-	data := providerData{client: client, now: p.now, hosts: client.Hosts()}
+	data := providerData{client: client, now: p.now, hosts: client.Hosts(), governors: &governors{}}
 	resp.DataSourceData, resp.ResourceData, resp.ActionData = data, data, data
 }
 

@@ -39,13 +39,15 @@ var (
 // rules. The plan lists every pending deletion with its reason; the apply
 // performs only those. The rules live in internal/retention.
 type RetentionPolicyResource struct {
-	client *registry.Client
-	now    func() time.Time
+	client    *registry.Client
+	now       func() time.Time
+	governors *governors // which policy governs each repository, in this run
 }
 
 type retentionModel struct {
 	ID               types.String  `tfsdk:"id"`
 	Repositories     []string      `tfsdk:"repositories"`
+	Exclude          []string      `tfsdk:"exclude_repositories"`
 	Keep             []keepModel   `tfsdk:"keep"`
 	Delete           []deleteModel `tfsdk:"delete"`
 	DeleteReferrers  types.Bool    `tfsdk:"delete_referrers"`
@@ -120,6 +122,9 @@ func (r *RetentionPolicyResource) Metadata(_ context.Context, _ resource.Metadat
 
 func (r *RetentionPolicyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.client, r.now = clientFrom(req.ProviderData, &resp.Diagnostics), clockFrom(req.ProviderData)
+	if d, ok := req.ProviderData.(providerData); ok {
+		r.governors = d.governors
+	}
 }
 
 func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -144,6 +149,14 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 				MarkdownDescription: "Repository patterns matched against the catalog: `*` and `?` within one path component, `**` across `/` " +
 					"(`team/*`, `team/**`, `tools/ci`). A pattern that matches nothing is a warning.",
 				Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.ValueStringsAre(globValidator)},
+			},
+			"exclude_repositories": schema.ListAttribute{
+				Optional:    true,
+				ElementType: types.StringType,
+				MarkdownDescription: "Repository patterns (as in `repositories`) this policy leaves alone though `repositories` matches them: " +
+					"how a broad default (`repositories = [\"**\"]`) leaves a team's repositories to that team's own policy. " +
+					"Two policies of one provider configuration that govern the same repository fail the plan, naming both; see the Retention guide.",
+				Validators: []validator.List{listvalidator.ValueStringsAre(globValidator)},
 			},
 			"delete_referrers": schema.BoolAttribute{
 				Optional:            true,
@@ -289,6 +302,11 @@ func (r *RetentionPolicyResource) ValidateConfig(ctx context.Context, req resour
 	}
 }
 
+// selection is the repositories the policy governs (validated at plan time).
+func (m retentionModel) selection() (retention.Selection, error) {
+	return retention.NewSelection(m.Repositories, m.Exclude)
+}
+
 // policy converts the configuration; validators have already checked it.
 func (m retentionModel) policy() retention.Policy {
 	p := retention.Policy{DeleteReferrers: m.DeleteReferrers.ValueBool()}
@@ -321,9 +339,10 @@ func optionalDuration(v types.String) time.Duration {
 
 // policyOutcome is what the policy does to the registry now.
 type policyOutcome struct {
-	decisions   []decisionModel
-	protected   []retention.Spared
-	otherImages int
+	repositories []string // those the policy governs
+	decisions    []decisionModel
+	protected    []retention.Spared
+	otherImages  int
 }
 
 // values are the computed attributes the outcome sets besides the
@@ -337,14 +356,10 @@ func (o policyOutcome) values() map[string]tftypes.Value {
 
 // decide runs the policy over every matching repository.
 func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, diags *diag.Diagnostics) policyOutcome {
-	patterns := make([]*regexp.Regexp, len(m.Repositories))
-	for i, p := range m.Repositories {
-		re, err := retention.CompileGlob(p) // validated at plan time
-		if err != nil {
-			diags.AddAttributeError(path.Root("repositories"), "Invalid repository pattern", err.Error())
-			return policyOutcome{}
-		}
-		patterns[i] = re
+	selection, err := m.selection()
+	if err != nil {
+		diags.AddAttributeError(path.Root("repositories"), "Invalid repository pattern", err.Error())
+		return policyOutcome{}
 	}
 	policy, others := r.policyOf(m, diags)
 	if diags.HasError() {
@@ -352,7 +367,7 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 	}
 	// Unset: estimated when the rules read every body anyway.
 	policy.EstimateSpace = m.EstimateSpace.ValueBool() || (m.EstimateSpace.IsNull() && policy.NeedsCreated())
-	plan, err := r.client.DecideRetention(ctx, patterns, policy, r.now())
+	plan, err := r.client.DecideRetention(ctx, selection, policy, r.now())
 	if err != nil {
 		diags.AddError("Cannot read the registry", err.Error())
 		return policyOutcome{}
@@ -392,7 +407,7 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 	for i, b := range plan.Reclaimable {
 		decisions[i].Bytes = &b
 	}
-	return policyOutcome{decisions: decisions, protected: plan.Spared, otherImages: others}
+	return policyOutcome{repositories: plan.Repositories, decisions: decisions, protected: plan.Spared, otherImages: others}
 }
 
 // policyOf is the configuration's policy with its deployed images on this
@@ -434,21 +449,28 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		resp.Diagnostics.AddError("Internal error", fmt.Sprintf("Reading pending_deletions: %v. Please report this to the provider's developers.", err))
 	}
 	source := deletionPlanSource(req, listLength(pending) > 0)
-	if resp.Diagnostics.HasError() || r.client == nil || source == planNothing {
+	if resp.Diagnostics.HasError() || r.client == nil || !req.Config.Raw.IsFullyKnown() {
 		return
 	}
-	plan := configOf(ctx, req.Plan, &resp.Diagnostics) // fully known from here on: planNothing covers unknown configuration
+	plan := configOf(ctx, req.Plan, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	var decisions []decisionModel
 	var found map[string]tftypes.Value // the plan from pending keeps the refreshed values
+	var governed []string              // the repositories the policy governs, when read
 	switch source {
 	case planFromRegistry:
 		outcome := r.decide(ctx, plan, &resp.Diagnostics)
-		decisions, found = outcome.decisions, outcome.values()
+		decisions, found, governed = outcome.decisions, outcome.values(), outcome.repositories
 	case planFromPending:
 		decisions = decisionsOf(pending, &resp.Diagnostics)
+	}
+	// Also a policy with nothing to plan governs its repositories: a new
+	// policy over them must not plan deletions it would not.
+	r.governors.claim(ctx, r.client, req.Config.Raw, plan, governed, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() || source == planNothing {
+		return
 	}
 	checkMaxDeletions(plan.MaxDeletions, decisions, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {

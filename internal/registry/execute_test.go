@@ -31,7 +31,7 @@ func planPolicy(t *testing.T, c *Client, repo, pattern string) Batch {
 // decideRepository runs policy over repo alone.
 func decideRepository(t *testing.T, c *Client, repo string, policy retention.Policy) RetentionPlan {
 	t.Helper()
-	plan, err := c.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile("^" + regexp.QuoteMeta(repo) + "$")}, policy, time.Now())
+	plan, err := c.DecideRetention(context.Background(), retention.Selection{Include: []*regexp.Regexp{regexp.MustCompile("^" + regexp.QuoteMeta(repo) + "$")}}, policy, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestApplyDeletesTheSubjectBeforeItsReferrers(t *testing.T) {
 	if len(next.Manifests) != 1 || next.Manifests[0].Digest != sig.String() {
 		t.Fatalf("next plan %+v; want the orphaned signature %s", next.Manifests, sig)
 	}
-	plan, err := c.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile("^app$")},
+	plan, err := c.DecideRetention(context.Background(), retention.Selection{Include: []*regexp.Regexp{regexp.MustCompile("^app$")}},
 		retention.Policy{Delete: []retention.DeleteRule{{}}, DeleteReferrers: true}, time.Now())
 	decisions := plan.Decisions
 	if err != nil || len(decisions) != 1 || !strings.Contains(decisions[0].Reason, img.Digest.String()+", which no longer exists") {

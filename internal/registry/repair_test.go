@@ -103,7 +103,7 @@ func TestApplyStoresItsJournalInTheRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	everything, err := c.DecideRetention(context.Background(), []*regexp.Regexp{all}, retention.Policy{Delete: []retention.DeleteRule{{}}}, time.Now())
+	everything, err := c.DecideRetention(context.Background(), retention.Selection{Include: []*regexp.Regexp{all}}, retention.Policy{Delete: []retention.DeleteRule{{}}}, time.Now())
 	if err != nil || !slices.Contains(everything.Repositories, "app") || slices.Contains(everything.Repositories, JournalRepository) {
 		t.Errorf("a policy over ** matches %v (%v); want app and not %s", everything.Repositories, err, JournalRepository)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -43,14 +42,14 @@ type RetentionPlan struct {
 }
 
 // DecideRetention runs policy over every repository of the catalog that
-// one of patterns matches. Each is read with one snapshot, with creation
+// the selection governs. Each is read with one snapshot, with creation
 // times only when a rule needs them.
-func (c *Client) DecideRetention(ctx context.Context, patterns []*regexp.Regexp, policy retention.Policy, now time.Time) (RetentionPlan, error) {
+func (c *Client) DecideRetention(ctx context.Context, repositories retention.Selection, policy retention.Policy, now time.Time) (RetentionPlan, error) {
 	catalog, err := c.Repositories(ctx)
 	if err != nil {
 		return RetentionPlan{}, err
 	}
-	plan := RetentionPlan{Repositories: retention.MatchRepositories(patterns, catalog)}
+	plan := RetentionPlan{Repositories: repositories.Match(catalog)}
 	// Read with a GET per tag, keeping the bodies for the apply that may
 	// follow (view.go), or with creation times when a rule needs them.
 	withCreated := policy.NeedsCreated() || policy.EstimateSpace

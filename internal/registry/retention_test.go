@@ -48,7 +48,7 @@ func TestDecideRetentionFetchesOnlyWhatTheRulesNeed(t *testing.T) {
 				Delete: []retention.DeleteRule{{}},
 			}
 			client := newClient(t, Config{URL: url, MaxConcurrency: 4}) // no disk cache
-			plan, err := client.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile(`^need/app$`)}, policy, start.Add(24*time.Hour))
+			plan, err := client.DecideRetention(context.Background(), retention.Selection{Include: []*regexp.Regexp{regexp.MustCompile(`^need/app$`)}}, policy, start.Add(24*time.Hour))
 			decisions := plan.Decisions
 			if err != nil {
 				t.Fatal(err)
@@ -92,7 +92,7 @@ func TestDecideRetentionSeesIncompleteImages(t *testing.T) {
 	}
 	policy := retention.Policy{Delete: []retention.DeleteRule{{OlderThan: 7 * 24 * time.Hour}}}
 	client := newClient(t, Config{URL: reg.URL, CacheDir: t.TempDir()})
-	plan, err := client.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile(`^broken/app$`)}, policy, old.AddDate(1, 0, 0))
+	plan, err := client.DecideRetention(context.Background(), retention.Selection{Include: []*regexp.Regexp{regexp.MustCompile(`^broken/app$`)}}, policy, old.AddDate(1, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestDecideRetentionNamesDanglingTags(t *testing.T) {
 	}
 	policy := retention.Policy{Delete: []retention.DeleteRule{{OlderThan: 7 * 24 * time.Hour}}}
 	client := newClient(t, Config{URL: reg.URL, CacheDir: t.TempDir()})
-	plan, err := client.DecideRetention(context.Background(), []*regexp.Regexp{regexp.MustCompile(`^app$`)}, policy, old.AddDate(1, 0, 0))
+	plan, err := client.DecideRetention(context.Background(), retention.Selection{Include: []*regexp.Regexp{regexp.MustCompile(`^app$`)}}, policy, old.AddDate(1, 0, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,3 +55,41 @@ func MatchRepositories(patterns []*regexp.Regexp, catalog []string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// Selection is the repositories a policy governs: those an Include
+// pattern matches and no Exclude pattern does. Exclude is how a broad
+// policy (an organisation's default) leaves repositories to a more
+// specific one, so that two policies never govern one repository.
+type Selection struct {
+	Include, Exclude []*regexp.Regexp
+}
+
+// NewSelection compiles repository patterns (CompileGlob) into a Selection.
+func NewSelection(include, exclude []string) (Selection, error) {
+	var s Selection
+	for _, p := range include {
+		re, err := CompileGlob(p)
+		if err != nil {
+			return s, err
+		}
+		s.Include = append(s.Include, re)
+	}
+	for _, p := range exclude {
+		re, err := CompileGlob(p)
+		if err != nil {
+			return s, err
+		}
+		s.Exclude = append(s.Exclude, re)
+	}
+	return s, nil
+}
+
+// Match returns the catalog entries the selection governs, sorted
+// (MatchRepositories, less the excluded).
+func (s Selection) Match(catalog []string) []string {
+	excluded := MatchRepositories(s.Exclude, catalog)
+	return slices.DeleteFunc(MatchRepositories(s.Include, catalog), func(name string) bool {
+		_, found := slices.BinarySearch(excluded, name)
+		return found
+	})
+}

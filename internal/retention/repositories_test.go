@@ -31,3 +31,26 @@ func TestMatchRepositories(t *testing.T) {
 		t.Error("empty pattern accepted")
 	}
 }
+
+func TestSelectionLeavesExcludedRepositories(t *testing.T) {
+	catalog := []string{"team-a/api", "team-a/web", "team-b/api", "tools/ci", ProviderNamespace + "journal"}
+	for _, tc := range []struct {
+		include, exclude, want []string
+	}{
+		{[]string{"**"}, nil, []string{"team-a/api", "team-a/web", "team-b/api", "tools/ci"}},
+		{[]string{"**"}, []string{"team-a/*"}, []string{"team-b/api", "tools/ci"}},
+		{[]string{"**"}, []string{"team-a/web", "tools/**"}, []string{"team-a/api", "team-b/api"}},
+		{[]string{"team-a/*"}, []string{"team-a/*"}, []string{}},
+	} {
+		s, err := NewSelection(tc.include, tc.exclude)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Match(catalog); !slices.Equal(got, tc.want) && (len(got) > 0 || len(tc.want) > 0) {
+			t.Errorf("%q less %q matched %q, want %q", tc.include, tc.exclude, got, tc.want)
+		}
+	}
+	if _, err := NewSelection([]string{"a"}, []string{""}); err == nil {
+		t.Error("an empty exclude pattern accepted")
+	}
+}
