@@ -156,7 +156,7 @@ func policyValue(typ tftypes.Object, deletions []decisionModel, state bool) tfty
 		set["delete_referrers"] = tftypes.NewValue(tftypes.Bool, true)
 		set["pending_deletions"] = decisionsValue(nil)
 		set["deletions"] = decisionsValue(deletions)
-		set["summary"] = summaryValue(deletions, nextDeletionsID("", deletions))
+		set["summary"] = summaryValue("reg.example.com", deletions, nextDeletionsID("", deletions))
 		set["protected"] = protectedValue(nil)
 		set["other_registry_images"] = number(0)
 	}

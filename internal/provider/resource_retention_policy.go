@@ -204,6 +204,11 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 				MarkdownDescription: "`deletions` in numbers, in all and per repository, so that a plan of thousands of deletions reads in a few lines. " +
 					"Refreshes keep it: after an apply, it counts what the last apply deleted.",
 				Attributes: map[string]schema.Attribute{
+					"registry": schema.StringAttribute{
+						Computed: true,
+						MarkdownDescription: "The registry's host (`host[:port]` of the provider's `url`): with it, summaries of policies over several " +
+							"registries (provider aliases, modules, OpenTofu's provider `for_each`) aggregate into one table keyed by registry.",
+					},
 					"deletions_id": schema.StringAttribute{
 						Computed: true,
 						MarkdownDescription: "A new value in each plan with deletions (known in the plan); refreshes and plans without deletions keep it. " +
@@ -483,7 +488,7 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		}
 	}
 	warnUnrestorable(ctx, r.client, repositoriesOf(decisions), &resp.Diagnostics)
-	resp.Plan.Raw = plannedValue(resp.Plan.Raw, req.State.Raw, plan.Repositories, decisions, found, &resp.Diagnostics)
+	resp.Plan.Raw = plannedValue(r.client.Host(), resp.Plan.Raw, req.State.Raw, plan.Repositories, decisions, found, &resp.Diagnostics)
 	setAsideIn(ctx).replan(found, "pending_deletions", "deletions")
 	if source == planFromRegistry {
 		recordsOf(r.client).settle(retentionPolicyType, req, resp)
@@ -617,12 +622,12 @@ func nonNil(s []string) []string {
 // empty pending_deletions, the deletions the apply performs and their
 // summary (deletions_id following the prior state's), and the found values
 // of a plan from the registry.
-func plannedValue(plan, prior tftypes.Value, repositories []string, decisions []decisionModel, found map[string]tftypes.Value, diags *diag.Diagnostics) tftypes.Value {
+func plannedValue(registry string, plan, prior tftypes.Value, repositories []string, decisions []decisionModel, found map[string]tftypes.Value, diags *diag.Diagnostics) tftypes.Value {
 	attributes := map[string]tftypes.Value{
 		"id":                tftypes.NewValue(tftypes.String, strings.Join(repositories, ",")),
 		"pending_deletions": decisionsValue(nil),
 		"deletions":         decisionsValue(decisions),
-		"summary":           summaryValue(decisions, nextDeletionsID(deletionsIDOf(prior), decisions)),
+		"summary":           summaryValue(registry, decisions, nextDeletionsID(deletionsIDOf(prior), decisions)),
 		"applied":           plannedApplied(prior, len(decisions) > 0),
 	}
 	maps.Copy(attributes, found)

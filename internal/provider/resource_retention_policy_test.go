@@ -520,7 +520,7 @@ func TestRetentionPlanValuesRoundTrip(t *testing.T) {
 	found := policyOutcome{otherImages: 3, protected: []retention.Spared{
 		{Repository: "app", Digest: "sha256:" + strings.Repeat("d", 64), Tags: []string{"v1"}, Reason: "deployed as reg/app:v1"},
 	}}.values()
-	plan := tfsdk.Plan{Schema: req.Plan.Schema, Raw: plannedValue(req.Plan.Raw, req.State.Raw, []string{"app"}, want, found, &diags)}
+	plan := tfsdk.Plan{Schema: req.Plan.Schema, Raw: plannedValue("reg.example.com", req.Plan.Raw, req.State.Raw, []string{"app"}, want, found, &diags)}
 	var model retentionModel
 	diags.Append(plan.Get(ctx, &model)...)
 	if diags.HasError() {
@@ -597,6 +597,7 @@ resource "registry_retention_policy" "this" {
 					plancheck.ExpectKnownValue(policy, tfjsonpath.New("other_registry_images"), knownvalue.Int64Exact(2)),
 					plancheck.ExpectKnownValue(policy, tfjsonpath.New("summary"), knownvalue.ObjectPartial(map[string]knownvalue.Check{
 						"tags": knownvalue.Int64Exact(1), "manifests": knownvalue.Int64Exact(1), "bytes": knownvalue.Null(),
+						"registry": knownvalue.StringExact(strings.TrimPrefix(reg.URL, "http://")),
 						"repositories": knownvalue.MapExact(map[string]knownvalue.Check{"app": knownvalue.ObjectExact(map[string]knownvalue.Check{
 							"tags": knownvalue.Int64Exact(1), "manifests": knownvalue.Int64Exact(1), "bytes": knownvalue.Null(),
 						})}),

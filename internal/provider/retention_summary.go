@@ -18,7 +18,7 @@ var (
 	countsType  = tftypes.Object{AttributeTypes: map[string]tftypes.Type{"tags": tftypes.Number, "manifests": tftypes.Number, "bytes": tftypes.Number}}
 	summaryType = tftypes.Object{AttributeTypes: map[string]tftypes.Type{
 		"tags": tftypes.Number, "manifests": tftypes.Number, "bytes": tftypes.Number, "repositories": tftypes.Map{ElementType: countsType},
-		"deletions_id": tftypes.String,
+		"deletions_id": tftypes.String, "registry": tftypes.String,
 	}}
 )
 
@@ -54,8 +54,8 @@ func (c counts) attributes() map[string]tftypes.Value {
 }
 
 // summaryValue counts the decisions in all and per repository, with the
-// deletions_id of the plan (nextDeletionsID).
-func summaryValue(decisions []decisionModel, deletionsID string) tftypes.Value {
+// deletions_id of the plan (nextDeletionsID) and the registry's host.
+func summaryValue(registry string, decisions []decisionModel, deletionsID string) tftypes.Value {
 	var total counts
 	perRepository := map[string]*counts{}
 	for _, d := range decisions {
@@ -72,6 +72,7 @@ func summaryValue(decisions []decisionModel, deletionsID string) tftypes.Value {
 	attributes := total.attributes()
 	attributes["repositories"] = tftypes.NewValue(tftypes.Map{ElementType: countsType}, repositories)
 	attributes["deletions_id"] = tftypes.NewValue(tftypes.String, deletionsID)
+	attributes["registry"] = tftypes.NewValue(tftypes.String, registry)
 	return tftypes.NewValue(summaryType, attributes)
 }
 

@@ -49,7 +49,7 @@ func TestPlanKeepsDeletionsIDUnlessItDeletes(t *testing.T) {
 		req := newPolicyPlan(ctx, r, "app", pattern)
 		applied := withAttributes(req.Plan.Raw, map[string]tftypes.Value{
 			"id": str("app"), "pending_deletions": decisionsValue(nil), "deletions": decisionsValue(nil),
-			"protected": protectedValue(nil), "other_registry_images": number(0), "summary": summaryValue(nil, prior),
+			"protected": protectedValue(nil), "other_registry_images": number(0), "summary": summaryValue("reg.example.com", nil, prior),
 		}, &diags)
 		req.State = tfsdk.State{Schema: req.Plan.Schema, Raw: withAttributes(applied, set, &diags)}
 		req.Plan.Raw = req.State.Raw

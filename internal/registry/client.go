@@ -175,6 +175,14 @@ func withDefaults(cfg Config) Config {
 // URL is the registry's base URL as configured.
 func (c *Client) URL() string { return c.url }
 
+// Host is the registry's host[:port], as image references name it.
+func (c *Client) Host() string {
+	if u, err := url.Parse(c.url); err == nil {
+		return u.Host
+	}
+	return c.url
+}
+
 // CacheDir is the directory the provider keeps its caches in; empty when
 // caching is off.
 func (c *Client) CacheDir() string { return c.packs.cache.dir }
