@@ -45,20 +45,22 @@ type RetentionPolicyResource struct {
 }
 
 type retentionModel struct {
-	ID               types.String  `tfsdk:"id"`
-	Repositories     []string      `tfsdk:"repositories"`
-	Exclude          []string      `tfsdk:"exclude_repositories"`
-	Keep             []keepModel   `tfsdk:"keep"`
-	Delete           []deleteModel `tfsdk:"delete"`
-	DeleteReferrers  types.Bool    `tfsdk:"delete_referrers"`
-	MaxDeletions     types.Int64   `tfsdk:"max_deletions"`
-	EstimateSpace    types.Bool    `tfsdk:"estimate_space"`
-	PendingDeletions types.List    `tfsdk:"pending_deletions"`
-	Deletions        types.List    `tfsdk:"deletions"`
-	Protected        types.List    `tfsdk:"protected"`
-	OtherImages      types.Int64   `tfsdk:"other_registry_images"`
-	Summary          types.Object  `tfsdk:"summary"`
-	Applied          types.Object  `tfsdk:"applied"`
+	ID               types.String   `tfsdk:"id"`
+	Repositories     []string       `tfsdk:"repositories"`
+	Exclude          []string       `tfsdk:"exclude_repositories"`
+	Keep             []keepModel    `tfsdk:"keep"`
+	Delete           []deleteModel  `tfsdk:"delete"`
+	DeleteReferrers  types.Bool     `tfsdk:"delete_referrers"`
+	MaxDeletions     types.Int64    `tfsdk:"max_deletions"`
+	EstimateSpace    types.Bool     `tfsdk:"estimate_space"`
+	PendingDeletions types.List     `tfsdk:"pending_deletions"`
+	Deletions        types.List     `tfsdk:"deletions"`
+	Protected        types.List     `tfsdk:"protected"`
+	OtherImages      types.Int64    `tfsdk:"other_registry_images"`
+	Summary          types.Object   `tfsdk:"summary"`
+	Applied          types.Object   `tfsdk:"applied"`
+	Replicas         []replicaModel `tfsdk:"replica"`
+	ReplicaDeletions types.Map      `tfsdk:"replica_deletions"`
 }
 
 type keepModel struct {
@@ -198,7 +200,8 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 				MarkdownDescription: "How many `keep { images }` references name another registry, and are ignored: a cluster's whole image list " +
 					"can be passed as it is. A reference names this registry when its host is the provider's `url` host or one of its `aliases`.",
 			},
-			"applied": appliedAttribute,
+			"applied":           appliedAttribute,
+			"replica_deletions": replicaDeletionsAttribute,
 			"summary": schema.SingleNestedAttribute{
 				Computed: true,
 				MarkdownDescription: "`deletions` in numbers, in all and per repository, so that a plan of thousands of deletions reads in a few lines. " +
@@ -231,6 +234,7 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 			},
 		},
 		Blocks: map[string]schema.Block{
+			"replica": replicaBlock,
 			"keep": schema.ListNestedBlock{
 				MarkdownDescription: "Tags to keep; blocks add up, and a kept tag is never deleted. Set `tags` for exact names and/or select with " +
 					"`tag_regex` (default: every tag), narrowed to the `newest` N by `order_by` and/or those created within `newer_than` (the union when both are set).",
@@ -488,6 +492,15 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		}
 	}
 	warnUnrestorable(ctx, r.client, repositoriesOf(decisions), &resp.Diagnostics)
+	if len(plan.Replicas) > 0 {
+		if found == nil {
+			found = map[string]tftypes.Value{}
+		}
+		found["replica_deletions"] = r.planReplicas(ctx, plan, decisions, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
 	resp.Plan.Raw = plannedValue(r.client.Host(), resp.Plan.Raw, req.State.Raw, plan.Repositories, decisions, found, &resp.Diagnostics)
 	setAsideIn(ctx).replan(found, "pending_deletions", "deletions")
 	if source == planFromRegistry {
@@ -594,6 +607,7 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, prior tftypes.Value
 		diags.AddError("Cannot apply the retention policy", fmt.Sprintf("%v\n\nDone before it stopped: %s. "+
 			"Nothing else was deleted; the next plan shows what is left.", err, report.Summary()))
 	}
+	r.applyReplicas(ctx, configOf(ctx, planned, diags), planned.Raw, report, diags) // what the primary did, also when it stopped
 }
 
 func (r *RetentionPolicyResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {
@@ -629,6 +643,7 @@ func plannedValue(registry string, plan, prior tftypes.Value, repositories []str
 		"deletions":         decisionsValue(decisions),
 		"summary":           summaryValue(registry, decisions, nextDeletionsID(deletionsIDOf(prior), decisions)),
 		"applied":           plannedApplied(prior, len(decisions) > 0),
+		"replica_deletions": tftypes.NewValue(replicaDeletionsType, map[string]tftypes.Value{}),
 	}
 	maps.Copy(attributes, found)
 	return withAttributes(plan, attributes, diags)

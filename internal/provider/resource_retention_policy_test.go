@@ -536,7 +536,7 @@ func TestRetentionPlanValuesRoundTrip(t *testing.T) {
 		t.Fatalf("other_registry_images %v, protected %v", model.OtherImages, model.Protected)
 	}
 	// 3 tags; the manifest deletion with its referrer, 2 manifests
-	wantSummary := fmt.Sprintf(`{"bytes":4096,"deletions_id":%q,"manifests":2,"repositories":{"app":{"bytes":4096,"manifests":2,"tags":3}},"tags":3}`,
+	wantSummary := fmt.Sprintf(`{"bytes":4096,"deletions_id":%q,"manifests":2,"registry":"reg.example.com","repositories":{"app":{"bytes":4096,"manifests":2,"tags":3}},"tags":3}`,
 		nextDeletionsID("", want))
 	if got := model.Summary.String(); got != wantSummary {
 		t.Fatalf("summary %s, want %s", got, wantSummary)

@@ -89,6 +89,7 @@ type Client struct {
 	// 401 means the token stopped working.
 	fixedToken bool
 	answered   *atomic.Bool
+	cfg        Config // as built, for a replica's client (replica.go)
 }
 
 // New validates cfg and builds a client. It performs no network I/O.
@@ -152,7 +153,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		packs:      packs{cache: diskCache{dir: cfg.CacheDir, registry: u.String()}},
 		applying:   make(chan struct{}, cfg.MaxConcurrency),
 		recent:     &recentReads{},
-		fixedToken: cfg.BearerToken != "", answered: answered,
+		fixedToken: cfg.BearerToken != "", answered: answered, cfg: cfg,
 	}, nil
 }
 

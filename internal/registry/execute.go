@@ -62,6 +62,15 @@ type Report struct {
 	Warnings  []string // what the apply noticed and left: the journal not stored, a tag another client removed
 	Finished  []string // repositories whose batch is complete
 	Remaining []string // repositories with planned items not performed
+	// Performed is, per repository, what the apply deleted and removed:
+	// what replicas follow (retention.FollowPrimary).
+	Performed map[string]Performed
+}
+
+// Performed is what an apply did in one repository.
+type Performed struct {
+	Digests map[string]bool // manifests deleted
+	Tags    map[string]bool // tags removed
 }
 
 // Summary says what was done, for an error message.
@@ -95,8 +104,9 @@ func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, e
 		})
 	}
 	err := g.Wait()
-	var r Report
+	r := Report{Performed: map[string]Performed{}}
 	for i, o := range outcomes {
+		r.Performed[batches[i].Repository] = o.performed
 		r.Skipped = append(r.Skipped, o.skipped...)
 		r.Restored = append(r.Restored, o.restored...)
 		r.Warnings = append(r.Warnings, o.warnings...)
@@ -119,6 +129,7 @@ type outcome struct {
 	warnings                []string
 	deleted, untagged       int
 	finished                bool
+	performed               Performed
 }
 
 // work is one planned item as it is carried out.
@@ -218,6 +229,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		o.restored, o.lost, o.warnings = append(o.restored, j.restored...), append(o.lost, j.lost...), j.warnings
 		o.skipped = append(o.skipped, j.skipped...)
 		o.deleted = j.countDeleted(works) // what is gone now: neither restored nor gone before
+		o.performed = j.performed(works)
 	}()
 	for {
 		pending := slices.DeleteFunc(slices.Clone(works), (*work).done)

@@ -168,6 +168,30 @@ func (j *journal) countDeleted(works []*work) int {
 	return n
 }
 
+// performed is what the works did and verification did not put back: the
+// manifests deleted, and the tags removed (with a manifest or alone).
+func (j *journal) performed(works []*work) Performed {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	p := Performed{Digests: map[string]bool{}, Tags: map[string]bool{}}
+	for d := range j.deleted {
+		if j.done[d] {
+			p.Digests[d] = true
+		}
+	}
+	for _, w := range works {
+		switch {
+		case w.tag != "" && w.tagDone:
+			p.Tags[w.tag] = true
+		case w.tag == "" && p.Digests[w.manifest.Digest]:
+			for _, t := range w.manifest.Tags {
+				p.Tags[t] = true
+			}
+		}
+	}
+	return p
+}
+
 func (j *journal) wasDeleted(digest string) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()

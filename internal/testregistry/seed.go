@@ -401,3 +401,32 @@ func nonce() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// CopyTo copies repo:tag's image (an image or a whole index, as a mirror
+// does) to dst under the same digest and tag.
+func (r *Registry) CopyTo(dst *Registry, repo, tag string) error {
+	src, err := r.repository(repo)
+	if err != nil {
+		return err
+	}
+	to, err := dst.repository(repo)
+	if err != nil {
+		return err
+	}
+	desc, err := remote.Get(src.Tag(tag), r.remoteOptions()...)
+	if err != nil {
+		return err
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return err
+		}
+		return remote.WriteIndex(to.Tag(tag), idx, dst.remoteOptions()...)
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return err
+	}
+	return remote.Write(to.Tag(tag), img, dst.remoteOptions()...)
+}

@@ -1,0 +1,190 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
+)
+
+// Replicas follow the policy's registry (the primary): the plan decides on
+// the primary, and each replica deletes, by digest, exactly what those
+// decisions delete where it holds the same thing (retention.FollowPrimary),
+// never more; at apply, only what the primary's apply did delete. What a
+// replica holds that the decisions do not name stays, and the plan says so.
+
+type replicaModel struct {
+	URL         types.String `tfsdk:"url"`
+	Username    types.String `tfsdk:"username"`
+	Password    types.String `tfsdk:"password"`
+	BearerToken types.String `tfsdk:"bearer_token"`
+}
+
+var replicaBlock = schema.ListNestedBlock{
+	MarkdownDescription: "A replica of this registry (a mirror per region, an air-gapped copy) that follows the policy's decisions: " +
+		"they are made once, on the provider's registry, and a replica deletes exactly the digests they delete where it holds them, " +
+		"and removes the tags they remove where they point at the same digest. A replica never deletes what the primary keeps, and what " +
+		"it holds that the decisions do not name (images pushed there only, tags a lagging mirror has elsewhere) stays and is reported. " +
+		"The replica uses the provider's settings (concurrency, retries, TLS, cache) with its own URL and credentials. See the Several registries guide.",
+	NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
+		"url":          schema.StringAttribute{Required: true, MarkdownDescription: "The replica's base URL, as the provider's `url`."},
+		"username":     schema.StringAttribute{Optional: true, MarkdownDescription: "Username for the replica."},
+		"password":     schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "Password for the replica."},
+		"bearer_token": schema.StringAttribute{Optional: true, Sensitive: true, MarkdownDescription: "Bearer token for the replica, instead of username and password."},
+	}},
+}
+
+var replicaDeletionsAttribute = schema.MapAttribute{
+	Computed:    true,
+	ElementType: types.ListType{ElemType: decisionObject.Type()},
+	MarkdownDescription: "Per replica (by host): what it deletes to follow this plan's `deletions`, in the same shape. After apply, what the last " +
+		"plan planned there; the apply performs only what the primary's apply did delete.",
+}
+
+var replicaDeletionsType = tftypes.Map{ElementType: tftypes.List{ElementType: decisionObjectType}}
+
+// replicaClient builds the client of one replica block.
+func (r *RetentionPolicyResource) replicaClient(ctx context.Context, m replicaModel) (*registry.Client, error) {
+	return r.client.Replica(ctx, m.URL.ValueString(), m.Username.ValueString(), m.Password.ValueString(), m.BearerToken.ValueString())
+}
+
+// planReplicas works out each replica's part of the decisions.
+func (r *RetentionPolicyResource) planReplicas(ctx context.Context, m retentionModel, decisions []decisionModel, diags *diag.Diagnostics) tftypes.Value {
+	byRegistry := map[string]tftypes.Value{}
+	for i, rep := range m.Replicas {
+		client, err := r.replicaClient(ctx, rep)
+		if err != nil {
+			diags.AddAttributeError(path.Root("replica").AtListIndex(i).AtName("url"), "Invalid replica", err.Error())
+			continue
+		}
+		var planned []decisionModel
+		var kept []string
+		for _, repo := range repositoriesOf(decisions) {
+			p, err := client.PlanReplica(ctx, repo, engineDecisions(decisions, repo))
+			if err != nil {
+				diags.AddError("Cannot read the replica "+client.Host(), err.Error())
+				return tftypes.NewValue(replicaDeletionsType, nil)
+			}
+			planned = append(planned, replicaDecisions(repo, p)...)
+			for _, k := range p.Kept {
+				kept = append(kept, repo+"@"+k)
+			}
+		}
+		for _, repo := range repositoriesOf(planned) {
+			if err := client.CheckDeletable(ctx, repo); err != nil {
+				diags.AddError("The replica "+client.Host()+" will not accept the deletions", err.Error())
+			}
+		}
+		if len(kept) > 0 {
+			diags.AddWarning("Kept on a replica", fmt.Sprintf("The replica %s keeps %d manifest(s) that the plan deletes on the primary, "+
+				"because something there that the primary's decisions do not remove uses them (a mirror behind the primary, or pushes to the replica only): %s",
+				client.Host(), len(kept), strings.Join(kept[:min(len(kept), 10)], "; ")))
+		}
+		byRegistry[client.Host()] = decisionsValue(planned)
+	}
+	return tftypes.NewValue(replicaDeletionsType, byRegistry)
+}
+
+// engineDecisions are the decisions of one repository, as the engine has
+// them.
+func engineDecisions(decisions []decisionModel, repo string) []retention.Decision {
+	var out []retention.Decision
+	for _, d := range decisions {
+		if d.Repository == repo {
+			out = append(out, retention.Decision{Repository: repo, Digest: d.Digest, Action: retention.Action(d.Action),
+				Tags: d.Tags, Referrers: d.Referrers, Children: d.Children, Reason: d.Reason})
+		}
+	}
+	return out
+}
+
+// replicaDecisions are a replica's plan of one repository as deletions.
+func replicaDecisions(repo string, p retention.ReplicaPlan) []decisionModel {
+	var out []decisionModel
+	for _, m := range p.Manifests {
+		out = append(out, decisionModel{Repository: repo, Digest: m.Digest, Action: string(retention.DeleteManifest),
+			Tags: nonNil(m.Tags), Children: nonNil(m.Children), Referrers: nonNil(m.Referrers), Reason: "deleted on the primary"})
+	}
+	byDigest := map[string][]string{}
+	for tag, digest := range p.Untag {
+		byDigest[digest] = append(byDigest[digest], tag)
+	}
+	for _, digest := range slices.Sorted(maps.Keys(byDigest)) {
+		tags := byDigest[digest]
+		slices.Sort(tags)
+		out = append(out, decisionModel{Repository: repo, Digest: digest, Action: string(retention.Untag),
+			Tags: tags, Children: []string{}, Referrers: []string{}, Reason: "removed on the primary; the manifest stays on the replica"})
+	}
+	return out
+}
+
+// applyReplicas carries out each replica's planned part of what the
+// primary's apply did (report.Performed), after it.
+func (r *RetentionPolicyResource) applyReplicas(ctx context.Context, m retentionModel, planned tftypes.Value, report registry.Report, diags *diag.Diagnostics) {
+	var byRegistry map[string]tftypes.Value
+	if v := rawAttribute(planned, "replica_deletions"); !v.IsKnown() || v.IsNull() || v.As(&byRegistry) != nil {
+		return
+	}
+	for i, rep := range m.Replicas {
+		client, err := r.replicaClient(ctx, rep)
+		if err != nil {
+			diags.AddAttributeError(path.Root("replica").AtListIndex(i).AtName("url"), "Invalid replica", err.Error())
+			continue
+		}
+		todo := performedOnly(decisionsOf(byRegistry[client.Host()], diags), report.Performed)
+		if len(todo) == 0 {
+			continue
+		}
+		done, err := client.ExecuteBatches(ctx, batches(todo))
+		for _, s := range done.Skipped {
+			diags.AddWarning("Skipped on a replica", client.Host()+": "+s)
+		}
+		for _, s := range append(done.Warnings, done.Restored...) {
+			diags.AddWarning("Noticed on a replica", client.Host()+": "+s)
+		}
+		if err != nil {
+			diags.AddError("Cannot apply to the replica "+client.Host(), fmt.Sprintf("%v\n\nDone there before it stopped: %s. "+
+				"The primary's deletions are done; the replica keeps the rest until you delete it (registry_manifest_deletion, registry_tag_deletion).", err, done.Summary()))
+		}
+	}
+}
+
+// performedOnly narrows a replica's planned deletions to what the
+// primary's apply did: its deleted manifests, its removed tags.
+func performedOnly(planned []decisionModel, performed map[string]registry.Performed) []decisionModel {
+	var out []decisionModel
+	for _, d := range planned {
+		p := performed[d.Repository]
+		if retention.Action(d.Action) == retention.DeleteManifest {
+			if !p.Digests[d.Digest] {
+				continue
+			}
+			d.Children = keepIf(d.Children, p.Digests)
+			d.Referrers = keepIf(d.Referrers, p.Digests)
+		} else if d.Tags = keepIf(d.Tags, p.Tags); len(d.Tags) == 0 {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func keepIf(values []string, in map[string]bool) []string {
+	out := []string{}
+	for _, v := range values {
+		if in[v] {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,116 @@
+package provider
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/distreg/terraform-provider-registry/internal/registry"
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
+)
+
+// replicaBlock writes a replica block for reg.
+func replicaConfig(reg *testregistry.Registry) string {
+	s := fmt.Sprintf("  replica {\n    url = %q\n", reg.URL)
+	if reg.Username != "" {
+		s += fmt.Sprintf("    username = %q\n    password = %q\n", reg.Username, reg.Password)
+	}
+	return s + "  }\n"
+}
+
+// A replica follows its primary: the primary (distribution v3) keeps
+// stable and the newest two releases; the replica (distribution 2.8)
+// lags behind (no v5 yet, stable still on v2's image) and holds an image
+// of its own (hotfix). It deletes exactly the primary's v1 and v3, by
+// digest, and only removes the v2 tag: stable keeps v2's image there.
+// Never the primary's decisions on the replica's own content ("newest
+// two" there would keep v3): only what the primary deletes.
+func TestAccRetentionPolicy_replicaFollowsItsPrimary(t *testing.T) {
+	primary, replica := startRegistry(t), testregistry.StartV28(t)
+	images := map[string]v1.Hash{}
+	for _, tag := range []string{"v1", "v2", "v3", "v4", "v5"} {
+		images[tag] = mustPush(t, primary, "app", tag).Digest
+	}
+	for _, tag := range []string{"v1", "v2", "v3", "v4"} { // the mirror has not copied v5 yet
+		if err := primary.CopyTo(replica, "app", tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := replica.Tag("app", images["v2"], "stable"); err != nil { // nor stable's move to v5
+		t.Fatal(err)
+	}
+	if err := primary.Tag("app", images["v5"], "stable"); err != nil {
+		t.Fatal(err)
+	}
+	hotfix := mustPush(t, replica, "app", "hotfix").Digest // pushed to the replica only
+	config := providerBlock(primary, "") + `
+resource "registry_retention_policy" "this" {
+  repositories = ["app"]
+` + replicaConfig(replica) + `
+  keep {
+    tags = ["stable"]
+  }
+  keep {
+    tag_regex = "^v"
+    newest    = 2
+    order_by  = "semver"
+  }
+  delete {}
+}
+`
+	replicaHost := hostOf(replica)
+	deletion := func(digest v1.Hash, action string, tags ...string) knownvalue.Check {
+		return knownvalue.ObjectPartial(map[string]knownvalue.Check{
+			"digest": knownvalue.StringExact(digest.String()), "action": knownvalue.StringExact(action), "tags": listOf(tags...)})
+	}
+	accTest(t,
+		resource.TestStep{
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				expectDeletions(3),
+				plancheck.ExpectKnownValue(policy, tfjsonpath.New("replica_deletions"), knownvalue.MapExact(map[string]knownvalue.Check{
+					replicaHost: knownvalue.SetExact([]knownvalue.Check{
+						deletion(images["v1"], "delete_manifest", "v1"),
+						deletion(images["v3"], "delete_manifest", "v3"),
+						deletion(images["v2"], "untag", "v2"),
+					}),
+				})),
+			}},
+			Check: resource.ComposeTestCheckFunc(
+				expectRegistryTags(primary, "app", "stable", "v4", "v5"),
+				expectManifests(primary, "app", false, images["v1"], images["v2"], images["v3"]),
+				expectRegistryTags(replica, "app", "hotfix", "stable", "v4"),
+				expectManifests(replica, "app", false, images["v1"], images["v3"]),
+				expectManifests(replica, "app", true, images["v2"], images["v4"], hotfix),
+			),
+		},
+		thenEmptyPlan(config),
+	)
+}
+
+// At apply, a replica does only what the primary's apply did: a planned
+// manifest the primary kept (skipped: a tag moved onto it) stays on the
+// replica too, and so do its children and tags the primary did not remove.
+func TestReplicaDoesOnlyWhatThePrimaryDid(t *testing.T) {
+	planned := []decisionModel{
+		{Repository: "app", Digest: "sha256:a", Action: "delete_manifest", Tags: []string{"v1"}, Children: []string{"sha256:a1", "sha256:a2"}, Referrers: []string{}},
+		{Repository: "app", Digest: "sha256:b", Action: "delete_manifest", Tags: []string{"v2"}, Children: []string{}, Referrers: []string{}},
+		{Repository: "app", Digest: "sha256:c", Action: "untag", Tags: []string{"pr-1", "pr-2"}},
+		{Repository: "other", Digest: "sha256:a", Action: "delete_manifest", Tags: []string{"x"}},
+	}
+	performed := map[string]registry.Performed{"app": {
+		Digests: map[string]bool{"sha256:a": true, "sha256:a1": true},
+		Tags:    map[string]bool{"v1": true, "pr-2": true},
+	}}
+	got := performedOnly(planned, performed)
+	if len(got) != 2 || got[0].Digest != "sha256:a" || !slices.Equal(got[0].Children, []string{"sha256:a1"}) ||
+		got[1].Digest != "sha256:c" || !slices.Equal(got[1].Tags, []string{"pr-2"}) {
+		t.Errorf("performedOnly = %+v; want sha256:a with child a1 only, and pr-2 removed from sha256:c", got)
+	}
+}

@@ -1,0 +1,44 @@
+package registry
+
+import (
+	"context"
+
+	"github.com/distreg/terraform-provider-registry/internal/retention"
+)
+
+// A replica is another registry that follows a primary's decisions
+// (retention.FollowPrimary): planned from its own view of each repository
+// the primary deletes in, and carried out like any batch, without a policy
+// of its own (the primary's is the policy): the apply's checks, journal
+// and repair (execute.go) hold on the replica too.
+
+// Replica is a client for another registry with this client's settings
+// (concurrency, retries, TLS, cache) and its own URL and credentials.
+func (c *Client) Replica(ctx context.Context, url, username, password, token string) (*Client, error) {
+	cfg := c.cfg
+	cfg.URL, cfg.Username, cfg.Password, cfg.BearerToken, cfg.Aliases = url, username, password, token, nil
+	return New(ctx, cfg)
+}
+
+// PlanReplica reads repo on this (replica) registry and works out what
+// follows the primary's decisions there; a repository the replica does
+// not have plans nothing.
+func (c *Client) PlanReplica(ctx context.Context, repo string, primary []retention.Decision) (retention.ReplicaPlan, error) {
+	snap, err := c.Snapshot(ctx, repo)
+	if IsNotFound(err) {
+		return retention.ReplicaPlan{}, nil
+	}
+	if err != nil {
+		return retention.ReplicaPlan{}, err
+	}
+	return snap.engineRepository().FollowPrimary(primary), nil
+}
+
+// ReplicaBatch is the batch that carries out a replica's plan.
+func ReplicaBatch(repo string, p retention.ReplicaPlan) Batch {
+	b := Batch{Repository: repo, Untag: p.Untag}
+	for _, m := range p.Manifests {
+		b.Manifests = append(b.Manifests, ManifestDeletion{Repository: repo, Digest: m.Digest, Tags: m.Tags, Children: m.Children, Referrers: m.Referrers})
+	}
+	return b
+}
