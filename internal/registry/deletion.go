@@ -3,10 +3,11 @@ package registry
 import (
 	"context"
 	"fmt"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"maps"
 	"slices"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
