@@ -198,7 +198,7 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 			"other_registry_images": schema.Int64Attribute{
 				Computed: true,
 				MarkdownDescription: "How many `keep { images }` references name another registry, and are ignored: a cluster's whole image list " +
-					"can be passed as it is. A reference names this registry when its host is the provider's `url` host or one of its `aliases`.",
+					"can be passed as it is. A reference names this registry when its host is the provider's `url` host, one of its `aliases`, or a `replica`'s host (a deployment pulling from a mirror runs the primary's image, which is then kept on both).",
 			},
 			"applied":           appliedAttribute,
 			"replica_deletions": replicaDeletionsAttribute,
@@ -420,10 +420,18 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 }
 
 // policyOf is the configuration's policy with its deployed images on this
-// registry, and how many name other registries.
+// registry or one of its replicas (a deployment that pulls from a mirror
+// runs the primary's image: deleting it there would delete it on the
+// mirror too), and how many name other registries.
 func (r *RetentionPolicyResource) policyOf(m retentionModel, diags *diag.Diagnostics) (retention.Policy, int) {
 	policy := m.policy()
-	images, others, err := retention.ParseImages(m.images(), r.client.Hosts())
+	hosts := maps.Clone(r.client.Hosts())
+	for _, rep := range m.Replicas {
+		if client, err := r.replicaClient(context.Background(), rep); err == nil { // New does no I/O; a bad url is reported by planReplicas
+			maps.Copy(hosts, client.Hosts())
+		}
+	}
+	images, others, err := retention.ParseImages(m.images(), hosts)
 	if err != nil { // validated at plan time, unless unknown then
 		diags.AddAttributeError(path.Root("keep"), "Invalid image reference", err.Error())
 	}
@@ -458,7 +466,11 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		resp.Diagnostics.AddError("Internal error", fmt.Sprintf("Reading pending_deletions: %v. Please report this to the provider's developers.", err))
 	}
 	source := deletionPlanSource(req, listLength(pending) > 0)
-	if resp.Diagnostics.HasError() || r.client == nil || !req.Config.Raw.IsFullyKnown() {
+	if resp.Diagnostics.HasError() || r.client == nil {
+		return
+	}
+	if !req.Config.Raw.IsFullyKnown() {
+		r.claimPartlyKnown(ctx, req, &resp.Diagnostics)
 		return
 	}
 	plan := configOf(ctx, req.Plan, &resp.Diagnostics)

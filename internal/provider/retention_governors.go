@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
@@ -36,8 +37,32 @@ import (
 type governors struct {
 	mu      sync.Mutex
 	by      map[string]governor // repository -> the first policy that claimed it
+	unknown []string            // policies whose repositories are known only at apply
 	catalog []string            // read once per run, for policies with nothing to plan
 	read    bool
+}
+
+// A policy whose repositories (or exclude_repositories) are known only at
+// apply cannot be compared in the plan, and at apply Terraform plans again
+// only the resources that change: the other policies are not there to
+// compare with. So such a policy must be the only one of its provider
+// configuration: the plan fails when there is another, whichever Terraform
+// plans first.
+
+// claimUnknown records a policy whose repositories are known only at apply.
+func (g *governors) claimUnknown(name string, diags *diag.Diagnostics) {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.unknown = append(g.unknown, name)
+	if len(g.by) > 0 || len(g.unknown) > 1 {
+		diags.AddAttributeError(path.Root("repositories"), "Repositories known only after apply",
+			"This policy's repositories (or exclude_repositories) are known only after apply, and this provider configuration has another "+
+				"retention policy: the plan cannot check that they do not govern the same repositories, and the apply cannot either. "+
+				"Make them known at plan time (literal patterns, or apply what they depend on first with -target), or give this policy a provider configuration of its own.")
+	}
 }
 
 // governor is one policy: its configuration, and how to name it.
@@ -67,6 +92,12 @@ func (g *governors) claim(ctx context.Context, client *registry.Client, config t
 	me := governor{config: config.String(), name: describePolicy(m)}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if len(g.unknown) > 0 {
+		diags.AddAttributeError(path.Root("repositories"), "Another policy's repositories are known only after apply",
+			fmt.Sprintf("This provider configuration has a retention policy whose repositories are known only after apply (%s): the plan cannot check that "+
+				"it and this one do not govern the same repositories. Make its repositories known at plan time, or give it a provider configuration of its own.",
+				strings.Join(g.unknown, "; ")))
+	}
 	if g.by == nil {
 		g.by = map[string]governor{}
 	}
@@ -123,4 +154,19 @@ func hclStrings(values []string) string {
 		quoted[i] = fmt.Sprintf("%q", v)
 	}
 	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// claimPartlyKnown claims the repositories of a policy whose configuration
+// is partly unknown: by its patterns when they are known, else as unknown.
+func (r *RetentionPolicyResource) claimPartlyKnown(ctx context.Context, req resource.ModifyPlanRequest, diags *diag.Diagnostics) {
+	if !rawAttribute(req.Config.Raw, "repositories").IsFullyKnown() || !rawAttribute(req.Config.Raw, "exclude_repositories").IsFullyKnown() {
+		r.governors.claimUnknown("a policy with repositories known only after apply", diags)
+		return
+	}
+	var m retentionModel
+	diags.Append(req.Config.GetAttribute(ctx, path.Root("repositories"), &m.Repositories)...)
+	diags.Append(req.Config.GetAttribute(ctx, path.Root("exclude_repositories"), &m.Exclude)...)
+	if !diags.HasError() {
+		r.governors.claim(ctx, r.client, req.Config.Raw, m, nil, diags)
+	}
 }

@@ -1,34 +1,21 @@
 package provider
 
 import (
-	"os"
 	"slices"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 )
 
-// reported skips a test reproducing a defect found in review 40, unless
-// REVIEW40_UNSKIP=1 (to watch it fail, or pass once fixed).
-func reported(t *testing.T, defect string) {
-	t.Helper()
-	if os.Getenv("REVIEW40_UNSKIP") != "1" {
-		t.Skip("reported: " + defect)
-	}
-}
-
-// A second policy over a governed repository whose configuration is
-// known only after apply does not claim the repository in the plan:
-// ModifyPlan returns before claim for a configuration not fully known,
-// even when its repositories are known. The plan passes; during apply
-// only the new policy is planned again (the governing one is unchanged,
-// so Terraform does not plan it again), so nothing compares them, and the
-// new policy deletes what the governing one keeps. Only the plan after
-// the apply fails ("Two retention policies govern the same
-// repositories"), which is what ExpectError sees: the loss is checked at
-// cleanup.
+// Review 40 (fixed): a second policy over a governed repository whose
+// configuration is known only after apply must fail the plan. During
+// apply only the new policy is planned again (the governing one is
+// unchanged, so Terraform does not plan it again): nothing could compare
+// them then, and the new policy would delete what the governing one keeps
+// (checked at cleanup). So a policy claims its repositories when they are
+// known even if the rest is not, and a policy whose repositories are
+// unknown must be its provider configuration's only one.
 func TestAccReview40_policyKnownAtApplyEscapesTheOnePolicyRule(t *testing.T) {
-	reported(t, "a policy whose configuration is unknown at plan time never claims its repositories: two policies fight, the second deletes what the first keeps")
 	fightAtApply(t, `
 resource "terraform_data" "pin" {
   input = "v1"
@@ -50,7 +37,6 @@ resource "registry_retention_policy" "default" {
 
 // The same with the repositories themselves known only after apply.
 func TestAccReview40_repositoriesKnownAtApplyEscapeTheOnePolicyRule(t *testing.T) {
-	reported(t, "a policy whose repositories are unknown at plan time never claims them: two policies fight, the second deletes what the first keeps")
 	fightAtApply(t, `
 resource "terraform_data" "repo" {
   input = "app"
@@ -99,7 +85,7 @@ resource "registry_retention_policy" "team" {
 		resource.TestStep{Config: governing, Check: expectRegistryTags(reg, "app", "v3", "v4")},
 		resource.TestStep{
 			Config:      governing + second,
-			ExpectError: errorLike(`Two retention policies govern the same repositories`),
+			ExpectError: errorLike(`Two retention policies govern the same repositories|Another policy's repositories are known only after apply|Repositories known only after apply`),
 		},
 	)
 }

@@ -18,7 +18,6 @@ import (
 // replica's plan nor its apply looks at the deployed images, and the docs
 // say nothing about deployed images on replicas.
 func TestAccReview40_replicaDeletesAnImageDeployedFromIt(t *testing.T) {
-	reported(t, "keep { images } naming the replica's host is ignored: the replica deletes the image its deployments run")
 	primary, replica := startRegistry(t), testregistry.Start(t)
 	for _, tag := range []string{"v1", "v2", "v3"} {
 		mustPush(t, primary, "app", tag)

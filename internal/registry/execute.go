@@ -139,7 +139,8 @@ type work struct {
 	tagDigest string
 	steps     []string // digests still to delete: the manifest, its children, its referrers
 	started   bool     // the manifest itself is deleted: only its dependents remain
-	tagDone   bool     // the tag is removed
+	tagDone   bool     // the tag is removed, or left for good
+	removed   []string // the tags it did take: the one it removed, or those on the manifest when it was deleted
 	skipped   bool
 	warned    bool // moved tags reported
 }
@@ -264,6 +265,9 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		// when the chunk failed or the apply was interrupted: what its
 		// DELETEs took along is put back before returning.
 		verifyErr := c.verify(context.WithoutCancel(ctx), v, works, j)
+		for _, w := range chunk { // what the chunk took: the tags gone from the registry's listing (not moved away, not put back)
+			w.removed = slices.DeleteFunc(w.removed, func(tag string) bool { _, listed := v.snap.Tags[tag]; return listed })
+		}
 		if err := cmp.Or(runErr, ctx.Err(), verifyErr); err != nil {
 			if verifyErr != nil {
 				err = unverified(j, err)
@@ -422,6 +426,11 @@ func (c *Client) runChunk(ctx context.Context, v *view, j *journal, chunk []*wor
 	gctx := context.WithoutCancel(ctx)
 	g.SetLimit(c.concurrency)
 	for _, w := range chunk {
+		if w.tag == "" && !w.started { // the tags its DELETE takes, as last seen
+			w.removed = v.snap.TagsOn(w.manifest.Digest)
+		}
+	}
+	for _, w := range chunk {
 		g.Go(func() (err error) {
 			defer func() {
 				if err != nil {
@@ -436,6 +445,7 @@ func (c *Client) runChunk(ctx context.Context, v *view, j *journal, chunk []*wor
 				mu.Lock()
 				if removed {
 					o.untagged++
+					w.removed = []string{w.tag}
 				}
 				if skip != "" {
 					o.skipped = append(o.skipped, skip)

@@ -180,11 +180,8 @@ func (j *journal) performed(works []*work) Performed {
 		}
 	}
 	for _, w := range works {
-		switch {
-		case w.tag != "" && w.tagDone:
-			p.Tags[w.tag] = true
-		case w.tag == "" && p.Digests[w.manifest.Digest]:
-			for _, t := range w.manifest.Tags {
+		if w.tag != "" || p.Digests[w.manifest.Digest] {
+			for _, t := range w.removed {
 				p.Tags[t] = true
 			}
 		}

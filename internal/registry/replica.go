@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
@@ -31,7 +33,19 @@ func (c *Client) PlanReplica(ctx context.Context, repo string, primary []retenti
 	if err != nil {
 		return retention.ReplicaPlan{}, err
 	}
-	return snap.engineRepository().FollowPrimary(primary), nil
+	for { // as the primary's plan (evaluate): what stays may name a subject, which then stays too
+		plan := snap.engineRepository().FollowPrimary(primary)
+		removed := maps.Clone(plan.Untag)
+		for _, m := range plan.Manifests {
+			for _, t := range m.Tags {
+				removed[t] = m.Digest
+			}
+		}
+		found, err := c.readSubjects(ctx, snap, setOf(slices.Collect(maps.Keys(removed))))
+		if err != nil || found == 0 {
+			return plan, err
+		}
+	}
 }
 
 // ReplicaBatch is the batch that carries out a replica's plan.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,16 +22,6 @@ import (
 
 // Review 40: replicas following their primary (retention.FollowPrimary,
 // PlanReplica, ReplicaBatch, Report.Performed), against real registries.
-
-// reported40 skips a test reproducing a defect found in review 40, unless
-// REVIEW40_UNSKIP=1 (to watch it fail, or pass once fixed). (This package
-// already has reported, tied to REVIEW36_UNSKIP.)
-func reported40(t *testing.T, defect string) {
-	t.Helper()
-	if os.Getenv("REVIEW40_UNSKIP") != "1" {
-		t.Skip("reported: " + defect)
-	}
-}
 
 // copyRaw copies the manifest digest of repo (its config and layers first)
 // from src to dst byte for byte, under ref (a tag, or the digest): the same
@@ -136,7 +125,6 @@ func keepIn(values []string, in map[string]bool) []string {
 // the replica removes that tag: the promise is that what the primary's
 // apply skipped is skipped on the replicas too.
 func TestReview40ReplicaRemovesATagThePrimarysApplyKept(t *testing.T) {
-	reported40(t, "Report.Performed counts a tag removal the primary skipped (moved at removal time): the replica removes it")
 	primary, replica := testregistry.Start(t), testregistry.Start(t)
 	a, err := primary.PushImage("app", time.Time{}, "keep", "t")
 	if err != nil {
@@ -200,7 +188,6 @@ func TestReview40ReplicaRemovesATagThePrimarysApplyKept(t *testing.T) {
 // replica where that digest stays (a tag only it has) then removes the
 // tag the primary kept.
 func TestReview40ReplicaRemovesATagThatMovedAwayOnThePrimary(t *testing.T) {
-	reported40(t, "Report.Performed counts every planned tag of a deleted manifest, also one that moved away and stays on the primary")
 	primary, replica := testregistry.Start(t), testregistry.Start(t)
 	b, err := primary.PushImage("app", time.Time{}, "old", "old2")
 	if err != nil {
@@ -244,7 +231,6 @@ func TestReview40ReplicaRemovesATagThatMovedAwayOnThePrimary(t *testing.T) {
 // keeps loses its signature. FollowPrimary's own rule is that a referrer
 // goes only with its subject.
 func TestReview40ReplicaDeletesTheSignatureOfAnImageItKeeps(t *testing.T) {
-	reported40(t, "a replica deletes the primary's orphaned signature although it keeps the signed image")
 	onBothRegistries(t, func(t *testing.T, primary *testregistry.Registry) {
 		replica := testregistry.Start(t)
 		img, err := primary.PushImage("app", time.Time{}, "v1")
@@ -297,7 +283,6 @@ func TestReview40ReplicaDeletesTheSignatureOfAnImageItKeeps(t *testing.T) {
 // deletes the image, with no "Kept on a replica" warning. The apply's
 // checks read the body and skip it (see the test after this one).
 func TestReview40ReplicaPlanDeletesTheSubjectOfATaggedAttestation(t *testing.T) {
-	reported40(t, "PlanReplica ignores the subject of a tagged OCI referrer only the replica has: replica_deletions lists the image it keeps")
 	primary, replica := testregistry.Start(t), testregistry.Start(t)
 	img, err := primary.PushImage("app", time.Time{}, "pr-1")
 	if err != nil {

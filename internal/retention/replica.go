@@ -2,6 +2,7 @@ package retention
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -102,6 +103,18 @@ func (r Repository) followWith(primary []Decision, removed, held map[string]bool
 		}
 	}
 	stays := r.Keep(roots, nil)
+	// A referrer whose subject stays on the replica stays with it, also
+	// one the primary deletes as an orphan (its subject gone there).
+	for _, t := range r.Tags {
+		if subject, ok := SubjectOf(t.Name); ok && stays[subject] {
+			maps.Copy(stays, r.Keep([]string{t.Digest}, nil))
+		}
+	}
+	for referrer, subject := range r.Subjects {
+		if stays[subject] && !stays[referrer] {
+			maps.Copy(stays, r.Keep([]string{referrer}, nil))
+		}
+	}
 	var plan ReplicaPlan
 	going := map[string]bool{}
 	for _, d := range primary {
@@ -161,8 +174,11 @@ func (r Repository) whyStays(digest string, removed map[string]bool) string {
 			users = append(users, t.Name)
 		}
 	}
-	if len(own) > 0 {
+	switch {
+	case len(own) > 0:
 		return "kept on the replica: tagged " + strings.Join(own, ", ") + " there, which the primary does not remove"
+	case len(users) > 0:
+		return "kept on the replica: used by " + strings.Join(users, ", ") + ", which the primary does not remove"
 	}
-	return "kept on the replica: used by " + strings.Join(users, ", ") + ", which the primary does not remove"
+	return "kept on the replica: a signature or attestation of an image the replica keeps"
 }
