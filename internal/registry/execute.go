@@ -265,7 +265,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		// when the chunk failed or the apply was interrupted: what its
 		// DELETEs took along is put back before returning.
 		verifyErr := c.verify(context.WithoutCancel(ctx), v, works, j)
-		for _, w := range chunk { // what the chunk took: the tags gone from the registry's listing (not moved away, not put back)
+		for _, w := range works { // what was taken: the tags gone from the registry's listing (not moved away, not put back)
 			w.removed = slices.DeleteFunc(w.removed, func(tag string) bool { _, listed := v.snap.Tags[tag]; return listed })
 		}
 		if err := cmp.Or(runErr, ctx.Err(), verifyErr); err != nil {
@@ -543,11 +543,12 @@ func (c *Client) judge(ctx context.Context, v *view, works []*work) (map[string]
 			return nil, nil, err
 		}
 		changed := false
+		onDigest := v.snap.tagsByDigest() // once per pass: judging thousands of items against thousands of tags
 		for _, w := range works {
 			if w.done() || w.started {
 				continue
 			}
-			if n, bad := v.contradicts(w, kept, removed); bad {
+			if n, bad := v.contradicts(w, kept, removed, onDigest); bad {
 				w.skipped, changed = true, true
 				notes = append(notes, n)
 			} else if !w.warned && w.tag == "" {
@@ -642,7 +643,7 @@ func mayNameSubject(m Manifest) bool {
 
 // contradicts tells whether the view forbids a work not yet started, and
 // why.
-func (v *view) contradicts(w *work, kept, removed map[string]bool) (note, bool) {
+func (v *view) contradicts(w *work, kept, removed map[string]bool, onDigest map[string][]string) (note, bool) {
 	repo := v.snap.Repository
 	if !v.allowed.permits(w) {
 		return note{subject: w.subject(repo), why: "the policy, evaluated against the registry at apply time, keeps it (the registry changed since the plan); " +
@@ -665,7 +666,7 @@ func (v *view) contradicts(w *work, kept, removed map[string]bool) (note, bool) 
 	if m, ok := v.snap.Tags[d.ViaTag]; ok && m.Digest != d.Digest {
 		return changed("since the plan, tag %q in %q moved from %s to %s; run plan again to review the new image", d.ViaTag, repo, d.Digest, m.Digest)
 	}
-	if extra := missingFrom(d.Tags, v.snap.TagsOn(d.Digest)); len(extra) > 0 {
+	if extra := missingFrom(d.Tags, onDigest[d.Digest]); len(extra) > 0 {
 		return changed("since the plan, %s now point(s) at %s in %q, and deleting the digest would remove them too; run plan again to review",
 			strings.Join(extra, ", "), d.Digest, repo)
 	}

@@ -357,7 +357,14 @@ func (s *Snapshot) links() retention.Links {
 
 // TagsOn returns the tags pointing at digest, sorted.
 func (s *Snapshot) TagsOn(digest string) []string {
-	return s.engineRepository().TagsOn(digest)
+	var tags []string
+	for name, m := range s.Tags {
+		if m.Digest == digest {
+			tags = append(tags, name)
+		}
+	}
+	slices.Sort(tags)
+	return tags
 }
 
 // referenced returns every digest that a tag outside removed keeps alive
