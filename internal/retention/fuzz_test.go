@@ -68,7 +68,73 @@ func FuzzDecide(f *testing.F) {
 		if again := Decide(shuffled, policy, testNow); !reflect.DeepEqual(again, got) {
 			t.Fatalf("shuffled tags give other decisions:\n%swas:\n%s", showDecisions(again), showDecisions(got))
 		}
+		checkReplica(t, in.replicaOf(repo), got)
 	})
+}
+
+// replicaOf is a replica of repo as a mirror may hold it: some tags not
+// copied yet, some still on another of the repository's manifests (moved
+// on the primary since), some of its own.
+func (in *fuzzInput) replicaOf(repo Repository) Repository {
+	replica := repo
+	replica.Tags = nil
+	var digests []string
+	for _, t := range repo.Tags {
+		digests = append(digests, t.Digest)
+	}
+	for _, t := range repo.Tags {
+		switch in.intn(4) {
+		case 0: // not copied yet
+		case 1: // still where it was
+			if len(digests) > 0 {
+				t.Digest = pick(in, digests)
+			}
+			replica.Tags = append(replica.Tags, t)
+		default:
+			replica.Tags = append(replica.Tags, t)
+		}
+	}
+	for i := range in.intn(3) {
+		if len(digests) > 0 {
+			replica.Tags = append(replica.Tags, Tag{Name: fmt.Sprintf("replica-only-%d", i), Digest: pick(in, digests)})
+		}
+	}
+	return replica
+}
+
+// checkReplica: a replica following the primary's decisions deletes only
+// what they delete, removes a tag only from the digest they remove it
+// from, and leaves every tag that stays with all it reaches.
+func checkReplica(t *testing.T, replica Repository, decisions []Decision) {
+	t.Helper()
+	plan := replica.FollowPrimary(decisions)
+	assertNothingKeptDeleted(t, replica, plan, decisions)
+	removedFrom := map[string]map[string]bool{} // digest -> tags the primary removes from it
+	for _, d := range decisions {
+		if removedFrom[d.Digest] == nil {
+			removedFrom[d.Digest] = map[string]bool{}
+		}
+		for _, tag := range d.Tags {
+			removedFrom[d.Digest][tag] = true
+		}
+	}
+	onReplica := map[string]string{}
+	for _, tag := range replica.Tags {
+		onReplica[tag.Name] = tag.Digest
+	}
+	check := func(tag string) {
+		if !IsReferrerTag(tag) && !removedFrom[onReplica[tag]][tag] {
+			t.Errorf("the replica removes %s from %s, which the primary does not remove it from\n%s", tag, onReplica[tag], showDecisions(decisions))
+		}
+	}
+	for tag := range plan.Untag {
+		check(tag)
+	}
+	for _, m := range plan.Manifests {
+		for _, tag := range m.Tags {
+			check(tag)
+		}
+	}
 }
 
 // images deploys up to two of repo's tags or digests, or an index child.
