@@ -141,11 +141,16 @@ func (r *RetentionPolicyResource) applyReplicas(ctx context.Context, m retention
 			diags.AddAttributeError(path.Root("replica").AtListIndex(i).AtName("url"), "Invalid replica", err.Error())
 			continue
 		}
-		todo := performedOnly(decisionsOf(byRegistry[client.Host()], diags), report.Performed)
+		var todo []registry.Batch
+		for _, b := range batches(decisionsOf(byRegistry[client.Host()], diags)) {
+			if b = report.Performed[b.Repository].Narrow(b); len(b.Manifests)+len(b.Untag) > 0 {
+				todo = append(todo, b)
+			}
+		}
 		if len(todo) == 0 {
 			continue
 		}
-		done, err := client.ExecuteBatches(ctx, batches(todo))
+		done, err := client.ExecuteBatches(ctx, todo)
 		for _, s := range done.Skipped {
 			diags.AddWarning("Skipped on a replica", client.Host()+": "+s)
 		}
@@ -157,34 +162,4 @@ func (r *RetentionPolicyResource) applyReplicas(ctx context.Context, m retention
 				"The primary's deletions are done; the replica keeps the rest until you delete it (registry_manifest_deletion, registry_tag_deletion).", err, done.Summary()))
 		}
 	}
-}
-
-// performedOnly narrows a replica's planned deletions to what the
-// primary's apply did: its deleted manifests, its removed tags.
-func performedOnly(planned []decisionModel, performed map[string]registry.Performed) []decisionModel {
-	var out []decisionModel
-	for _, d := range planned {
-		p := performed[d.Repository]
-		if retention.Action(d.Action) == retention.DeleteManifest {
-			if !p.Digests[d.Digest] {
-				continue
-			}
-			d.Children = keepIf(d.Children, p.Digests)
-			d.Referrers = keepIf(d.Referrers, p.Digests)
-		} else if d.Tags = keepIf(d.Tags, p.Tags); len(d.Tags) == 0 {
-			continue
-		}
-		out = append(out, d)
-	}
-	return out
-}
-
-func keepIf(values []string, in map[string]bool) []string {
-	out := []string{}
-	for _, v := range values {
-		if in[v] {
-			out = append(out, v)
-		}
-	}
-	return out
 }

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -11,7 +10,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
-	"github.com/distreg/terraform-provider-registry/internal/registry"
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
@@ -92,25 +90,4 @@ resource "registry_retention_policy" "this" {
 		},
 		thenEmptyPlan(config),
 	)
-}
-
-// At apply, a replica does only what the primary's apply did: a planned
-// manifest the primary kept (skipped: a tag moved onto it) stays on the
-// replica too, and so do its children and tags the primary did not remove.
-func TestReplicaDoesOnlyWhatThePrimaryDid(t *testing.T) {
-	planned := []decisionModel{
-		{Repository: "app", Digest: "sha256:a", Action: "delete_manifest", Tags: []string{"v1"}, Children: []string{"sha256:a1", "sha256:a2"}, Referrers: []string{}},
-		{Repository: "app", Digest: "sha256:b", Action: "delete_manifest", Tags: []string{"v2"}, Children: []string{}, Referrers: []string{}},
-		{Repository: "app", Digest: "sha256:c", Action: "untag", Tags: []string{"pr-1", "pr-2"}},
-		{Repository: "other", Digest: "sha256:a", Action: "delete_manifest", Tags: []string{"x"}},
-	}
-	performed := map[string]registry.Performed{"app": {
-		Digests: map[string]bool{"sha256:a": true, "sha256:a1": true},
-		Tags:    map[string]bool{"v1": true, "pr-2": true},
-	}}
-	got := performedOnly(planned, performed)
-	if len(got) != 2 || got[0].Digest != "sha256:a" || !slices.Equal(got[0].Children, []string{"sha256:a1"}) ||
-		got[1].Digest != "sha256:c" || !slices.Equal(got[1].Tags, []string{"pr-2"}) {
-		t.Errorf("performedOnly = %+v; want sha256:a with child a1 only, and pr-2 removed from sha256:c", got)
-	}
 }

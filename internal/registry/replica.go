@@ -56,3 +56,24 @@ func ReplicaBatch(repo string, p retention.ReplicaPlan) Batch {
 	}
 	return b
 }
+
+// Narrow is a replica's batch cut down to what the primary's apply did in
+// the repository (p): manifests it deleted, with only the children and
+// referrers it deleted, and tags it removed. A replica never goes further
+// than its primary went.
+func (p Performed) Narrow(b Batch) Batch {
+	narrowed := Batch{Repository: b.Repository, Untag: map[string]string{}}
+	for _, m := range b.Manifests {
+		if p.Digests[m.Digest] {
+			m.Children = slices.DeleteFunc(slices.Clone(m.Children), func(d string) bool { return !p.Digests[d] })
+			m.Referrers = slices.DeleteFunc(slices.Clone(m.Referrers), func(d string) bool { return !p.Digests[d] })
+			narrowed.Manifests = append(narrowed.Manifests, m)
+		}
+	}
+	for tag, digest := range b.Untag {
+		if p.Tags[tag] {
+			narrowed.Untag[tag] = digest
+		}
+	}
+	return narrowed
+}
