@@ -208,11 +208,12 @@ func keepsUnknownAge(p retention.Policy) bool {
 // and the tags that must still point at their digests after the apply
 // (the racer adds to them while the gap watcher reads them: mu).
 type target struct {
-	repo     string
-	snap     *registry.Snapshot
-	batch    registry.Batch
-	mu       sync.Mutex
-	expected map[string]expectation
+	repo      string
+	snap      *registry.Snapshot
+	decisions []retention.Decision // as planned, for a replica to follow
+	batch     registry.Batch
+	mu        sync.Mutex
+	expected  map[string]expectation
 }
 
 func (tg *target) expect(tag string, e expectation) {
@@ -252,7 +253,7 @@ func (c *campaign) plan(repo string, policy retention.Policy) *target {
 		c.t.Fatal(err)
 	}
 	b := batchOf(repo, decisions, policy)
-	tg := &target{repo: repo, snap: snap, batch: b, expected: keptBy(snap, b)}
+	tg := &target{repo: repo, snap: snap, decisions: decisions, batch: b, expected: keptBy(snap, b)}
 	c.checkUnknownAgeKept(tg, policy)
 	return tg
 }
