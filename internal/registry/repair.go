@@ -117,19 +117,24 @@ func (c *Client) undoMovedAway(ctx context.Context, v *view, works []*work, j *j
 		if w.tag != "" || !w.started || w.skipped || !j.wasDeleted(w.manifest.Digest) {
 			continue
 		}
-		var moved []string
+		var moved, stayed []string
+		stands := false
 		for _, tag := range w.manifest.Tags {
 			if retention.IsReferrerTag(tag) {
 				continue // on a referrer, not on the digest
 			}
 			now, listed := s.Tags[tag]
 			if was[tag] != w.manifest.Digest || !listed || now.Digest == w.manifest.Digest || slices.Contains(dangling, tag) {
-				moved = nil // a tag its DELETE took (or one not the view's on it): the deletion stands
-				break
+				stands = true // a tag its DELETE took (or one not the view's on it): the deletion stands
+				continue
 			}
 			moved = append(moved, fmt.Sprintf("%s to %s", tag, now.Digest))
+			stayed = append(stayed, tag)
 		}
-		if len(moved) == 0 {
+		if stands || len(moved) == 0 {
+			for _, tag := range stayed { // the deletion stands, but these tags were not its to take
+				j.note(&j.skipped, note{subject: "tag " + s.Repository + ":" + tag, why: "it moved away from " + w.manifest.Digest + " since the plan"}.String())
+			}
 			continue
 		}
 		w.skipped = true

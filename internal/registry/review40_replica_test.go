@@ -213,6 +213,7 @@ func TestReview40ReplicaRemovesATagThatMovedAwayOnThePrimary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	skippedLike(t, report, `kept tag app:old2: it moved away from `+b.Digest.String()+` since the plan`)
 	if got := resolvesTo(t, primary, "app", "old2"); got != moved.Digest.String() {
 		t.Fatalf("primary old2 = %s; want it kept on %s", got, moved.Digest)
 	}
