@@ -61,6 +61,7 @@ type retentionModel struct {
 	Applied          types.Object   `tfsdk:"applied"`
 	Replicas         []replicaModel `tfsdk:"replica"`
 	ReplicaDeletions types.Map      `tfsdk:"replica_deletions"`
+	ReplicaSummary   types.Map      `tfsdk:"replica_summary"`
 }
 
 type keepModel struct {
@@ -202,6 +203,7 @@ func (r *RetentionPolicyResource) Schema(_ context.Context, _ resource.SchemaReq
 			},
 			"applied":           appliedAttribute,
 			"replica_deletions": replicaDeletionsAttribute,
+			"replica_summary":   replicaSummaryAttribute,
 			"summary": schema.SingleNestedAttribute{
 				Computed: true,
 				MarkdownDescription: "`deletions` in numbers, in all and per repository, so that a plan of thousands of deletions reads in a few lines. " +
@@ -508,7 +510,7 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		if found == nil {
 			found = map[string]tftypes.Value{}
 		}
-		found["replica_deletions"] = r.planReplicas(ctx, plan, decisions, &resp.Diagnostics)
+		maps.Copy(found, r.planReplicas(ctx, plan, decisions, &resp.Diagnostics))
 		if resp.Diagnostics.HasError() {
 			return
 		}
@@ -656,6 +658,7 @@ func plannedValue(registry string, plan, prior tftypes.Value, repositories []str
 		"summary":           summaryValue(registry, decisions, nextDeletionsID(deletionsIDOf(prior), decisions)),
 		"applied":           plannedApplied(prior, len(decisions) > 0),
 		"replica_deletions": tftypes.NewValue(replicaDeletionsType, map[string]tftypes.Value{}),
+		"replica_summary":   tftypes.NewValue(replicaSummaryType, map[string]tftypes.Value{}),
 	}
 	maps.Copy(attributes, found)
 	return withAttributes(plan, attributes, diags)

@@ -53,14 +53,41 @@ var replicaDeletionsAttribute = schema.MapAttribute{
 
 var replicaDeletionsType = tftypes.Map{ElementType: tftypes.List{ElementType: decisionObjectType}}
 
+var replicaSummaryAttribute = schema.MapNestedAttribute{
+	Computed: true,
+	MarkdownDescription: "`replica_deletions` in numbers, per replica host, beside `summary` (the primary's): the line per registry a reviewer reads. " +
+		"`bytes` is null (not estimated on replicas).",
+	NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+		"tags":      schema.Int64Attribute{Computed: true, MarkdownDescription: "Tags removed on the replica."},
+		"manifests": schema.Int64Attribute{Computed: true, MarkdownDescription: "Manifests deleted on the replica, with index children and referrers."},
+		"bytes":     schema.Int64Attribute{Computed: true, MarkdownDescription: "Always null: not estimated on replicas."},
+	}},
+}
+
+var replicaSummaryType = tftypes.Map{ElementType: countsType}
+
+// replicaSummary counts each replica's planned deletions.
+func replicaSummary(byRegistry map[string][]decisionModel) tftypes.Value {
+	out := map[string]tftypes.Value{}
+	for host, decisions := range byRegistry {
+		var c counts
+		for _, d := range decisions {
+			c.add(d)
+		}
+		out[host] = tftypes.NewValue(countsType, c.attributes())
+	}
+	return tftypes.NewValue(replicaSummaryType, out)
+}
+
 // replicaClient builds the client of one replica block.
 func (r *RetentionPolicyResource) replicaClient(ctx context.Context, m replicaModel) (*registry.Client, error) {
 	return r.client.Replica(ctx, m.URL.ValueString(), m.Username.ValueString(), m.Password.ValueString(), m.BearerToken.ValueString())
 }
 
-// planReplicas works out each replica's part of the decisions.
-func (r *RetentionPolicyResource) planReplicas(ctx context.Context, m retentionModel, decisions []decisionModel, diags *diag.Diagnostics) tftypes.Value {
-	byRegistry := map[string]tftypes.Value{}
+// planReplicas works out each replica's part of the decisions: the
+// values of replica_deletions and replica_summary.
+func (r *RetentionPolicyResource) planReplicas(ctx context.Context, m retentionModel, decisions []decisionModel, diags *diag.Diagnostics) map[string]tftypes.Value {
+	byRegistry := map[string][]decisionModel{}
 	for i, rep := range m.Replicas {
 		client, err := r.replicaClient(ctx, rep)
 		if err != nil {
@@ -73,7 +100,7 @@ func (r *RetentionPolicyResource) planReplicas(ctx context.Context, m retentionM
 			p, err := client.PlanReplica(ctx, repo, engineDecisions(decisions, repo))
 			if err != nil {
 				diags.AddError("Cannot read the replica "+client.Host(), err.Error())
-				return tftypes.NewValue(replicaDeletionsType, nil)
+				return nil
 			}
 			planned = append(planned, replicaDecisions(repo, p)...)
 			for _, k := range p.Kept {
@@ -90,9 +117,16 @@ func (r *RetentionPolicyResource) planReplicas(ctx context.Context, m retentionM
 				"because something there that the primary's decisions do not remove uses them (a mirror behind the primary, or pushes to the replica only): %s",
 				client.Host(), len(kept), strings.Join(kept[:min(len(kept), 10)], "; ")))
 		}
-		byRegistry[client.Host()] = decisionsValue(planned)
+		byRegistry[client.Host()] = planned
 	}
-	return tftypes.NewValue(replicaDeletionsType, byRegistry)
+	lists := map[string]tftypes.Value{}
+	for host, planned := range byRegistry {
+		lists[host] = decisionsValue(planned)
+	}
+	return map[string]tftypes.Value{
+		"replica_deletions": tftypes.NewValue(replicaDeletionsType, lists),
+		"replica_summary":   replicaSummary(byRegistry),
+	}
 }
 
 // engineDecisions are the decisions of one repository, as the engine has

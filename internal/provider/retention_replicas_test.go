@@ -79,6 +79,11 @@ resource "registry_retention_policy" "this" {
 						deletion(images["v2"], "untag", "v2"),
 					}),
 				})),
+				plancheck.ExpectKnownValue(policy, tfjsonpath.New("replica_summary"), knownvalue.MapExact(map[string]knownvalue.Check{
+					replicaHost: knownvalue.ObjectExact(map[string]knownvalue.Check{
+						"tags": knownvalue.Int64Exact(3), "manifests": knownvalue.Int64Exact(2), "bytes": knownvalue.Null(),
+					}),
+				})),
 			}},
 			Check: resource.ComposeTestCheckFunc(
 				expectRegistryTags(primary, "app", "stable", "v4", "v5"),
