@@ -88,6 +88,7 @@ func (r *RetentionPolicyResource) replicaClient(ctx context.Context, m replicaMo
 // values of replica_deletions and replica_summary.
 func (r *RetentionPolicyResource) planReplicas(ctx context.Context, m retentionModel, decisions []decisionModel, diags *diag.Diagnostics) map[string]tftypes.Value {
 	byRegistry := map[string][]decisionModel{}
+	policy, _ := r.policyOf(m, diags) // its deployed images, a replica's host included, stay on the replica too
 	for i, rep := range m.Replicas {
 		client, err := r.replicaClient(ctx, rep)
 		if err != nil {
@@ -97,7 +98,7 @@ func (r *RetentionPolicyResource) planReplicas(ctx context.Context, m retentionM
 		var planned []decisionModel
 		var kept []string
 		for _, repo := range repositoriesOf(decisions) {
-			p, err := client.PlanReplica(ctx, repo, engineDecisions(decisions, repo))
+			p, err := client.PlanReplica(ctx, repo, engineDecisions(decisions, repo), policy.Images...)
 			if err != nil {
 				diags.AddError("Cannot read the replica "+client.Host(), err.Error())
 				return nil
@@ -169,6 +170,7 @@ func (r *RetentionPolicyResource) applyReplicas(ctx context.Context, m retention
 	if v := rawAttribute(planned, "replica_deletions"); !v.IsKnown() || v.IsNull() || v.As(&byRegistry) != nil {
 		return
 	}
+	policy, _ := r.policyOf(m, diags)
 	for i, rep := range m.Replicas {
 		client, err := r.replicaClient(ctx, rep)
 		if err != nil {
@@ -177,6 +179,7 @@ func (r *RetentionPolicyResource) applyReplicas(ctx context.Context, m retention
 		}
 		var todo []registry.Batch
 		for _, b := range batches(decisionsOf(byRegistry[client.Host()], diags)) {
+			b.Pinned = registry.PinnedIn(b.Repository, policy.Images)
 			if b = report.Performed[b.Repository].Narrow(b); len(b.Manifests)+len(b.Untag) > 0 {
 				todo = append(todo, b)
 			}

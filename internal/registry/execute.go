@@ -211,12 +211,19 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 	}
 	if err == nil && b.Policy != nil {
 		err = c.readPinned(ctx, v.snap, b.Policy.Images) // what deployed images keep, as the plan saw it
-		v.pinned = pinnedIn(b.Repository, b.Policy.Images)
+		v.pinned = PinnedIn(b.Repository, b.Policy.Images)
+	} else if err == nil && len(b.Pinned) > 0 {
+		images := make([]retention.Image, len(b.Pinned))
+		for i, d := range b.Pinned {
+			images[i] = retention.Image{Repository: b.Repository, Digest: d}
+		}
+		err = c.readPinned(ctx, v.snap, images)
+		v.pinned = b.Pinned
 	}
 	if err != nil {
 		return o, err
 	}
-	v.allowed = b.allowanceOf(v.snap)
+	v.allowed, v.replica = b.allowanceOf(v.snap), b.Replica
 	kept, notes, err := c.judge(ctx, v, works)
 	if err != nil {
 		return o, err
@@ -544,11 +551,12 @@ func (c *Client) judge(ctx context.Context, v *view, works []*work) (map[string]
 		}
 		changed := false
 		onDigest := v.snap.tagsByDigest() // once per pass: judging thousands of items against thousands of tags
+		namedBy := referrerTagsBySubject(v.snap)
 		for _, w := range works {
 			if w.done() || w.started {
 				continue
 			}
-			if n, bad := v.contradicts(w, kept, removed, onDigest); bad {
+			if n, bad := v.contradicts(w, kept, removed, onDigest, namedBy); bad {
 				w.skipped, changed = true, true
 				notes = append(notes, n)
 			} else if !w.warned && w.tag == "" {
@@ -643,7 +651,7 @@ func mayNameSubject(m Manifest) bool {
 
 // contradicts tells whether the view forbids a work not yet started, and
 // why.
-func (v *view) contradicts(w *work, kept, removed map[string]bool, onDigest map[string][]string) (note, bool) {
+func (v *view) contradicts(w *work, kept, removed map[string]bool, onDigest, namedBy map[string][]string) (note, bool) {
 	repo := v.snap.Repository
 	if !v.allowed.permits(w) {
 		return note{subject: w.subject(repo), why: "the policy, evaluated against the registry at apply time, keeps it (the registry changed since the plan); " +
@@ -669,6 +677,13 @@ func (v *view) contradicts(w *work, kept, removed map[string]bool, onDigest map[
 	if extra := missingFrom(d.Tags, onDigest[d.Digest]); len(extra) > 0 {
 		return changed("since the plan, %s now point(s) at %s in %q, and deleting the digest would remove them too; run plan again to review",
 			strings.Join(extra, ", "), d.Digest, repo)
+	}
+	if v.replica { // on a replica, its own signatures and attestations keep what they name
+		for _, tag := range namedBy[d.Digest] {
+			if !slices.Contains(d.Tags, tag) {
+				return changed("since the plan, %s names it on this replica, which keeps it", "tag "+tag)
+			}
+		}
 	}
 	if kept[d.Digest] {
 		if users := v.usersOf(d.Digest, removed, d.BreakParents); len(users) > 0 {
@@ -704,4 +719,19 @@ func movedTags(fresh *Snapshot, m ManifestDeletion) []string {
 		}
 	}
 	return moved
+}
+
+// referrerTagsBySubject maps each subject to the referrer tags naming it
+// (sha256-<hex>.sig and the like), sorted.
+func referrerTagsBySubject(s *Snapshot) map[string][]string {
+	by := map[string][]string{}
+	for tag := range s.Tags {
+		if subject, ok := retention.SubjectOf(tag); ok {
+			by[subject] = append(by[subject], tag)
+		}
+	}
+	for _, tags := range by {
+		slices.Sort(tags)
+	}
+	return by
 }

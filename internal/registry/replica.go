@@ -25,16 +25,21 @@ func (c *Client) Replica(ctx context.Context, url, username, password, token str
 // PlanReplica reads repo on this (replica) registry and works out what
 // follows the primary's decisions there; a repository the replica does
 // not have plans nothing.
-func (c *Client) PlanReplica(ctx context.Context, repo string, primary []retention.Decision) (retention.ReplicaPlan, error) {
+// Deployed images (keep { images }, those naming this registry's or the
+// primary's hosts) that name a digest of repo stay, with all they reach.
+func (c *Client) PlanReplica(ctx context.Context, repo string, primary []retention.Decision, images ...retention.Image) (retention.ReplicaPlan, error) {
 	snap, err := c.Snapshot(ctx, repo)
 	if IsNotFound(err) {
 		return retention.ReplicaPlan{}, nil
+	}
+	if err == nil {
+		err = c.readPinned(ctx, snap, images)
 	}
 	if err != nil {
 		return retention.ReplicaPlan{}, err
 	}
 	for { // as the primary's plan (evaluate): what stays may name a subject, which then stays too
-		plan := snap.engineRepository().FollowPrimary(primary)
+		plan := snap.engineRepository().FollowPrimary(primary, PinnedIn(repo, images)...)
 		removed := maps.Clone(plan.Untag)
 		for _, m := range plan.Manifests {
 			for _, t := range m.Tags {
@@ -50,7 +55,7 @@ func (c *Client) PlanReplica(ctx context.Context, repo string, primary []retenti
 
 // ReplicaBatch is the batch that carries out a replica's plan.
 func ReplicaBatch(repo string, p retention.ReplicaPlan) Batch {
-	b := Batch{Repository: repo, Untag: p.Untag}
+	b := Batch{Repository: repo, Untag: p.Untag, Pinned: p.Pinned, Replica: true}
 	for _, m := range p.Manifests {
 		b.Manifests = append(b.Manifests, ManifestDeletion{Repository: repo, Digest: m.Digest, Tags: m.Tags, Children: m.Children, Referrers: m.Referrers})
 	}
@@ -62,9 +67,20 @@ func ReplicaBatch(repo string, p retention.ReplicaPlan) Batch {
 // referrers it deleted, and tags it removed. A replica never goes further
 // than its primary went.
 func (p Performed) Narrow(b Batch) Batch {
-	narrowed := Batch{Repository: b.Repository, Untag: map[string]string{}}
+	narrowed := Batch{Repository: b.Repository, Untag: map[string]string{}, Pinned: b.Pinned, Replica: b.Replica}
 	for _, m := range b.Manifests {
-		if p.Digests[m.Digest] {
+		switch {
+		case !p.Digests[m.Digest]:
+		case slices.ContainsFunc(m.Tags, func(t string) bool { return !retention.IsReferrerTag(t) && !p.Tags[t] }):
+			// The primary deleted the manifest, but a tag of it there had
+			// moved away and stayed: on the replica that tag stays too, so
+			// the manifest does, and only the tags the primary took go.
+			for _, t := range m.Tags {
+				if p.Tags[t] {
+					narrowed.Untag[t] = m.Digest
+				}
+			}
+		default:
 			m.Children = slices.DeleteFunc(slices.Clone(m.Children), func(d string) bool { return !p.Digests[d] })
 			m.Referrers = slices.DeleteFunc(slices.Clone(m.Referrers), func(d string) bool { return !p.Digests[d] })
 			narrowed.Manifests = append(narrowed.Manifests, m)

@@ -224,6 +224,14 @@ type Batch struct {
 	// The plan is an upper bound, never a licence.
 	Policy *retention.Policy
 	Now    time.Time
+	// Pinned are digests deployed images name in the repository, kept with
+	// all they reach: a replica's batch, which has no policy, carries them
+	// (with a policy, its Images are).
+	Pinned []string
+	// Replica: the batch follows a primary's decisions (replica.go), and
+	// a signature or attestation tag pushed onto one of its manifests
+	// since the plan keeps it (on a replica, it is not the primary's).
+	Replica bool
 	// untaggedRead are untagged indexes whose children the apply's view
 	// reads too (a tag deletion's candidates).
 	untaggedRead []string

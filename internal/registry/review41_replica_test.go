@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,15 +14,6 @@ import (
 )
 
 // Review 41: replicas following their primary, new holes after review 40.
-
-// reported41 skips a test reproducing a reported defect unless
-// REVIEW41_UNSKIP=1: the suite stays green until the defect is fixed.
-func reported41(t *testing.T, description string) {
-	t.Helper()
-	if os.Getenv("REVIEW41_UNSKIP") != "1" {
-		t.Skip("review 41, reported defect: " + description)
-	}
-}
 
 func planReplica41(t *testing.T, replica *Client, repo string, decisions []retention.Decision) retention.ReplicaPlan {
 	t.Helper()
@@ -65,7 +55,6 @@ func referrerTag41(subject v1.Hash, suffix string) string {
 // the primary removes goes on the replica only where it points at the same
 // digest there" - the primary did not remove old2.
 func TestReview41ReplicaDeletesADigestWithATagThePrimaryKept(t *testing.T) {
-	reported41(t, "Performed.Narrow keeps a replica manifest deletion whose tags the primary's apply kept (moved away): the replica loses the tag")
 	onBothRegistries(t, func(t *testing.T, replica *testregistry.Registry) {
 		primary := testregistry.Start(t)
 		b, err := primary.PushImage("app", time.Time{}, "old", "old2")
@@ -150,7 +139,6 @@ func TestReview41ReplicaKeepsAChildAnIndexStartedUsing(t *testing.T) {
 // so it deletes the image silently (no skip, no warning) and leaves the
 // new signature orphaned: plan and apply follow different rules.
 func TestReview41ReplicaKeepsAnImageSignedThereAfterThePlan(t *testing.T) {
-	reported41(t, "the replica's apply deletes an image signed there after the plan, which FollowPrimary keeps, without a word")
 	onBothRegistries(t, func(t *testing.T, replica *testregistry.Registry) {
 		primary := testregistry.Start(t)
 		img, err := primary.PushImage("app", time.Time{}, "pr-1")
@@ -196,7 +184,6 @@ func TestReview41ReplicaKeepsAnImageSignedThereAfterThePlan(t *testing.T) {
 // policy's pinned images: the replica deletes the platform images the
 // deployed index runs.
 func TestReview41ReplicaDeletesTheChildrenOfADeployedReplicaIndex(t *testing.T) {
-	reported41(t, "keep { images } digests are not kept on the replica: a deployed replica-only index loses its children there")
 	onBothRegistries(t, func(t *testing.T, replica *testregistry.Registry) {
 		primary := testregistry.Start(t)
 		idx, children, err := primary.PushIndex("app", []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}, time.Time{}, "pr-1")
@@ -214,7 +201,10 @@ func TestReview41ReplicaDeletesTheChildrenOfADeployedReplicaIndex(t *testing.T) 
 		policy := deletePR()
 		policy.Images = []retention.Image{{Reference: replica.Host + "/app@" + deployed.String(), Repository: "app", Digest: deployed.String()}}
 		plan := decideRepository(t, pc, "app", policy)
-		rplan := planReplica41(t, rc, "app", plan.Decisions)
+		rplan, err := rc.PlanReplica(context.Background(), "app", plan.Decisions, policy.Images...)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, m := range rplan.Manifests {
 			for _, c := range m.Children {
 				if c == children[0].String() {

@@ -24,6 +24,8 @@ type view struct {
 	// reused: snap is a planning pass's read, whose kept tags the first
 	// last check resolves again.
 	reused bool
+	// replica: the batch follows a primary (Batch.Replica).
+	replica bool
 }
 
 // Terraform plans each resource again during apply, in the same provider
@@ -210,7 +212,7 @@ func plannedDigests(works []*work) map[string]bool {
 }
 
 // pinnedIn returns the digests images name in repo.
-func pinnedIn(repo string, images []retention.Image) []string {
+func PinnedIn(repo string, images []retention.Image) []string {
 	var pinned []string
 	for _, image := range images {
 		if image.Repository == repo && image.Digest != "" {

@@ -24,6 +24,9 @@ type ReplicaPlan struct {
 	Untag map[string]string
 	// Kept says, per digest the primary deletes and the replica keeps, why.
 	Kept []string
+	// Pinned are the digests deployed images name in the repository on the
+	// replica: kept, with all they reach, also by the replica's apply.
+	Pinned []string
 }
 
 // FollowPrimary works out, on this replica repository, what follows the
@@ -39,7 +42,10 @@ type ReplicaPlan struct {
 //
 // Every tag that stays keeps what it reaches, a referrer tag included (a
 // signature only the replica holds keeps its image).
-func (r Repository) FollowPrimary(primary []Decision) ReplicaPlan {
+//
+// pinned are the digests deployed images name in the repository (keep {
+// images }): they stay, with all they reach.
+func (r Repository) FollowPrimary(primary []Decision, pinned ...string) ReplicaPlan {
 	removedFrom := map[string]string{} // tag -> digest the primary removes it from
 	deleted := map[string]bool{}       // digests the primary deletes
 	for _, d := range primary {
@@ -70,7 +76,7 @@ func (r Repository) FollowPrimary(primary []Decision) ReplicaPlan {
 	var plan ReplicaPlan
 	var going map[string]bool
 	for {
-		plan, going = r.followWith(primary, removed, held)
+		plan, going = r.followWith(primary, removed, held, pinned)
 		putBack := false
 		for _, t := range r.Tags {
 			if removed[t.Name] && IsReferrerTag(t.Name) && !going[t.Digest] {
@@ -82,7 +88,7 @@ func (r Repository) FollowPrimary(primary []Decision) ReplicaPlan {
 			break
 		}
 	}
-	plan.Untag = map[string]string{}
+	plan.Untag, plan.Pinned = map[string]string{}, pinned
 	for _, t := range r.Tags {
 		if removed[t.Name] && !going[t.Digest] {
 			plan.Untag[t.Name] = t.Digest
@@ -95,8 +101,8 @@ func (r Repository) FollowPrimary(primary []Decision) ReplicaPlan {
 // replica holds and no tag outside removed keeps (a referrer tag also
 // keeps the subject its name gives: an attestation only the replica has
 // keeps its image).
-func (r Repository) followWith(primary []Decision, removed, held map[string]bool) (ReplicaPlan, map[string]bool) {
-	var roots []string
+func (r Repository) followWith(primary []Decision, removed, held map[string]bool, pinned []string) (ReplicaPlan, map[string]bool) {
+	roots := slices.Clone(pinned)
 	for _, t := range r.Tags {
 		if !removed[t.Name] {
 			roots = append(roots, r.rootsOf(t)...)
