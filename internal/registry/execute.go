@@ -551,7 +551,10 @@ func (c *Client) judge(ctx context.Context, v *view, works []*work) (map[string]
 		}
 		changed := false
 		onDigest := v.snap.tagsByDigest() // once per pass: judging thousands of items against thousands of tags
-		namedBy := referrerTagsBySubject(v.snap)
+		var namedBy map[string][]string   // a replica's own signatures and attestations (contradicts)
+		if v.replica {
+			namedBy = referrerTagsBySubject(v.snap)
+		}
 		for _, w := range works {
 			if w.done() || w.started {
 				continue

@@ -25,6 +25,7 @@ func (c *Client) Replica(ctx context.Context, url, username, password, token str
 // PlanReplica reads repo on this (replica) registry and works out what
 // follows the primary's decisions there; a repository the replica does
 // not have plans nothing.
+//
 // Deployed images (keep { images }, those naming this registry's or the
 // primary's hosts) that name a digest of repo stay, with all they reach.
 func (c *Client) PlanReplica(ctx context.Context, repo string, primary []retention.Decision, images ...retention.Image) (retention.ReplicaPlan, error) {
