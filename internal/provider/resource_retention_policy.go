@@ -517,7 +517,12 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 	}
 	resp.Plan.Raw = plannedValue(r.client.Host(), resp.Plan.Raw, req.State.Raw, plan.Repositories, decisions, found, &resp.Diagnostics)
 	setAsideIn(ctx).replan(found, "pending_deletions", "deletions")
-	if source == planFromRegistry {
+	// A plan from pending deletions repeats the refreshed state, but its
+	// replicas are read live: recorded like a plan from the registry, so
+	// that a replica changed between the plan and Terraform's planning
+	// pass during apply does not make the two differ (the apply checks
+	// the replica again and skips what changed).
+	if source == planFromRegistry || len(plan.Replicas) > 0 {
 		recordsOf(r.client).settle(retentionPolicyType, req, resp)
 	}
 }

@@ -96,3 +96,66 @@ resource "registry_retention_policy" "this" {
 		thenEmptyPlan(config),
 	)
 }
+
+// A policy with a replica planned from its pending deletions (the
+// configuration unchanged, the registry grown since the last apply) is
+// planned twice, as every resource: for the saved plan, and again when
+// Terraform applies it. The replica is read both times; a replica that
+// changed in between (here: a tag pushed there onto an image the primary
+// deletes) must not end the apply in "Provider produced inconsistent
+// final plan". The apply repeats the reviewed plan, checks the replica
+// again and skips, with a warning, the deletion whose manifest gained a
+// tag there: the manifest stays with both its tags (when in doubt, keep;
+// registry_tag_deletion removes v2 there).
+func TestAccRetentionPolicy_replicaChangedBetweenPlanAndApply(t *testing.T) {
+	primary, replica := startRegistry(t), testregistry.StartV28(t)
+	images := map[string]v1.Hash{}
+	for _, tag := range []string{"v1", "v2", "v3"} {
+		images[tag] = mustPush(t, primary, "app", tag).Digest
+		if err := primary.CopyTo(replica, "app", tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := providerBlock(primary, "") + `
+resource "registry_retention_policy" "this" {
+  repositories = ["app"]
+` + replicaConfig(replica) + `
+  keep {
+    newest   = 2
+    order_by = "semver"
+  }
+  delete {}
+}
+`
+	accTest(t,
+		resource.TestStep{
+			Config: config,
+			Check: resource.ComposeTestCheckFunc(
+				expectRegistryTags(primary, "app", "v2", "v3"),
+				expectRegistryTags(replica, "app", "v2", "v3"),
+			),
+		},
+		resource.TestStep{ // v4 on both: v2 is pending deletion, on the replica too
+			PreConfig: func() {
+				images["v4"] = mustPush(t, primary, "app", "v4").Digest
+				if err := primary.CopyTo(replica, "app", "v4"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+				plancheck.ExpectKnownValue(policy, tfjsonpath.New("replica_deletions"), knownvalue.MapSizeExact(1)),
+				betweenPlanAndApply(func() {
+					if err := replica.Tag("app", images["v2"], "pinned"); err != nil {
+						t.Error(err)
+					}
+				}),
+			}},
+			Check: resource.ComposeTestCheckFunc(
+				expectRegistryTags(primary, "app", "v3", "v4"),
+				expectRegistryTags(replica, "app", "pinned", "v2", "v3", "v4"),
+				expectManifests(replica, "app", true, images["v2"]),
+			),
+		},
+	)
+}
