@@ -58,18 +58,38 @@ func TestMain(m *testing.M) {
 // entry that requires it.
 func useBuiltProvider(t *testing.T) map[string]resource.ExternalProvider {
 	t.Helper()
-	mirrorOnce.Do(func() { mirrorDir, mirrorError = devprovider.BuildMirror(filepath.Join("..", "..")) })
-	if mirrorError != nil {
-		t.Fatal(mirrorError)
-	}
 	cliConfig := filepath.Join(t.TempDir(), "mirror.tfrc")
-	if err := devprovider.WriteCLIConfig(cliConfig, mirrorDir); err != nil {
+	if err := devprovider.WriteCLIConfig(cliConfig, builtMirror(t)); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TF_CLI_CONFIG_FILE", cliConfig)
 	return map[string]resource.ExternalProvider{
 		"registry": {Source: devprovider.Source, VersionConstraint: devprovider.Version},
 	}
+}
+
+// builtMirror is the filesystem mirror of the compiled provider, built once
+// per test binary: every test that runs the CLI with the compiled provider
+// shares it (a build costs seconds, per test and per CLI round).
+func builtMirror(t *testing.T) string {
+	t.Helper()
+	mirrorOnce.Do(func() { mirrorDir, mirrorError = devprovider.BuildMirror(filepath.Join("..", "..")) })
+	if mirrorError != nil {
+		t.Fatal(mirrorError)
+	}
+	return mirrorDir
+}
+
+// newWorkspace is a CLI workspace of files with the compiled provider
+// (builtMirror), removed when the test ends.
+func newWorkspace(t *testing.T, files map[string][]byte) *devprovider.Workspace {
+	t.Helper()
+	ws, err := devprovider.NewMirrorWorkspace(builtMirror(t), files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	return ws
 }
 
 // startRegistry starts a real registry for an acceptance test, skipping

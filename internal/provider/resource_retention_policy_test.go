@@ -662,11 +662,7 @@ output "bytes" {
 // the compiled provider, and returns it with the CLI's output so far.
 func initAndApply(t *testing.T, files map[string][]byte) (*devprovider.Workspace, *strings.Builder) {
 	t.Helper()
-	ws, err := devprovider.NewWorkspace(files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ws.Close() })
+	ws := newWorkspace(t, files)
 	var out strings.Builder
 	for _, args := range [][]string{{"init", "-input=false"}, {"apply", "-auto-approve", "-input=false"}} {
 		if err := ws.Run(context.Background(), &out, args...); err != nil {

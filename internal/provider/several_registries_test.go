@@ -44,11 +44,7 @@ func planApplyAcross(t *testing.T, dir string, vars map[string]any, regs []*test
 		t.Fatal(err)
 	}
 	files["terraform.tfvars.json"], _ = json.Marshal(vars)
-	ws, err := devprovider.NewWorkspace(files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ws.Close() })
+	ws := newWorkspace(t, files)
 	var out strings.Builder
 	run := func(args ...string) string {
 		out.Reset()
