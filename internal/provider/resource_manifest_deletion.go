@@ -52,11 +52,11 @@ type manifestDeletionModel struct {
 
 // manifestPending is a deletion found by refresh, for the next apply.
 type manifestPending struct {
-	Digest    types.String `tfsdk:"digest"`
-	Tags      types.List   `tfsdk:"tags"`
-	Referrers types.List   `tfsdk:"referrers"`
-	Children  types.List   `tfsdk:"children"`
-	Parents   types.Map    `tfsdk:"broken_indexes"`
+	Digest        types.String `tfsdk:"digest"`
+	Tags          types.List   `tfsdk:"tags"`
+	Referrers     types.List   `tfsdk:"referrers"`
+	Children      types.List   `tfsdk:"children"`
+	BrokenIndexes types.Map    `tfsdk:"broken_indexes"`
 }
 
 // indexesType maps a tagged index's digest to its tags.
@@ -210,12 +210,12 @@ func (r *ManifestDeletionResource) ModifyPlan(ctx context.Context, req resource.
 // check refuses to break tagged indexes unless allowed, and warns when
 // there is nothing to delete.
 func (m manifestDeletionModel) check(d registry.ManifestDeletion, diags *diag.Diagnostics) bool {
-	if len(d.Parents) > 0 && !m.AllowBreaking.ValueBool() {
+	if len(d.BrokenIndexes) > 0 && !m.AllowBreaking.ValueBool() {
 		diags.AddAttributeError(path.Root("allow_breaking_indexes"), "Deleting this manifest would break tagged indexes",
 			fmt.Sprintf("%s in %q is used by tagged manifests that stay (indexes listing it as a platform, or images naming it as their subject): %s. "+
 				"Deleting it leaves those indexes unpullable for that platform. "+
 				"Delete them instead (or first), or set allow_breaking_indexes = true to delete it anyway. Nothing was deleted.",
-				d.Digest, d.Repository, describeIndexes(d.Parents)))
+				d.Digest, d.Repository, describeIndexes(d.BrokenIndexes)))
 		return false
 	}
 	if d.Empty() {
@@ -237,7 +237,7 @@ func (m *manifestDeletionModel) setDeletion(_ context.Context, d registry.Manife
 	m.RemovedTags = stringList(d.Tags, diags)
 	m.RemovedReferrers = stringList(d.Referrers, diags)
 	m.RemovedChildren = stringList(d.Children, diags)
-	m.BrokenIndexes = indexesValue(d.Parents, diags)
+	m.BrokenIndexes = indexesValue(d.BrokenIndexes, diags)
 	m.Pending = types.ObjectNull(manifestPendingType)
 }
 
@@ -280,8 +280,8 @@ func (m manifestDeletionModel) deletion(ctx context.Context, diags *diag.Diagnos
 	diags.Append(m.RemovedTags.ElementsAs(ctx, &d.Tags, false)...)
 	diags.Append(m.RemovedReferrers.ElementsAs(ctx, &d.Referrers, false)...)
 	diags.Append(m.RemovedChildren.ElementsAs(ctx, &d.Children, false)...)
-	d.Parents = indexesFrom(ctx, m.BrokenIndexes, diags)
-	d.BreakParents = accepted(m.AllowBreaking, m.BrokenIndexes)
+	d.BrokenIndexes = indexesFrom(ctx, m.BrokenIndexes, diags)
+	d.AcceptBroken = accepted(m.AllowBreaking, m.BrokenIndexes)
 	return d
 }
 
@@ -293,7 +293,7 @@ func (m manifestDeletionModel) pendingDeletion(ctx context.Context, diags *diag.
 	diags.Append(p.Tags.ElementsAs(ctx, &d.Tags, false)...)
 	diags.Append(p.Referrers.ElementsAs(ctx, &d.Referrers, false)...)
 	diags.Append(p.Children.ElementsAs(ctx, &d.Children, false)...)
-	d.Parents = indexesFrom(ctx, p.Parents, diags)
+	d.BrokenIndexes = indexesFrom(ctx, p.BrokenIndexes, diags)
 	return d
 }
 
@@ -333,7 +333,7 @@ func manifestPendingValue(d registry.ManifestDeletion, diags *diag.Diagnostics) 
 		"tags":           stringList(d.Tags, diags),
 		"referrers":      stringList(d.Referrers, diags),
 		"children":       stringList(d.Children, diags),
-		"broken_indexes": indexesValue(d.Parents, diags),
+		"broken_indexes": indexesValue(d.BrokenIndexes, diags),
 	})
 	diags.Append(dg...)
 	return v

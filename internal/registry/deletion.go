@@ -30,13 +30,13 @@ type ManifestDeletion struct {
 	// ViaTag is the tag the user named, if any: if it points at another
 	// digest at apply time, the apply deletes nothing.
 	ViaTag string
-	// Parents maps each tagged manifest that stays and uses Digest (an
+	// BrokenIndexes maps each tagged manifest that stays and uses Digest (an
 	// index listing it however deep, an image naming it as its subject)
 	// to its tags: deleting Digest breaks them.
-	Parents map[string][]string
-	// BreakParents are the parents whose breaking the user accepted
+	BrokenIndexes map[string][]string
+	// AcceptBroken are the broken indexes whose breaking the user accepted
 	// (registry_manifest_deletion allow_breaking_indexes).
-	BreakParents []string
+	AcceptBroken []string
 }
 
 // PlanManifestDeletion resolves reference (a tag or a digest) in repo and
@@ -75,7 +75,7 @@ func (c *Client) PlanManifestDeletion(ctx context.Context, repo, reference strin
 		p = engine.PlanManifestDeletion(target.Digest, true, api)
 	}
 	return ManifestDeletion{Repository: repo, Digest: p.Digest, Tags: p.Tags, Referrers: p.Referrers, Children: p.Children,
-		ViaTag: viaTag, Parents: p.Parents}, nil
+		ViaTag: viaTag, BrokenIndexes: p.BrokenIndexes}, nil
 }
 
 // addUntaggedIndex records the children of an index that no tag points at,

@@ -689,7 +689,7 @@ func (v *view) contradicts(w *work, kept, removed map[string]bool, onDigest, nam
 		}
 	}
 	if kept[d.Digest] {
-		if users := v.usersOf(d.Digest, removed, d.BreakParents); len(users) > 0 {
+		if users := v.usersOf(d.Digest, removed, d.AcceptBroken); len(users) > 0 {
 			return changed("since the plan, %s in %q use(s) it (as an index child or a referrer's subject), and deleting it would break them; run plan again to review",
 				strings.Join(users, ", "), repo)
 		}

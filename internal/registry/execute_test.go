@@ -342,8 +342,8 @@ func TestPlanManifestDeletionNamesWhatItBreaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{index.String(): {"release"}, attestation.String(): {"provenance"}}
-	if len(d.Parents) != 2 || !slices.Equal(d.Parents[index.String()], want[index.String()]) || !slices.Equal(d.Parents[attestation.String()], want[attestation.String()]) {
-		t.Fatalf("parents %v, want %v", d.Parents, want)
+	if len(d.BrokenIndexes) != 2 || !slices.Equal(d.BrokenIndexes[index.String()], want[index.String()]) || !slices.Equal(d.BrokenIndexes[attestation.String()], want[attestation.String()]) {
+		t.Fatalf("parents %v, want %v", d.BrokenIndexes, want)
 	}
 }
 

@@ -223,7 +223,7 @@ func (c *Client) restoreNeeded(ctx context.Context, v *view, works []*work, j *j
 	}
 	var accepted []string // parents an explicit deletion accepted to break
 	for _, w := range works {
-		accepted = append(accepted, w.manifest.BreakParents...)
+		accepted = append(accepted, w.manifest.AcceptBroken...)
 	}
 	needed := map[string]bool{}
 	for d := range alive {

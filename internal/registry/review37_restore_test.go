@@ -29,10 +29,10 @@ func deleteChildThenIndex(t *testing.T, reg *testregistry.Registry, repo string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(child.Parents) == 0 {
+	if len(child.BrokenIndexes) == 0 {
 		t.Fatalf("planned %+v; want the index named as a parent", child)
 	}
-	child.BreakParents = []string{idx.String()}
+	child.AcceptBroken = []string{idx.String()}
 	if err := c.ExecuteManifestDeletion(ctx, child); err != nil {
 		t.Fatal(err)
 	}

@@ -28,11 +28,6 @@ type Spared struct {
 	Reason string
 }
 
-// Decide returns the pending changes of Evaluate.
-func Decide(repo Repository, policy Policy, now time.Time) []Decision {
-	return Evaluate(repo, policy, now).Decisions
-}
-
 // Evaluate applies policy to one repository at time now. It is pure and
 // deterministic: the order of repo.Tags does not matter.
 func Evaluate(repo Repository, policy Policy, now time.Time) Outcome {
@@ -66,7 +61,7 @@ func Evaluate(repo Repository, policy Policy, now time.Time) Outcome {
 	}
 	slices.Sort(keptUnknownAge)
 	return Outcome{
-		Decisions:      decisions(repo, rules, referrers, deleted, pins, policy),
+		Decisions:      ruleDecisions(repo, rules, referrers, deleted, pins, policy),
 		Spared:         sparedByDigest(repo.Name, rules, spared, deployed, policy.Delete),
 		KeptUnknownAge: keptUnknownAge,
 	}
@@ -143,12 +138,12 @@ func matchDelete(t Tag, rules []DeleteRule, now time.Time) (int, bool) {
 	return 0, false
 }
 
-// decisions groups deleted tags by digest: a digest that nothing remaining
+// ruleDecisions groups deleted tags by digest: a digest that nothing remaining
 // references (no tag left on it, no index or referrer that stays lists it)
 // is deleted by digest, with the index children nothing remaining
 // references, and with its referrers when asked; otherwise only the deleted
 // tags are removed.
-func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, pins map[string][]string, policy Policy) []Decision {
+func ruleDecisions(repo Repository, tags, referrers []Tag, deleted map[string]int, pins map[string][]string, policy Policy) []Decision {
 	pinned := sortedKeys(pins)
 	byDigest := map[string][]string{}
 	for _, t := range tags {
@@ -166,7 +161,7 @@ func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, p
 		owner = owners(repo, byDigest, survivors)
 		more = false
 		for _, r := range referrers {
-			subject := subjectOf(r.Name)
+			subject := referrerSubject(r.Name)
 			_, ruled := byDigest[r.Digest]
 			orphan := repo.GoneSubjects[subject] && !ruled // a ruled digest is the rules' to decide
 			if !staying[r.Name] && (!policy.DeleteReferrers || (owner[subject] == "" && !orphan) || survivors[r.Digest]) {
@@ -178,14 +173,14 @@ func decisions(repo Repository, tags, referrers []Tag, deleted map[string]int, p
 	goneReferrers := map[string][]Tag{} // deleted digest -> the referrer tags that go with it
 	for _, r := range referrers {
 		if !staying[r.Name] {
-			o := owner[subjectOf(r.Name)]
+			o := owner[referrerSubject(r.Name)]
 			goneReferrers[o] = append(goneReferrers[o], r)
 		}
 	}
 
 	var out []Decision
 	for _, digest := range sortedKeys(byDigest) {
-		d, ok := decide(repo, digest, byDigest[digest], deleted, policy.Delete)
+		d, ok := untagDecision(repo, digest, byDigest[digest], deleted, policy.Delete)
 		switch {
 		case !ok:
 			continue
@@ -217,7 +212,7 @@ func orphanDecisions(repo Repository, survivors map[string]bool, orphans []Tag) 
 		var subjects []string
 		for _, r := range byReferrer[digest] {
 			d.Tags = append(d.Tags, r.Name)
-			subjects = appendNew(subjects, subjectOf(r.Name))
+			subjects = appendNew(subjects, referrerSubject(r.Name))
 		}
 		d.Children, _ = repo.dependents(digest, survivors, nil)
 		slices.Sort(d.Tags)
@@ -271,9 +266,9 @@ func owners(repo Repository, byDigest map[string][]string, survivors map[string]
 	return owner
 }
 
-// decide is the untag decision for the deleted tags on one digest, if any,
+// untagDecision is the untag decision for the deleted tags on one digest, if any,
 // its reason naming the rules that deleted them, in rule order.
-func decide(repo Repository, digest string, names []string, deleted map[string]int, rules []DeleteRule) (Decision, bool) {
+func untagDecision(repo Repository, digest string, names []string, deleted map[string]int, rules []DeleteRule) (Decision, bool) {
 	var removed []string
 	var used []int
 	for _, name := range names {
@@ -312,9 +307,9 @@ func addDependents(d *Decision, repo Repository, survivors map[string]bool, refe
 	slices.Sort(d.Tags)
 }
 
-// subjectOf returns the digest a referrer tag names ("sha256-<hex>.sig"
-// names "sha256:<hex>").
-func subjectOf(tag string) string {
+// referrerSubject returns the digest a tag known to be a referrer tag
+// names ("sha256-<hex>.sig" names "sha256:<hex>"); SubjectOf is for any tag.
+func referrerSubject(tag string) string {
 	name, _, _ := strings.Cut(tag, ".")
 	return strings.Replace(name, "-", ":", 1)
 }

@@ -301,7 +301,7 @@ func TestDecideSelection(t *testing.T) {
 				}
 				repo.Tags = append(repo.Tags, Tag{Name: tg.name, Digest: dig(i + 1), Created: created})
 			}
-			got := Decide(repo, tc.policy, testNow)
+			got := Evaluate(repo, tc.policy, testNow).Decisions
 			if names := deletedTags(got); !slices.Equal(names, tc.want) {
 				t.Fatalf("deleted %q, want %q; decisions:\n%s", names, tc.want, showDecisions(got))
 			}
@@ -650,7 +650,7 @@ func TestDecideManifests(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.repo.Name = "app"
-			got := Decide(tc.repo, tc.policy, testNow)
+			got := Evaluate(tc.repo, tc.policy, testNow).Decisions
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got:\n%swant:\n%s", showDecisions(got), showDecisions(tc.want))
 			}
@@ -658,7 +658,7 @@ func TestDecideManifests(t *testing.T) {
 			shuffled := tc.repo
 			shuffled.Tags = slices.Clone(tc.repo.Tags)
 			slices.Reverse(shuffled.Tags)
-			if again := Decide(shuffled, tc.policy, testNow); !reflect.DeepEqual(again, got) {
+			if again := Evaluate(shuffled, tc.policy, testNow).Decisions; !reflect.DeepEqual(again, got) {
 				t.Fatalf("reversed tags changed the decisions:\n%swas:\n%s", showDecisions(again), showDecisions(got))
 			}
 		})
@@ -677,14 +677,14 @@ func TestDecideReasons(t *testing.T) {
 		{DeleteRule{TagRegex: re(`^pr-`), OlderThan: day}, `delete[0] (tag_regex "^pr-", older_than 24h0m0s)`},
 	} {
 		repo := Repository{Name: "app", Tags: []Tag{{Name: "pr-1", Digest: dig(1), Created: ago(30 * day)}}}
-		got := Decide(repo, Policy{Delete: []DeleteRule{tc.rule}}, testNow)
+		got := Evaluate(repo, Policy{Delete: []DeleteRule{tc.rule}}, testNow).Decisions
 		if len(got) != 1 || got[0].Reason != tc.want {
 			t.Errorf("reason for %s:\n%swant %q", tc.want, showDecisions(got), tc.want)
 		}
 	}
 	// The first matching delete rule names the deletion.
 	repo := Repository{Name: "app", Tags: []Tag{{Name: "pr-1", Digest: dig(1), Created: ago(30 * day)}}}
-	got := Decide(repo, Policy{Delete: []DeleteRule{{TagRegex: re(`^main$`)}, {OlderThan: day}, {}}}, testNow)
+	got := Evaluate(repo, Policy{Delete: []DeleteRule{{TagRegex: re(`^main$`)}, {OlderThan: day}, {}}}, testNow).Decisions
 	if want := "delete[1] (older_than 24h0m0s)"; len(got) != 1 || got[0].Reason != want {
 		t.Errorf("first matching rule:\n%swant %q", showDecisions(got), want)
 	}
@@ -713,7 +713,7 @@ func TestDecideDeterministic(t *testing.T) {
 		Delete:          []DeleteRule{{TagRegex: regexp.MustCompile(`^pr-`)}, {OlderThan: 30 * day}, {TagRegex: regexp.MustCompile(`^old$`)}},
 		DeleteReferrers: true,
 	}
-	want := Decide(repo, policy, testNow)
+	want := Evaluate(repo, policy, testNow).Decisions
 	if len(want) != 3 {
 		t.Fatalf("want 3 decisions, got:\n%s", showDecisions(want))
 	}
@@ -722,7 +722,7 @@ func TestDecideDeterministic(t *testing.T) {
 		shuffled := repo
 		shuffled.Tags = slices.Clone(repo.Tags)
 		rng.Shuffle(len(shuffled.Tags), func(i, j int) { shuffled.Tags[i], shuffled.Tags[j] = shuffled.Tags[j], shuffled.Tags[i] })
-		if got := Decide(shuffled, policy, testNow); !reflect.DeepEqual(got, want) {
+		if got := Evaluate(shuffled, policy, testNow).Decisions; !reflect.DeepEqual(got, want) {
 			t.Fatalf("tags in another order:\n%swant:\n%s", showDecisions(got), showDecisions(want))
 		}
 	}

@@ -23,10 +23,10 @@ type ManifestPlan struct {
 	// Children of an index that nothing that stays references, deleted
 	// after it.
 	Children []string
-	// Parents maps each tagged manifest that stays and uses Digest (an
+	// BrokenIndexes maps each tagged manifest that stays and uses Digest (an
 	// index listing it however deep, an image naming it as its subject)
 	// to its tags: deleting Digest breaks them.
-	Parents map[string][]string
+	BrokenIndexes map[string][]string
 }
 
 // TagPlan is what removing some tags does.
@@ -44,7 +44,7 @@ type TagPlan struct {
 // which a registry with the OCI referrers API reported.
 func (r Repository) PlanManifestDeletion(digest string, withReferrers bool, apiReferrers map[string][]string) ManifestPlan {
 	p := r.takeAlong([]string{digest}, setOf(r.TagsOn(digest)), withReferrers, apiReferrers)[0]
-	p.Parents = r.parentsOf(digest)
+	p.BrokenIndexes = r.parentsOf(digest)
 	return p
 }
 

@@ -67,7 +67,7 @@ func TestWhatGoesWithADigest(t *testing.T) {
 			}
 			rule := regexp.MustCompile("^(" + strings.Join(tc.remove, "|") + ")$")
 			var byPolicy, tags []string
-			for _, d := range Decide(repo, Policy{Delete: []DeleteRule{{TagRegex: rule}}, DeleteReferrers: true}, testNow) {
+			for _, d := range Evaluate(repo, Policy{Delete: []DeleteRule{{TagRegex: rule}}, DeleteReferrers: true}, testNow).Decisions {
 				if d.Action == DeleteManifest {
 					byPolicy = appendNew(byPolicy, append(append([]string{d.Digest}, d.Children...), d.Referrers...)...)
 				}
@@ -118,8 +118,8 @@ func TestPlanManifestDeletionUsesAPIReferrers(t *testing.T) {
 // what uses it.
 func TestPlanManifestDeletionNamesParents(t *testing.T) {
 	m := explicitRepo(false).PlanManifestDeletion(child2, true, nil)
-	if len(m.Parents) != 2 || !slices.Equal(m.Parents[index1], []string{"multi"}) || !slices.Equal(m.Parents[index2], []string{"multi-old"}) {
-		t.Fatalf("parents = %v", m.Parents)
+	if len(m.BrokenIndexes) != 2 || !slices.Equal(m.BrokenIndexes[index1], []string{"multi"}) || !slices.Equal(m.BrokenIndexes[index2], []string{"multi-old"}) {
+		t.Fatalf("parents = %v", m.BrokenIndexes)
 	}
 }
 

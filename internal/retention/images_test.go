@@ -208,7 +208,7 @@ func TestDeployedDigestIsNeverADeletedChild(t *testing.T) {
 	}
 	// Pinned but kept alive only by being pinned: a rule keeping the tag
 	// by name does not matter, the child is a root of its own.
-	out := decisions(repo, repo.Tags, nil, map[string]int{"old": 0}, map[string][]string{child: {pinned.Reference}}, Policy{Delete: []DeleteRule{{}}})
+	out := ruleDecisions(repo, repo.Tags, nil, map[string]int{"old": 0}, map[string][]string{child: {pinned.Reference}}, Policy{Delete: []DeleteRule{{}}})
 	if len(out) != 1 || len(out[0].Children) != 0 {
 		t.Fatalf("the pinned child goes with its index:\n%s", showDecisions(out))
 	}

@@ -177,5 +177,5 @@ func SubjectOf(tag string) (string, bool) {
 	if !IsReferrerTag(tag) {
 		return "", false
 	}
-	return subjectOf(tag), true
+	return referrerSubject(tag), true
 }
