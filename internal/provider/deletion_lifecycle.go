@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -45,7 +46,7 @@ type deletionKind[M, D any] struct {
 	refresh func(*M, context.Context, *registry.Client, *diag.Diagnostics) error
 }
 
-func (k deletionKind[M, D]) modifyPlan(ctx context.Context, client *registry.Client, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+func (k deletionKind[M, D]) modifyPlan(ctx context.Context, client *registry.Client, now func() time.Time, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		if k.destroyWarning == nil {
 			warnDestroyForgets(&resp.Diagnostics)
@@ -89,7 +90,7 @@ func (k deletionKind[M, D]) modifyPlan(ctx context.Context, client *registry.Cli
 	k.record(&plan, ctx, d, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	if source == planFromRegistry {
-		recordsOf(client).settle(k.typeName, req, resp)
+		recordsOf(client, now).settle(k.typeName, req, resp)
 	}
 }
 
@@ -110,13 +111,13 @@ func registryRepository(ctx context.Context, plan tfsdk.Plan) string {
 	return repo
 }
 
-func (k deletionKind[M, D]) create(ctx context.Context, client *registry.Client, req resource.CreateRequest, resp *resource.CreateResponse) {
-	recordsOf(client).forget(k.typeName, req.Config.Raw, tftypes.NewValue(req.Plan.Raw.Type(), nil))
+func (k deletionKind[M, D]) create(ctx context.Context, client *registry.Client, now func() time.Time, req resource.CreateRequest, resp *resource.CreateResponse) {
+	recordsOf(client, now).forget(k.typeName, req.Config.Raw, tftypes.NewValue(req.Plan.Raw.Type(), nil))
 	k.apply(ctx, client, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
-func (k deletionKind[M, D]) update(ctx context.Context, client *registry.Client, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	recordsOf(client).forget(k.typeName, req.Config.Raw, req.State.Raw)
+func (k deletionKind[M, D]) update(ctx context.Context, client *registry.Client, now func() time.Time, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	recordsOf(client, now).forget(k.typeName, req.Config.Raw, req.State.Raw)
 	k.apply(ctx, client, req.Plan, &resp.State, &resp.Diagnostics)
 }
 

@@ -44,11 +44,17 @@ type planRecords struct {
 	now    func() time.Time
 }
 
-func recordsOf(client *registry.Client) planRecords {
-	if client == nil || client.CacheDir() == "" {
-		return planRecords{client: client, now: time.Now}
+// recordsOf are the plan records of client's registry, aged by the
+// provider's clock now (time.Now when nil).
+func recordsOf(client *registry.Client, now func() time.Time) planRecords {
+	if now == nil {
+		now = time.Now
 	}
-	return planRecords{dir: filepath.Join(client.CacheDir(), "plans"), client: client, now: time.Now}
+	records := planRecords{client: client, now: now}
+	if client != nil {
+		records.dir, _ = client.CacheFolder(registry.PlansFolder)
+	}
+	return records
 }
 
 // settle records the plan just made from the registry, or repeats the one
@@ -112,23 +118,16 @@ func (p planRecords) load(path string, typ tftypes.Type) (tftypes.Value, time.Ti
 	return v, info.ModTime(), true
 }
 
-// save writes a record atomically and removes records past their time.
-// Recording is best effort: a failure only means the next pass plans from
-// the registry.
+// save writes a record and removes records past their time. Recording
+// is best effort: a failure only means the next pass plans from the
+// registry.
 func (p planRecords) save(path string, plan tftypes.Value) {
 	raw, err := tfprotov6.NewDynamicValue(plan.Type(), plan)
-	if err != nil || os.MkdirAll(p.dir, 0o700) != nil {
-		return
-	}
-	p.prune()
-	tmp, err := os.CreateTemp(p.dir, ".tmp-*")
 	if err != nil {
 		return
 	}
-	_, werr := tmp.Write(raw.MsgPack)
-	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), path) != nil {
-		_ = os.Remove(tmp.Name())
-	}
+	p.prune()
+	_ = registry.WriteAtomic(path, raw.MsgPack)
 }
 
 func (p planRecords) prune() {

@@ -84,9 +84,36 @@ func TestPlanFromTheRegistryIsRepeatedUntilApplied(t *testing.T) {
 	if !again.Plan.Raw.Equal(reviewed.Plan.Raw) || !warned(again, "The registry changed since this was first planned") {
 		t.Fatalf("the second pass did not repeat the reviewed plan with a warning: %v", again.Diagnostics)
 	}
-	recordsOf(client).forget(retentionPolicyType, req.Config.Raw, req.State.Raw)
+	recordsOf(client, time.Now).forget(retentionPolicyType, req.Config.Raw, req.State.Raw)
 	fresh := modifyPlan(ctx, t, r, req)
 	if fresh.Plan.Raw.Equal(reviewed.Plan.Raw) || warned(fresh, "The registry changed since this was first planned") {
 		t.Fatal("after the apply forgot the record, the plan still repeats it")
+	}
+}
+
+// A record ages by the provider's clock: a day later by that clock, the
+// plan comes from the registry again, without the warning.
+func TestPlanRecordAgesByTheProviderClock(t *testing.T) {
+	ctx := context.Background()
+	reg := testregistry.Start(t)
+	img, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := registry.New(ctx, registry.Config{URL: reg.URL, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	r := &RetentionPolicyResource{client: client, now: func() time.Time { return now }}
+	req := newPolicyPlan(ctx, r, "app", "^pr-")
+	reviewed := modifyPlan(ctx, t, r, req)
+	if err := reg.Tag("app", img.Digest, "pr-2"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(planRecordTTL + time.Minute)
+	later := modifyPlan(ctx, t, r, req)
+	if later.Plan.Raw.Equal(reviewed.Plan.Raw) || warned(later, "The registry changed since this was first planned") {
+		t.Fatal("a record older than planRecordTTL by the provider's clock was repeated")
 	}
 }

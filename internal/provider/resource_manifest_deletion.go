@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -32,6 +33,7 @@ var (
 // plan every tag, referrer and index child that goes with it.
 type ManifestDeletionResource struct {
 	client *registry.Client
+	now    func() time.Time
 }
 
 func NewManifestDeletionResource() resource.Resource { return &ManifestDeletionResource{} }
@@ -162,7 +164,7 @@ func (r *ManifestDeletionResource) Schema(_ context.Context, _ resource.SchemaRe
 }
 
 func (r *ManifestDeletionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+	r.client, r.now = clientFrom(req.ProviderData, &resp.Diagnostics), clockFrom(req.ProviderData)
 }
 
 // reference is the tag or digest the configuration names.
@@ -204,7 +206,7 @@ var manifestLifecycle = deletionKind[manifestDeletionModel, registry.ManifestDel
 }
 
 func (r *ManifestDeletionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	manifestLifecycle.modifyPlan(ctx, r.client, req, resp)
+	manifestLifecycle.modifyPlan(ctx, r.client, r.now, req, resp)
 }
 
 // check refuses to break tagged indexes unless allowed, and warns when
@@ -298,11 +300,11 @@ func (m manifestDeletionModel) pendingDeletion(ctx context.Context, diags *diag.
 }
 
 func (r *ManifestDeletionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	manifestLifecycle.create(ctx, r.client, req, resp)
+	manifestLifecycle.create(ctx, r.client, r.now, req, resp)
 }
 
 func (r *ManifestDeletionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	manifestLifecycle.update(ctx, r.client, req, resp)
+	manifestLifecycle.update(ctx, r.client, r.now, req, resp)
 }
 
 func (r *ManifestDeletionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {

@@ -26,6 +26,7 @@ var (
 // reviewed plan: the plan lists each image and the tags it gets back.
 type RestoreResource struct {
 	client *registry.Client
+	now    func() time.Time
 }
 
 func NewRestoreResource() resource.Resource { return &RestoreResource{} }
@@ -129,7 +130,7 @@ func (r *RestoreResource) ConfigValidators(context.Context) []resource.ConfigVal
 }
 
 func (r *RestoreResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+	r.client, r.now = clientFrom(req.ProviderData, &resp.Diagnostics), clockFrom(req.ProviderData)
 }
 
 // restoreLifecycle is registry_restore in the lifecycle the deletion
@@ -163,7 +164,7 @@ func warnDestroyKeepsRestored(diags *diag.Diagnostics) {
 }
 
 func (r *RestoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	restoreLifecycle.modifyPlan(ctx, r.client, req, resp)
+	restoreLifecycle.modifyPlan(ctx, r.client, r.now, req, resp)
 }
 
 func (m *restoreModel) setRestore(ctx context.Context, planned registry.Restore, diags *diag.Diagnostics) {
@@ -217,11 +218,11 @@ func (m restoreModel) restore(ctx context.Context, diags *diag.Diagnostics) regi
 }
 
 func (r *RestoreResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	restoreLifecycle.create(ctx, r.client, req, resp)
+	restoreLifecycle.create(ctx, r.client, r.now, req, resp)
 }
 
 func (r *RestoreResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	restoreLifecycle.update(ctx, r.client, req, resp)
+	restoreLifecycle.update(ctx, r.client, r.now, req, resp)
 }
 
 func (r *RestoreResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {

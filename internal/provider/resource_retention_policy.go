@@ -523,7 +523,7 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 	// pass during apply does not make the two differ (the apply checks
 	// the replica again and skips what changed).
 	if source == planFromRegistry || len(plan.Replicas) > 0 {
-		recordsOf(r.client).settle(retentionPolicyType, req, resp)
+		recordsOf(r.client, r.now).settle(retentionPolicyType, req, resp)
 	}
 }
 
@@ -575,12 +575,12 @@ func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadReq
 
 func (r *RetentionPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	none := tftypes.NewValue(req.Plan.Raw.Type(), nil)
-	recordsOf(r.client).forget(retentionPolicyType, req.Config.Raw, none)
+	recordsOf(r.client, r.now).forget(retentionPolicyType, req.Config.Raw, none)
 	r.apply(ctx, none, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
 func (r *RetentionPolicyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	recordsOf(r.client).forget(retentionPolicyType, req.Config.Raw, req.State.Raw)
+	recordsOf(r.client, r.now).forget(retentionPolicyType, req.Config.Raw, req.State.Raw)
 	r.apply(ctx, req.State.Raw, req.Plan, &resp.State, &resp.Diagnostics)
 }
 

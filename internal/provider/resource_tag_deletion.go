@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -29,6 +30,7 @@ var (
 // TagDeletionResource removes tags, never another tag on the same digest.
 type TagDeletionResource struct {
 	client *registry.Client
+	now    func() time.Time
 }
 
 func NewTagDeletionResource() resource.Resource { return &TagDeletionResource{} }
@@ -116,7 +118,7 @@ func (r *TagDeletionResource) Schema(_ context.Context, _ resource.SchemaRequest
 }
 
 func (r *TagDeletionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+	r.client, r.now = clientFrom(req.ProviderData, &resp.Diagnostics), clockFrom(req.ProviderData)
 }
 
 func (m tagDeletionModel) tags(ctx context.Context, diags *diag.Diagnostics) []string {
@@ -145,7 +147,7 @@ var tagLifecycle = deletionKind[tagDeletionModel, registry.TagDeletion]{
 }
 
 func (r *TagDeletionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	tagLifecycle.modifyPlan(ctx, r.client, req, resp)
+	tagLifecycle.modifyPlan(ctx, r.client, r.now, req, resp)
 }
 
 func (m *tagDeletionModel) setDeletion(ctx context.Context, d registry.TagDeletion, diags *diag.Diagnostics) {
@@ -172,11 +174,11 @@ func (m tagDeletionModel) pendingDeletion(ctx context.Context, diags *diag.Diagn
 }
 
 func (r *TagDeletionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	tagLifecycle.create(ctx, r.client, req, resp)
+	tagLifecycle.create(ctx, r.client, r.now, req, resp)
 }
 
 func (r *TagDeletionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	tagLifecycle.update(ctx, r.client, req, resp)
+	tagLifecycle.update(ctx, r.client, r.now, req, resp)
 }
 
 func (r *TagDeletionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {

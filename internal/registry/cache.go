@@ -48,15 +48,12 @@ func DefaultCacheDir() string {
 	return filepath.Join(base, "terraform-provider-registry")
 }
 
-// packsDir holds the description packs inside the cache directory.
-func (c diskCache) packsDir() string { return filepath.Join(c.dir, "repositories") }
-
 func (c diskCache) path(repo string) (string, bool) {
 	if c.dir == "" {
 		return "", false
 	}
 	sum := sha256.Sum256([]byte(packFormat + "\x00" + c.registry + "\x00" + repo))
-	return filepath.Join(c.packsDir(), hex.EncodeToString(sum[:])+".json"), true
+	return filepath.Join(c.dir, descriptionsFolder, hex.EncodeToString(sum[:])+".json"), true
 }
 
 // load reads repo's pack; entries filed under another digest than their
@@ -80,21 +77,8 @@ func (c diskCache) save(repo string, p pack) {
 	if !ok {
 		return
 	}
-	raw, err := json.Marshal(p)
-	if err != nil || os.MkdirAll(c.packsDir(), 0o755) != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(c.packsDir(), ".tmp-*")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.Write(raw)
-	if cerr := tmp.Close(); werr != nil || cerr != nil {
-		_ = os.Remove(tmp.Name())
-		return
-	}
-	if os.Rename(tmp.Name(), path) != nil { // atomic: readers never see half a pack
-		_ = os.Remove(tmp.Name())
+	if raw, err := json.Marshal(p); err == nil {
+		_ = WriteAtomic(path, raw)
 	}
 }
 

@@ -99,8 +99,8 @@ func (c *Client) newJournal(run *applyRun) *journal {
 		run = newApplyRun()
 	}
 	j := &journal{entries: map[string]JournalEntry{}, deleted: map[string]bool{}, done: map[string]bool{}, run: run}
-	if dir := c.CacheDir(); dir != "" { // a file per repository: batches append side by side
-		j.file = filepath.Join(dir, "journal", run.id+"-"+nonce()+".jsonl")
+	if dir, ok := c.CacheFolder(journalFolder); ok { // a file per repository: batches append side by side
+		j.file = filepath.Join(dir, run.id+"-"+nonce()+".jsonl")
 	}
 	return j
 }
