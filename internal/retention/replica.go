@@ -133,9 +133,13 @@ func (r Repository) followWith(primary []Decision, removed, held map[string]bool
 		}
 		m := ManifestPlan{Digest: d.Digest, Tags: r.TagsOn(d.Digest)}
 		going[d.Digest] = true
+		// The registry removes the tags of every digest deleted: a
+		// referrer tag on a child or referrer that goes (it follows its
+		// subject) goes with it, and the plan names it.
 		for _, c := range d.Children {
 			if !stays[c] && !going[c] {
 				m.Children, going[c] = append(m.Children, c), true
+				m.Tags = append(m.Tags, r.TagsOn(c)...)
 			}
 		}
 		for _, ref := range d.Referrers {
@@ -144,6 +148,8 @@ func (r Repository) followWith(primary []Decision, removed, held map[string]bool
 				m.Tags = append(m.Tags, r.TagsOn(ref)...)
 			}
 		}
+		slices.Sort(m.Tags)
+		m.Tags = slices.Compact(m.Tags)
 		plan.Manifests = append(plan.Manifests, m)
 	}
 	return plan, going
