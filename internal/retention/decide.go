@@ -149,27 +149,19 @@ func ruleDecisions(repo Repository, tags, referrers []Tag, deleted map[string]in
 	for _, t := range tags {
 		byDigest[t.Digest] = append(byDigest[t.Digest], t.Name)
 	}
-	// A referrer tag stays unless asked to follow its subject and what it
-	// points at can go too. What a staying referrer points at stays, which
-	// can keep another subject or referrer: add staying referrers until no
-	// more stay.
-	staying := map[string]bool{}
-	var survivors map[string]bool
+	// A referrer tag stays unless asked to follow its subject, its subject
+	// goes (or is gone), and what it points at can go too.
 	var owner map[string]string
-	for more := true; more; {
-		survivors = survivorsOf(repo, tags, referrers, deleted, pinned, staying)
+	staying, survivors := settleReferrers(referrers, func(staying map[string]bool) map[string]bool {
+		survivors := survivorsOf(repo, tags, referrers, deleted, pinned, staying)
 		owner = owners(repo, byDigest, survivors)
-		more = false
-		for _, r := range referrers {
-			subject := referrerSubject(r.Name)
-			_, ruled := byDigest[r.Digest]
-			orphan := repo.GoneSubjects[subject] && !ruled // a ruled digest is the rules' to decide
-			if !staying[r.Name] && (!policy.DeleteReferrers || (owner[subject] == "" && !orphan) || survivors[r.Digest]) {
-				staying[r.Name] = true
-				more = true
-			}
-		}
-	}
+		return survivors
+	}, func(r Tag, survivors map[string]bool) bool {
+		subject := referrerSubject(r.Name)
+		_, ruled := byDigest[r.Digest]
+		orphan := repo.GoneSubjects[subject] && !ruled // a ruled digest is the rules' to decide
+		return !policy.DeleteReferrers || (owner[subject] == "" && !orphan) || survivors[r.Digest]
+	})
 	goneReferrers := map[string][]Tag{} // deleted digest -> the referrer tags that go with it
 	for _, r := range referrers {
 		if !staying[r.Name] {

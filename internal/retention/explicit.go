@@ -114,21 +114,13 @@ func (r Repository) takeAlong(going []string, removed map[string]bool, withRefer
 				}
 			}
 		}
-		// A referrer tag whose manifest something else keeps stays, and
-		// what it keeps stays: until no more stays.
-		for more := true; more; {
-			survivors = r.Survivors(removed)
-			more = false
-			for i := range followers {
-				followers[i] = slices.DeleteFunc(followers[i], func(t Tag) bool {
-					if survivors[t.Digest] {
-						delete(removed, t.Name)
-						more = true
-						return true
-					}
-					return false
-				})
-			}
+		// A referrer tag whose manifest something else keeps stays.
+		var staying map[string]bool
+		staying, survivors = settleReferrers(slices.Concat(followers...), func(staying map[string]bool) map[string]bool {
+			return r.Survivors(setMinus(removed, staying))
+		}, func(t Tag, survivors map[string]bool) bool { return survivors[t.Digest] })
+		for i := range followers {
+			followers[i] = slices.DeleteFunc(followers[i], func(t Tag) bool { return staying[t.Name] })
 		}
 	}
 	plans := make([]ManifestPlan, len(going))
@@ -250,6 +242,13 @@ func (r Repository) FallbackReferrerTags(subject string) []Tag {
 	}
 	slices.SortFunc(tags, func(a, b Tag) int { return strings.Compare(a.Name, b.Name) })
 	return tags
+}
+
+// setMinus is set less the names in drop, a new set.
+func setMinus(set, drop map[string]bool) map[string]bool {
+	out := maps.Clone(set)
+	maps.DeleteFunc(out, func(name string, _ bool) bool { return drop[name] })
+	return out
 }
 
 // appendNew appends the values list lacks.

@@ -118,3 +118,26 @@ func (l Links) Keep(roots, referrerRoots []string, pinned ...string) map[string]
 	maps.Copy(kept, l.Pinned(pinned...))
 	return kept
 }
+
+// settleReferrers is the one rule for referrer tags that would go with
+// their subject: one stays after all when stays says so given what
+// survives (for both callers: when something that stays keeps what it
+// points at), and what a staying referrer tag points at survives in turn,
+// which can make another stay: until no more stay. survivorsWith says
+// what survives while the referrer tags in staying stay. It returns the
+// referrer tags that stay, by name, and what survives then.
+func settleReferrers(candidates []Tag, survivorsWith func(staying map[string]bool) map[string]bool,
+	stays func(t Tag, survivors map[string]bool) bool) (staying, survivors map[string]bool) {
+	staying = map[string]bool{}
+	for more := true; more; {
+		survivors = survivorsWith(staying)
+		more = false
+		for _, t := range candidates {
+			if !staying[t.Name] && stays(t, survivors) {
+				staying[t.Name] = true
+				more = true
+			}
+		}
+	}
+	return staying, survivors
+}
