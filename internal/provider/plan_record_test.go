@@ -48,6 +48,22 @@ func modifyPlan(ctx context.Context, t *testing.T, r *RetentionPolicyResource, r
 	return resp
 }
 
+// recordingRegistry is a registry holding app:pr-1 (img), and a client of
+// it that records plans in a cache_dir of the test's own.
+func recordingRegistry(t *testing.T) (*testregistry.Registry, testregistry.Image, *registry.Client) {
+	t.Helper()
+	reg := testregistry.Start(t)
+	img, err := reg.PushImage("app", time.Time{}, "pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := registry.New(context.Background(), registry.Config{URL: reg.URL, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, img, client
+}
+
 func warned(resp fwresource.ModifyPlanResponse, summary string) bool {
 	for _, d := range resp.Diagnostics.Warnings() {
 		if d.Summary() == summary {
@@ -62,15 +78,7 @@ func warned(resp fwresource.ModifyPlanResponse, summary string) bool {
 // applied, the record is gone and plans come from the registry again.
 func TestPlanFromTheRegistryIsRepeatedUntilApplied(t *testing.T) {
 	ctx := context.Background()
-	reg := testregistry.Start(t)
-	img, err := reg.PushImage("app", time.Time{}, "pr-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := registry.New(ctx, registry.Config{URL: reg.URL, CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, img, client := recordingRegistry(t)
 	r := &RetentionPolicyResource{client: client, now: time.Now}
 	req := newPolicyPlan(ctx, r, "app", "^pr-")
 	reviewed := modifyPlan(ctx, t, r, req)
@@ -95,15 +103,7 @@ func TestPlanFromTheRegistryIsRepeatedUntilApplied(t *testing.T) {
 // plan comes from the registry again, without the warning.
 func TestPlanRecordAgesByTheProviderClock(t *testing.T) {
 	ctx := context.Background()
-	reg := testregistry.Start(t)
-	img, err := reg.PushImage("app", time.Time{}, "pr-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := registry.New(ctx, registry.Config{URL: reg.URL, CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, img, client := recordingRegistry(t)
 	now := time.Now()
 	r := &RetentionPolicyResource{client: client, now: func() time.Time { return now }}
 	req := newPolicyPlan(ctx, r, "app", "^pr-")
