@@ -179,7 +179,10 @@ func (r *RetentionPolicyResource) applyReplicas(ctx context.Context, m retention
 		}
 		var todo []registry.Batch
 		for _, b := range batches(decisionsOf(byRegistry[client.Host()], diags)) {
-			b.Pinned = registry.PinnedIn(b.Repository, policy.Images)
+			// A replica's batch: its own signatures and attestations keep
+			// what they name (registry.Batch.Replica), as its deployed
+			// images do.
+			b.Replica, b.Pinned = true, registry.PinnedIn(b.Repository, policy.Images)
 			if b = report.Performed[b.Repository].Narrow(b); len(b.Manifests)+len(b.Untag) > 0 {
 				todo = append(todo, b)
 			}

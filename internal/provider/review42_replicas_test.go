@@ -20,7 +20,6 @@ package provider
 //     repositories/, records under plans/.
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -32,13 +31,6 @@ import (
 
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
-
-func reported42(t *testing.T, defect string) {
-	t.Helper()
-	if os.Getenv("REVIEW42_UNSKIP") != "1" {
-		t.Skip("review 42 defect, skipped until fixed (REVIEW42_UNSKIP=1 runs it): " + defect)
-	}
-}
 
 var platforms42 = []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"},
 	{OS: "linux", Architecture: "s390x"}, {OS: "linux", Architecture: "ppc64le"}}
@@ -52,6 +44,7 @@ func mustPushIndex42(t *testing.T, reg *testregistry.Registry, repo string, crea
 	return idx, children
 }
 
+// Regression test of review 42 (fixed): the comment says what failed.
 // A policy with a replica, planned from its pending deletions (the
 // registry grew since the last apply): v2, a multi-arch index, goes on
 // both registries. Between the plan and the apply, the replica gets a
@@ -71,7 +64,6 @@ func mustPushIndex42(t *testing.T, reg *testregistry.Registry, repo string, crea
 // now the recorded plan reaches the replica's apply. The registry-level
 // test is TestReview42ReplicaApplyDeletesAChildSignedSinceThePlan.
 func TestReview42ReplicaDeletesAChildSignedThereSinceThePlan(t *testing.T) {
-	reported42(t, "a signature pushed on a replica onto a planned index child since the plan does not keep the child: the replica's apply deletes it")
 	primary, replica := startRegistry(t), testregistry.StartV28(t)
 	indexes, children := map[string]v1.Hash{}, map[string][]v1.Hash{}
 	base := time.Now().Add(-time.Hour)
@@ -129,6 +121,7 @@ resource "registry_retention_policy" "this" {
 	)
 }
 
+// Regression test of review 42 (fixed): the comment says what failed.
 // The same content on a primary and its replica, the same decisions:
 // "multi", a multi-arch index, and "multi-child", a tag on one of its
 // platform images, both deleted. summary counts 2 tags; replica_summary
@@ -140,7 +133,6 @@ resource "registry_retention_policy" "this" {
 // <index> since the plan" (Skipped on a replica), though nothing moved
 // and the tag is gone.
 func TestReview42ReplicaSummaryCountsAChildTagTwice(t *testing.T) {
-	reported42(t, "a tagged index child deleted on a replica is counted twice in replica_summary, and the apply warns its tag moved away")
 	primary, replica := startRegistry(t), testregistry.StartV28(t)
 	var repo string
 	for i := 0; repo == "" && i < 20; i++ {

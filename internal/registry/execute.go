@@ -681,10 +681,12 @@ func (v *view) contradicts(w *work, kept, removed map[string]bool, onDigest, nam
 		return changed("since the plan, %s now point(s) at %s in %q, and deleting the digest would remove them too; run plan again to review",
 			strings.Join(extra, ", "), d.Digest, repo)
 	}
-	if v.replica { // on a replica, its own signatures and attestations keep what they name
-		for _, tag := range namedBy[d.Digest] {
-			if !slices.Contains(d.Tags, tag) {
-				return changed("since the plan, %s names it on this replica, which keeps it", "tag "+tag)
+	if v.replica { // on a replica, its own signatures and attestations keep what they name: the manifest or what it takes along
+		for _, taken := range slices.Concat([]string{d.Digest}, d.Children, d.Referrers) {
+			for _, tag := range namedBy[taken] {
+				if !removed[tag] {
+					return changed("since the plan, %s names %s on this replica, which keeps it", "tag "+tag, taken)
+				}
 			}
 		}
 	}

@@ -14,7 +14,6 @@ package registry
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,13 +24,6 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/retention"
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
-
-func reported42(t *testing.T, defect string) {
-	t.Helper()
-	if os.Getenv("REVIEW42_UNSKIP") != "1" {
-		t.Skip("review 42 defect, skipped until fixed (REVIEW42_UNSKIP=1 runs it): " + defect)
-	}
-}
 
 var platforms42 = []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"},
 	{OS: "linux", Architecture: "s390x"}, {OS: "linux", Architecture: "ppc64le"}}
@@ -71,6 +63,7 @@ func indexWithLateChild42(t *testing.T, primary, replica *testregistry.Registry)
 	return "", v1.Hash{}, nil, v1.Hash{}
 }
 
+// Regression test of review 42 (fixed): the comment says what failed.
 // The primary deletes "multi" (an index) and "multi-child" (a tag on one
 // of its platform images) and the replica holds the same. Nothing moves:
 // both applies delete everything. The replica's apply reports "kept tag
@@ -80,7 +73,6 @@ func indexWithLateChild42(t *testing.T, primary, replica *testregistry.Registry)
 // tag that is not on the manifest's own digest for one that moved. The
 // tag did not move, and it was not kept.
 func TestReview42ReplicaWarnsAChildTagMovedAway(t *testing.T) {
-	reported42(t, "a tagged index child deleted on a replica: the apply warns 'kept tag ...: it moved away ... since the plan', which is false")
 	onBothRegistries(t, func(t *testing.T, replica *testregistry.Registry) {
 		primary := testregistry.Start(t)
 		repo, idx, children, _ := indexWithLateChild42(t, primary, replica)
@@ -104,6 +96,7 @@ func TestReview42ReplicaWarnsAChildTagMovedAway(t *testing.T) {
 	})
 }
 
+// Regression test of review 42 (fixed): the comment says what failed.
 // As above, but on the primary multi-child moves to another image after
 // the plan: the primary's apply still deletes the index and its three
 // other platform images, and keeps (puts back, untagged) the child whose
@@ -115,7 +108,6 @@ func TestReview42ReplicaWarnsAChildTagMovedAway(t *testing.T) {
 // the whole index on the replica, silently. Before the change the
 // replica deleted what the primary deleted.
 func TestReview42ReplicaKeepsAnIndexThePrimaryDeleted(t *testing.T) {
-	reported42(t, "a child's tag kept by the primary's apply makes the replica keep the whole index the primary deleted (Narrow sees it as the index's tag)")
 	onBothRegistries(t, func(t *testing.T, replica *testregistry.Registry) {
 		primary := testregistry.Start(t)
 		repo, idx, children, child := indexWithLateChild42(t, primary, replica)
@@ -145,6 +137,7 @@ func TestReview42ReplicaKeepsAnIndexThePrimaryDeleted(t *testing.T) {
 	})
 }
 
+// Regression test of review 42 (fixed): the comment says what failed.
 // A signature pushed on the replica onto a platform image of an index the
 // replica plan deletes, after the plan: a plan made now keeps that image
 // there (a signature only the replica has keeps its image), and the guide
@@ -158,7 +151,6 @@ func TestReview42ReplicaKeepsAnIndexThePrimaryDeleted(t *testing.T) {
 // deletions), a saved plan reaches this apply (see the provider's
 // TestReview42ReplicaDeletesAChildSignedThereSinceThePlan).
 func TestReview42ReplicaApplyDeletesAChildSignedSinceThePlan(t *testing.T) {
-	reported42(t, "a signature pushed on a replica onto a planned index child since the plan does not keep the child: the replica's apply deletes it")
 	onBothRegistries(t, func(t *testing.T, replica *testregistry.Registry) {
 		primary := testregistry.Start(t)
 		idx, children, err := primary.PushIndex("app", platforms42, time.Now().Add(-time.Hour), "multi")

@@ -135,11 +135,12 @@ func (r Repository) followWith(primary []Decision, removed, held map[string]bool
 		going[d.Digest] = true
 		// The registry removes the tags of every digest deleted: a
 		// referrer tag on a child or referrer that goes (it follows its
-		// subject) goes with it, and the plan names it.
+		// subject) goes with it, and the plan names it. (A child's own
+		// tag, which the primary removes too, is its own decision's.)
 		for _, c := range d.Children {
 			if !stays[c] && !going[c] {
 				m.Children, going[c] = append(m.Children, c), true
-				m.Tags = append(m.Tags, r.TagsOn(c)...)
+				m.Tags = append(m.Tags, slices.DeleteFunc(r.TagsOn(c), func(t string) bool { return !IsReferrerTag(t) })...)
 			}
 		}
 		for _, ref := range d.Referrers {
