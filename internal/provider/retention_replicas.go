@@ -95,16 +95,20 @@ func (r *RetentionPolicyResource) planReplicas(ctx context.Context, m retentionM
 			diags.AddAttributeError(path.Root("replica").AtListIndex(i).AtName("url"), "Invalid replica", err.Error())
 			continue
 		}
+		byRepo := map[string][]retention.Decision{}
+		for _, repo := range repositoriesOf(decisions) {
+			byRepo[repo] = engineDecisions(decisions, repo)
+		}
+		plans, err := client.PlanReplicaRepositories(ctx, byRepo, policy.Images...)
+		if err != nil {
+			diags.AddError("Cannot read the replica "+client.Host(), err.Error())
+			return nil
+		}
 		var planned []decisionModel
 		var kept []string
 		for _, repo := range repositoriesOf(decisions) {
-			p, err := client.PlanReplica(ctx, repo, engineDecisions(decisions, repo), policy.Images...)
-			if err != nil {
-				diags.AddError("Cannot read the replica "+client.Host(), err.Error())
-				return nil
-			}
-			planned = append(planned, replicaDecisions(repo, p)...)
-			for _, k := range p.Kept {
+			planned = append(planned, replicaDecisions(repo, plans[repo])...)
+			for _, k := range plans[repo].Kept {
 				kept = append(kept, repo+"@"+k)
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
@@ -20,6 +22,30 @@ func (c *Client) Replica(ctx context.Context, url, username, password, token str
 	cfg := c.cfg
 	cfg.URL, cfg.Username, cfg.Password, cfg.BearerToken, cfg.Aliases = url, username, password, token, nil
 	return New(ctx, cfg)
+}
+
+// PlanReplicaRepositories is PlanReplica for every repository of
+// decisions (by repository), repositoriesInFlight at a time as the
+// primary's plan reads them.
+func (c *Client) PlanReplicaRepositories(ctx context.Context, decisions map[string][]retention.Decision, images ...retention.Image) (map[string]retention.ReplicaPlan, error) {
+	repos := slices.Sorted(maps.Keys(decisions))
+	plans := make([]retention.ReplicaPlan, len(repos))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(repositoriesInFlight)
+	for i, repo := range repos {
+		g.Go(func() (err error) {
+			plans[i], err = c.PlanReplica(gctx, repo, decisions[repo], images...)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]retention.ReplicaPlan, len(repos))
+	for i, repo := range repos {
+		out[repo] = plans[i]
+	}
+	return out, nil
 }
 
 // PlanReplica reads repo on this (replica) registry and works out what
