@@ -252,7 +252,7 @@ func FuzzReview42SettleReferrers(f *testing.F) {
 // index child, and a signature whose manifest a kept tag also points at.
 func TestReview42SettleReferrersTable(t *testing.T) {
 	img, idx, child, sig, sigsig, fb, att, sbom, shared := dig(1), dig(2), dig(3), dig(4), dig(5), dig(6), dig(7), dig(8), dig(9)
-	ref := func(subject, suffix string) string { return referrer(subject, suffix) }
+	ref := referrer
 	repo := Repository{Name: "app", Tags: []Tag{
 		{Name: "old", Digest: img}, {Name: "multi", Digest: idx}, {Name: "keep", Digest: shared},
 		{Name: ref(img, ".sig"), Digest: sig}, {Name: ref(sig, ".sig"), Digest: sigsig},
