@@ -256,7 +256,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		if err := c.record(ctx, v, j, chunk, kept); err != nil {
 			return o, err
 		}
-		if err := c.lastCheck(ctx, v, works); err != nil {
+		if err := c.lastCheck(ctx, v, works, j); err != nil {
 			return o, err
 		}
 		if v.snap.changed != v.evaluated { // the policy, evaluated again on what changed
@@ -304,14 +304,15 @@ func unverified(j *journal, err error) error {
 // are resolved into it, and so are the tags that stay when they are few,
 // or all of them when the view is a planning pass's read (view.go): a
 // tag pushed or moved onto a planned digest since keeps it.
-func (c *Client) lastCheck(ctx context.Context, v *view, works []*work) error {
+func (c *Client) lastCheck(ctx context.Context, v *view, works []*work, j *journal) error {
 	listed, err := c.Tags(ctx, v.snap.Repository)
 	if err != nil {
 		return err
 	}
 	onList, taken := setOf(listed), takenBy(works, v.snap)
+	ahead := wentAhead(works, v.snap, j, onList)
 	for tag := range v.snap.Tags {
-		if !onList[tag] && !taken[tag] {
+		if !onList[tag] && !taken[tag] && !ahead[tag] {
 			delete(v.snap.Tags, tag)
 			v.snap.changed++
 		}
@@ -322,8 +323,9 @@ func (c *Client) lastCheck(ctx context.Context, v *view, works []*work) error {
 			toResolve = append(toResolve, tag)
 		}
 	}
-	if !v.reused {
-		return c.resolveBefore(ctx, v.snap, append(toResolve, c.fewStaying(v.snap, works)...))
+	if !v.reused { // a tag gone ahead of its item (wentAhead) is not listed: nothing to resolve
+		staying := slices.DeleteFunc(c.fewStaying(v.snap, works), func(tag string) bool { return !onList[tag] })
+		return c.resolveBefore(ctx, v.snap, append(toResolve, staying...))
 	}
 	// What a planning pass read may have changed since, other than new
 	// names: kept tags moved, dangling tags pushed again, the subjects of

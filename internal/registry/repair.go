@@ -31,6 +31,7 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 	}
 	taken := takenBy(works, s)
 	onList := setOf(listed)
+	ahead := wentAhead(works, s, j, onList)
 	deleted := deletedAny(j)
 	var missing, survived []string // tags that went, though no item that ran removed them; tags that stayed, though one did
 	for tag := range s.Tags {
@@ -40,9 +41,11 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 			}
 			continue
 		}
-		if taken[tag] {
+		switch {
+		case taken[tag]:
 			delete(s.Tags, tag)
-		} else {
+		case ahead[tag]: // nothing to put back
+		default:
 			missing = append(missing, tag)
 		}
 	}
@@ -72,7 +75,7 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 	if err := c.restoreNeeded(ctx, v, works, j); err != nil {
 		return err
 	}
-	removed := removedBy(works, s) // tags the plan removes, taken or not yet
+	removed := removedBy(works, s) // again: the repairs above may have changed the view
 	for _, tag := range missing {
 		c.restoreTag(ctx, s, j, tag, !removed[tag])
 	}
@@ -80,6 +83,22 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 		c.repairDangling(ctx, s, j, tag)
 	}
 	return nil
+}
+
+// wentAhead returns the tags gone from the listing that the plan removes
+// from a digest this apply deleted before their own item ran: another
+// item took the digest first (a tagged platform image deleted with its
+// index). They went as planned, and stay in the view for their own item,
+// which takes them (and reports them) when it runs; skipped after all, it
+// leaves them missing, and verification puts them back.
+func wentAhead(works []*work, s *Snapshot, j *journal, onList map[string]bool) map[string]bool {
+	ahead := map[string]bool{}
+	for tag := range removedBy(works, s) {
+		if !onList[tag] && j.wasDeleted(s.Tags[tag].Digest) {
+			ahead[tag] = true
+		}
+	}
+	return ahead
 }
 
 // deletedAny reports whether the chunk deleted a manifest: a tag that

@@ -44,7 +44,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -55,13 +54,6 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/retention"
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
-
-func reported43(t *testing.T, defect string) {
-	t.Helper()
-	if os.Getenv("REVIEW43_UNSKIP") != "1" {
-		t.Skip("review 43 defect, skipped until fixed (REVIEW43_UNSKIP=1 runs it): " + defect)
-	}
-}
 
 // chunkApart43 pushes to primary, in a fresh repository, n filler images
 // tagged "multi-f<i>", a multi-arch index "multi" and tags "multi-child"
@@ -113,6 +105,7 @@ func chunkApart43(t *testing.T, primary, replica *testregistry.Registry, n, chun
 	return "", v1.Hash{}, nil, v1.Hash{}
 }
 
+// Regression test of review 43 (fixed): the comment says what failed.
 // The primary deletes "multi" (an index), "multi-child" (a tag on one of
 // its platform images, C) and 40 filler images, with max_concurrency = 1
 // (16 items a chunk), and the index and C's own deletion fall in
@@ -128,7 +121,6 @@ func chunkApart43(t *testing.T, primary, replica *testregistry.Registry, n, chun
 // A false "Put back during the apply" warning on every such apply (and
 // C briefly restored); see the next test for when the PUT is refused.
 func TestReview43TaggedChildInAnEarlierChunkIsPutBack(t *testing.T) {
-	reported43(t, "a tagged index child whose own deletion is in a later chunk than its index's is deleted with the index, then 'put back' with a false warning (primary and replica)")
 	onBothRegistries(t, func(t *testing.T, replica *testregistry.Registry) {
 		primary := testregistry.Start(t)
 		repo, idx, children, _ := chunkApart43(t, primary, replica, 40, chunkPerSlot)
@@ -151,6 +143,7 @@ func TestReview43TaggedChildInAnEarlierChunkIsPutBack(t *testing.T) {
 	})
 }
 
+// Regression test of review 43 (fixed): the comment says what failed.
 // As above, with credentials that may delete but not push (the plan
 // warns "Deletions cannot be repaired", and the guide says the apply
 // still deletes what the plan and policy delete, failing only "where a
@@ -158,7 +151,6 @@ func TestReview43TaggedChildInAnEarlierChunkIsPutBack(t *testing.T) {
 // the apply puts C back, the PUT is refused, and the apply fails with a
 // loss.
 func TestReview43TaggedChildInAnEarlierChunkFailsWithoutPush(t *testing.T) {
-	reported43(t, "with delete-only credentials, a tagged index child in a later chunk than its index fails the apply with a false loss")
 	primary := testregistry.Start(t)
 	replica := testregistry.Start(t)
 	repo, idx, children, _ := chunkApart43(t, primary, replica, 40, chunkPerSlot)
