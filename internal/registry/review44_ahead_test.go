@@ -3,13 +3,52 @@ package registry
 // Review 44: the tags "gone ahead" (wentAhead, commit 6ffebcf): a tag the
 // plan removes whose digest this apply deleted before the tag's own item
 // (a tagged platform image deleted with its multi-arch index in an
-// earlier chunk), against distribution v3 and 2.8.
+// earlier chunk), against distribution v3 and 2.8 (max_concurrency 1:
+// 16 items a chunk; not run with 8, whose chunks of 128 need a larger
+// fixture, the code paths being the same).
+//
+// Defects (tests below, skipped unless REVIEW44_UNSKIP=1):
+//   - the tag gone ahead whose own item is skipped after all (C pushed
+//     again under a new tag; on a replica, C signed there): verification
+//     takes the tag for a kept tag that went during the later chunk and
+//     puts back, untagged, everything that chunk deleted
+//     (restoreSuspects), with false warnings; without push rights, false
+//     losses fail the apply.
+//   - an apply stopped after the index's chunk: Performed lacks the tag
+//     gone ahead; the replica keeps it and C for good.
+//   - the tag gone ahead, then pushed onto another image X, in a
+//     repository of more tags than a chunk: undoMovedAway puts C back
+//     untagged, with a false warning.
+//   - a suspect put back untagged (restoreSuspects) that was deleted
+//     ahead of its own item is deleted again by that item later: the
+//     warning's "put back" is false, the index put back is broken.
+//   - (not about wentAhead) an image this apply deleted, pushed again
+//     under a new tag right after: restoreNeeded "puts back" what exists
+//     (false warning), a false loss without push rights.
+//
+// Attacks that held:
+//   - multi-child pushed again onto the same image between the chunks:
+//     deleted again by C's own item, quietly, reported (test kept below).
+//   - multi-child pushed onto another image X between the chunks when the
+//     staying tags are few (fewStaying resolves it): C stays deleted,
+//     multi-child stays on X, nothing put back (seen in runs where C's
+//     item fell in the last chunk; not kept as a test: the layout decides).
+//   - the fewStaying filter in lastCheck (reasoned): after the loop above
+//     it, a tag of the view not on the listing is taken or gone ahead;
+//     fewStaying leaves taken ones out, so the filter drops only tags gone
+//     ahead, which would resolve to nothing. A kept tag that went missing
+//     is not in removedBy, so never "ahead": dropped from the view (by
+//     someone else) in lastCheck, or restored by verify, as before.
+//   - a kept tag gone with a digest deleted ahead (moved onto C in the
+//     window before the index's DELETE of C): put back with a warning, as
+//     documented for the window (but see the suspect defect above).
 
 import (
 	"context"
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -338,5 +377,125 @@ func TestReview44TagGoneAheadRetaggedElsewhereBringsTheChildBack(t *testing.T) {
 			t.Errorf("false put back: %q", report.Restored)
 		}
 		mustExist(t, reg, repo, false, append(children, idx)...)
+	})
+}
+
+// A kept tag "stable" moved onto C, the tagged platform image, in the
+// registry API's window right before the index's work deletes C (chunk
+// 1): the DELETE takes stable. Verification cannot tell where stable was
+// moved (the documented window: it goes back where it was last read) and
+// puts back, untagged, everything chunk 1 deleted (restoreSuspects),
+// naming them in the warning "... put back untagged (...): if it had been
+// moved, retag it" - the index and C among them. But C's own item is
+// still pending: a later chunk deletes C again (its DELETE now succeeds),
+// so the user who follows the warning finds C gone, and the index put
+// back untagged names a child the registry no longer has (a broken
+// index). "None of them is lost, and the warning names them"
+// (restoreSuspects) does not hold for a manifest deleted ahead of its
+// own item.
+func TestReview44SuspectDeletedAheadIsDeletedAgainByItsOwnItem(t *testing.T) {
+	reported44(t, "a suspect put back untagged (restoreSuspects) that was deleted ahead of its own item is deleted again by that item in a later chunk")
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		repo, idx, _, child := chunkApart43(t, reg, reg, 40, chunkPerSlot)
+		if _, err := reg.PushImage(repo, time.Time{}, "stable"); err != nil {
+			t.Fatal(err)
+		}
+		proxy := newFaultProxy(t, reg.URL)
+		pc := newClient(t, Config{URL: proxy.URL, MaxConcurrency: 1})
+		plan := decideRepository(t, pc, repo, multi42)
+		onFirstDeleteOf(proxy, child.String(), func() {
+			if err := reg.Tag(repo, child, "stable"); err != nil {
+				t.Error(err)
+			}
+		})
+		report, err := pc.ExecuteBatches(context.Background(), []Batch{batchOf(repo, plan.Decisions)})
+		if err != nil || len(report.Lost) > 0 {
+			t.Fatalf("apply: %v, lost %q", err, report.Lost)
+		}
+		named := strings.Join(report.Restored, "\n")
+		if !strings.Contains(named, child.String()) || !strings.Contains(named, idx.String()) {
+			t.Fatalf("the warning does not name C and the index as put back: %q", report.Restored)
+		}
+		// What the warning says was put back is there, the index whole.
+		mustExist(t, reg, repo, true, idx, child)
+	})
+}
+
+// The first test's root cause on a replica: the primary's apply went as
+// planned; on the replica, between the index's chunk and C's own, C is
+// pushed again (by digest, untagged) and signed there (a mirror catching
+// up). The replica check rightly skips C's own item (its own signature
+// names C), but verification then takes multi-child, gone ahead with the
+// index, for a kept tag that went during the later chunk and puts back,
+// untagged, everything that chunk deleted on the replica
+// (restoreSuspects), with false warnings: filler images the primary
+// deleted stay on the replica as untagged orphans.
+func TestReview44ReplicaSkippedItemOfATagGoneAheadPutsBackTheLaterChunk(t *testing.T) {
+	reported44(t, "on a replica, a tag gone ahead whose own item the replica check skips makes verification put back the later chunk")
+	onBothRegistries(t, func(t *testing.T, replica *testregistry.Registry) {
+		primary := testregistry.Start(t)
+		repo, _, _, child := chunkApart43(t, primary, replica, 40, chunkPerSlot)
+		pc := newClient(t, Config{URL: primary.URL, MaxConcurrency: 1})
+		proxy := newFaultProxy(t, replica.URL)
+		rc := newClient(t, Config{URL: proxy.URL, MaxConcurrency: 1})
+		plan := decideRepository(t, pc, repo, multi42)
+		rplan := planReplica41(t, rc, repo, plan.Decisions)
+		report, err := pc.ExecuteBatches(context.Background(), []Batch{batchOf(repo, plan.Decisions)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		childBody := body44(t, replica, repo, child)
+		afterDeleteOnListing(proxy, repo, child.String(), 2, func() {
+			r, err := name.NewRepository(replica.Host+"/"+repo, name.Insecure)
+			if err == nil {
+				err = remote.Put(r.Digest(child.String()), childBody, replica.RemoteOptions()...)
+			}
+			if err == nil {
+				_, err = replica.PushReferrer(repo, child, "sig")
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+		rreport := applyReplica41(t, rc, repo, rplan, report.Performed[repo])
+		if len(rreport.Lost) > 0 {
+			t.Fatalf("lost %q", rreport.Lost)
+		}
+		skippedLike(t, rreport, regexp.QuoteMeta(child.String()))
+		for _, r := range rreport.Restored {
+			if strings.Contains(r, "may have been moved onto it") {
+				t.Errorf("false put back: %s", r)
+			}
+		}
+		allGoneBut44(t, replica, repo, plan, child)
+	})
+}
+
+// Attack that held (kept): multi-child pushed again by someone onto the
+// same image between the index's chunk and C's own (a CI job re-pushing
+// the same build recreates C with its tag): the tag is where the plan
+// saw it, so C's own item deletes C again, with the tag, quietly; nothing
+// is put back, nothing lost, and Performed names the tag (a replica
+// follows).
+func TestReview44TagGoneAheadPushedAgainOntoTheSameImageGoes(t *testing.T) {
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		repo, idx, children, child := chunkApart43(t, reg, reg, 40, chunkPerSlot)
+		proxy := newFaultProxy(t, reg.URL)
+		pc := newClient(t, Config{URL: proxy.URL, MaxConcurrency: 1})
+		plan := decideRepository(t, pc, repo, multi42)
+		childBody := body44(t, reg, repo, child)
+		afterDeleteOnListing(proxy, repo, child.String(), 2, func() {
+			if err := put44(reg, repo, "multi-child", childBody); err != nil {
+				t.Error(err)
+			}
+		})
+		report, err := pc.ExecuteBatches(context.Background(), []Batch{batchOf(repo, plan.Decisions)})
+		if err != nil || len(report.Lost)+len(report.Restored)+len(report.Skipped) > 0 {
+			t.Fatalf("apply: %v, lost %q, restored %q, skipped %q", err, report.Lost, report.Restored, report.Skipped)
+		}
+		mustExist(t, reg, repo, false, append(children, idx)...)
+		if !report.Performed[repo].Tags["multi-child"] || !report.Performed[repo].Digests[child.String()] {
+			t.Errorf("Performed lacks C or multi-child: %+v", report.Performed[repo])
+		}
 	})
 }
