@@ -281,16 +281,13 @@ func (c *campaign) checkUnknownAgeKept(tg *target, policy retention.Policy) {
 // builds it: with the policy, evaluated again at apply time (Now is set
 // right before the apply).
 func batchOf(repo string, decisions []retention.Decision, policy retention.Policy) registry.Batch {
-	b := registry.Batch{Repository: repo, Untag: map[string]string{}, Policy: &policy}
-	for _, d := range decisions {
-		if d.Action == retention.Untag {
-			for _, tag := range d.Tags {
-				b.Untag[tag] = d.Digest
-			}
-			continue
-		}
-		b.Manifests = append(b.Manifests, registry.ManifestDeletion{Repository: repo, Digest: d.Digest, Tags: d.Tags, Referrers: d.Referrers, Children: d.Children})
+	b := registry.Batch{Repository: repo, Untag: map[string]string{}}
+	if all := registry.Batches(decisions); len(all) == 1 && all[0].Repository == repo {
+		b = all[0]
+	} else if len(decisions) > 0 {
+		panic("batchOf: decisions of another repository than " + repo)
 	}
+	b.Policy = &policy
 	return b
 }
 

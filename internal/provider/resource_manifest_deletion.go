@@ -278,7 +278,8 @@ func indexesFrom(ctx context.Context, indexes types.Map, diags *diag.Diagnostics
 
 // deletion is the planned deletion as recorded in the model.
 func (m manifestDeletionModel) deletion(ctx context.Context, diags *diag.Diagnostics) registry.ManifestDeletion {
-	d := registry.ManifestDeletion{Repository: m.Repository.ValueString(), Digest: m.Digest.ValueString(), ViaTag: m.Tag.ValueString()}
+	d := registry.ManifestDeletion{Repository: m.Repository.ValueString(), ViaTag: m.Tag.ValueString()}
+	d.Digest = m.Digest.ValueString()
 	diags.Append(m.RemovedTags.ElementsAs(ctx, &d.Tags, false)...)
 	diags.Append(m.RemovedReferrers.ElementsAs(ctx, &d.Referrers, false)...)
 	diags.Append(m.RemovedChildren.ElementsAs(ctx, &d.Children, false)...)
@@ -291,7 +292,8 @@ func (m manifestDeletionModel) deletion(ctx context.Context, diags *diag.Diagnos
 func (m manifestDeletionModel) pendingDeletion(ctx context.Context, diags *diag.Diagnostics) registry.ManifestDeletion {
 	var p manifestPending
 	diags.Append(m.Pending.As(ctx, &p, basetypes.ObjectAsOptions{})...)
-	d := registry.ManifestDeletion{Repository: m.Repository.ValueString(), Digest: p.Digest.ValueString(), ViaTag: m.Tag.ValueString()}
+	d := registry.ManifestDeletion{Repository: m.Repository.ValueString(), ViaTag: m.Tag.ValueString()}
+	d.Digest = p.Digest.ValueString()
 	diags.Append(p.Tags.ElementsAs(ctx, &d.Tags, false)...)
 	diags.Append(p.Referrers.ElementsAs(ctx, &d.Referrers, false)...)
 	diags.Append(p.Children.ElementsAs(ctx, &d.Children, false)...)

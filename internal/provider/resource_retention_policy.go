@@ -603,7 +603,7 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, prior tftypes.Value
 	}
 	// The apply deletes only what both the plan and the policy evaluated
 	// against the registry now delete (registry.Batch.Policy).
-	todo := batches(deletions)
+	todo := registry.Batches(engineDecisions(deletions))
 	for i := range todo {
 		todo[i].Policy, todo[i].Now = &policy, r.now()
 	}
@@ -640,6 +640,17 @@ func decisionModels(decisions []retention.Decision) []decisionModel {
 			Repository: d.Repository, Digest: d.Digest, Action: string(d.Action), Reason: d.Reason,
 			Tags: nonNil(d.Tags), Referrers: nonNil(d.Referrers), Children: nonNil(d.Children),
 		}
+	}
+	return out
+}
+
+// engineDecisions are decisions as the plan lists them, back in the
+// engine's shape (decisionModels' inverse).
+func engineDecisions(models []decisionModel) []retention.Decision {
+	out := make([]retention.Decision, len(models))
+	for i, d := range models {
+		out[i] = retention.Decision{Repository: d.Repository, Digest: d.Digest, Action: retention.Action(d.Action), Reason: d.Reason,
+			Tags: d.Tags, Referrers: d.Referrers, Children: d.Children}
 	}
 	return out
 }
@@ -721,33 +732,6 @@ func stringsOf(v attr.Value) []string {
 }
 
 // batches groups decisions by repository for the registry client.
-func batches(decisions []decisionModel) []registry.Batch {
-	byRepo := map[string]*registry.Batch{}
-	var order []string
-	for _, d := range decisions {
-		b, ok := byRepo[d.Repository]
-		if !ok {
-			b = &registry.Batch{Repository: d.Repository, Untag: map[string]string{}}
-			byRepo[d.Repository] = b
-			order = append(order, d.Repository)
-		}
-		if retention.Action(d.Action) == retention.Untag {
-			for _, t := range d.Tags {
-				b.Untag[t] = d.Digest
-			}
-			continue
-		}
-		b.Manifests = append(b.Manifests, registry.ManifestDeletion{
-			Repository: d.Repository, Digest: d.Digest, Tags: d.Tags, Referrers: d.Referrers, Children: d.Children,
-		})
-	}
-	out := make([]registry.Batch, len(order))
-	for i, repo := range order {
-		out[i] = *byRepo[repo]
-	}
-	return out
-}
-
 func repositoriesOf(decisions []decisionModel) []string {
 	var repos []string
 	for _, d := range decisions {

@@ -96,8 +96,8 @@ func (r *RetentionPolicyResource) planReplicas(ctx context.Context, m retentionM
 			continue
 		}
 		byRepo := map[string][]retention.Decision{}
-		for _, repo := range repositoriesOf(decisions) {
-			byRepo[repo] = engineDecisions(decisions, repo)
+		for _, d := range engineDecisions(decisions) {
+			byRepo[d.Repository] = append(byRepo[d.Repository], d)
 		}
 		plans, err := client.PlanReplicaRepositories(ctx, byRepo, policy.Images...)
 		if err != nil {
@@ -132,19 +132,6 @@ func (r *RetentionPolicyResource) planReplicas(ctx context.Context, m retentionM
 		"replica_deletions": tftypes.NewValue(replicaDeletionsType, lists),
 		"replica_summary":   replicaSummary(byRegistry),
 	}
-}
-
-// engineDecisions are the decisions of one repository, as the engine has
-// them.
-func engineDecisions(decisions []decisionModel, repo string) []retention.Decision {
-	var out []retention.Decision
-	for _, d := range decisions {
-		if d.Repository == repo {
-			out = append(out, retention.Decision{Repository: repo, Digest: d.Digest, Action: retention.Action(d.Action),
-				Tags: d.Tags, Referrers: d.Referrers, Children: d.Children, Reason: d.Reason})
-		}
-	}
-	return out
 }
 
 // replicaDecisions are a replica's plan of one repository as deletions.
@@ -182,11 +169,7 @@ func (r *RetentionPolicyResource) applyReplicas(ctx context.Context, m retention
 			continue
 		}
 		var todo []registry.Batch
-		for _, b := range batches(decisionsOf(byRegistry[client.Host()], diags)) {
-			// A replica's batch: its own signatures and attestations keep
-			// what they name (registry.Batch.Replica), as its deployed
-			// images do.
-			b.Replica, b.Pinned = true, registry.PinnedIn(b.Repository, policy.Images)
+		for _, b := range registry.ReplicaBatches(engineDecisions(decisionsOf(byRegistry[client.Host()], diags)), policy.Images) {
 			if b = report.Performed[b.Repository].Narrow(b); len(b.Manifests)+len(b.Untag) > 0 {
 				todo = append(todo, b)
 			}

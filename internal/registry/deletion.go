@@ -14,26 +14,14 @@ import (
 
 // ManifestDeletion is everything that deleting one manifest by digest
 // removes, as shown in a plan and then performed by an apply.
+// retention.ManifestPlan is what goes (digest, tags, children, referrers,
+// the indexes it breaks); the rest is what performing it needs.
 type ManifestDeletion struct {
 	Repository string
-	Digest     string
-	// Tags point at Digest; the registry removes them with it.
-	Tags []string
-	// Referrers (signatures, attestations, SBOMs) of Digest and of the
-	// deleted children, deleted after them: a failure in between leaves
-	// referrers without a subject, which the next plan cleans, never a
-	// kept image without its signature.
-	Referrers []string
-	// Children of an index that no remaining tag or index references,
-	// deleted after it.
-	Children []string
+	retention.ManifestPlan
 	// ViaTag is the tag the user named, if any: if it points at another
 	// digest at apply time, the apply deletes nothing.
 	ViaTag string
-	// BrokenIndexes maps each tagged manifest that stays and uses Digest (an
-	// index listing it however deep, an image naming it as its subject)
-	// to its tags: deleting Digest breaks them.
-	BrokenIndexes map[string][]string
 	// AcceptBroken are the broken indexes whose breaking the user accepted
 	// (registry_manifest_deletion allow_breaking_indexes).
 	AcceptBroken []string
@@ -74,8 +62,7 @@ func (c *Client) PlanManifestDeletion(ctx context.Context, repo, reference strin
 		}
 		p = engine.PlanManifestDeletion(target.Digest, true, api)
 	}
-	return ManifestDeletion{Repository: repo, Digest: p.Digest, Tags: p.Tags, Referrers: p.Referrers, Children: p.Children,
-		ViaTag: viaTag, BrokenIndexes: p.BrokenIndexes}, nil
+	return ManifestDeletion{Repository: repo, ManifestPlan: p, ViaTag: viaTag}, nil
 }
 
 // addUntaggedIndex records the children of an index that no tag points at,
@@ -196,7 +183,7 @@ func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) e
 	// what it keeps alive, the others go.
 	b := Batch{Repository: planned.Repository, untaggedRead: candidates, inOrder: true}
 	for _, d := range planned.Untagged {
-		b.Manifests = append(b.Manifests, ManifestDeletion{Repository: planned.Repository, Digest: d, Tags: referrerTags})
+		b.Manifests = append(b.Manifests, ManifestDeletion{Repository: planned.Repository, ManifestPlan: retention.ManifestPlan{Digest: d, Tags: referrerTags}})
 	}
 	o, err := c.executeBatch(ctx, b, nil)
 	if kept := keptByRegistry(o); err == nil && kept != "" { // tagged or used again since the plan, or put back

@@ -40,17 +40,13 @@ func decideRepository(t *testing.T, c *Client, repo string, policy retention.Pol
 
 // batchOf is what the provider hands the client for decisions on repo.
 func batchOf(repo string, decisions []retention.Decision) Batch {
-	b := Batch{Repository: repo, Untag: map[string]string{}}
-	for _, d := range decisions {
-		if d.Action == retention.Untag {
-			for _, tag := range d.Tags {
-				b.Untag[tag] = d.Digest
-			}
-			continue
-		}
-		b.Manifests = append(b.Manifests, ManifestDeletion{Repository: repo, Digest: d.Digest, Tags: d.Tags, Referrers: d.Referrers, Children: d.Children})
+	if all := Batches(decisions); len(all) == 1 && all[0].Repository == repo {
+		return all[0]
 	}
-	return b
+	if len(decisions) > 0 {
+		panic("batchOf: decisions of another repository than " + repo)
+	}
+	return Batch{Repository: repo, Untag: map[string]string{}}
 }
 
 func mustExist(t *testing.T, reg *testregistry.Registry, repo string, exists bool, digests ...v1.Hash) {

@@ -243,6 +243,33 @@ type Batch struct {
 	run *applyRun
 }
 
+// Batches are what an apply of decisions carries out, one batch per
+// repository in the order the repositories first appear. The caller adds
+// the policy to evaluate again (Policy, Now), or makes them a replica's
+// (ReplicaBatches).
+func Batches(decisions []retention.Decision) []Batch {
+	var out []Batch
+	at := map[string]int{}
+	for _, d := range decisions {
+		i, ok := at[d.Repository]
+		if !ok {
+			i = len(out)
+			at[d.Repository] = i
+			out = append(out, Batch{Repository: d.Repository, Untag: map[string]string{}})
+		}
+		b := &out[i]
+		if d.Action == retention.Untag {
+			for _, tag := range d.Tags {
+				b.Untag[tag] = d.Digest
+			}
+			continue
+		}
+		b.Manifests = append(b.Manifests, ManifestDeletion{Repository: d.Repository,
+			ManifestPlan: retention.ManifestPlan{Digest: d.Digest, Tags: d.Tags, Referrers: d.Referrers, Children: d.Children}})
+	}
+	return out
+}
+
 // allowance is what a policy evaluated at apply time deletes.
 type allowance struct {
 	manifests map[string]bool // digests deleted by digest

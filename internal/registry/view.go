@@ -211,7 +211,7 @@ func plannedDigests(works []*work) map[string]bool {
 	return planned
 }
 
-// pinnedIn returns the digests images name in repo.
+// PinnedIn returns the digests images name in repo.
 func PinnedIn(repo string, images []retention.Image) []string {
 	var pinned []string
 	for _, image := range images {
