@@ -309,10 +309,10 @@ func (c *Client) lastCheck(ctx context.Context, v *view, works []*work, j *journ
 	if err != nil {
 		return err
 	}
-	onList, taken := setOf(listed), takenBy(works, v.snap)
+	onList, taken, planned := setOf(listed), takenBy(works, v.snap), removedBy(works, v.snap)
 	ahead := wentAhead(works, v.snap, j, onList)
 	for tag := range v.snap.Tags {
-		if !onList[tag] && !taken[tag] && !ahead[tag] {
+		if !onList[tag] && !taken[tag] && !(ahead[tag] && planned[tag]) { // a tag gone ahead stays for its own item
 			delete(v.snap.Tags, tag)
 			v.snap.changed++
 		}
@@ -622,7 +622,7 @@ func (c *Client) keptAlive(ctx context.Context, v *view, removed map[string]bool
 		return nil, err
 	}
 	kept := v.snap.referenced(removed)
-	for d := range v.snap.links().Pinned(v.pinned...) {
+	for d := range v.snap.links().Pinned(slices.Concat(v.pinned, v.keep)...) {
 		kept[d] = true
 	}
 	return kept, nil
@@ -691,6 +691,9 @@ func (v *view) contradicts(w *work, kept, removed map[string]bool, onDigest, nam
 				}
 			}
 		}
+	}
+	if slices.Contains(v.keep, d.Digest) {
+		return changed("this apply put it back (see the warnings): it is not deleted again")
 	}
 	if kept[d.Digest] {
 		if users := v.usersOf(d.Digest, removed, d.AcceptBroken); len(users) > 0 {

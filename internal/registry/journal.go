@@ -71,6 +71,7 @@ type journal struct {
 	deleted  map[string]bool         // digests this apply deleted and has not restored
 	chunk    []string                // those of them the current chunk deleted
 	done     map[string]bool         // deletions the registry confirmed
+	ahead    map[string]string       // planned tag -> its digest, deleted by another item ahead of the tag's own (wentAhead)
 	restored []string                // what verification put back, and why
 	skipped  []string                // deletions verification undid: not the plan's any more
 	lost     []string                // what it could not put back
@@ -98,7 +99,7 @@ func (c *Client) newJournal(run *applyRun) *journal {
 	if run == nil {
 		run = newApplyRun()
 	}
-	j := &journal{entries: map[string]JournalEntry{}, deleted: map[string]bool{}, done: map[string]bool{}, run: run}
+	j := &journal{entries: map[string]JournalEntry{}, deleted: map[string]bool{}, done: map[string]bool{}, ahead: map[string]string{}, run: run}
 	if dir, ok := c.CacheFolder(journalFolder); ok { // a file per repository: batches append side by side
 		j.file = filepath.Join(dir, run.id+"-"+nonce()+".jsonl")
 	}
@@ -186,7 +187,27 @@ func (j *journal) performed(works []*work) Performed {
 			}
 		}
 	}
+	for tag, d := range j.ahead { // also when its own item never ran (the apply stopped) or was skipped
+		if p.Digests[d] {
+			p.Tags[tag] = true
+		}
+	}
 	return p
+}
+
+// goneAhead records that a planned tag went with its digest, which
+// another item of this apply deleted first.
+func (j *journal) goneAhead(tag, digest string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.ahead[tag] = digest
+}
+
+// wentAheadWith reports whether tag went with digest ahead of its own item.
+func (j *journal) wentAheadWith(tag, digest string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return digest != "" && j.ahead[tag] == digest
 }
 
 func (j *journal) wasDeleted(digest string) bool {

@@ -29,7 +29,7 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 	if err != nil {
 		return err
 	}
-	taken := takenBy(works, s)
+	taken, planned := takenBy(works, s), removedBy(works, s)
 	onList := setOf(listed)
 	ahead := wentAhead(works, s, j, onList)
 	deleted := deletedAny(j)
@@ -44,7 +44,9 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 		switch {
 		case taken[tag]:
 			delete(s.Tags, tag)
-		case ahead[tag]: // nothing to put back
+		case ahead[tag] && !planned[tag]: // its own item was skipped: it went as planned all the same
+			delete(s.Tags, tag)
+		case ahead[tag]: // nothing to put back; its own item takes it
 		default:
 			missing = append(missing, tag)
 		}
@@ -77,7 +79,7 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 	}
 	removed := removedBy(works, s) // again: the repairs above may have changed the view
 	for _, tag := range missing {
-		c.restoreTag(ctx, s, j, tag, !removed[tag])
+		c.restoreTag(ctx, v, j, tag, !removed[tag])
 	}
 	for _, tag := range dangling { // new tags: pushed onto a digest as it was deleted
 		c.repairDangling(ctx, s, j, tag)
@@ -88,13 +90,21 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 // wentAhead returns the tags gone from the listing that the plan removes
 // from a digest this apply deleted before their own item ran: another
 // item took the digest first (a tagged platform image deleted with its
-// index). They went as planned, and stay in the view for their own item,
-// which takes them (and reports them) when it runs; skipped after all, it
-// leaves them missing, and verification puts them back.
+// index). They went as planned, and the journal records it when first
+// seen (reported performed even if the apply stops before their item).
+// They stay in the view for their own item, which takes them and reports
+// them when it runs; skipped after all (the image pushed again under
+// another tag since), its tag still went as planned: verify drops it
+// from the view instead of putting it back.
 func wentAhead(works []*work, s *Snapshot, j *journal, onList map[string]bool) map[string]bool {
 	ahead := map[string]bool{}
 	for tag := range removedBy(works, s) {
-		if !onList[tag] && j.wasDeleted(s.Tags[tag].Digest) {
+		if d := s.Tags[tag].Digest; !onList[tag] && j.wasDeleted(d) {
+			j.goneAhead(tag, d)
+		}
+	}
+	for tag, m := range s.Tags {
+		if !onList[tag] && j.wentAheadWith(tag, m.Digest) {
 			ahead[tag] = true
 		}
 	}
@@ -143,7 +153,8 @@ func (c *Client) undoMovedAway(ctx context.Context, v *view, works []*work, j *j
 				continue // on a referrer, not on the digest
 			}
 			now, listed := s.Tags[tag]
-			if was[tag] != w.manifest.Digest || !listed || now.Digest == w.manifest.Digest || slices.Contains(dangling, tag) {
+			if was[tag] != w.manifest.Digest || !listed || now.Digest == w.manifest.Digest || slices.Contains(dangling, tag) ||
+				j.wentAheadWith(tag, w.manifest.Digest) { // taken with the digest ahead, then pushed elsewhere
 				stands = true // a tag its DELETE took (or one not the view's on it): the deletion stands
 				continue
 			}
@@ -165,8 +176,8 @@ func (c *Client) undoMovedAway(ctx context.Context, v *view, works []*work, j *j
 		maps.DeleteFunc(taken, func(_ string, deleted bool) bool { return !deleted })
 		links := j.links()
 		for _, d := range childrenFirst(taken, links) {
-			if c.restore(ctx, s, j, d, "", why) {
-				c.restoreReferrerTags(ctx, s, j, d, links[d].subject)
+			if c.restore(ctx, v, j, d, "", why) {
+				c.restoreReferrerTags(ctx, v, j, d, links[d].subject)
 			}
 		}
 		j.note(&j.skipped, note{subject: w.manifest.Digest, why: why, contradicted: true}.String())
@@ -272,8 +283,8 @@ func (c *Client) restoreNeeded(ctx context.Context, v *view, works []*work, j *j
 		return "a tag that stays points at it"
 	}
 	for _, d := range childrenFirst(needed, links) {
-		if c.restore(ctx, v.snap, j, d, "", users(d)) {
-			c.restoreReferrerTags(ctx, v.snap, j, d, links[d].subject)
+		if c.restore(ctx, v, j, d, "", users(d)) {
+			c.restoreReferrerTags(ctx, v, j, d, links[d].subject)
 		}
 	}
 	return nil
@@ -320,11 +331,11 @@ func childrenFirst(set map[string]bool, links map[string]links) []string {
 
 // restoreReferrerTags puts back the referrer tags ("sha256-<subject>.sig")
 // a restored referrer carried when it was deleted.
-func (c *Client) restoreReferrerTags(ctx context.Context, s *Snapshot, j *journal, digest, subject string) {
+func (c *Client) restoreReferrerTags(ctx context.Context, v *view, j *journal, digest, subject string) {
 	e, _ := j.entry(digest)
 	for _, tag := range e.Tags {
 		if sub, ok := retention.SubjectOf(tag); ok && (subject == "" || sub == subject) {
-			c.restore(ctx, s, j, digest, tag, "the referrer tag of a manifest that comes back")
+			c.restore(ctx, v, j, digest, tag, "the referrer tag of a manifest that comes back")
 		}
 	}
 }
@@ -332,7 +343,8 @@ func (c *Client) restoreReferrerTags(ctx context.Context, s *Snapshot, j *journa
 // restoreTag puts back a kept tag that went while the chunk ran: onto the
 // digest it pointed at when last read, restoring that first if this apply
 // deleted it. A tag whose image someone else deleted stays gone.
-func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag string, kept bool) {
+func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string, kept bool) {
+	s := v.snap
 	was := s.Tags[tag] // its description, created time included, for the policy evaluated again
 	digest := was.Digest
 	delete(s.Tags, tag)
@@ -349,7 +361,7 @@ func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag st
 	}
 	var suspects []string
 	if kept { // a tag the plan removes, moved onto another planned manifest, may go with it
-		suspects = c.restoreSuspects(ctx, s, j, tag)
+		suspects = c.restoreSuspects(ctx, v, j, tag)
 	}
 	why := "it went while this apply deleted other manifests of " + s.Repository +
 		" (moved onto one of them just before its DELETE, or removed by someone else); put back where it pointed when last read"
@@ -357,7 +369,7 @@ func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag st
 		why += fmt.Sprintf(", and the %d manifest(s) deleted with it put back untagged (%s): if it had been moved, retag it",
 			len(suspects), strings.Join(suspects, ", "))
 	}
-	if c.restore(ctx, s, j, digest, tag, why) {
+	if c.restore(ctx, v, j, digest, tag, why) {
 		s.Tags[tag] = was
 	}
 }
@@ -368,7 +380,7 @@ func (c *Client) restoreTag(ctx context.Context, s *Snapshot, j *journal, tag st
 // tags are not resolved again before each chunk, see fewStaying), and the
 // registry API cannot say onto which. When in doubt, keep: none of them
 // is lost, and the warning names them.
-func (c *Client) restoreSuspects(ctx context.Context, s *Snapshot, j *journal, tag string) []string {
+func (c *Client) restoreSuspects(ctx context.Context, v *view, j *journal, tag string) []string {
 	suspects := map[string]bool{}
 	for _, d := range j.chunkDeleted() {
 		suspects[d] = true
@@ -376,7 +388,7 @@ func (c *Client) restoreSuspects(ctx context.Context, s *Snapshot, j *journal, t
 	why := fmt.Sprintf("tag %s went as this apply deleted it, and may have been moved onto it", tag)
 	var back []string
 	for _, d := range childrenFirst(suspects, j.links()) {
-		if c.restore(ctx, s, j, d, "", why) {
+		if c.restore(ctx, v, j, d, "", why) {
 			back = append(back, d)
 		}
 	}
@@ -435,8 +447,19 @@ func (c *Client) readIntoJournal(ctx context.Context, s *Snapshot, j *journal, d
 }
 
 // restore puts a journaled manifest back by digest (and under tag, when
-// given), and notes it, or notes a loss when the registry refuses.
-func (c *Client) restore(ctx context.Context, s *Snapshot, j *journal, digest, tag, why string) bool {
+// given), and notes it, or notes a loss when the registry refuses. What
+// it puts back untagged, this apply does not delete again (view.keep): it
+// came back because something may need it. One that exists already
+// (pushed again since this apply deleted it) is not put back: nothing is.
+func (c *Client) restore(ctx context.Context, v *view, j *journal, digest, tag, why string) bool {
+	s := v.snap
+	if tag == "" {
+		v.keep = append(v.keep, digest)
+		if exists, err := c.Exists(ctx, s.Repository, digest); err == nil && exists {
+			j.unmarkDeleted(digest)
+			return true
+		}
+	}
 	e, _ := j.entry(digest)
 	what := digest + " in " + s.Repository
 	if tag != "" {

@@ -7,7 +7,9 @@ package registry
 // 16 items a chunk; not run with 8, whose chunks of 128 need a larger
 // fixture, the code paths being the same).
 //
-// Defects (tests below, skipped unless REVIEW44_UNSKIP=1):
+// Defects (tests below; fixed: the journal records a tag gone ahead when
+// first seen, restore checks a digest exists before putting it back, and
+// what an apply put back untagged it does not delete again):
 //   - the tag gone ahead whose own item is skipped after all (C pushed
 //     again under a new tag; on a replica, C signed there): verification
 //     takes the tag for a kept tag that went during the later chunk and
@@ -47,7 +49,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -61,13 +62,6 @@ import (
 
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
-
-func reported44(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("REVIEW44_UNSKIP") != "1" {
-		t.Skip("review 44 reported: " + what)
-	}
-}
 
 // body44 reads a manifest's exact bytes, to push them again later.
 func body44(t *testing.T, reg *testregistry.Registry, repo string, digest v1.Hash) rawManifest {
@@ -146,7 +140,7 @@ func allGoneBut44(t *testing.T, reg *testregistry.Registry, repo string, plan Re
 // an earlier chunk, with a digest this apply deleted (j.wasDeleted): it
 // cannot have moved onto anything the later chunk deleted.
 func TestReview44SkippedItemOfATagGoneAheadPutsBackTheLaterChunk(t *testing.T) {
-	reported44(t, "a tag gone ahead whose own item is skipped later makes verification put back, untagged, everything the later chunk deleted")
+	// Regression test of review 44 (fixed)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		repo, _, _, child := chunkApart43(t, reg, reg, 40, chunkPerSlot)
 		proxy := newFaultProxy(t, reg.URL)
@@ -186,7 +180,7 @@ func TestReview44SkippedItemOfATagGoneAheadPutsBackTheLaterChunk(t *testing.T) {
 // every manifest the later chunk deleted (restoreSuspects), each PUT is
 // refused, and the apply fails with false losses.
 func TestReview44SkippedItemOfATagGoneAheadFailsWithoutPush(t *testing.T) {
-	reported44(t, "without push rights, a tag gone ahead whose own item is skipped later fails the apply with false losses")
+	// Regression test of review 44 (fixed)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		repo, _, _, child := chunkApart43(t, reg, reg, 40, chunkPerSlot)
 		proxy := newFaultProxy(t, reg.URL)
@@ -232,7 +226,7 @@ func TestReview44SkippedItemOfATagGoneAheadFailsWithoutPush(t *testing.T) {
 // for C or multi-child (they are gone there), so no later apply removes
 // them from the replica, though the primary deleted them as planned.
 func TestReview44StoppedAfterTheIndexChunkReplicaKeepsTheTagForGood(t *testing.T) {
-	reported44(t, "an apply stopped after the index chunk leaves the tag gone ahead out of Performed: the replica keeps it, and the child, for good")
+	// Regression test of review 44 (fixed)
 	onBothRegistries(t, func(t *testing.T, replica *testregistry.Registry) {
 		primary := testregistry.Start(t)
 		repo, idx, _, child := chunkApart43(t, primary, replica, 40, chunkPerSlot)
@@ -290,7 +284,7 @@ func TestReview44StoppedAfterTheIndexChunkReplicaKeepsTheTagForGood(t *testing.T
 // existence check): a false "put back" warning with push rights, and
 // without them a false loss that fails the apply.
 func TestReview44RepushedAfterItsDeleteIsAFalseLossWithoutPush(t *testing.T) {
-	reported44(t, "a deleted image pushed again under a new tag is 'put back' (false warning) or a false loss without push rights")
+	// Regression test of review 44 (fixed)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		x, err := reg.PushImage("app", time.Time{}, "pr-1")
 		if err != nil {
@@ -348,7 +342,7 @@ func TestReview44RepushedAfterItsDeleteIsAFalseLossWithoutPush(t *testing.T) {
 // C is left behind as an untagged orphan (this apply's journal marks it
 // not deleted, Performed.Digests lacks it, and no later plan deletes it).
 func TestReview44TagGoneAheadRetaggedElsewhereBringsTheChildBack(t *testing.T) {
-	reported44(t, "a tag gone ahead, then pushed onto another image, makes verification put its platform image back untagged")
+	// Regression test of review 44 (fixed)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		repo, idx, children, child := chunkApart43(t, reg, reg, 40, chunkPerSlot)
 		for i := 0; i < chunkPerSlot+4; i++ { // more staying tags than a chunk: none resolved again before one
@@ -394,7 +388,7 @@ func TestReview44TagGoneAheadRetaggedElsewhereBringsTheChildBack(t *testing.T) {
 // (restoreSuspects) does not hold for a manifest deleted ahead of its
 // own item.
 func TestReview44SuspectDeletedAheadIsDeletedAgainByItsOwnItem(t *testing.T) {
-	reported44(t, "a suspect put back untagged (restoreSuspects) that was deleted ahead of its own item is deleted again by that item in a later chunk")
+	// Regression test of review 44 (fixed)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		repo, idx, _, child := chunkApart43(t, reg, reg, 40, chunkPerSlot)
 		if _, err := reg.PushImage(repo, time.Time{}, "stable"); err != nil {
@@ -431,7 +425,7 @@ func TestReview44SuspectDeletedAheadIsDeletedAgainByItsOwnItem(t *testing.T) {
 // (restoreSuspects), with false warnings: filler images the primary
 // deleted stay on the replica as untagged orphans.
 func TestReview44ReplicaSkippedItemOfATagGoneAheadPutsBackTheLaterChunk(t *testing.T) {
-	reported44(t, "on a replica, a tag gone ahead whose own item the replica check skips makes verification put back the later chunk")
+	// Regression test of review 44 (fixed)
 	onBothRegistries(t, func(t *testing.T, replica *testregistry.Registry) {
 		primary := testregistry.Start(t)
 		repo, _, _, child := chunkApart43(t, primary, replica, 40, chunkPerSlot)

@@ -21,6 +21,9 @@ type view struct {
 	// pinned are the digests deployed images name in the repository: what
 	// they reach stays, whatever the plan says (retention.Links.Pinned).
 	pinned []string
+	// keep are the digests this apply put back untagged (repair.go's
+	// restore): kept with what they reach, as pinned ones are.
+	keep []string
 	// reused: snap is a planning pass's read, whose kept tags the first
 	// last check resolves again.
 	reused bool
