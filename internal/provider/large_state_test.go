@@ -53,6 +53,7 @@ func TestRetentionPolicy_planAfterALargeApply(t *testing.T) {
 	typ := schemas.ResourceSchemas[retentionPolicyType].ValueType().(tftypes.Object)
 	config := policyValue(typ, nil, false)
 	applied := policyValue(typ, largeDeletions(largeApply), true)
+	applied = replaced(applied, map[string]tftypes.Value{"replica_deletions": replicaDeletionsValue(largeDeletions(largeApply))}) // and its replica's part
 	rawState, err := json.Marshal(jsonOf(applied))
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +87,10 @@ func TestRetentionPolicy_planAfterALargeApply(t *testing.T) {
 	}
 	if err := attributes["pending_deletions"].As(&pending); err != nil || len(pending) != 0 {
 		t.Fatalf("refreshed pending_deletions: %d entries (%v), want none", len(pending), err)
+	}
+	var byReplica map[string]tftypes.Value
+	if err := attributes["replica_deletions"].As(&byReplica); err != nil || len(byReplica) != 0 {
+		t.Fatalf("refreshed replica_deletions: %d replicas (%v), want none: the state carries the last apply into every later plan", len(byReplica), err)
 	}
 	// What stays is the configuration and summary's counts per repository.
 	if size := len(read.NewState.MsgPack); size > 16<<10 {
@@ -168,6 +173,11 @@ func policyValue(typ tftypes.Object, deletions []decisionModel, state bool) tfty
 		}
 	}
 	return tftypes.NewValue(typ, attributes)
+}
+
+// replicaDeletionsValue is replica_deletions with one replica's deletions.
+func replicaDeletionsValue(deletions []decisionModel) tftypes.Value {
+	return tftypes.NewValue(replicaDeletionsType, map[string]tftypes.Value{"replica.example.com": decisionsValue(deletions)})
 }
 
 // largeDeletions are n manifest deletions over 100 repositories.
@@ -293,10 +303,11 @@ func TestRetentionPolicy_setAsideListsChangeNoAnswer(t *testing.T) {
 	protected := protectedValue([]retention.Spared{{Repository: "bulk/app", Digest: "sha256:" + strings.Repeat("d", 64), Tags: []string{"v1"}, Reason: "deployed"}})
 	applied := policyValue(typ, largeDeletions(2), true)
 	for name, prior := range map[string]tftypes.Value{
-		"deletions kept":        applied,
-		"planned from pending":  replaced(applied, map[string]tftypes.Value{"pending_deletions": decisionsValue(pending), "protected": protected}),
-		"protected kept":        replaced(applied, map[string]tftypes.Value{"protected": protected}),
-		"configuration changed": replaced(applied, map[string]tftypes.Value{"repositories": stringsValue([]string{"other/**"})}),
+		"deletions kept":         applied,
+		"planned from pending":   replaced(applied, map[string]tftypes.Value{"pending_deletions": decisionsValue(pending), "protected": protected}),
+		"protected kept":         replaced(applied, map[string]tftypes.Value{"protected": protected}),
+		"replica deletions kept": replaced(applied, map[string]tftypes.Value{"replica_deletions": replicaDeletionsValue(largeDeletions(2))}),
+		"configuration changed":  replaced(applied, map[string]tftypes.Value{"repositories": stringsValue([]string{"other/**"})}),
 	} {
 		answers := map[string]*tfprotov6.PlanResourceChangeResponse{}
 		for server, s := range servers {

@@ -570,6 +570,7 @@ func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadReq
 	refreshed := outcome.values()
 	refreshed["pending_deletions"] = decisionsValue(outcome.decisions)
 	refreshed["deletions"] = decisionsValue(nil)
+	refreshed["replica_deletions"] = tftypes.NewValue(replicaDeletionsType, map[string]tftypes.Value{}) // like deletions: the last apply's record
 	resp.State.Raw = withAttributes(resp.State.Raw, refreshed, &resp.Diagnostics)
 }
 

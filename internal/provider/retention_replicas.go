@@ -48,7 +48,7 @@ var replicaDeletionsAttribute = schema.MapAttribute{
 	Computed:    true,
 	ElementType: types.ListType{ElemType: decisionObject.Type()},
 	MarkdownDescription: "Per replica (by host): what it deletes to follow this plan's `deletions`, in the same shape. After apply, what the last " +
-		"plan planned there; the apply performs only what the primary's apply did delete.",
+		"plan planned there (the apply performs only what the primary's apply did delete), until the next refresh empties it, as it does `deletions`.",
 }
 
 var replicaDeletionsType = tftypes.Map{ElementType: tftypes.List{ElementType: decisionObjectType}}
@@ -158,7 +158,12 @@ func replicaDecisions(repo string, p retention.ReplicaPlan) []decisionModel {
 // primary's apply did (report.Performed), after it.
 func (r *RetentionPolicyResource) applyReplicas(ctx context.Context, m retentionModel, planned tftypes.Value, report registry.Report, diags *diag.Diagnostics) {
 	var byRegistry map[string]tftypes.Value
-	if v := rawAttribute(planned, "replica_deletions"); !v.IsKnown() || v.IsNull() || v.As(&byRegistry) != nil {
+	v, err := plannedList(ctx, planned, "replica_deletions")
+	if err != nil {
+		diags.AddError("Internal error", fmt.Sprintf("Reading replica_deletions: %v. Please report this to the provider's developers.", err))
+		return
+	}
+	if !v.IsKnown() || v.IsNull() || v.As(&byRegistry) != nil {
 		return
 	}
 	policy, _ := r.policyOf(m, diags)

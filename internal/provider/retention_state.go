@@ -19,9 +19,12 @@ import (
 // attributes one by one (configOf) and the lists from their raw values
 // (rawAttribute, decisionsOf), as the plan is built (withAttributes).
 
-// computedLists are the computed attributes whose size grows with the
-// registry, which configOf leaves out.
-var computedLists = map[string]bool{"pending_deletions": true, "deletions": true, "protected": true, "summary": true, "applied": true}
+// leftOut tells the computed attributes configOf leaves out: those that
+// grow with the registry (largeLists) and the plan's summary and record.
+func leftOut(name string) bool {
+	_, large := largeLists[name]
+	return large || name == "summary" || name == "applied"
+}
 
 // attributeGetter is a state, plan or configuration.
 type attributeGetter interface {
@@ -35,7 +38,7 @@ func configOf(ctx context.Context, from attributeGetter, diags *diag.Diagnostics
 	v := reflect.ValueOf(&m).Elem()
 	for i := range v.NumField() {
 		name := v.Type().Field(i).Tag.Get("tfsdk")
-		if !computedLists[name] {
+		if !leftOut(name) {
 			diags.Append(from.GetAttribute(ctx, path.Root(name), v.Field(i).Addr().Interface())...)
 		}
 	}

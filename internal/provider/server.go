@@ -20,9 +20,10 @@ import (
 // framework walks every value it is given (attribute paths, schema look-ups,
 // null blocks), which took a minute and gigabytes for 49,000 deletions,
 // before the provider's own code ran. So the upgrade, which sees the state
-// as stored, drops `deletions` (an empty list) before the framework decodes
-// it: the refresh and the plan start from the state without the last
-// apply's list, and cost what the registry work costs.
+// as stored, drops `deletions` (an empty list), and the replicas' part of
+// the same apply, `replica_deletions` (an empty map), before the framework
+// decodes it: the refresh and the plan start from the state without the
+// last apply's lists, and cost what the registry work costs.
 //
 // What the apply deleted stays in the state file until the next apply or
 // refresh-only apply writes it again, in the apply's output (the plan it
@@ -72,18 +73,23 @@ func (s server) UpgradeResourceState(ctx context.Context, req *tfprotov6.Upgrade
 	return s.frameworkServer.UpgradeResourceState(ctx, req)
 }
 
-// withoutDeletions is a policy's stored state with `deletions` emptied.
+// withoutDeletions is a policy's stored state with `deletions` and
+// `replica_deletions` (the replicas' part of the same apply) emptied.
 // Anything unexpected is passed on as it is, for the framework to judge.
 func withoutDeletions(state []byte) []byte {
 	var attributes map[string]json.RawMessage
 	if err := json.Unmarshal(state, &attributes); err != nil {
 		return state
 	}
-	deletions, ok := attributes["deletions"]
-	if !ok || bytes.Equal(deletions, []byte("null")) || bytes.Equal(deletions, []byte("[]")) {
+	emptied := false
+	for name, empty := range map[string]string{"deletions": "[]", "replica_deletions": "{}"} {
+		if v, ok := attributes[name]; ok && !bytes.Equal(v, []byte("null")) && !bytes.Equal(v, []byte(empty)) {
+			attributes[name], emptied = json.RawMessage(empty), true
+		}
+	}
+	if !emptied {
 		return state
 	}
-	attributes["deletions"] = json.RawMessage("[]")
 	out, err := json.Marshal(attributes)
 	if err != nil {
 		return state
