@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -78,34 +76,6 @@ type deleteModel struct {
 	TagRegex  types.String `tfsdk:"tag_regex"`
 	OlderThan types.String `tfsdk:"older_than"`
 }
-
-// decisionModel is one entry of deletions / pending_deletions.
-type decisionModel struct {
-	Repository string   `tfsdk:"repository"`
-	Digest     string   `tfsdk:"digest"`
-	Action     string   `tfsdk:"action"`
-	Tags       []string `tfsdk:"tags"`
-	Referrers  []string `tfsdk:"referrers"`
-	Children   []string `tfsdk:"children"`
-	Reason     string   `tfsdk:"reason"`
-	Bytes      *int64   `tfsdk:"bytes"` // nil: not estimated
-}
-
-// decisionObject is one entry of deletions / pending_deletions; the raw
-// values the plan is built from (decisionsValue) take its type.
-var decisionObject = schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
-	"repository": schema.StringAttribute{Computed: true, MarkdownDescription: "Repository."},
-	"digest":     schema.StringAttribute{Computed: true, MarkdownDescription: "Manifest digest."},
-	"action":     schema.StringAttribute{Computed: true, MarkdownDescription: "`delete_manifest` (every tag on the digest goes, so the manifest is deleted by digest) or `untag` (only these tags go: another tag keeps the manifest)."},
-	"tags":       schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Tags removed."},
-	"referrers":  schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Referrers (signatures, attestations, SBOMs) deleted after the manifest and its children."},
-	"children":   schema.ListAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Index children deleted after the manifest."},
-	"reason":     schema.StringAttribute{Computed: true, MarkdownDescription: "The rule that deletes the tags, and for `untag` the tags that keep the manifest."},
-	"bytes": schema.Int64Attribute{Computed: true, MarkdownDescription: "Bytes garbage collection can free once this is deleted (see `estimate_space`): " +
-		"blobs no manifest staying tagged in the policy's repositories holds, each counted once. Null when not estimated."},
-}}
-
-var decisionObjectType = decisionObject.Type().TerraformType(context.Background())
 
 // protectedObject is one entry of protected.
 var protectedObject = schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
@@ -634,35 +604,6 @@ func (r *RetentionPolicyResource) Delete(_ context.Context, _ resource.DeleteReq
 	// Destroying a policy deletes nothing: ModifyPlan warned.
 }
 
-func decisionModels(decisions []retention.Decision) []decisionModel {
-	out := make([]decisionModel, len(decisions))
-	for i, d := range decisions {
-		out[i] = decisionModel{
-			Repository: d.Repository, Digest: d.Digest, Action: string(d.Action), Reason: d.Reason,
-			Tags: nonNil(d.Tags), Referrers: nonNil(d.Referrers), Children: nonNil(d.Children),
-		}
-	}
-	return out
-}
-
-// engineDecisions are decisions as the plan lists them, back in the
-// engine's shape (decisionModels' inverse).
-func engineDecisions(models []decisionModel) []retention.Decision {
-	out := make([]retention.Decision, len(models))
-	for i, d := range models {
-		out[i] = retention.Decision{Repository: d.Repository, Digest: d.Digest, Action: retention.Action(d.Action), Reason: d.Reason,
-			Tags: d.Tags, Referrers: d.Referrers, Children: d.Children}
-	}
-	return out
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 // plannedValue is a plan of this resource (its raw value) with id, an
 // empty pending_deletions, the deletions the apply performs and their
 // summary (deletions_id following the prior state's), and the found values
@@ -679,74 +620,4 @@ func plannedValue(registry string, plan, prior tftypes.Value, repositories []str
 	}
 	maps.Copy(attributes, found)
 	return withAttributes(plan, attributes, diags)
-}
-
-// withAttributes replaces attributes of an object value. Plans and states
-// with decisions are built as raw values, not through the framework's
-// Set: a plan lists up to ten thousand decisions, and Set converts a list
-// of that size to raw values twice and back once, which took 0.4s of a
-// 4s plan. The schema guarantees the object and the attribute types.
-func withAttributes(object tftypes.Value, replaced map[string]tftypes.Value, diags *diag.Diagnostics) tftypes.Value {
-	var attributes map[string]tftypes.Value
-	if err := object.As(&attributes); err != nil {
-		diags.AddError("Internal error", fmt.Sprintf("Reading the resource value: %v. Please report this to the provider's developers.", err))
-		return object
-	}
-	attributes = maps.Clone(attributes) // As shares the value's own map: never write to it
-	maps.Copy(attributes, replaced)
-	return tftypes.NewValue(object.Type(), attributes)
-}
-
-// decisionsValue is the raw value of deletions / pending_deletions.
-func decisionsValue(decisions []decisionModel) tftypes.Value {
-	elems := make([]tftypes.Value, len(decisions))
-	for i, d := range decisions {
-		elems[i] = tftypes.NewValue(decisionObjectType, map[string]tftypes.Value{
-			"repository": tftypes.NewValue(tftypes.String, d.Repository),
-			"digest":     tftypes.NewValue(tftypes.String, d.Digest),
-			"action":     tftypes.NewValue(tftypes.String, d.Action),
-			"tags":       stringsValue(d.Tags),
-			"referrers":  stringsValue(d.Referrers),
-			"children":   stringsValue(d.Children),
-			"reason":     tftypes.NewValue(tftypes.String, d.Reason),
-			"bytes":      optionalNumber(d.Bytes),
-		})
-	}
-	return tftypes.NewValue(tftypes.List{ElementType: decisionObjectType}, elems)
-}
-
-func stringsValue(values []string) tftypes.Value {
-	elems := make([]tftypes.Value, len(values))
-	for i, v := range values {
-		elems[i] = tftypes.NewValue(tftypes.String, v)
-	}
-	return tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, elems)
-}
-
-func stringsOf(v attr.Value) []string {
-	elems := v.(types.List).Elements()
-	out := make([]string, len(elems))
-	for i, e := range elems {
-		out[i] = e.(types.String).ValueString()
-	}
-	return out
-}
-
-// batches groups decisions by repository for the registry client.
-func repositoriesOf(decisions []decisionModel) []string {
-	var repos []string
-	for _, d := range decisions {
-		if !slices.Contains(repos, d.Repository) {
-			repos = append(repos, d.Repository)
-		}
-	}
-	return repos
-}
-
-func countTags(decisions []decisionModel) int {
-	n := 0
-	for _, d := range decisions {
-		n += len(d.Tags)
-	}
-	return n
 }

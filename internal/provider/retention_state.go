@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/big"
 	"reflect"
 
@@ -137,4 +138,20 @@ func setField(field reflect.Value, raw tftypes.Value) error {
 		return nil
 	}
 	return fmt.Errorf("no conversion to %s", field.Type())
+}
+
+// withAttributes replaces attributes of an object value. Plans and states
+// with decisions are built as raw values, not through the framework's
+// Set: a plan lists up to ten thousand decisions, and Set converts a list
+// of that size to raw values twice and back once, which took 0.4s of a
+// 4s plan. The schema guarantees the object and the attribute types.
+func withAttributes(object tftypes.Value, replaced map[string]tftypes.Value, diags *diag.Diagnostics) tftypes.Value {
+	var attributes map[string]tftypes.Value
+	if err := object.As(&attributes); err != nil {
+		diags.AddError("Internal error", fmt.Sprintf("Reading the resource value: %v. Please report this to the provider's developers.", err))
+		return object
+	}
+	attributes = maps.Clone(attributes) // As shares the value's own map: never write to it
+	maps.Copy(attributes, replaced)
+	return tftypes.NewValue(object.Type(), attributes)
 }
