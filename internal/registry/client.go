@@ -116,18 +116,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	answered := &atomic.Bool{}
-	rt := &schemeTransport{
-		host:   u.Host,
-		scheme: u.Scheme,
-		next: &noWriteRedirects{next: &retryTransport{
-			next:        &limitTransport{next: &successWatch{next: base, answered: answered}, slots: make(chan struct{}, cfg.MaxConcurrency)},
-			maxAttempts: cfg.RetryMaxAttempts,
-			maxElapsed:  cfg.RetryMaxElapsed,
-			timeout:     cfg.RequestTimeout,
-			sleep:       sleepContext,
-			now:         time.Now,
-		}},
-	}
+	rt := transportChain(cfg, u, base, answered)
 	opts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuth(auth),
@@ -246,38 +235,6 @@ func authenticator(ctx context.Context, cfg Config, reg name.Registry) (authn.Au
 	default:
 		return authn.Anonymous, nil
 	}
-}
-
-// schemeTransport pins requests for the registry host to the configured
-// scheme: ggcr otherwise talks plain HTTP to private and loopback addresses
-// even when the user configured https://.
-type schemeTransport struct {
-	host, scheme string
-	next         http.RoundTripper
-}
-
-func (t *schemeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Host == t.host && req.URL.Scheme != t.scheme {
-		req = req.Clone(req.Context())
-		req.URL.Scheme = t.scheme
-	}
-	return t.next.RoundTrip(req)
-}
-
-// successWatch records that the registry accepted the credentials: a
-// success on a request that carried them. Requests without them (the /v2/
-// ping, open to anyone on some registries) prove nothing about a token.
-type successWatch struct {
-	next     http.RoundTripper
-	answered *atomic.Bool
-}
-
-func (t *successWatch) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
-	if err == nil && resp.StatusCode < 300 && req.Header.Get("Authorization") != "" {
-		t.answered.Store(true)
-	}
-	return resp, err
 }
 
 // Hosts are the names image references give the registry: its url's host

@@ -312,7 +312,8 @@ func (c *Client) lastCheck(ctx context.Context, v *view, works []*work, j *journ
 	onList, taken, planned := setOf(listed), takenBy(works, v.snap), removedBy(works, v.snap)
 	ahead := wentAhead(works, v.snap, j, onList)
 	for tag := range v.snap.Tags {
-		if !onList[tag] && !taken[tag] && !(ahead[tag] && planned[tag]) { // a tag gone ahead stays for its own item
+		forItsItem := ahead[tag] && planned[tag] // a tag gone ahead stays for its own item
+		if !onList[tag] && !taken[tag] && !forItsItem {
 			delete(v.snap.Tags, tag)
 			v.snap.changed++
 		}

@@ -9,19 +9,104 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// go-containerregistry's own retry transport ignores Retry-After and retries
-// with fixed timings, so the client disables it and layers these two
-// round-trippers over one pooled *http.Transport instead:
+// Every request of a Client goes through one chain of round-trippers,
+// under go-containerregistry's auth and paging and over one pooled
+// *http.Transport (baseTransport, client.go):
 //
-//	ggcr auth/paging -> retryTransport -> limitTransport -> http.Transport
+//	ggcr auth/paging -> schemeTransport -> noWriteRedirects -> retryTransport
+//	  -> limitTransport -> successWatch -> http.Transport
 //
-// Retries sit outside the limiter so that a request waiting out a
-// Retry-After does not hold one of the max_concurrency slots.
+//   - schemeTransport pins the configured scheme (ggcr talks plain HTTP to
+//     private addresses even when https:// was configured);
+//   - noWriteRedirects refuses a redirected write (never followed);
+//   - retryTransport retries what means "try again later", honouring
+//     Retry-After (ggcr's own retries ignore it and are disabled);
+//   - limitTransport bounds the requests in flight (max_concurrency).
+//     Retries sit outside it so that a request waiting out a Retry-After
+//     does not hold a slot;
+//   - successWatch records that the registry accepted the credentials.
+
+// transportChain builds the chain above over base for the registry at u.
+func transportChain(cfg Config, u *url.URL, base http.RoundTripper, answered *atomic.Bool) http.RoundTripper {
+	return &schemeTransport{
+		host:   u.Host,
+		scheme: u.Scheme,
+		next: &noWriteRedirects{next: &retryTransport{
+			next:        &limitTransport{next: &successWatch{next: base, answered: answered}, slots: make(chan struct{}, cfg.MaxConcurrency)},
+			maxAttempts: cfg.RetryMaxAttempts,
+			maxElapsed:  cfg.RetryMaxElapsed,
+			timeout:     cfg.RequestTimeout,
+			sleep:       sleepContext,
+			now:         time.Now,
+		}},
+	}
+}
+
+// schemeTransport pins requests for the registry host to the configured
+// scheme: ggcr otherwise talks plain HTTP to private and loopback addresses
+// even when the user configured https://.
+type schemeTransport struct {
+	host, scheme string
+	next         http.RoundTripper
+}
+
+func (t *schemeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host == t.host && req.URL.Scheme != t.scheme {
+		req = req.Clone(req.Context())
+		req.URL.Scheme = t.scheme
+	}
+	return t.next.RoundTrip(req)
+}
+
+// successWatch records that the registry accepted the credentials: a
+// success on a request that carried them. Requests without them (the /v2/
+// ping, open to anyone on some registries) prove nothing about a token.
+type successWatch struct {
+	next     http.RoundTripper
+	answered *atomic.Bool
+}
+
+func (t *successWatch) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && resp.StatusCode < 300 && req.Header.Get("Authorization") != "" {
+		t.answered.Store(true)
+	}
+	return resp, err
+}
+
+// noWriteRedirects turns a redirect answered to anything but GET or HEAD
+// into an error. Go's http.Client follows 301/302/303 by re-sending the
+// request as a GET, whose 200 would then read as "deleted"; and a write
+// sent on to another host is not one the user reviewed. Reads may be
+// redirected (registries send blob downloads to object storage).
+type noWriteRedirects struct{ next http.RoundTripper }
+
+func (t *noWriteRedirects) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || req.Method == http.MethodGet || req.Method == http.MethodHead || resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return resp, err
+	}
+	drain(resp)
+	return nil, &RedirectError{Method: req.Method, Status: resp.Status, Location: resp.Header.Get("Location")}
+}
+
+// RedirectError is a write the registry answered with a redirect, which
+// is never followed: nothing was written or deleted.
+type RedirectError struct {
+	Method, Status, Location string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("the registry answered %s to a %s, redirecting to %q; redirects are never followed for writes, so nothing was changed: "+
+		"set url to the registry itself (the address it serves the API on, without a redirecting proxy)", e.Status, e.Method, e.Location)
+}
 
 // retryableStatus are answers that mean "try again later", not "no".
 var retryableStatus = map[int]bool{
