@@ -10,10 +10,13 @@ package registry
 //     already started (runChunk) and in keptAlive; contradicts skips an
 //     item only when its own digest is in view.keep. A manifest put back
 //     untagged whose subject (or whose attestation) has its own item in a
-//     later chunk: that item deletes it anyway (kept, but no tag "uses"
-//     it, so usersOf finds no user), and restoreNeeded then puts it back
-//     with the false reason "a tag that stays points at it", or, when the
-//     view never read the link, not at all.
+//     later chunk: that item deletes it anyway, and nothing puts it
+//     back. Seen on v3 and 2.8: the view never read the attestation's
+//     body (readSubjects reads only staying tags' bodies; Subjects was
+//     empty), so Pinned(view.keep) does not even reach it, and were it
+//     reached, contradicts would still not skip it (kept[d] skips only
+//     with a staying TAG among usersOf). The image put back ("if it had
+//     been moved, retag it") has lost its attestation for good.
 //     (review45_keep_test.go)
 //   - restore's HEAD before PUT trusts distribution's blob descriptor
 //     cache, which a manifest PUT or GET racing the DELETE leaves stale:
