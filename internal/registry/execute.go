@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -623,9 +624,11 @@ func (c *Client) keptAlive(ctx context.Context, v *view, removed map[string]bool
 		return nil, err
 	}
 	kept := v.snap.referenced(removed)
-	for d := range v.snap.links().Pinned(slices.Concat(v.pinned, v.keep)...) {
+	for d := range v.snap.links().Pinned(v.pinned...) {
 		kept[d] = true
 	}
+	v.keptBack = v.reachOfKept()
+	maps.Copy(kept, v.keptBack)
 	return kept, nil
 }
 
@@ -693,8 +696,8 @@ func (v *view) contradicts(w *work, kept, removed map[string]bool, onDigest, nam
 			}
 		}
 	}
-	if slices.Contains(v.keep, d.Digest) {
-		return changed("this apply put it back (see the warnings): it is not deleted again")
+	if v.keptBack[d.Digest] {
+		return changed("this apply put it back, or what it belongs with (see the warnings): it is not deleted again")
 	}
 	if kept[d.Digest] {
 		if users := v.usersOf(d.Digest, removed, d.AcceptBroken); len(users) > 0 {

@@ -372,6 +372,14 @@ func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work,
 		}
 	}
 	c.addToJournal(ctx, v.snap.Repository, j, entries)
+	if v.recordedSubjects == nil {
+		v.recordedSubjects = map[string]string{}
+	}
+	for _, e := range entries {
+		if l, err := entryLinks(e); err == nil && l.subject != "" {
+			v.recordedSubjects[e.Digest] = l.subject
+		}
+	}
 	return nil
 }
 

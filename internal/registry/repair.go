@@ -448,17 +448,19 @@ func (c *Client) readIntoJournal(ctx context.Context, s *Snapshot, j *journal, d
 
 // restore puts a journaled manifest back by digest (and under tag, when
 // given), and notes it, or notes a loss when the registry refuses. What
-// it puts back untagged, this apply does not delete again (view.keep): it
-// came back because something may need it. One that exists already
-// (pushed again since this apply deleted it) is not put back: nothing is.
+// it puts back untagged, this apply does not delete again, nor what that
+// keeps (view.keep): it came back because something may need it. The
+// journaled bytes are always written again: a HEAD may answer from the
+// registry's descriptor cache, which a request racing the DELETE leaves
+// stale (distribution clears it before the link), so it only says
+// whether the manifest was there already (pushed again since: not
+// counted as put back), or, when the write is refused, why that is not
+// taken for a loss, with a warning.
 func (c *Client) restore(ctx context.Context, v *view, j *journal, digest, tag, why string) bool {
 	s := v.snap
+	there := false
 	if tag == "" {
-		v.keep = append(v.keep, digest)
-		if exists, err := c.Exists(ctx, s.Repository, digest); err == nil && exists {
-			j.unmarkDeleted(digest)
-			return true
-		}
+		there, _ = c.Exists(ctx, s.Repository, digest)
 	}
 	e, _ := j.entry(digest)
 	what := digest + " in " + s.Repository
@@ -469,15 +471,23 @@ func (c *Client) restore(ctx context.Context, v *view, j *journal, digest, tag, 
 	if tag != "" {
 		ref = tag
 	}
-	if err := c.putManifest(ctx, s.Repository, ref, e); err != nil {
+	err := c.putManifest(ctx, s.Repository, ref, e)
+	switch {
+	case err != nil && there:
+		j.note(&j.warnings, fmt.Sprintf("%s (%s): the registry answers that it is there (pushed again since this apply deleted it), "+
+			"and writing it again failed (%v): if it is missing, registry_restore with apply_id = %q puts it back", what, why, err, j.run.id))
+	case err != nil:
 		j.note(&j.lost, fmt.Sprintf("%s (%s): putting it back failed: %v", what, why, err))
 		return false
+	case !there:
+		j.note(&j.restored, fmt.Sprintf("%s: %s", what, why))
 	}
 	j.unmarkDeleted(digest)
-	if tag != "" {
+	if tag == "" {
+		v.keep = append(v.keep, digest)
+	} else {
 		s.Tags[tag] = Manifest{Digest: digest, MediaType: e.MediaType, Size: int64(len(e.Body))}
 	}
-	j.note(&j.restored, fmt.Sprintf("%s: %s", what, why))
 	return true
 }
 
@@ -533,19 +543,27 @@ func (j *journal) links() map[string]links {
 	defer j.mu.Unlock()
 	out := map[string]links{}
 	for d := range j.deleted {
-		e := j.entries[d]
-		l, err := parseLinks(d, types.MediaType(e.MediaType), e.Body)
-		if err != nil {
-			continue
+		if l, err := entryLinks(j.entries[d]); err == nil {
+			out[d] = l
 		}
-		for _, tag := range e.Tags { // a fallback tag names the subject of a referrer whose body does not (cosign)
-			if sub, ok := retention.SubjectOf(tag); ok && l.subject == "" {
-				l.subject = sub
-			}
-		}
-		out[d] = l
 	}
 	return out
+}
+
+// entryLinks is what a journaled body names: an index's children, a
+// manifest's subject, or the subject its fallback tag names (cosign's
+// referrers name none in their body).
+func entryLinks(e JournalEntry) (links, error) {
+	l, err := parseLinks(e.Digest, types.MediaType(e.MediaType), e.Body)
+	if err != nil {
+		return l, err
+	}
+	for _, tag := range e.Tags {
+		if sub, ok := retention.SubjectOf(tag); ok && l.subject == "" {
+			l.subject = sub
+		}
+	}
+	return l, nil
 }
 
 // tagsByDigest maps each digest to the tags on it, sorted.

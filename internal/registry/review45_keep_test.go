@@ -5,7 +5,10 @@ package registry
 // an apply put back untagged it does not delete again), against
 // distribution v3 and 2.8 (max_concurrency 1: 16 items a chunk).
 //
-// Defects (tests below, skipped unless REVIEW45_UNSKIP=1):
+// Defects (tests below; fixed: the reach of what an apply put back follows
+// the subjects of the bodies journaled for deletion, and every item in it
+// is skipped; restore always writes the journaled bytes again, HEAD only
+// deciding the wording):
 //   - view.keep keeps "what it reaches" only for the steps of items that
 //     already started (runChunk) and in keptAlive; contradicts skips an
 //     item only when its own digest is in view.keep. A manifest put back
@@ -50,7 +53,6 @@ package registry
 import (
 	"context"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -61,13 +63,6 @@ import (
 
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
-
-func reported45(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("REVIEW45_UNSKIP") != "1" {
-		t.Skip("review 45 reported: " + what)
-	}
-}
 
 // attested45 pushes to reg, in a fresh repository, n filler images tagged
 // "multi-f<i>", an image S tagged "multi-s", an attestation R of S (an
@@ -133,7 +128,7 @@ func attested45(t *testing.T, reg *testregistry.Registry, c *Client, n int) (str
 // promises an image whole, and the DELETE in between is the very window
 // the apply exists to avoid (a pull of the image's attestation fails).
 func TestReview45PutBackKeepsWhatItNamesFromItsOwnItem(t *testing.T) {
-	reported45(t, "an item whose manifest a put-back (view.keep) manifest reaches is deleted anyway")
+	// Regression test of review 45 (fixed)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		proxy := newFaultProxy(t, reg.URL)
 		pc := newClient(t, Config{URL: proxy.URL, MaxConcurrency: 1})

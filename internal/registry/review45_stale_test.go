@@ -98,7 +98,7 @@ func startHooked45(t *testing.T, dir string, hook func(path string)) *testregist
 // the user who moved stable onto X lost it (and garbage collection frees
 // its blobs).
 func TestReview45StaleHeadSkipsAPutBack(t *testing.T) {
-	reported45(t, "restore's HEAD trusts distribution's blob descriptor cache, stale after a request racing the DELETE")
+	// Regression test of review 45 (fixed)
 	dir := t.TempDir()
 	var reg *testregistry.Registry
 	var xHex string

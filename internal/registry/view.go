@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -22,8 +23,14 @@ type view struct {
 	// they reach stays, whatever the plan says (retention.Links.Pinned).
 	pinned []string
 	// keep are the digests this apply put back untagged (repair.go's
-	// restore): kept with what they reach, as pinned ones are.
-	keep []string
+	// restore): kept with what they reach, as pinned ones are (keptBack),
+	// their referrers included: recordedSubjects are the subjects that the
+	// bodies journaled for deletion name, which the view does not read
+	// (it reads those of staying tags).
+	keep             []string
+	recordedSubjects map[string]string
+	// keptBack is what keep reaches, as keptAlive last worked it out.
+	keptBack map[string]bool
 	// reused: snap is a planning pass's read, whose kept tags the first
 	// last check resolves again.
 	reused bool
@@ -212,6 +219,27 @@ func plannedDigests(works []*work) map[string]bool {
 		}
 	}
 	return planned
+}
+
+// reachOfKept is what the manifests put back keep: their children,
+// subjects and referrers, however far, as the view and the journaled
+// bodies link them.
+func (v *view) reachOfKept() map[string]bool {
+	if len(v.keep) == 0 {
+		return map[string]bool{}
+	}
+	links := v.snap.links()
+	subjects := maps.Clone(links.Subjects)
+	if subjects == nil {
+		subjects = map[string]string{}
+	}
+	for d, subject := range v.recordedSubjects {
+		if _, known := subjects[d]; !known {
+			subjects[d] = subject
+		}
+	}
+	links.Subjects = subjects
+	return links.Pinned(v.keep...)
 }
 
 // PinnedIn returns the digests images name in repo.
