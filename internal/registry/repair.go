@@ -78,11 +78,15 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 		return err
 	}
 	removed := removedBy(works, s) // again: the repairs above may have changed the view
+	putBack := len(v.keep)
 	for _, tag := range missing {
 		c.restoreTag(ctx, v, j, tag, !removed[tag])
 	}
 	for _, tag := range dangling { // new tags: pushed onto a digest as it was deleted
 		c.repairDangling(ctx, s, j, tag)
+	}
+	if len(v.keep) > putBack { // what came back untagged keeps what it reaches, deleted in earlier chunks too
+		return c.restoreNeeded(ctx, v, works, j)
 	}
 	return nil
 }
@@ -280,7 +284,10 @@ func (c *Client) restoreNeeded(ctx context.Context, v *view, works []*work, j *j
 		if s := links[d].subject; s != "" && needed[s] {
 			return "a referrer of " + s + ", which comes back"
 		}
-		return "a tag that stays points at it"
+		if v.stayingTagOn(d, removed) {
+			return "a tag that stays points at it"
+		}
+		return "it goes with " + strings.Join(v.keep, ", ") + ", which this apply put back untagged (a subject, referrer or index child of it)"
 	}
 	for _, d := range childrenFirst(needed, links) {
 		if c.restore(ctx, v, j, d, "", users(d)) {
@@ -293,12 +300,17 @@ func (c *Client) restoreNeeded(ctx context.Context, v *view, works []*work, j *j
 // needs tells whether a staying tag points at digest, or uses it other than
 // through the accepted parents.
 func (v *view) needs(digest string, removed map[string]bool, accepted []string) bool {
+	return v.stayingTagOn(digest, removed) || len(v.usersOf(digest, removed, accepted)) > 0
+}
+
+// stayingTagOn tells whether a tag outside removed points at digest.
+func (v *view) stayingTagOn(digest string, removed map[string]bool) bool {
 	for tag, m := range v.snap.Tags {
 		if !removed[tag] && m.Digest == digest {
 			return true
 		}
 	}
-	return len(v.usersOf(digest, removed, accepted)) > 0
+	return false
 }
 
 // childrenFirst orders digests so that each index comes after the

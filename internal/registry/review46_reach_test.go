@@ -5,7 +5,8 @@ package registry
 // PUT with HEAD deciding the wording, against distribution v3 and 2.8
 // (max_concurrency 1: 16 items a chunk).
 //
-// Defects (tests below, skipped unless REVIEW46_UNSKIP=1):
+// Defects (tests below; fixed: verify restores the reach of what it put
+// back in the same pass, and names the reason):
 //   - what a manifest put back untagged by restoreSuspects reaches that an
 //     EARLIER chunk deleted (its subject, or its attestation, each with an
 //     item of its own; delete_referrers = false, so neither is a step of
@@ -46,7 +47,6 @@ package registry
 import (
 	"context"
 	"net/http"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -59,13 +59,6 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/retention"
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
-
-func reported46(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("REVIEW46_UNSKIP") != "1" {
-		t.Skip("review 46 reported: " + what)
-	}
-}
 
 // multiNoReferrers46 deletes every "multi*" tag, referrers not following
 // their subject (delete_referrers = false): a tagged attestation has an
@@ -161,7 +154,7 @@ func applyMoving46(t *testing.T, reg *testregistry.Registry, proxy *faultProxy, 
 // attestation its subject), though the same apply with one more chunk
 // would have put it back.
 func TestReview46PutBackInLastChunkLosesWhatItReaches(t *testing.T) {
-	reported46(t, "what a manifest put back by restoreSuspects in the last chunk reaches, deleted in an earlier chunk, is never restored")
+	// Regression test of review 46 (fixed)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		proxy := newFaultProxy(t, reg.URL)
 		c := newClient(t, Config{URL: proxy.URL, MaxConcurrency: 1})
@@ -177,7 +170,7 @@ func TestReview46PutBackInLastChunkLosesWhatItReaches(t *testing.T) {
 // restoreNeeded puts first back, but says "a tag that stays points at
 // it": no tag points at it.
 func TestReview46PutBackReachRestoredWithFalseReason(t *testing.T) {
-	reported46(t, "the reach of a put-back manifest, restored a chunk later, is put back with the false reason \"a tag that stays points at it\"")
+	// Regression test of review 46 (fixed)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		proxy := newFaultProxy(t, reg.URL)
 		c := newClient(t, Config{URL: proxy.URL, MaxConcurrency: 1})
