@@ -152,3 +152,32 @@ func TestExpiredBearerTokenIsNamed(t *testing.T) {
 		})
 	}
 }
+
+// Gitea answers a write the credentials may not make with 401 (body
+// reqPackageAccess), not 403: once the same credentials read, the error
+// says they lack the permission, not that they are wrong.
+func TestWriteRefusedWith401AfterReadsNamesThePermission(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.WithBasicAuth("ci", "s3cret"))
+	v1, err := reg.PushImage("app", time.Time{}, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newFaultProxy(t, reg.URL)
+	proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return false
+		}
+		w.Header().Set("Www-Authenticate", `Basic realm="Gitea Package API"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte("reqPackageAccess\n"))
+		return true
+	})
+	c := newClient(t, Config{URL: proxy.URL, Username: "ci", Password: "s3cret", RetryMaxAttempts: 1})
+	if _, err := c.Tags(context.Background(), "app"); err != nil {
+		t.Fatal(err)
+	}
+	err = c.DeleteManifest(context.Background(), "app", v1.Digest.String())
+	if KindOf(err) != KindForbidden || !strings.Contains(err.Error(), `lack "delete" permission`) || strings.Contains(err.Error(), "check username and password") {
+		t.Fatalf("DELETE refused with 401 after reads: %v (kind %v); want the missing delete permission named", err, KindOf(err))
+	}
+}

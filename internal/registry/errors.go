@@ -113,6 +113,10 @@ func (c *Client) explain(repo string, need action, err error) (Kind, string) {
 			return KindUnauthorized, fmt.Sprintf("the bearer_token was accepted earlier in this run and is now refused by %s (401 Unauthorized): "+
 				"it has probably expired; bearer_token is never refreshed: use username/password, which obtain fresh tokens, or a token that outlives the run", c.url)
 		}
+		if need != needPull && c.answered.Load() { // Gitea answers a write it does not permit with 401, not 403
+			return KindForbidden, fmt.Sprintf("the registry at %s accepted these credentials earlier in this run but refused this with 401 Unauthorized: "+
+				"they lack %q permission%s (on Gitea: write access to the owner's packages)", c.url, need, onRepository(repo))
+		}
 		return KindUnauthorized, fmt.Sprintf("the registry at %s rejected the credentials (401 Unauthorized): check username and password, bearer_token, or the docker config entry for %s", c.url, c.registry.RegistryStr())
 	case http.StatusForbidden:
 		return KindForbidden, fmt.Sprintf("access denied (403 Forbidden): the credentials are accepted but lack %q permission%s", need, onRepository(repo))
@@ -145,6 +149,9 @@ func notFoundMessage(code transport.ErrorCode, repo string) string {
 		return fmt.Sprintf("repository %q does not exist on this registry", repo)
 	case transport.ManifestUnknownErrorCode:
 		return fmt.Sprintf("no such tag or digest in repository %q", repo)
+	case transport.BlobUnknownErrorCode:
+		return fmt.Sprintf("a blob the manifest needs is gone from repository %q: garbage collection freed it, or the registry frees "+
+			"a deleted manifest's blobs at once (Gitea does), so nothing it deleted can be put back", repo)
 	}
 	if repo == "" {
 		return "not found (404): the registry does not offer this API"

@@ -273,6 +273,9 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		// when the chunk failed or the apply was interrupted: what its
 		// DELETEs took along is put back before returning.
 		verifyErr := c.verify(context.WithoutCancel(ctx), v, works, j)
+		if verifyErr == nil {
+			c.warnFreedAtOnce(context.WithoutCancel(ctx), v, j)
+		}
 		for _, w := range works { // what was taken: the tags gone from the registry's listing (not moved away, not put back)
 			w.removed = slices.DeleteFunc(w.removed, func(tag string) bool { _, listed := v.snap.Tags[tag]; return listed })
 		}

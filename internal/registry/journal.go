@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/distreg/terraform-provider-registry/internal/journalformat"
+	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
 // The journal holds the body of every manifest an apply deletes, read
@@ -210,6 +212,13 @@ func (j *journal) wentAheadWith(tag, digest string) bool {
 	return digest != "" && j.ahead[tag] == digest
 }
 
+// confirmed tells whether the registry answered digest's DELETE.
+func (j *journal) confirmed(digest string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.done[digest]
+}
+
 func (j *journal) wasDeleted(digest string) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -230,9 +239,14 @@ func (c *Client) addToJournal(ctx context.Context, repo string, j *journal, entr
 	lines := journalLines(entries)
 	j.appendFile(lines)
 	if err := c.storeJournal(ctx, repo, j, lines); err != nil {
-		j.note(&j.warnings, fmt.Sprintf("the journal of the deletions in %s could not be stored in the registry (%s): %v; "+
+		fix := ""
+		if IsNotFound(err) { // registries that keep images under an owner (Gitea) need the owner to exist
+			fix = fmt.Sprintf(" (on a registry whose repositories live under an owner, such as Gitea, create the owner %q, an organization there, "+
+				"and give these credentials write access to its packages)", strings.TrimSuffix(retention.ProviderNamespace, "/"))
+		}
+		j.note(&j.warnings, fmt.Sprintf("the journal of the deletions in %s could not be stored in the registry (%s): %v%s; "+
 			"this apply still puts back what the registry API's window takes, but what it deleted can be restored later only from cache_dir/journal",
-			repo, JournalRepository, err))
+			repo, JournalRepository, err, fix))
 	}
 }
 

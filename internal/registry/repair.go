@@ -503,6 +503,49 @@ func (c *Client) restore(ctx context.Context, v *view, j *journal, digest, tag, 
 	return true
 }
 
+// blobsFreedAtOnce asks whether the registry still holds the blobs of an
+// image this chunk deleted (decided: an answer was had). Distribution keeps
+// them until garbage collection, which is what lets an apply put back what
+// the registry API's window took, and registry_restore undo it; registries
+// that free them as the manifest goes (Gitea) leave nothing to put back,
+// which the user must be told. Asked once per batch: a GET of each blob's
+// first byte, of one image.
+func (c *Client) blobsFreedAtOnce(ctx context.Context, repo string, j *journal) (decided, freed bool) {
+	a := &availability{c: c}
+	for _, d := range j.chunkDeleted() {
+		e, _ := j.entry(d)
+		parts, err := e.Parts()
+		if !j.confirmed(d) || err != nil || len(parts.Blobs) == 0 {
+			continue
+		}
+		for _, b := range parts.Blobs {
+			held, err := a.blob(ctx, repo, b)
+			if err != nil {
+				return false, false
+			}
+			if !held {
+				return true, true
+			}
+		}
+		return true, false
+	}
+	return false, false
+}
+
+// warnFreedAtOnce says what blobsFreedAtOnce found, once per batch.
+func (c *Client) warnFreedAtOnce(ctx context.Context, v *view, j *journal) {
+	if v.blobsChecked {
+		return
+	}
+	decided, freed := c.blobsFreedAtOnce(ctx, v.snap.Repository, j)
+	v.blobsChecked = decided
+	if freed {
+		j.note(&j.warnings, fmt.Sprintf("%s frees a deleted manifest's blobs as it deletes it (Gitea does; distribution keeps them until garbage collection): "+
+			"what this apply deletes in %q cannot be put back, neither by its verification nor by registry_restore, and a kept tag moved onto "+
+			"a planned image during the apply goes with it, reported as lost", c.url, v.snap.Repository))
+	}
+}
+
 // putManifest PUTs a journaled body under reference (its digest or a tag),
 // as it was: one request, nothing else. (ggcr's Pusher.Put also writes the
 // referrers tag schema's fallback index, sha256-<subject>, for a manifest

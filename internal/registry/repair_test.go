@@ -110,28 +110,45 @@ func TestApplyStoresItsJournalInTheRegistry(t *testing.T) {
 }
 
 // Where the credentials cannot push the journal, the apply still deletes
-// and repairs from memory, and says the journal was not stored.
+// and repairs from memory, and says the journal was not stored; where the
+// journal's owner does not exist (Gitea keeps images under an owner and
+// answers a bare 404), it says to create it.
 func TestApplyWarnsWhenItsJournalCannotBeStored(t *testing.T) {
-	reg := testregistry.Start(t)
-	gone, err := reg.PushImage("app", time.Time{}, "pr-1")
-	if err != nil {
-		t.Fatal(err)
+	for name, refusal := range map[string]struct {
+		status      int
+		contentType string
+		body        string
+		ownerHint   bool
+	}{
+		"denied":        {http.StatusForbidden, "application/json", `{"errors":[{"code":"DENIED","message":"denied"}]}`, false},
+		"no such owner": {http.StatusNotFound, "text/plain; charset=utf-8", "Not found.\n", true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reg := testregistry.Start(t)
+			gone, err := reg.PushImage("app", time.Time{}, "pr-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := newFaultProxy(t, reg.URL)
+			c := newClient(t, Config{URL: proxy.URL, RetryMaxAttempts: 1})
+			batch := planPolicy(t, c, "app", "^pr-")
+			proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method != http.MethodGet && r.Method != http.MethodHead && strings.Contains(r.URL.Path, "/"+JournalRepository+"/") {
+					w.Header().Set("Content-Type", refusal.contentType)
+					w.WriteHeader(refusal.status)
+					_, _ = w.Write([]byte(refusal.body))
+					return true
+				}
+				return false
+			})
+			report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+			if err != nil || report.Deleted != 1 || len(report.Warnings) != 1 || !strings.Contains(report.Warnings[0], "could not be stored in the registry") {
+				t.Fatalf("report %+v, err %v; want the deletion and one warning", report, err)
+			}
+			if hinted := strings.Contains(report.Warnings[0], `create the owner "terraform-provider-registry"`); hinted != refusal.ownerHint {
+				t.Errorf("warning %q: names the owner to create %v, want %v", report.Warnings[0], hinted, refusal.ownerHint)
+			}
+			mustExist(t, reg, "app", false, gone.Digest)
+		})
 	}
-	proxy := newFaultProxy(t, reg.URL)
-	c := newClient(t, Config{URL: proxy.URL, RetryMaxAttempts: 1})
-	batch := planPolicy(t, c, "app", "^pr-")
-	proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && strings.Contains(r.URL.Path, "/"+JournalRepository+"/") {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = w.Write([]byte(`{"errors":[{"code":"DENIED","message":"denied"}]}`))
-			return true
-		}
-		return false
-	})
-	report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
-	if err != nil || report.Deleted != 1 || len(report.Warnings) != 1 || !strings.Contains(report.Warnings[0], "could not be stored in the registry") {
-		t.Fatalf("report %+v, err %v; want the deletion and one warning", report, err)
-	}
-	mustExist(t, reg, "app", false, gone.Digest)
 }

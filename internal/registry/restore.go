@@ -65,7 +65,7 @@ func (r Restore) ExpiredError() error {
 		return nil
 	}
 	return fmt.Errorf("%d of the %d manifest(s) to restore cannot come back, because the registry no longer holds what they need "+
-		"(garbage collection frees a deleted image's blobs): %s. Nothing was restored. Restore the others by naming them "+
+		"(garbage collection frees a deleted image's blobs; some registries, such as Gitea, free them as the manifest is deleted): %s. Nothing was restored. Restore the others by naming them "+
 		"(tags or digests); the data source registry_journal shows which deletions are still restorable",
 		len(expired), len(r.Images), strings.Join(expired, "; "))
 }
@@ -467,7 +467,7 @@ func (c *Client) restoreFailed(ctx context.Context, img RestoreImage, e JournalE
 	a := &availability{c: c, journal: journalIndex{}}
 	if missing, lerr := a.lacks(ctx, JournalRecord{JournalEntry: e, ApplyID: img.ApplyID}); lerr == nil && len(missing) > 0 {
 		img.Missing = missing
-		return fmt.Errorf("cannot restore %s: the registry no longer holds what it needs (garbage collection freed it since the plan)", img.expired())
+		return fmt.Errorf("cannot restore %s: the registry no longer holds what it needs (garbage collection freed it since the plan, or the registry frees a deleted manifest's blobs at once, as Gitea does)", img.expired())
 	}
 	return fmt.Errorf("restoring %s in %q: %w", img.Digest, img.Repository, err)
 }

@@ -31,6 +31,9 @@ type view struct {
 	recordedSubjects map[string]string
 	// keptBack is what keep reaches, as keptAlive last worked it out.
 	keptBack map[string]bool
+	// blobsChecked: the apply asked whether the registry frees a deleted
+	// manifest's blobs at once (repair.go's warnFreedAtOnce).
+	blobsChecked bool
 	// reused: snap is a planning pass's read, whose kept tags the first
 	// last check resolves again.
 	reused bool
