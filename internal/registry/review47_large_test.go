@@ -1,0 +1,82 @@
+package registry
+
+// Review 47 (after 7734e56 and 127ecf9), against distribution v3 and 2.8.
+// This file holds reported47 and the list of the review's defects and
+// attacks that held; the tests are in review47_*_test.go.
+//
+// Defects:
+//   - TestReview47KeptTagMovedOntoNewIndexOverLaterChunkInLargeRepo: in a
+//     repository where more tags stay than fewStaying resolves (> 16 x
+//     max_concurrency), a kept tag moved after the view onto a new index
+//     over planned images (a release promoted from pull-request platform
+//     images) is never resolved again: lastCheck and verify resolve only
+//     new names, so the later chunk deletes the children, nothing puts
+//     them back, and the apply reports success (nothing restored, nothing
+//     lost) while the kept tag's index no longer pulls. The guide's
+//     large-repository window covers only a tag moved onto a planned
+//     digest (taken, seen missing, put back).
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/distreg/terraform-provider-registry/internal/testregistry"
+)
+
+// reported47 skips a test reproducing a defect of review 47, unless
+// REVIEW47_UNSKIP is set (to watch it fail, or pass once fixed).
+func reported47(t *testing.T, defect string) {
+	t.Helper()
+	if os.Getenv("REVIEW47_UNSKIP") == "" {
+		t.Skip("reported: " + defect)
+	}
+}
+
+// A release promoted from pull-request images during the apply in a
+// repository of many tags: as the first chunk starts, the kept tag stable
+// is moved off its image onto a new index whose platform images are two
+// pr- images the SECOND chunk deletes. No check before the second chunk
+// or after it resolves stable again (it is listed and known; fewStaying
+// gives none with 21 tags staying), so the second chunk deletes both
+// children and nothing puts them back: stable's index no longer pulls,
+// and the apply reports success with nothing restored or lost. The Safety
+// guide's window for large repositories covers a tag moved onto a planned
+// digest (taken by its DELETE, seen missing, put back), not a tag moved
+// onto an index over one; review 37 fixed this case only when few tags
+// stay.
+func TestReview47KeptTagMovedOntoNewIndexOverLaterChunkInLargeRepo(t *testing.T) {
+	reported47(t, "large repository: a kept tag moved after the view onto a new index over planned images of a later chunk: children deleted, index broken, success reported")
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		const repo = "review47/large-promote"
+		proxy := newFaultProxy(t, reg.URL)
+		c := newClient(t, Config{URL: proxy.URL, MaxConcurrency: 1})
+		batch, old := bigRepo(t, reg, c, repo)
+		children := []v1.Hash{mustHash(t, batch.Manifests[18].Digest), mustHash(t, batch.Manifests[19].Digest)}
+		var promoted v1.Hash
+		onFirstDeleteOf(proxy, batch.Manifests[0].Digest, func() {
+			var err error
+			if promoted, err = reg.PushIndexOf(repo, children, "stable"); err != nil {
+				t.Error(err)
+			}
+		})
+		report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+		if err != nil {
+			t.Fatalf("apply: %v", err)
+		}
+		t.Logf("stable was on %s, promoted to %s over %v\nrestored %q\nlost %q\nskipped %q\ndeleted %d",
+			old, promoted, children, report.Restored, report.Lost, report.Skipped, report.Deleted)
+		tagIs(t, reg, repo, "stable", promoted)
+		if err := reg.Pull(repo, "stable"); err != nil {
+			t.Errorf("stable does not pull after an apply that reported success (restored %d, lost %d): %v",
+				len(report.Restored), len(report.Lost), err)
+		}
+		mustExist(t, reg, repo, true, children...)
+		if len(report.Lost) == 0 && !strings.Contains(strings.Join(report.Restored, "\n"), children[0].String()) {
+			t.Logf("nothing in the report names %s", children[0])
+		}
+	})
+}
