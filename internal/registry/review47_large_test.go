@@ -15,6 +15,15 @@ package registry
 //     lost) while the kept tag's index no longer pulls. The guide's
 //     large-repository window covers only a tag moved onto a planned
 //     digest (taken, seen missing, put back).
+//   - TestReview47RestoreTrustsStaleHeadForAChild (review47_restore_test.go,
+//     v3 only: the race is made in its storage driver): registry_restore
+//     (availability.present, PlanRestore dropping a dependency "present",
+//     ExecuteRestore skipping Present) still trusts HEAD, which
+//     distribution's blob descriptor cache answers 200 for a manifest
+//     whose DELETE a pull by digest raced (review 45's stale cache, fixed
+//     only in the apply's own restore). A restored index pulls from the
+//     registry that served the restore, not after its restart: the child
+//     is not in storage, and garbage collection frees it.
 
 import (
 	"context"
