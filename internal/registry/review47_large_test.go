@@ -24,6 +24,15 @@ package registry
 //     only in the apply's own restore). A restored index pulls from the
 //     registry that served the restore, not after its restart: the child
 //     is not in storage, and garbage collection frees it.
+//   - TestReview47PlannedTagRemovedBySomeoneElseFalselyPutBack and
+//     TestReview47PlannedTagRemovedBySomeoneElseFalseLossWithoutPush
+//     (review47_planned_test.go): a tag the plan removes, whose item is in
+//     a later chunk, removed by someone else during a chunk (CI deleting a
+//     closed pull request's tag during the nightly apply): verify counts
+//     it missing (not taken, not ahead) and restoreTag(kept = false) puts
+//     it back on its image, which its own item deletes in the next chunk.
+//     Restored says "put back" for a tag gone at the end; with credentials
+//     that cannot push, the apply fails naming a loss of that tag.
 
 import (
 	"context"
