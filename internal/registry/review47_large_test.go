@@ -33,6 +33,30 @@ package registry
 //     it back on its image, which its own item deletes in the next chunk.
 //     Restored says "put back" for a tag gone at the end; with credentials
 //     that cannot push, the apply fails naming a loss of that tag.
+//
+// Attacks that held:
+//   - max_concurrency 4, one chunk of 20 DELETEs in flight: the kept tag
+//     moved onto an image in the middle of the chunk as its DELETE reaches
+//     the registry, and a new tag pushed on a new index over a planned
+//     image still to be deleted: stable put back with the chunk untagged,
+//     the child put back for the new name, nothing lost
+//     (TestReview47ParallelChunkMoveAndPromote, review47_parallel_test.go).
+//   - blobsFreedAtOnce on distribution (reasoned): a confirmed-deleted
+//     image's config and layers stay linked in the repository until
+//     garbage collection; foreign and non-distributable layers and
+//     descriptors with urls are left out (Parts), an index or schema1
+//     manifest has no blobs and is passed over, an error leaves it
+//     undecided: no false "frees at once" warning found. The probe
+//     misfiring on Gitea (shared blobs) is review 48's.
+//   - a journal entry recorded before lastCheck for an item judge then
+//     skips: the manifest is never deleted, registry_journal shows it
+//     present, a restore by apply_id writes nothing for it (reasoned).
+//   - a dependent step judged kept when recorded and not kept at the
+//     chunk's judge: deleteJournaled sends no DELETE for a body the
+//     journal lacks; it stays, untagged (leftover, not a loss; reasoned).
+//   - variants of the large-repository defect not run: an existing kept
+//     tag moved onto a new attestation (OCI subject) of a planned image;
+//     the same with max_concurrency 8 (more than 128 staying tags).
 
 import (
 	"context"
