@@ -86,6 +86,16 @@ func run(ctx context.Context) error {
 		}
 		results = slices.Concat(reads, apply)
 	}
+	if parts["plan"] && !parts["retention"] {
+		if err := pinGoBuildCache(); err != nil {
+			return err
+		}
+		plan, err := semverPlanCase(ctx)
+		if err != nil {
+			return err
+		}
+		results = append(results, plan)
+	}
 	if parts["gc"] {
 		gcs, err := gcCases(ctx)
 		if err != nil {
@@ -109,11 +119,12 @@ func run(ctx context.Context) error {
 
 // benchParts is the set of parts BENCH names, comma-separated
 // (BENCH=gc,scale), or every part when it is unset: retention needs
-// Terraform and seeded registries, gc neither, scale its own stores,
+// Terraform and seeded registries (plan is its semver case (b) alone, in
+// minutes: issue 31.5's figure), gc neither, scale its own stores,
 // apply its own stores and a latency proxy (BENCH_APPLY_* size it). A
 // name it does not know is an error, not a run that measures nothing.
 func benchParts() (map[string]bool, error) {
-	known := []string{"retention", "gc", "scale", "apply"}
+	known := []string{"retention", "plan", "gc", "scale", "apply"}
 	only := os.Getenv("BENCH")
 	if only == "" {
 		only = strings.Join(known, ",")
@@ -240,6 +251,31 @@ func readCases(ctx context.Context) ([]result, error) {
 		out = append(out, result{name: c.name, wall: wall, peakRSS: peak, floor: c.floor, share: s.share, currentShare: s.current})
 	}
 	return out, nil
+}
+
+// semverPlanCase is readCases' plan (b) alone, beside its floor and
+// Terraform's share: what BENCH=plan measures.
+func semverPlanCase(ctx context.Context) (result, error) {
+	reg, repos, err := seededRegistry(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	defer reg.Close()
+	floor, err := bestInChild(ctx, "get", reg.URL, repos)
+	if err != nil {
+		return result{}, err
+	}
+	config := policyConfig(reg.URL, "semver")
+	wall, peak, err := terraformBest(ctx, config, false, "plan")
+	if err != nil {
+		return result{}, err
+	}
+	share, current, err := terraformShares(ctx, config)
+	if err != nil {
+		return result{}, fmt.Errorf("Terraform's share: %w", err)
+	}
+	return result{name: "(b) retention keep newest 10 by semver: terraform plan", wall: wall, peakRSS: peak,
+		floor: floor, share: share, currentShare: current}, nil
 }
 
 // clientDecideCases measures the plans (a), (b) and cached (a) through

@@ -58,16 +58,19 @@ func recordsOf(client *registry.Client, now func() time.Time) planRecords {
 }
 
 // settle records the plan just made from the registry, or repeats the one
-// recorded for the same configuration and state if it differs.
-func (p planRecords) settle(typeName string, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+// recorded for the same configuration and state if it differs. It returns
+// the msgpack encoding of the plan it leaves in resp when it has one (nil
+// otherwise): the policy sets its large lists aside from that encoding
+// instead of encoding them again (server_lists.go).
+func (p planRecords) settle(typeName string, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) []byte {
 	path, ok := p.path(typeName, req.Config.Raw, req.State.Raw)
 	if !ok || resp.Diagnostics.HasError() {
-		return
+		return nil
 	}
-	recorded, at, found := p.load(path, resp.Plan.Raw.Type())
+	recorded, raw, at, found := p.load(path, resp.Plan.Raw.Type())
 	switch {
 	case !found:
-		p.save(path, resp.Plan.Raw)
+		return p.save(path, resp.Plan.Raw)
 	case !recorded.Equal(resp.Plan.Raw):
 		resp.Plan.Raw = recorded
 		resp.Diagnostics.AddWarning("The registry changed since this was first planned",
@@ -76,6 +79,7 @@ func (p planRecords) settle(typeName string, req resource.ModifyPlanRequest, res
 				"The plan after that apply shows what the registry needs then. To plan from the registry as it is now instead, delete %s.",
 				at.UTC().Format(time.RFC3339), path))
 	}
+	return raw // equal values: the recorded encoding encodes either
 }
 
 // forget drops the record once the apply has run.
@@ -102,32 +106,35 @@ func (p planRecords) path(typeName string, config, state tftypes.Value) (string,
 	return filepath.Join(p.dir, hex.EncodeToString(h.Sum(nil))+".msgpack"), true
 }
 
-func (p planRecords) load(path string, typ tftypes.Type) (tftypes.Value, time.Time, bool) {
+// load is the record at path: its value, its encoding and when it was
+// made.
+func (p planRecords) load(path string, typ tftypes.Type) (tftypes.Value, []byte, time.Time, bool) {
 	info, err := os.Stat(path)
 	if err != nil || p.now().Sub(info.ModTime()) > planRecordTTL {
-		return tftypes.Value{}, time.Time{}, false
+		return tftypes.Value{}, nil, time.Time{}, false
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return tftypes.Value{}, time.Time{}, false
+		return tftypes.Value{}, nil, time.Time{}, false
 	}
 	v, err := (&tfprotov6.DynamicValue{MsgPack: raw}).Unmarshal(typ)
 	if err != nil {
-		return tftypes.Value{}, time.Time{}, false // a damaged record is no record
+		return tftypes.Value{}, nil, time.Time{}, false // a damaged record is no record
 	}
-	return v, info.ModTime(), true
+	return v, raw, info.ModTime(), true
 }
 
-// save writes a record and removes records past their time. Recording
-// is best effort: a failure only means the next pass plans from the
-// registry.
-func (p planRecords) save(path string, plan tftypes.Value) {
+// save writes a record, removes records past their time and returns the
+// plan's encoding. Recording is best effort: a failure only means the
+// next pass plans from the registry.
+func (p planRecords) save(path string, plan tftypes.Value) []byte {
 	raw, err := tfprotov6.NewDynamicValue(plan.Type(), plan)
 	if err != nil {
-		return
+		return nil
 	}
 	p.prune()
 	_ = registry.WriteAtomic(path, raw.MsgPack)
+	return raw.MsgPack
 }
 
 func (p planRecords) prune() {

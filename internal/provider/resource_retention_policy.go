@@ -492,9 +492,11 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 	// that a replica changed between the plan and Terraform's planning
 	// pass during apply does not make the two differ (the apply checks
 	// the replica again and skips what changed).
+	var encoded []byte
 	if source == planFromRegistry || len(plan.Replicas) > 0 {
-		recordsOf(r.client, r.now).settle(retentionPolicyType, req, resp)
+		encoded = recordsOf(r.client, r.now).settle(retentionPolicyType, req, resp)
 	}
+	resp.Plan.Raw = setAsideIn(ctx).answer(resp.Plan.Raw, encoded)
 }
 
 // warnUnrestorable warns when the credentials cannot push to a repository
@@ -541,7 +543,7 @@ func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadReq
 	refreshed["pending_deletions"] = decisionsValue(outcome.decisions)
 	refreshed["deletions"] = decisionsValue(nil)
 	refreshed["replica_deletions"] = tftypes.NewValue(replicaDeletionsType, map[string]tftypes.Value{}) // like deletions: the last apply's record
-	resp.State.Raw = withAttributes(resp.State.Raw, refreshed, &resp.Diagnostics)
+	resp.State.Raw = setAsideIn(ctx).answer(withAttributes(resp.State.Raw, refreshed, &resp.Diagnostics), nil)
 }
 
 func (r *RetentionPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

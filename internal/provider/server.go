@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -98,7 +99,8 @@ func withoutDeletions(state []byte) []byte {
 }
 
 // ReadResource hands the policy's state to the framework without its large
-// lists (server_lists.go): the refresh replaces them.
+// lists (server_lists.go): the refresh replaces them, and answers with the
+// lists it found set aside too.
 func (s server) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
 	if req.TypeName != retentionPolicyType || req.CurrentState == nil {
 		return s.frameworkServer.ReadResource(ctx, req)
@@ -109,10 +111,15 @@ func (s server) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceReq
 	}
 	read := *req
 	read.CurrentState = &tfprotov6.DynamicValue{MsgPack: current}
-	resp, err := s.frameworkServer.ReadResource(withSetAside(ctx, &setAside{prior: taken}), &read)
-	if err == nil && resp.NewState != nil && hasErrors(resp.Diagnostics) {
-		// Terraform keeps the state it had: give it back whole.
-		resp.NewState.MsgPack, err = putLists(resp.NewState.MsgPack, taken)
+	aside := &setAside{prior: taken}
+	resp, err := s.frameworkServer.ReadResource(withSetAside(ctx, aside), &read)
+	if err == nil && resp.NewState != nil {
+		if hasErrors(resp.Diagnostics) {
+			// Terraform keeps the state it had: give it back whole.
+			resp.NewState.MsgPack, err = putLists(resp.NewState.MsgPack, taken)
+		} else {
+			resp.NewState.MsgPack, err = putLists(resp.NewState.MsgPack, aside.answered)
+		}
 	}
 	return resp, err
 }
@@ -134,7 +141,9 @@ func (s server) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResou
 	aside := &setAside{prior: priorTaken, planned: proposedTaken}
 	resp, err := s.frameworkServer.PlanResourceChange(withSetAside(ctx, aside), &plan)
 	if err == nil && resp.PlannedState != nil {
-		resp.PlannedState.MsgPack, err = putLists(resp.PlannedState.MsgPack, aside.notReplanned(proposedTaken))
+		back := aside.notReplanned(proposedTaken)
+		maps.Copy(back, aside.answered)
+		resp.PlannedState.MsgPack, err = putLists(resp.PlannedState.MsgPack, back)
 	}
 	return resp, err
 }
