@@ -358,7 +358,7 @@ func (r *RetentionPolicyResource) decide(ctx context.Context, m retentionModel, 
 	}
 	if len(plan.MissingImages) > 0 {
 		diags.AddAttributeWarning(path.Root("keep"), "Deployed image not found",
-			fmt.Sprintf("The registry does not hold the digest of %s: nothing to keep for it. A deployment that names it cannot pull it either.",
+			fmt.Sprintf("The registry does not hold %s: nothing to keep for it. A deployment that names it cannot pull it either.",
 				strings.Join(plan.MissingImages, ", ")))
 	}
 	if len(plan.Incomplete) > 0 {

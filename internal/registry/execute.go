@@ -272,7 +272,8 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		// restore what went missing, and bring the view up to date. Also
 		// when the chunk failed or the apply was interrupted: what its
 		// DELETEs took along is put back before returning.
-		verifyErr := c.verify(context.WithoutCancel(ctx), v, works, j)
+		last := runErr != nil || ctx.Err() != nil || !slices.ContainsFunc(works, func(w *work) bool { return !w.done() })
+		verifyErr := c.verify(context.WithoutCancel(ctx), v, works, j, last)
 		if verifyErr == nil {
 			c.warnFreedAtOnce(context.WithoutCancel(ctx), v, j)
 		}
@@ -379,17 +380,23 @@ func kept(s *Snapshot, works []*work) []string {
 // none otherwise (verification then puts back a tag taken along by a
 // DELETE, see repair.go).
 func (c *Client) fewStaying(s *Snapshot, works []*work) []string {
-	taken := takenBy(works, s)
-	if len(s.Tags)-len(taken) > chunkPerSlot*c.concurrency {
+	tags := staying(s, works)
+	if len(tags) > chunkPerSlot*c.concurrency {
 		return nil
 	}
-	var staying []string
+	return tags
+}
+
+// staying returns the tags no work that ran removed.
+func staying(s *Snapshot, works []*work) []string {
+	taken := takenBy(works, s)
+	var out []string
 	for tag := range s.Tags {
 		if !taken[tag] {
-			staying = append(staying, tag)
+			out = append(out, tag)
 		}
 	}
-	return staying
+	return out
 }
 
 // takenBy returns the tags the works that ran removed (removedBy, for the

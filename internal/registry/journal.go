@@ -73,7 +73,7 @@ type journal struct {
 	deleted  map[string]bool         // digests this apply deleted and has not restored
 	chunk    []string                // those of them the current chunk deleted
 	done     map[string]bool         // deletions the registry confirmed
-	ahead    map[string]string       // planned tag -> its digest, deleted by another item ahead of the tag's own (wentAhead)
+	ahead    map[string]string       // planned tag -> its digest, gone ahead of the tag's own item: the digest deleted by another item (wentAhead), or the tag removed by someone else (verify)
 	restored []string                // what verification put back, and why
 	skipped  []string                // deletions verification undid: not the plan's any more
 	lost     []string                // what it could not put back
@@ -217,6 +217,14 @@ func (j *journal) confirmed(digest string) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.done[digest]
+}
+
+// deletedInApply reports whether this apply deleted a manifest of the
+// repository that is still deleted.
+func (j *journal) deletedInApply() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.deleted) > 0
 }
 
 func (j *journal) wasDeleted(digest string) bool {

@@ -19,8 +19,10 @@ import (
 // verify compares what the registry serves after a chunk with what the
 // apply keeps, and restores from the journal what went missing (see
 // execute.go). It also brings the view up to date: new tags resolved (and
-// their indexes read), removed tags dropped.
-func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal) error {
+// their indexes read), removed tags dropped. After the batch's last chunk
+// (last), every tag that stays is resolved again, however many: see
+// resolveAgain.
+func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal, last bool) error {
 	s := v.snap
 	listed, err := c.Tags(ctx, s.Repository)
 	if IsNotFound(err) {
@@ -32,8 +34,7 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 	taken, planned := takenBy(works, s), removedBy(works, s)
 	onList := setOf(listed)
 	ahead := wentAhead(works, s, j, onList)
-	deleted := deletedAny(j)
-	var missing, survived []string // tags that went, though no item that ran removed them; tags that stayed, though one did
+	var missing, survived []string // kept tags that went, though no item that ran removed them; tags that stayed, though one did
 	for tag := range s.Tags {
 		if onList[tag] {
 			if taken[tag] {
@@ -47,6 +48,14 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 		case ahead[tag] && !planned[tag]: // its own item was skipped: it went as planned all the same
 			delete(s.Tags, tag)
 		case ahead[tag]: // nothing to put back; its own item takes it
+		case planned[tag]:
+			// A tag the plan removes went before its item ran: removed by
+			// someone else, or moved onto a manifest this chunk deleted.
+			// Either way it went as reviewed: it is not put back (its own
+			// item would only remove it again, and without the right to
+			// push that would be a loss of what the plan removes). It
+			// went ahead of its item, which still runs as planned.
+			j.goneAhead(tag, s.Tags[tag].Digest)
 		default:
 			missing = append(missing, tag)
 		}
@@ -60,11 +69,9 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 			toResolve = append(toResolve, tag) // new since the view
 		}
 	}
-	if deleted {
-		for _, tag := range c.fewStaying(s, works) {
-			if onList[tag] && !slices.Contains(survived, tag) {
-				toResolve = append(toResolve, tag)
-			}
+	for _, tag := range c.resolveAgain(s, works, j, last) {
+		if onList[tag] && !slices.Contains(survived, tag) {
+			toResolve = append(toResolve, tag)
 		}
 	}
 	dangling, err := c.resolveInto(ctx, s, toResolve)
@@ -77,10 +84,9 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal)
 	if err := c.restoreNeeded(ctx, v, works, j); err != nil {
 		return err
 	}
-	removed := removedBy(works, s) // again: the repairs above may have changed the view
 	putBack := len(v.keep)
 	for _, tag := range missing {
-		c.restoreTag(ctx, v, j, tag, !removed[tag])
+		c.restoreTag(ctx, v, j, tag)
 	}
 	for _, tag := range dangling { // new tags: pushed onto a digest as it was deleted
 		c.repairDangling(ctx, s, j, tag)
@@ -115,14 +121,28 @@ func wentAhead(works []*work, s *Snapshot, j *journal, onList map[string]bool) m
 	return ahead
 }
 
-// deletedAny reports whether the chunk deleted a manifest: a tag that
-// stays may have been moved during the chunk onto a new index or referrer
-// that uses it (an index child, a tagged image an index lists or an
-// attestation names), which the tag listing cannot show, so verify
-// resolves the tags that stay again when they are few (fewStaying; in a
-// large repository that is the documented window).
+// deletedAny reports whether the chunk deleted a manifest.
 func deletedAny(j *journal) bool {
 	return len(j.chunkDeleted()) > 0
+}
+
+// resolveAgain returns the tags verify resolves again although the
+// listing still names them: a tag that stays may have been moved onto a
+// new index or referrer that uses what this apply deletes (an index
+// child, an image an attestation names), which no listing shows. After a
+// chunk that deleted something, the tags not yet removed when they are few
+// (fewStaying); after the last chunk of a batch that deleted anything,
+// all of them, a request each: what a kept tag was moved onto during the
+// apply, and what that uses, is then put back before the apply reports
+// (children deleted by a later chunk than the move included).
+func (c *Client) resolveAgain(s *Snapshot, works []*work, j *journal, last bool) []string {
+	switch {
+	case last && j.deletedInApply():
+		return staying(s, works)
+	case deletedAny(j):
+		return c.fewStaying(s, works)
+	}
+	return nil
 }
 
 // undoMovedAway handles the tags a manifest deletion that ran should have
@@ -354,8 +374,13 @@ func (c *Client) restoreReferrerTags(ctx context.Context, v *view, j *journal, d
 
 // restoreTag puts back a kept tag that went while the chunk ran: onto the
 // digest it pointed at when last read, restoring that first if this apply
-// deleted it. A tag whose image someone else deleted stays gone.
-func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string, kept bool) {
+// deleted it, and puts back what the chunk deleted, untagged: the tag may
+// have been moved onto any of it (restoreSuspects). A tag whose image
+// someone else deleted stays gone, except on a registry that frees blobs
+// at once (Gitea): there the image a tag moved away from is dropped when
+// no other tag holds it, so the tag may have gone with the chunk all the
+// same, and what the chunk deleted is put back, or reported lost.
+func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string) {
 	s := v.snap
 	was := s.Tags[tag] // its description, created time included, for the policy evaluated again
 	digest := was.Digest
@@ -363,7 +388,11 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 	if _, ok := j.entry(digest); !ok {
 		exists, err := c.Exists(ctx, s.Repository, digest)
 		if err != nil || !exists {
-			j.note(&j.warnings, fmt.Sprintf("tag %s:%s went during the apply with %s, which this apply did not delete: left as it is", s.Repository, tag, digest))
+			msg := fmt.Sprintf("tag %s:%s went during the apply with %s, which this apply did not delete: left as it is", s.Repository, tag, digest)
+			if c.freesAtOnce(ctx, v, j) {
+				msg += putBackUntagged(c.restoreSuspects(ctx, v, j, tag))
+			}
+			j.note(&j.warnings, msg)
 			return
 		}
 		if err := c.readIntoJournal(ctx, s, j, digest); err != nil {
@@ -371,19 +400,21 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 			return
 		}
 	}
-	var suspects []string
-	if kept { // a tag the plan removes, moved onto another planned manifest, may go with it
-		suspects = c.restoreSuspects(ctx, v, j, tag)
-	}
 	why := "it went while this apply deleted other manifests of " + s.Repository +
-		" (moved onto one of them just before its DELETE, or removed by someone else); put back where it pointed when last read"
-	if len(suspects) > 0 {
-		why += fmt.Sprintf(", and the %d manifest(s) deleted with it put back untagged (%s): if it had been moved, retag it",
-			len(suspects), strings.Join(suspects, ", "))
-	}
+		" (moved onto one of them just before its DELETE, or removed by someone else); put back where it pointed when last read" +
+		putBackUntagged(c.restoreSuspects(ctx, v, j, tag))
 	if c.restore(ctx, v, j, digest, tag, why) {
 		s.Tags[tag] = was
 	}
+}
+
+// putBackUntagged says what restoreSuspects put back, if anything.
+func putBackUntagged(suspects []string) string {
+	if len(suspects) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", and the %d manifest(s) deleted with it put back untagged (%s): if it had been moved, retag it",
+		len(suspects), strings.Join(suspects, ", "))
 }
 
 // restoreSuspects puts back, untagged, what the chunk deleted when a kept
@@ -509,9 +540,13 @@ func (c *Client) restore(ctx context.Context, v *view, j *journal, digest, tag, 
 // the registry API's window took, and registry_restore undo it; registries
 // that free them as the manifest goes (Gitea) leave nothing to put back,
 // which the user must be told. Asked once per batch: a GET of each blob's
-// first byte, of one image.
+// first byte, of up to freedProbeImages images of the first chunk that
+// deleted one (a deleted image may share every blob with a kept one, the
+// same build pushed again with another annotation: its blobs stay, and
+// the first image alone would answer "kept").
 func (c *Client) blobsFreedAtOnce(ctx context.Context, repo string, j *journal) (decided, freed bool) {
 	a := &availability{c: c}
+	probed := 0
 	for _, d := range j.chunkDeleted() {
 		e, _ := j.entry(d)
 		parts, err := e.Parts()
@@ -527,19 +562,32 @@ func (c *Client) blobsFreedAtOnce(ctx context.Context, repo string, j *journal) 
 				return true, true
 			}
 		}
-		return true, false
+		if probed++; probed == freedProbeImages {
+			break
+		}
 	}
-	return false, false
+	return probed > 0, false
 }
 
-// warnFreedAtOnce says what blobsFreedAtOnce found, once per batch.
+// freedProbeImages bounds the images blobsFreedAtOnce reads.
+const freedProbeImages = 4
+
+// freesAtOnce is blobsFreedAtOnce's answer, asked until it is decided.
+func (c *Client) freesAtOnce(ctx context.Context, v *view, j *journal) bool {
+	if !v.blobsChecked {
+		v.blobsChecked, v.blobsFreed = c.blobsFreedAtOnce(ctx, v.snap.Repository, j)
+	}
+	return v.blobsFreed
+}
+
+// warnFreedAtOnce says what blobsFreedAtOnce found, once per batch: after
+// the first chunk that decided it.
 func (c *Client) warnFreedAtOnce(ctx context.Context, v *view, j *journal) {
-	if v.blobsChecked {
+	if v.blobsWarned {
 		return
 	}
-	decided, freed := c.blobsFreedAtOnce(ctx, v.snap.Repository, j)
-	v.blobsChecked = decided
-	if freed {
+	if c.freesAtOnce(ctx, v, j) {
+		v.blobsWarned = true
 		j.note(&j.warnings, fmt.Sprintf("%s frees a deleted manifest's blobs as it deletes it (Gitea does; distribution keeps them until garbage collection): "+
 			"what this apply deletes in %q cannot be put back, neither by its verification nor by registry_restore, and a kept tag moved onto "+
 			"a planned image during the apply goes with it, reported as lost", c.url, v.snap.Repository))

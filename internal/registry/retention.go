@@ -69,7 +69,11 @@ func (c *Client) DecideRetention(ctx context.Context, repositories retention.Sel
 	for i, repo := range plan.Repositories {
 		g.Go(func() error {
 			snap, err := snapshot(gctx, repo)
-			if err == nil {
+			if err != nil {
+				return err
+			}
+			policy := policy // the deployed images, with what their tags resolve to here
+			if policy.Images, err = c.resolveUnlistedTags(gctx, snap, policy.Images); err == nil {
 				err = c.readPinned(gctx, snap, policy.Images)
 			}
 			if err != nil {
@@ -157,6 +161,10 @@ func (c *Client) missingImages(ctx context.Context, s *Snapshot, images []retent
 	}
 	reached := s.links().Reach(tagged...)
 	for _, image := range images {
+		if image.Repository == s.Repository && image.Digest == "" && !s.listed(image.Tag) {
+			missing = append(missing, image.Reference) // resolveUnlistedTags found nothing for it
+			continue
+		}
 		if image.Repository != s.Repository || image.Digest == "" || reached[image.Digest] {
 			continue
 		}
@@ -169,6 +177,40 @@ func (c *Client) missingImages(ctx context.Context, s *Snapshot, images []retent
 		}
 	}
 	return missing, nil
+}
+
+// resolveUnlistedTags returns images with the digest filled in for the
+// tag references of s's repository that its listing does not name and
+// the registry resolves, a HEAD each (none in the usual case): Gitea lists
+// tags in lower case and resolves them in any case, so a deployment that
+// pulls app:Latest runs what the listing calls latest, and the policy,
+// which matches listed names exactly, would not keep it. Pinning the
+// digest keeps it, with every tag on it.
+func (c *Client) resolveUnlistedTags(ctx context.Context, s *Snapshot, images []retention.Image) ([]retention.Image, error) {
+	var todo []int
+	for i, image := range images {
+		if image.Repository == s.Repository && image.Tag != "" && image.Digest == "" && !s.listed(image.Tag) {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
+		return images, nil
+	}
+	digests, err := mapParallel(ctx, c.concurrency, todo, func(ctx context.Context, i int) (string, error) {
+		m, err := c.Resolve(ctx, s.Repository, images[i].Tag)
+		if IsNotFound(err) {
+			return "", nil
+		}
+		return m.Digest, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	images = slices.Clone(images)
+	for k, i := range todo {
+		images[i].Digest = digests[k]
+	}
+	return images, nil
 }
 
 // incomplete names the tags whose image lacks a part, in tag order.

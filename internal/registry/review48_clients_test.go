@@ -4,7 +4,9 @@ package registry
 // and 2.8, and Gitea 1.26 (review48_gitea_test.go, build tag
 // review48gitea, run against a live Gitea; see that file).
 //
-// Defects (tests below, skipped unless REVIEW48_UNSKIP=1):
+// Defects (tests below; the Gitea ones fixed, with regression tests that
+// play Gitea with a proxy in case_insensitive_test.go and
+// freed_at_once_test.go, and checked live):
 //   - Gitea: keep { images } with a tag reference written in another case
 //     than Gitea lists it (pushed and pulled as app:Latest, listed as
 //     latest; Gitea resolves tags case-insensitively) keeps nothing: the

@@ -122,8 +122,8 @@ func only48(g gitea48, repo string) retention.Selection {
 // listed names byte for byte: nothing keeps "latest", delete {} deletes
 // it, and the plan says nothing (MissingImages only covers digests).
 // The deployment's image stops being served.
+// Regression test of review 48 (fixed; run live against Gitea, see above).
 func TestReview48GiteaDeployedTagInOtherCaseDeleted(t *testing.T) {
-	reported48(t, "Gitea: keep { images = [\"host/org/app:Latest\"] } (pushed and pulled as Latest, listed as latest) does not keep it; the plan deletes the deployed image without a warning")
 	g := gitea48Env(t)
 	ctx := context.Background()
 	c := g.client(t, g.url)
@@ -168,8 +168,8 @@ func mustTags48(t *testing.T, c *Client, repo string) []string {
 // probe decides "not freed" and never asks again: the apply deletes the
 // other, unique-blob images of the repository, whose blobs Gitea frees at
 // once, without the warning that nothing can be put back.
+// Regression test of review 48 (fixed; run live against Gitea, see above).
 func TestReview48GiteaFreedAtOnceProbeMisfires(t *testing.T) {
-	reported48(t, "Gitea: the freed-at-once warning is missing when the first image deleted shares its blobs with a kept image, though the others' blobs are freed")
 	g := gitea48Env(t)
 	ctx := context.Background()
 	c := g.client(t, g.url)
@@ -218,8 +218,8 @@ func TestReview48GiteaFreedAtOnceProbeMisfires(t *testing.T) {
 // gone, takes it for someone else's deletion ("which this apply did not
 // delete: left as it is", a warning) and returns before restoreSuspects:
 // "stable" is not served, the apply succeeds, Lost is empty.
+// Regression test of review 48 (fixed; run live against Gitea, see above).
 func TestReview48GiteaMovedKeptTag(t *testing.T) {
-	reported48(t, "Gitea: a kept tag moved onto a planned image during the apply is gone and the apply reports success (a warning 'which this apply did not delete: left as it is', no loss)")
 	g := gitea48Env(t)
 	ctx := context.Background()
 	proxy := newFaultProxy(t, g.url)

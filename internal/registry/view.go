@@ -32,8 +32,10 @@ type view struct {
 	// keptBack is what keep reaches, as keptAlive last worked it out.
 	keptBack map[string]bool
 	// blobsChecked: the apply asked whether the registry frees a deleted
-	// manifest's blobs at once (repair.go's warnFreedAtOnce).
-	blobsChecked bool
+	// manifest's blobs at once, and had an answer: blobsFreed (repair.go's
+	// freesAtOnce).
+	blobsChecked, blobsFreed bool
+	blobsWarned              bool // the apply said so
 	// reused: snap is a planning pass's read, whose kept tags the first
 	// last check resolves again.
 	reused bool
