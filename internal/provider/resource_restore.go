@@ -117,8 +117,9 @@ func (r *RestoreResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 					"size":       schema.Int64Attribute{Computed: true, MarkdownDescription: "Bytes the manifest and its config and layers (an index: its child manifests) hold."},
 					"tags":       tagList("Tags the apply points at it: those gone now and, with `overwrite_moved_tags`, those moved to another image."),
 					"moved_tags": tagList("Tags it had that now point at another image, pushed since the deletion. Left there unless `overwrite_moved_tags`."),
-					"present":    schema.BoolAttribute{Computed: true, MarkdownDescription: "The registry serves the manifest already: only its tags come back."},
-					"reason":     computed("Empty for an image the configuration selects; otherwise why it comes too: `a child of <index>`, `a referrer of <image>`."),
+					"present": schema.BoolAttribute{Computed: true, MarkdownDescription: "The registry answers that it serves the manifest already: only its tags change what it serves. " +
+						"The apply writes the manifest's journaled bytes again all the same, as for every image listed: a registry can answer from its cache for a manifest its storage no longer holds."},
+					"reason": computed("Empty for an image the configuration selects; otherwise why it comes too: `a child of <index>`, `a referrer of <image>`."),
 				}},
 			},
 		},
@@ -146,7 +147,10 @@ var restoreLifecycle = deletionKind[restoreModel, registry.Restore]{
 	},
 	check: func(_ restoreModel, planned registry.Restore, diags *diag.Diagnostics) bool {
 		warnRestore(planned, diags)
-		return planned.Writes()
+		// Every manifest listed is written, also one the registry answers
+		// for already (registry.Client.ExecuteRestore): the plan checks the
+		// credentials may push even when it shows no change.
+		return len(planned.Images) > 0
 	},
 	writable:       checkRestorable,
 	destroyWarning: warnDestroyKeepsRestored,

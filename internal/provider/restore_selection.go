@@ -97,8 +97,9 @@ func warnRestore(planned registry.Restore, diags *diag.Diagnostics) {
 		diags.AddWarning("Tags pushed since the deletion are left where they are",
 			fmt.Sprintf("%s now point at other images; the restore leaves them there (moved_tags). Set overwrite_moved_tags = true to point them back at the restored images.", strings.Join(moved, ", ")))
 	}
-	if !planned.Writes() {
-		diags.AddWarning("Nothing to restore", "Every image selected is in the registry again, with its tags.")
+	if !planned.Changes() {
+		diags.AddWarning("Nothing to restore", "Every image selected is in the registry again, with its tags. "+
+			"The restore writes their manifests' journaled bytes again all the same: a registry can answer from its cache for a manifest its storage no longer holds.")
 	}
 }
 

@@ -489,32 +489,28 @@ func (c *Client) readIntoJournal(ctx context.Context, s *Snapshot, j *journal, d
 	return nil
 }
 
-// restore puts a journaled manifest back by digest (and under tag, when
-// given), and notes it, or notes a loss when the registry refuses. What
-// it puts back untagged, this apply does not delete again, nor what that
-// keeps (view.keep): it came back because something may need it. The
-// journaled bytes are always written again: a HEAD may answer from the
-// registry's descriptor cache, which a request racing the DELETE leaves
-// stale (distribution clears it before the link), so it only says
-// whether the manifest was there already (pushed again since: not
-// counted as put back), or, when the write is refused, why that is not
-// taken for a loss, with a warning.
+// restore puts a journaled manifest back by digest (putBack; under tag,
+// when given), and notes it, or notes a loss when the registry refuses.
+// What it puts back untagged, this apply does not delete again, nor what
+// that keeps (view.keep): it came back because something may need it.
+// Whether the registry answered that the manifest was there already
+// decides only the wording: not counted as put back (pushed again
+// since), or, when the write is refused, not taken for a loss, with a
+// warning.
 func (c *Client) restore(ctx context.Context, v *view, j *journal, digest, tag, why string) bool {
 	s := v.snap
-	there := false
-	if tag == "" {
-		there, _ = c.Exists(ctx, s.Repository, digest)
-	}
 	e, _ := j.entry(digest)
 	what := digest + " in " + s.Repository
 	if tag != "" {
 		what = "tag " + s.Repository + ":" + tag + " on " + digest
 	}
-	ref := digest
-	if tag != "" {
-		ref = tag
+	there := false
+	var err error
+	if tag == "" {
+		there, err = c.putBack(ctx, s.Repository, digest, e)
+	} else {
+		err = c.putManifest(ctx, s.Repository, tag, e)
 	}
-	err := c.putManifest(ctx, s.Repository, ref, e)
 	switch {
 	case err != nil && there:
 		j.note(&j.warnings, fmt.Sprintf("%s (%s): the registry answers that it is there (pushed again since this apply deleted it), "+
@@ -592,6 +588,25 @@ func (c *Client) warnFreedAtOnce(ctx context.Context, v *view, j *journal) {
 			"what this apply deletes in %q cannot be put back, neither by its verification nor by registry_restore, and a kept tag moved onto "+
 			"a planned image during the apply goes with it, reported as lost", c.url, v.snap.Repository))
 	}
+}
+
+// putBack writes a journaled manifest's bytes again by digest: how the
+// apply's repair (restore) and registry_restore (ExecuteRestore) bring a
+// manifest back, whatever the registry answers for it. A HEAD (or GET) by
+// digest may answer from distribution's blob descriptor cache, which a
+// request racing the manifest's DELETE leaves stale (the DELETE clears
+// the cache, then deletes the revision link; a pull or PUT in between
+// caches the descriptor again): 200 for a manifest whose storage has no
+// link, which a restarted registry, another instance over the same
+// storage, or garbage collection sees deleted. Only the PUT writes the
+// link again. served is whether a HEAD just before answered that the
+// registry holds it: it decides only how the caller words the outcome
+// (there already, or put back; a refused write of one it answers for),
+// never whether the bytes are written. err is the write's: nil only when
+// the registry accepted the bytes.
+func (c *Client) putBack(ctx context.Context, repo, digest string, e JournalEntry) (served bool, err error) {
+	served, _ = c.Exists(ctx, repo, digest) // wording only: it may answer from a stale cache
+	return served, c.putManifest(ctx, repo, digest, e)
 }
 
 // putManifest PUTs a journaled body under reference (its digest or a tag),

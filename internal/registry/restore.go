@@ -20,7 +20,9 @@ import (
 // journal they stored in the registry. Until garbage collection frees a
 // deleted manifest's blobs, a PUT of its journaled bytes by digest brings
 // it back exactly, then its tags: the same steps as the apply's own repair
-// (repair.go's putManifest and childrenFirst).
+// (repair.go's putBack and childrenFirst). Every manifest a restore lists
+// is written, also one the registry answers for already (putBack says
+// why a HEAD cannot be trusted to skip it).
 
 // RestoreImage is one manifest of a planned restore.
 type RestoreImage struct {
@@ -32,8 +34,11 @@ type RestoreImage struct {
 	Size       int64    // bytes the manifest and what it names directly hold (Parts.Size)
 	Tags       []string // tags the restore points at it: those gone now, and moved ones when overwriting
 	MovedTags  []string // tags it had that point at another image now
-	Present    bool     // the registry serves it again: only its tags come back
-	Missing    []string // what it needs and the registry no longer holds: it cannot come back
+	// Present: the registry answered at plan time that it serves it (a
+	// HEAD). The plan shows it; the restore writes its journaled bytes
+	// all the same (putBack: the answer may come from a stale cache).
+	Present bool
+	Missing []string // what it needs and the registry no longer holds: it cannot come back
 	// Why is what needs it, for a manifest the selection did not name
 	// (an index's child, a referrer); "" for one it named.
 	Why string
@@ -42,8 +47,10 @@ type RestoreImage struct {
 // Restorable tells whether the image can come back (or is back).
 func (i RestoreImage) Restorable() bool { return len(i.Missing) == 0 }
 
-// Writes tells whether restoring it writes anything.
-func (i RestoreImage) Writes() bool { return !i.Present || len(i.Tags) > 0 }
+// Changes tells whether the plan shows the restore changing what the
+// registry answers for it: a manifest it does not serve, or tags. (The
+// restore writes the manifest's bytes either way.)
+func (i RestoreImage) Changes() bool { return !i.Present || len(i.Tags) > 0 }
 
 // Restore is a planned restore, in the order it runs: by repository, each
 // index after its children, each referrer after its subject.
@@ -84,16 +91,19 @@ func tagsNote(tags, moved []string) string {
 	return " (" + strings.Join(all, ", ") + ")"
 }
 
-// Writes tells whether the restore writes anything.
-func (r Restore) Writes() bool {
-	return slices.ContainsFunc(r.Images, RestoreImage.Writes)
+// Changes tells whether the plan shows the restore changing anything the
+// registry answers: false when it answers for every image and tag
+// already (the restore writes their manifests again all the same).
+func (r Restore) Changes() bool {
+	return slices.ContainsFunc(r.Images, RestoreImage.Changes)
 }
 
-// Repositories are the repositories the restore writes to.
+// Repositories are the repositories the restore writes to: those of every
+// image it lists, each manifest written (putBack).
 func (r Restore) Repositories() []string {
 	var repos []string
 	for _, img := range r.Images {
-		if img.Writes() && !slices.Contains(repos, img.Repository) {
+		if !slices.Contains(repos, img.Repository) {
 			repos = append(repos, img.Repository)
 		}
 	}
@@ -102,9 +112,9 @@ func (r Restore) Repositories() []string {
 
 // PlanRestore reads the journal and works out, for each manifest sel names
 // and what it needs (an index's children, the referrers deleted with it),
-// whether it can come back, is back already, and which tags the restore
-// would point at it. A manifest that cannot come back is listed with what
-// is missing (Restore.ExpiredError).
+// whether it can come back, whether the registry answers for it already,
+// and which tags the restore would point at it. A manifest that cannot
+// come back is listed with what is missing (Restore.ExpiredError).
 func (c *Client) PlanRestore(ctx context.Context, sel RestoreSelection) (Restore, error) {
 	records, err := c.ReadJournal(ctx, sel.filter())
 	if err == nil && sel.ApplyID != "" {
@@ -124,11 +134,19 @@ func (c *Client) PlanRestore(ctx context.Context, sel RestoreSelection) (Restore
 	if err != nil {
 		return Restore{}, err
 	}
+	// Every dependency is listed, also one the registry answers for
+	// (Present): the restore writes its journaled bytes, as the plan must
+	// show. A HEAD 200 does not say that its storage holds it:
+	// distribution answers from its descriptor cache, left stale by a pull
+	// racing the DELETE, for a child whose link is gone, and checks an
+	// index's children through the same cache. Left out, such a child
+	// would stay unlinked under an index the restore reports back: a
+	// restarted registry serves the index without it, and garbage
+	// collection frees its blobs (review 47). Written again, one that is
+	// truly there is unchanged (the same bytes, by digest).
 	planned := Restore{OverwriteMovedTags: sel.OverwriteMovedTags}
 	for _, img := range restoreOrder(targets, images) {
-		if img.Why == "" || img.Writes() || !img.Restorable() {
-			planned.Images = append(planned.Images, *img)
-		}
+		planned.Images = append(planned.Images, *img)
 	}
 	return planned, nil
 }
@@ -373,9 +391,10 @@ func firstByte(ctx context.Context, client *http.Client, r name.Repository, b re
 
 const blobReadTries = 3
 
-// ExecuteRestore performs a planned restore: each manifest not served is
-// put back by digest from its journaled bytes (children before indexes,
-// subjects before referrers), then the planned tags. A tag that points at
+// ExecuteRestore performs a planned restore: each manifest it lists is
+// written by digest from its journaled bytes (children before indexes,
+// subjects before referrers), also one the registry answers for already
+// (putBack), then the planned tags. A tag that points at
 // another image than the plan saw is left where it is unless the plan
 // overwrites moved tags; that, and a manifest that can no longer come
 // back, is an error after the rest is done. progress hears of each step.
@@ -389,14 +408,16 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 	}
 	var problems []string
 	for _, img := range planned.Images {
-		if img.Present {
-			continue
-		}
 		e := bodies[journalKey{img.Repository, img.Digest, img.ApplyID}]
-		if err := c.putManifest(ctx, img.Repository, img.Digest, e); err != nil {
-			return c.restoreFailed(ctx, img, e, err)
+		served, err := c.putBack(ctx, img.Repository, img.Digest, e)
+		if err != nil {
+			return c.restoreFailed(ctx, img, e, served, err)
 		}
-		progress(fmt.Sprintf("restored %s in %s", img.Digest, img.Repository))
+		if served {
+			progress(fmt.Sprintf("wrote %s in %s again (the registry answered that it was there already)", img.Digest, img.Repository))
+		} else {
+			progress(fmt.Sprintf("restored %s in %s", img.Digest, img.Repository))
+		}
 	}
 	for _, img := range planned.Images {
 		e := bodies[journalKey{img.Repository, img.Digest, img.ApplyID}]
@@ -411,7 +432,7 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 				continue
 			}
 			if err := c.putManifest(ctx, img.Repository, tag, e); err != nil {
-				return c.restoreFailed(ctx, img, e, err)
+				return c.restoreFailed(ctx, img, e, false, err)
 			}
 			progress(fmt.Sprintf("tagged %s:%s on %s", img.Repository, tag, img.Digest))
 		}
@@ -433,14 +454,15 @@ func movedSincePlan(img RestoreImage, tag, now string, overwriting bool) string 
 	return fmt.Sprintf("tag %s:%s was pushed onto %s since the plan: left there (overwrite_moved_tags moves it)", img.Repository, tag, now)
 }
 
-// journaledBodies reads back the journaled bytes of what the restore puts
-// back, reading only the chunks of the applies and repositories planned.
+// journaledBodies reads back the journaled bytes of what the restore
+// writes (every image it lists), reading only the chunks of the applies
+// and repositories planned.
 func (c *Client) journaledBodies(ctx context.Context, planned Restore) (map[journalKey]JournalEntry, error) {
 	bodies := map[journalKey]JournalEntry{}
 	read := map[JournalFilter]bool{}
 	for _, img := range planned.Images {
 		f := JournalFilter{ApplyID: img.ApplyID, Repository: img.Repository}
-		if !img.Writes() || read[f] {
+		if read[f] {
 			continue
 		}
 		read[f] = true
@@ -453,7 +475,7 @@ func (c *Client) journaledBodies(ctx context.Context, planned Restore) (map[jour
 		}
 	}
 	for _, img := range planned.Images {
-		if _, ok := bodies[journalKey{img.Repository, img.Digest, img.ApplyID}]; img.Writes() && !ok {
+		if _, ok := bodies[journalKey{img.Repository, img.Digest, img.ApplyID}]; !ok {
 			return nil, fmt.Errorf("the journal of apply %s no longer holds %s in %q (its chunk was removed from %s since the plan): it cannot be restored",
 				img.ApplyID, img.Digest, img.Repository, JournalRepository)
 		}
@@ -462,12 +484,17 @@ func (c *Client) journaledBodies(ctx context.Context, planned Restore) (map[jour
 }
 
 // restoreFailed explains a refused PUT: by what is gone, when garbage
-// collection freed blobs since the plan.
-func (c *Client) restoreFailed(ctx context.Context, img RestoreImage, e JournalEntry, err error) error {
+// collection freed blobs since the plan; served is whether the registry
+// answered just before that it holds the manifest (putBack).
+func (c *Client) restoreFailed(ctx context.Context, img RestoreImage, e JournalEntry, served bool, err error) error {
 	a := &availability{c: c, journal: journalIndex{}}
 	if missing, lerr := a.lacks(ctx, JournalRecord{JournalEntry: e, ApplyID: img.ApplyID}); lerr == nil && len(missing) > 0 {
 		img.Missing = missing
 		return fmt.Errorf("cannot restore %s: the registry no longer holds what it needs (garbage collection freed it since the plan, or the registry frees a deleted manifest's blobs at once, as Gitea does)", img.expired())
+	}
+	if served {
+		return fmt.Errorf("restoring %s in %q: the registry answers that it holds it, but writing its journaled bytes again failed "+
+			"(a registry can answer from its cache for a manifest its storage no longer holds): %w", img.Digest, img.Repository, err)
 	}
 	return fmt.Errorf("restoring %s in %q: %w", img.Digest, img.Repository, err)
 }

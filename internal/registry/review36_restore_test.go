@@ -60,8 +60,8 @@ func TestReview36RestoreAnApplyAcrossRepositoriesTwice(t *testing.T) {
 			mustPull(t, reg, repo, before[repo]...)
 		}
 		again := restore(t, r, RestoreSelection{ApplyID: records[0].ApplyID})
-		if again.Writes() {
-			t.Errorf("the second restore plans writes: %+v", again.Images)
+		if again.Changes() {
+			t.Errorf("the second restore plans changes: %+v", again.Images)
 		}
 	})
 }
