@@ -1,11 +1,10 @@
 package registry
 
 // Review 47 (after 7734e56 and 127ecf9), against distribution v3 and 2.8.
-// This file holds reported47 and the list of the review's defects and
-// attacks that held; the tests are in review47_*_test.go.
+// This file holds the list of the review's defects and attacks that
+// held; the tests are in review47_*_test.go.
 //
-// Defects (fixed but the restore one, see below; each test is kept as a
-// regression test):
+// Defects (all fixed; each test is kept as a regression test):
 //   - TestReview47KeptTagMovedOntoNewIndexOverLaterChunkInLargeRepo
 //     (fixed: after a batch's last chunk, verify resolves every tag that
 //     stays once more, however many, and puts back what they reach): in a
@@ -18,7 +17,9 @@ package registry
 //     lost) while the kept tag's index no longer pulls. The guide's
 //     large-repository window covers only a tag moved onto a planned
 //     digest (taken, seen missing, put back).
-//   - TestReview47RestoreTrustsStaleHeadForAChild (review47_restore_test.go,
+//   - TestReview47RestoreTrustsStaleHeadForAChild (review47_restore_test.go;
+//     fixed: registry_restore writes every manifest it lists, HEAD deciding
+//     only the wording, through the apply's own putBack;
 //     v3 only: the race is made in its storage driver): registry_restore
 //     (availability.present, PlanRestore dropping a dependency "present",
 //     ExecuteRestore skipping Present) still trusts HEAD, which
@@ -64,7 +65,6 @@ package registry
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
@@ -72,15 +72,6 @@ import (
 
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
-
-// reported47 skips a test reproducing a defect of review 47, unless
-// REVIEW47_UNSKIP is set (to watch it fail, or pass once fixed).
-func reported47(t *testing.T, defect string) {
-	t.Helper()
-	if os.Getenv("REVIEW47_UNSKIP") == "" {
-		t.Skip("reported: " + defect)
-	}
-}
 
 // Regression test of review 47 (fixed).
 // A release promoted from pull-request images during the apply in a
