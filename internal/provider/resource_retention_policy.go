@@ -469,11 +469,9 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	for _, repo := range repositoriesOf(decisions) {
-		if err := r.client.CheckDeletable(ctx, repo); err != nil {
-			resp.Diagnostics.AddError("The registry will not accept the deletions", err.Error())
-			return
-		}
+	if err := firstError(r.client.CheckEach(ctx, repositoriesOf(decisions), r.client.CheckDeletable)); err != nil {
+		resp.Diagnostics.AddError("The registry will not accept the deletions", err.Error())
+		return
 	}
 	warnUnrestorable(ctx, r.client, repositoriesOf(decisions), &resp.Diagnostics)
 	if len(plan.Replicas) > 0 {
@@ -504,9 +502,9 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 // takes along in the registry API's window (it would fail instead).
 func warnUnrestorable(ctx context.Context, client *registry.Client, repos []string, diags *diag.Diagnostics) {
 	var refused []string
-	for _, repo := range repos {
-		if err := client.CheckRestorable(ctx, repo); err != nil {
-			refused = append(refused, fmt.Sprintf("%s (%v)", repo, err))
+	for i, err := range client.CheckEach(ctx, repos, client.CheckRestorable) {
+		if err != nil {
+			refused = append(refused, fmt.Sprintf("%s (%v)", repos[i], err))
 		}
 	}
 	if len(refused) > 0 {
@@ -516,6 +514,16 @@ func warnUnrestorable(ctx context.Context, client *registry.Client, repos []stri
 				"a push: "+strings.Join(refused, "; ")+". The apply still deletes only what the plan and the policy delete, "+
 				"and fails, naming it, where a restore would be needed. Give the credentials push access to repair.")
 	}
+}
+
+// firstError is the first non-nil error of errs, in order.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkMaxDeletions fails the plan before anything is deleted.

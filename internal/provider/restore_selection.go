@@ -106,10 +106,7 @@ func warnRestore(planned registry.Restore, diags *diag.Diagnostics) {
 // checkRestorable asks each repository the restore writes to whether the
 // credentials may push there.
 func checkRestorable(ctx context.Context, client *registry.Client, planned registry.Restore, diags *diag.Diagnostics) {
-	for _, repo := range planned.Repositories() {
-		if err := client.CheckRestorable(ctx, repo); err != nil {
-			diags.AddError("The registry will not accept the restore", err.Error())
-			return
-		}
+	if err := firstError(client.CheckEach(ctx, planned.Repositories(), client.CheckRestorable)); err != nil {
+		diags.AddError("The registry will not accept the restore", err.Error())
 	}
 }

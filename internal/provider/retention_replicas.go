@@ -112,10 +112,8 @@ func (r *RetentionPolicyResource) planReplicas(ctx context.Context, m retentionM
 				kept = append(kept, repo+"@"+k)
 			}
 		}
-		for _, repo := range repositoriesOf(planned) {
-			if err := client.CheckDeletable(ctx, repo); err != nil {
-				diags.AddError("The replica "+client.Host()+" will not accept the deletions", err.Error())
-			}
+		if err := firstError(client.CheckEach(ctx, repositoriesOf(planned), client.CheckDeletable)); err != nil {
+			diags.AddError("The replica "+client.Host()+" will not accept the deletions", err.Error())
 		}
 		if len(kept) > 0 {
 			diags.AddWarning("Kept on a replica", fmt.Sprintf("The replica %s keeps %d manifest(s) that the plan deletes on the primary, "+
