@@ -18,41 +18,56 @@ import (
 // D, how it plans, checks, records, performs and refreshes one. The
 // lifecycle they share (deletion_plan.go says why it is so) is run here;
 // registry_restore, a planned change to the registry too, runs it as well.
-type deletionKind[M, D any] struct {
+// A kind embeds deletesInRepository for the common answers.
+type deletionKind[M, D any] interface {
+	// names are the resource type and the summaries of its errors.
+	names() kindNames
+	// plan asks the registry what the configuration deletes now.
+	plan(ctx context.Context, c *registry.Client, m M, diags *diag.Diagnostics) (D, error)
+	// check refuses (an error) or warns about a planned deletion, and
+	// reports whether it writes anything.
+	check(ctx context.Context, m M, d D, diags *diag.Diagnostics) bool
+	// checkWritable asks the registry whether it accepts what the apply
+	// writes.
+	checkWritable(ctx context.Context, c *registry.Client, plan tfsdk.Plan, d D, diags *diag.Diagnostics)
+	// warnDestroy says what destroying the resource does.
+	warnDestroy(diags *diag.Diagnostics)
+	// record sets a planned deletion in the model, pending cleared.
+	record(ctx context.Context, m *M, d D, diags *diag.Diagnostics)
+	// hasPending tells whether refresh recorded a deletion, and pending
+	// and planned read it back, or the deletion the plan recorded.
+	hasPending(m M) bool
+	pending(ctx context.Context, m M, diags *diag.Diagnostics) D
+	planned(ctx context.Context, m M, diags *diag.Diagnostics) D
+	// execute performs a planned deletion.
+	execute(ctx context.Context, c *registry.Client, d D) error
+	// refresh records in the model's pending what is in the registry
+	// again, with a warning.
+	refresh(ctx context.Context, m *M, c *registry.Client, diags *diag.Diagnostics) error
+}
+
+type kindNames struct {
 	typeName     string
 	planError    string // summary when planning fails
 	executeError string // summary when the apply fails
-	// plan asks the registry what the configuration deletes now.
-	plan func(context.Context, *registry.Client, M, *diag.Diagnostics) (D, error)
-	// check refuses (an error) or warns about a planned deletion, and
-	// reports whether it writes anything.
-	check func(M, D, *diag.Diagnostics) bool
-	// writable asks the registry whether it accepts what the apply
-	// writes; nil: deletions in the repository planned (CheckDeletable).
-	writable func(context.Context, *registry.Client, D, *diag.Diagnostics)
-	// destroyWarning says what destroying the resource does; nil: it only
-	// forgets (warnDestroyForgets).
-	destroyWarning func(*diag.Diagnostics)
-	// record sets a planned deletion in the model, pending cleared.
-	record func(*M, context.Context, D, *diag.Diagnostics)
-	// hasPending tells whether refresh recorded a deletion, and pending
-	// and planned read it back, or the deletion the plan recorded.
-	hasPending       func(M) bool
-	pending, planned func(M, context.Context, *diag.Diagnostics) D
-	// execute performs a planned deletion.
-	execute func(*registry.Client, context.Context, D) error
-	// refresh records in the model's pending what is in the registry
-	// again, with a warning.
-	refresh func(*M, context.Context, *registry.Client, *diag.Diagnostics) error
 }
 
-func (k deletionKind[M, D]) modifyPlan(ctx context.Context, client *registry.Client, now func() time.Time, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+// deletesInRepository answers for a kind that deletes in the plan's
+// repository: the registry must accept deletions there, and destroying
+// the resource only forgets it.
+type deletesInRepository[D any] struct{}
+
+func (deletesInRepository[D]) checkWritable(ctx context.Context, c *registry.Client, plan tfsdk.Plan, _ D, diags *diag.Diagnostics) {
+	if err := c.CheckDeletable(ctx, registryRepository(ctx, plan)); err != nil {
+		diags.AddError("The registry will not accept the deletion", err.Error())
+	}
+}
+
+func (deletesInRepository[D]) warnDestroy(diags *diag.Diagnostics) { warnDestroyForgets(diags) }
+
+func modifyDeletionPlan[M, D any](ctx context.Context, k deletionKind[M, D], client *registry.Client, now func() time.Time, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
-		if k.destroyWarning == nil {
-			warnDestroyForgets(&resp.Diagnostics)
-		} else {
-			k.destroyWarning(&resp.Diagnostics)
-		}
+		k.warnDestroy(&resp.Diagnostics)
 		return
 	}
 	var plan, state M
@@ -71,13 +86,13 @@ func (k deletionKind[M, D]) modifyPlan(ctx context.Context, client *registry.Cli
 	case planFromRegistry:
 		var err error
 		if d, err = k.plan(ctx, client, plan, &resp.Diagnostics); err != nil {
-			resp.Diagnostics.AddError(k.planError, err.Error())
+			resp.Diagnostics.AddError(k.names().planError, err.Error())
 			return
 		}
 	case planFromPending:
-		d = k.pending(state, ctx, &resp.Diagnostics)
+		d = k.pending(ctx, state, &resp.Diagnostics)
 	}
-	writes := k.check(plan, d, &resp.Diagnostics)
+	writes := k.check(ctx, plan, d, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -87,20 +102,10 @@ func (k deletionKind[M, D]) modifyPlan(ctx context.Context, client *registry.Cli
 			return
 		}
 	}
-	k.record(&plan, ctx, d, &resp.Diagnostics)
+	k.record(ctx, &plan, d, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	if source == planFromRegistry {
-		recordsOf(client, now).settle(k.typeName, req, resp)
-	}
-}
-
-func (k deletionKind[M, D]) checkWritable(ctx context.Context, client *registry.Client, plan tfsdk.Plan, d D, diags *diag.Diagnostics) {
-	if k.writable != nil {
-		k.writable(ctx, client, d, diags)
-		return
-	}
-	if err := client.CheckDeletable(ctx, registryRepository(ctx, plan)); err != nil {
-		diags.AddError("The registry will not accept the deletion", err.Error())
+		recordsOf(client, now).settle(k.names().typeName, req, resp)
 	}
 }
 
@@ -111,44 +116,44 @@ func registryRepository(ctx context.Context, plan tfsdk.Plan) string {
 	return repo
 }
 
-func (k deletionKind[M, D]) create(ctx context.Context, client *registry.Client, now func() time.Time, req resource.CreateRequest, resp *resource.CreateResponse) {
-	recordsOf(client, now).forget(k.typeName, req.Config.Raw, tftypes.NewValue(req.Plan.Raw.Type(), nil))
-	k.apply(ctx, client, req.Plan, &resp.State, &resp.Diagnostics)
+func createDeletion[M, D any](ctx context.Context, k deletionKind[M, D], client *registry.Client, now func() time.Time, req resource.CreateRequest, resp *resource.CreateResponse) {
+	recordsOf(client, now).forget(k.names().typeName, req.Config.Raw, tftypes.NewValue(req.Plan.Raw.Type(), nil))
+	applyDeletion(ctx, k, client, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
-func (k deletionKind[M, D]) update(ctx context.Context, client *registry.Client, now func() time.Time, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	recordsOf(client, now).forget(k.typeName, req.Config.Raw, req.State.Raw)
-	k.apply(ctx, client, req.Plan, &resp.State, &resp.Diagnostics)
+func updateDeletion[M, D any](ctx context.Context, k deletionKind[M, D], client *registry.Client, now func() time.Time, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	recordsOf(client, now).forget(k.names().typeName, req.Config.Raw, req.State.Raw)
+	applyDeletion(ctx, k, client, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
-// apply performs exactly the deletion in the plan, which is known here even
-// when the configuration was not at plan time: Terraform plans again
-// during apply, with every value known (deletion_plan.go).
-func (k deletionKind[M, D]) apply(ctx context.Context, client *registry.Client, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
+// applyDeletion performs exactly the deletion in the plan, which is known
+// here even when the configuration was not at plan time: Terraform plans
+// again during apply, with every value known (deletion_plan.go).
+func applyDeletion[M, D any](ctx context.Context, k deletionKind[M, D], client *registry.Client, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
 	var plan M
 	diags.Append(planned.Get(ctx, &plan)...)
 	if diags.HasError() {
 		return
 	}
-	d := k.planned(plan, ctx, diags)
+	d := k.planned(ctx, plan, diags)
 	if diags.HasError() {
 		return
 	}
-	if err := k.execute(client, ctx, d); err != nil {
-		diags.AddError(k.executeError, err.Error())
+	if err := k.execute(ctx, client, d); err != nil {
+		diags.AddError(k.names().executeError, err.Error())
 		return
 	}
 	diags.Append(state.Set(ctx, &plan)...)
 }
 
-// read records in pending what the next apply must delete again.
-func (k deletionKind[M, D]) read(ctx context.Context, client *registry.Client, req resource.ReadRequest, resp *resource.ReadResponse) {
+// readDeletion records in pending what the next apply must delete again.
+func readDeletion[M, D any](ctx context.Context, k deletionKind[M, D], client *registry.Client, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state M
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := k.refresh(&state, ctx, client, &resp.Diagnostics); err != nil {
+	if err := k.refresh(ctx, &state, client, &resp.Diagnostics); err != nil {
 		resp.Diagnostics.AddError("Cannot check the registry", err.Error())
 		return
 	}

@@ -182,31 +182,53 @@ func (m manifestDeletionModel) id() string {
 	return m.Repository.ValueString() + "@" + m.Digest.ValueString()
 }
 
-// manifestLifecycle is what registry_manifest_deletion has of its own in
-// the deletion lifecycle (deletion_lifecycle.go).
-var manifestLifecycle = deletionKind[manifestDeletionModel, registry.ManifestDeletion]{
-	typeName:     manifestDeletionType,
-	planError:    "Cannot plan the manifest deletion",
-	executeError: "Cannot delete the manifest",
-	plan: func(ctx context.Context, c *registry.Client, m manifestDeletionModel, _ *diag.Diagnostics) (registry.ManifestDeletion, error) {
-		return c.PlanManifestDeletion(ctx, m.Repository.ValueString(), m.reference(), m.DeleteReferrers.ValueBool())
-	},
-	check:      manifestDeletionModel.check,
-	record:     (*manifestDeletionModel).setDeletion,
-	hasPending: func(m manifestDeletionModel) bool { return hasValue(m.Pending) },
-	pending:    manifestDeletionModel.pendingDeletion,
-	planned:    manifestDeletionModel.deletion,
-	execute: func(c *registry.Client, ctx context.Context, d registry.ManifestDeletion) error {
-		if d.Empty() {
-			return nil
-		}
-		return c.ExecuteManifestDeletion(ctx, d)
-	},
-	refresh: (*manifestDeletionModel).refresh,
+// manifestKind is what registry_manifest_deletion has of its own in the
+// deletion lifecycle (deletion_lifecycle.go).
+type manifestKind struct {
+	deletesInRepository[registry.ManifestDeletion]
+}
+
+var manifestLifecycle deletionKind[manifestDeletionModel, registry.ManifestDeletion] = manifestKind{}
+
+func (manifestKind) names() kindNames {
+	return kindNames{typeName: manifestDeletionType, planError: "Cannot plan the manifest deletion", executeError: "Cannot delete the manifest"}
+}
+
+func (manifestKind) plan(ctx context.Context, c *registry.Client, m manifestDeletionModel, _ *diag.Diagnostics) (registry.ManifestDeletion, error) {
+	return c.PlanManifestDeletion(ctx, m.Repository.ValueString(), m.reference(), m.DeleteReferrers.ValueBool())
+}
+
+func (manifestKind) check(_ context.Context, m manifestDeletionModel, d registry.ManifestDeletion, diags *diag.Diagnostics) bool {
+	return m.check(d, diags)
+}
+
+func (manifestKind) record(ctx context.Context, m *manifestDeletionModel, d registry.ManifestDeletion, diags *diag.Diagnostics) {
+	m.setDeletion(ctx, d, diags)
+}
+
+func (manifestKind) hasPending(m manifestDeletionModel) bool { return hasValue(m.Pending) }
+
+func (manifestKind) pending(ctx context.Context, m manifestDeletionModel, diags *diag.Diagnostics) registry.ManifestDeletion {
+	return m.pendingDeletion(ctx, diags)
+}
+
+func (manifestKind) planned(ctx context.Context, m manifestDeletionModel, diags *diag.Diagnostics) registry.ManifestDeletion {
+	return m.deletion(ctx, diags)
+}
+
+func (manifestKind) execute(ctx context.Context, c *registry.Client, d registry.ManifestDeletion) error {
+	if d.Empty() {
+		return nil
+	}
+	return c.ExecuteManifestDeletion(ctx, d)
+}
+
+func (manifestKind) refresh(ctx context.Context, m *manifestDeletionModel, c *registry.Client, diags *diag.Diagnostics) error {
+	return m.refresh(ctx, c, diags)
 }
 
 func (r *ManifestDeletionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	manifestLifecycle.modifyPlan(ctx, r.client, r.now, req, resp)
+	modifyDeletionPlan(ctx, manifestLifecycle, r.client, r.now, req, resp)
 }
 
 // check refuses to break tagged indexes unless allowed, and warns when
@@ -302,15 +324,15 @@ func (m manifestDeletionModel) pendingDeletion(ctx context.Context, diags *diag.
 }
 
 func (r *ManifestDeletionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	manifestLifecycle.create(ctx, r.client, r.now, req, resp)
+	createDeletion(ctx, manifestLifecycle, r.client, r.now, req, resp)
 }
 
 func (r *ManifestDeletionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	manifestLifecycle.update(ctx, r.client, r.now, req, resp)
+	updateDeletion(ctx, manifestLifecycle, r.client, r.now, req, resp)
 }
 
 func (r *ManifestDeletionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	manifestLifecycle.read(ctx, r.client, req, resp)
+	readDeletion(ctx, manifestLifecycle, r.client, req, resp)
 }
 
 // refresh records in pending what the next apply must delete again: the

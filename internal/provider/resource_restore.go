@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/distreg/terraform-provider-registry/internal/registry"
@@ -134,32 +135,56 @@ func (r *RestoreResource) Configure(_ context.Context, req resource.ConfigureReq
 	r.client, r.now = clientFrom(req.ProviderData, &resp.Diagnostics), clockFrom(req.ProviderData)
 }
 
-// restoreLifecycle is registry_restore in the lifecycle the deletion
-// resources share (deletion_lifecycle.go): planned from the registry when
-// created or reconfigured, repeated as recorded, performed exactly.
-// Nothing is pending after it: a restore runs once.
-var restoreLifecycle = deletionKind[restoreModel, registry.Restore]{
-	typeName:     restoreType,
-	planError:    "Cannot plan the restore",
-	executeError: "Cannot restore",
-	plan: func(ctx context.Context, c *registry.Client, m restoreModel, diags *diag.Diagnostics) (registry.Restore, error) {
-		return planRestore(ctx, c, m.selection(ctx, diags))
-	},
-	check: func(_ restoreModel, planned registry.Restore, diags *diag.Diagnostics) bool {
-		warnRestore(planned, diags)
-		// Every manifest listed is written, also one the registry answers
-		// for already (registry.Client.ExecuteRestore): the plan checks the
-		// credentials may push even when it shows no change.
-		return len(planned.Images) > 0
-	},
-	writable:       checkRestorable,
-	destroyWarning: warnDestroyKeepsRestored,
-	record:         (*restoreModel).setRestore,
-	hasPending:     func(restoreModel) bool { return false }, // so pending and refresh are never called
-	planned:        restoreModel.restore,
-	execute: func(c *registry.Client, ctx context.Context, planned registry.Restore) error {
-		return c.ExecuteRestore(ctx, planned, func(string) {})
-	},
+// restoreKind is registry_restore in the lifecycle the deletion resources
+// share (deletion_lifecycle.go): planned from the registry when created or
+// reconfigured, repeated as recorded, performed exactly. Nothing is
+// pending after it: a restore runs once.
+type restoreKind struct{}
+
+var restoreLifecycle deletionKind[restoreModel, registry.Restore] = restoreKind{}
+
+func (restoreKind) names() kindNames {
+	return kindNames{typeName: restoreType, planError: "Cannot plan the restore", executeError: "Cannot restore"}
+}
+
+func (restoreKind) plan(ctx context.Context, c *registry.Client, m restoreModel, diags *diag.Diagnostics) (registry.Restore, error) {
+	return planRestore(ctx, c, m.selection(ctx, diags))
+}
+
+func (restoreKind) check(_ context.Context, _ restoreModel, planned registry.Restore, diags *diag.Diagnostics) bool {
+	warnRestore(planned, diags)
+	// Every manifest listed is written, also one the registry answers
+	// for already (registry.Client.ExecuteRestore): the plan checks the
+	// credentials may push even when it shows no change.
+	return len(planned.Images) > 0
+}
+
+func (restoreKind) checkWritable(ctx context.Context, c *registry.Client, _ tfsdk.Plan, planned registry.Restore, diags *diag.Diagnostics) {
+	checkRestorable(ctx, c, planned, diags)
+}
+
+func (restoreKind) warnDestroy(diags *diag.Diagnostics) { warnDestroyKeepsRestored(diags) }
+
+func (restoreKind) record(ctx context.Context, m *restoreModel, planned registry.Restore, diags *diag.Diagnostics) {
+	m.setRestore(ctx, planned, diags)
+}
+
+func (restoreKind) hasPending(restoreModel) bool { return false } // so pending and refresh are never called
+
+func (restoreKind) pending(context.Context, restoreModel, *diag.Diagnostics) registry.Restore {
+	return registry.Restore{}
+}
+
+func (restoreKind) planned(ctx context.Context, m restoreModel, diags *diag.Diagnostics) registry.Restore {
+	return m.restore(ctx, diags)
+}
+
+func (restoreKind) execute(ctx context.Context, c *registry.Client, planned registry.Restore) error {
+	return c.ExecuteRestore(ctx, planned, func(string) {})
+}
+
+func (restoreKind) refresh(context.Context, *restoreModel, *registry.Client, *diag.Diagnostics) error {
+	return nil
 }
 
 func warnDestroyKeepsRestored(diags *diag.Diagnostics) {
@@ -168,7 +193,7 @@ func warnDestroyKeepsRestored(diags *diag.Diagnostics) {
 }
 
 func (r *RestoreResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	restoreLifecycle.modifyPlan(ctx, r.client, r.now, req, resp)
+	modifyDeletionPlan(ctx, restoreLifecycle, r.client, r.now, req, resp)
 }
 
 func (m *restoreModel) setRestore(ctx context.Context, planned registry.Restore, diags *diag.Diagnostics) {
@@ -222,11 +247,11 @@ func (m restoreModel) restore(ctx context.Context, diags *diag.Diagnostics) regi
 }
 
 func (r *RestoreResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	restoreLifecycle.create(ctx, r.client, r.now, req, resp)
+	createDeletion(ctx, restoreLifecycle, r.client, r.now, req, resp)
 }
 
 func (r *RestoreResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	restoreLifecycle.update(ctx, r.client, r.now, req, resp)
+	updateDeletion(ctx, restoreLifecycle, r.client, r.now, req, resp)
 }
 
 func (r *RestoreResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {

@@ -128,26 +128,50 @@ func (m tagDeletionModel) tags(ctx context.Context, diags *diag.Diagnostics) []s
 	return tags
 }
 
-// tagLifecycle is what registry_tag_deletion has of its own in the
-// deletion lifecycle (deletion_lifecycle.go).
-var tagLifecycle = deletionKind[tagDeletionModel, registry.TagDeletion]{
-	typeName:     tagDeletionType,
-	planError:    "Cannot plan the tag deletion",
-	executeError: "Cannot delete the tags",
-	plan: func(ctx context.Context, c *registry.Client, m tagDeletionModel, diags *diag.Diagnostics) (registry.TagDeletion, error) {
-		return c.PlanTagDeletion(ctx, m.Repository.ValueString(), m.tags(ctx, diags), m.DeleteUntaggedManifests.ValueBool())
-	},
-	check:      func(_ tagDeletionModel, d registry.TagDeletion, _ *diag.Diagnostics) bool { return len(d.Tags) > 0 },
-	record:     (*tagDeletionModel).setDeletion,
-	hasPending: func(m tagDeletionModel) bool { return hasValue(m.Pending) },
-	pending:    tagDeletionModel.pendingDeletion,
-	planned:    tagDeletionModel.deletion,
-	execute:    (*registry.Client).ExecuteTagDeletion,
-	refresh:    (*tagDeletionModel).refresh,
+// tagKind is what registry_tag_deletion has of its own in the deletion
+// lifecycle (deletion_lifecycle.go).
+type tagKind struct {
+	deletesInRepository[registry.TagDeletion]
+}
+
+var tagLifecycle deletionKind[tagDeletionModel, registry.TagDeletion] = tagKind{}
+
+func (tagKind) names() kindNames {
+	return kindNames{typeName: tagDeletionType, planError: "Cannot plan the tag deletion", executeError: "Cannot delete the tags"}
+}
+
+func (tagKind) plan(ctx context.Context, c *registry.Client, m tagDeletionModel, diags *diag.Diagnostics) (registry.TagDeletion, error) {
+	return c.PlanTagDeletion(ctx, m.Repository.ValueString(), m.tags(ctx, diags), m.DeleteUntaggedManifests.ValueBool())
+}
+
+func (tagKind) check(_ context.Context, _ tagDeletionModel, d registry.TagDeletion, _ *diag.Diagnostics) bool {
+	return len(d.Tags) > 0
+}
+
+func (tagKind) record(ctx context.Context, m *tagDeletionModel, d registry.TagDeletion, diags *diag.Diagnostics) {
+	m.setDeletion(ctx, d, diags)
+}
+
+func (tagKind) hasPending(m tagDeletionModel) bool { return hasValue(m.Pending) }
+
+func (tagKind) pending(ctx context.Context, m tagDeletionModel, diags *diag.Diagnostics) registry.TagDeletion {
+	return m.pendingDeletion(ctx, diags)
+}
+
+func (tagKind) planned(ctx context.Context, m tagDeletionModel, diags *diag.Diagnostics) registry.TagDeletion {
+	return m.deletion(ctx, diags)
+}
+
+func (tagKind) execute(ctx context.Context, c *registry.Client, d registry.TagDeletion) error {
+	return c.ExecuteTagDeletion(ctx, d)
+}
+
+func (tagKind) refresh(ctx context.Context, m *tagDeletionModel, c *registry.Client, diags *diag.Diagnostics) error {
+	return m.refresh(ctx, c, diags)
 }
 
 func (r *TagDeletionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	tagLifecycle.modifyPlan(ctx, r.client, r.now, req, resp)
+	modifyDeletionPlan(ctx, tagLifecycle, r.client, r.now, req, resp)
 }
 
 func (m *tagDeletionModel) setDeletion(ctx context.Context, d registry.TagDeletion, diags *diag.Diagnostics) {
@@ -174,15 +198,15 @@ func (m tagDeletionModel) pendingDeletion(ctx context.Context, diags *diag.Diagn
 }
 
 func (r *TagDeletionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	tagLifecycle.create(ctx, r.client, r.now, req, resp)
+	createDeletion(ctx, tagLifecycle, r.client, r.now, req, resp)
 }
 
 func (r *TagDeletionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	tagLifecycle.update(ctx, r.client, r.now, req, resp)
+	updateDeletion(ctx, tagLifecycle, r.client, r.now, req, resp)
 }
 
 func (r *TagDeletionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	tagLifecycle.read(ctx, r.client, req, resp)
+	readDeletion(ctx, tagLifecycle, r.client, req, resp)
 }
 
 // refresh records in pending the tags that are back, and what removing
