@@ -56,11 +56,26 @@ func (c *Client) PlanManifestDeletion(ctx context.Context, repo, reference strin
 	engine := snap.engineRepository()
 	p := engine.PlanManifestDeletion(target.Digest, false, nil)
 	if withReferrers {
-		api, err := c.APIReferrers(ctx, repo, append([]string{target.Digest}, p.Children...))
-		if err != nil {
-			return ManifestDeletion{}, err
+		// The referrers of what goes, and theirs in turn (the signature of
+		// an SBOM): ask about each new referrer until none is new.
+		api, asked := map[string][]string{}, map[string]bool{}
+		for ask := append([]string{target.Digest}, p.Children...); len(ask) > 0; {
+			found, err := c.APIReferrers(ctx, repo, ask)
+			if err != nil {
+				return ManifestDeletion{}, err
+			}
+			for _, subject := range ask {
+				asked[subject] = true
+			}
+			maps.Copy(api, found)
+			p = engine.PlanManifestDeletion(target.Digest, true, api)
+			ask = nil
+			for _, d := range slices.Concat(p.Children, p.Referrers) {
+				if !asked[d] { // a registry without the API answers each round with one 404
+					ask = append(ask, d)
+				}
+			}
 		}
-		p = engine.PlanManifestDeletion(target.Digest, true, api)
 	}
 	return ManifestDeletion{Repository: repo, ManifestPlan: p, ViaTag: viaTag}, nil
 }

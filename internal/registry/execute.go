@@ -643,8 +643,10 @@ func (c *Client) keptAlive(ctx context.Context, v *view, removed map[string]bool
 }
 
 // readSubjects reads the bodies of the manifests that tags outside removed
-// point at and that may name a subject, so that s knows what they keep; it
-// returns how many bodies it read that named a subject s did not know.
+// point at and that may name a subject, and those of the subjects they
+// name, however deep (a kept signature of an SBOM keeps the SBOM, which
+// keeps its image), so that s knows what they keep; it returns how many
+// bodies it read that named a subject s did not know.
 func (c *Client) readSubjects(ctx context.Context, s *Snapshot, removed map[string]bool) (int, error) {
 	var staying []string
 	for tag, m := range s.Tags {
@@ -652,14 +654,21 @@ func (c *Client) readSubjects(ctx context.Context, s *Snapshot, removed map[stri
 			staying = append(staying, m.Digest)
 		}
 	}
-	found, err := c.readLinks(ctx, s, staying)
 	named := 0
-	for _, l := range found {
-		if l.subject != "" {
-			named++
+	for len(staying) > 0 {
+		found, err := c.readLinks(ctx, s, staying)
+		if err != nil {
+			return named, err
+		}
+		staying = nil
+		for _, l := range found {
+			if l.subject != "" {
+				named++
+				staying = append(staying, l.subject)
+			}
 		}
 	}
-	return named, err
+	return named, nil
 }
 
 // mayNameSubject: only OCI manifests carry a subject; Docker schema2 and

@@ -150,22 +150,29 @@ func ruleDecisions(repo Repository, tags, referrers []Tag, deleted map[string]in
 		byDigest[t.Digest] = append(byDigest[t.Digest], t.Name)
 	}
 	// A referrer tag stays unless asked to follow its subject, its subject
-	// goes (or is gone), and what it points at can go too.
+	// goes (or is gone), and what it points at can go too. Referrers of
+	// what goes follow it however deep (followReferrers).
 	var owner map[string]string
+	var follow map[string]*followers
 	staying, survivors := settleReferrers(referrers, func(staying map[string]bool) map[string]bool {
 		survivors := survivorsOf(repo, tags, referrers, deleted, pinned, staying)
 		owner = owners(repo, byDigest, survivors)
+		if policy.DeleteReferrers {
+			orphansOwn(repo, owner, survivors, byDigest, referrers)
+			follow, _ = repo.followReferrers(owner, survivors, nil)
+		}
 		return survivors
 	}, func(r Tag, survivors map[string]bool) bool {
 		subject := referrerSubject(r.Name)
-		_, ruled := byDigest[r.Digest]
-		orphan := repo.GoneSubjects[subject] && !ruled // a ruled digest is the rules' to decide
-		return !policy.DeleteReferrers || (owner[subject] == "" && !orphan) || survivors[r.Digest]
+		return !policy.DeleteReferrers || (owner[subject] == "" && !orphan(repo, byDigest, r)) || survivors[r.Digest]
 	})
 	goneReferrers := map[string][]Tag{} // deleted digest -> the referrer tags that go with it
 	for _, r := range referrers {
 		if !staying[r.Name] {
 			o := owner[referrerSubject(r.Name)]
+			if owner[r.Digest] == r.Digest && orphan(repo, byDigest, r) {
+				o = "" // an orphan deleted on its own (orphansOwn)
+			}
 			goneReferrers[o] = append(goneReferrers[o], r)
 		}
 	}
@@ -178,24 +185,56 @@ func ruleDecisions(repo Repository, tags, referrers []Tag, deleted map[string]in
 			continue
 		case owner[digest] == digest:
 			d.Action = DeleteManifest
-			addDependents(&d, repo, survivors, goneReferrers[digest])
+			addDependents(&d, repo, survivors, goneReferrers[digest], follow[digest])
 		default:
 			d.Reason += "; the digest stays: " + keptNote(byDigest[digest], d.Tags, pinnedBy(repo, pins, digest))
 		}
 		out = append(out, d)
 	}
-	out = append(out, orphanDecisions(repo, survivors, goneReferrers[""])...)
+	out = append(out, orphanDecisions(repo, survivors, goneReferrers, follow)...)
 	slices.SortFunc(out, func(a, b Decision) int { return strings.Compare(a.Digest, b.Digest) })
 	return out
 }
 
-// orphanDecisions deletes the referrers whose subject is gone (a failure
-// after deleting a subject and before its referrers leaves them), each
-// referrer digest with its fallback tags and the manifests an OCI fallback
-// index lists.
-func orphanDecisions(repo Repository, survivors map[string]bool, orphans []Tag) []Decision {
+// orphan reports whether referrer tag r names a subject that is gone (a
+// failure after deleting a subject and before its referrers leaves them),
+// and points at no digest that the rules decide.
+func orphan(repo Repository, byDigest map[string][]string, r Tag) bool {
+	_, ruled := byDigest[r.Digest] // a ruled digest is the rules' to decide
+	return repo.GoneSubjects[referrerSubject(r.Name)] && !ruled
+}
+
+// orphansOwn makes each referrer whose subject is gone (orphan) a manifest
+// deletion of its own in owner, with its index children that nothing
+// takes, unless it survives or something that goes takes it already, so
+// that its own referrers follow it (followReferrers).
+func orphansOwn(repo Repository, owner map[string]string, survivors map[string]bool, byDigest map[string][]string, referrers []Tag) {
+	var digests []string
+	for _, r := range referrers {
+		if orphan(repo, byDigest, r) && owner[referrerSubject(r.Name)] == "" && !survivors[r.Digest] && owner[r.Digest] == "" {
+			digests = appendNew(digests, r.Digest)
+		}
+	}
+	slices.Sort(digests)
+	for _, digest := range digests {
+		owner[digest] = digest
+	}
+	for _, digest := range digests {
+		for _, child := range repo.Children[digest] {
+			if !survivors[child] && owner[child] == "" {
+				owner[child] = digest
+			}
+		}
+	}
+}
+
+// orphanDecisions deletes the referrers whose subject is gone (gone[""]),
+// each referrer digest with its fallback tags, the manifests an OCI
+// fallback index lists, and what follows it (its own referrers, however
+// deep: gone and follow by digest).
+func orphanDecisions(repo Repository, survivors map[string]bool, gone map[string][]Tag, follow map[string]*followers) []Decision {
 	byReferrer := map[string][]Tag{}
-	for _, r := range orphans {
+	for _, r := range gone[""] {
 		byReferrer[r.Digest] = append(byReferrer[r.Digest], r)
 	}
 	var out []Decision
@@ -206,8 +245,7 @@ func orphanDecisions(repo Repository, survivors map[string]bool, orphans []Tag) 
 			d.Tags = append(d.Tags, r.Name)
 			subjects = appendNew(subjects, referrerSubject(r.Name))
 		}
-		d.Children, _ = repo.dependents(digest, survivors, nil)
-		slices.Sort(d.Tags)
+		addDependents(&d, repo, survivors, gone[digest], follow[digest])
 		slices.Sort(subjects)
 		d.Reason = "referrer of " + strings.Join(subjects, ", ") + ", which no longer exists (delete_referrers)"
 		out = append(out, d)
@@ -289,10 +327,11 @@ func describeRules(rules []DeleteRule, used []int) string {
 }
 
 // addDependents adds to a manifest deletion the index children that nothing
-// remaining references, and the referrer tags that go with it (those of the
-// digest and of the children it owns) with what they point at.
-func addDependents(d *Decision, repo Repository, survivors map[string]bool, referrers []Tag) {
-	d.Children, d.Referrers = repo.dependents(d.Digest, survivors, referrers)
+// remaining references, and the referrer tags that go with it (referrers:
+// those of the digest and of the children it owns, and of what follows it,
+// however deep) with what follows it (f).
+func addDependents(d *Decision, repo Repository, survivors map[string]bool, referrers []Tag, f *followers) {
+	d.Children, d.Referrers = repo.dependents(d.Digest, survivors, f)
 	for _, r := range referrers {
 		d.Tags = append(d.Tags, r.Name)
 	}

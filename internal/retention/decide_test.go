@@ -665,6 +665,118 @@ func TestDecideManifests(t *testing.T) {
 	}
 }
 
+// Review 48: referrers of referrers, as oras attach writes them on a
+// registry without the referrers API (an SBOM of an image, a signature of
+// the SBOM, each listed by an OCI fallback index "sha256-<subject>"), and
+// a cosign signature of that signature, follow the deleted image to any
+// depth, subjects before their referrers; a referrer kept at any depth
+// stays, with the subjects its body names.
+func TestDecideReferrersToAnyDepth(t *testing.T) {
+	prs := []DeleteRule{{TagRegex: regexp.MustCompile(`^pr-`)}}
+	const prReason = `delete[0] (tag_regex "^pr-")`
+	// Digests chosen so that sorting them would put deeper referrers first.
+	var (
+		image, kept           = dig(0x70), dig(0x71)
+		fbImage, sbom         = dig(0x62), dig(0x63) // sha256-<image> lists sbom
+		fbSBOM, sig, sigOfSig = dig(0x41), dig(0x42), dig(0x30)
+	)
+	tags := func(extra ...Tag) []Tag {
+		return append([]Tag{
+			{Name: "pr-1", Digest: image},
+			{Name: "main", Digest: kept},
+			{Name: referrer(image, ""), Digest: fbImage},
+			{Name: referrer(sbom, ""), Digest: fbSBOM},
+			{Name: referrer(sig, ".sig"), Digest: sigOfSig},
+		}, extra...)
+	}
+	children := map[string][]string{fbImage: {sbom}, fbSBOM: {sig}}
+	chain := map[string]string{sig: sbom, sbom: image} // what the bodies name
+	deployedSig := "registry.example.com/app@" + sig
+	for _, tc := range []struct {
+		name   string
+		repo   Repository
+		policy Policy
+		want   []Decision
+	}{
+		{
+			name:   "referrers of referrers follow the image, subjects first",
+			repo:   Repository{Tags: tags(), Links: Links{Children: children}},
+			policy: Policy{Delete: prs, DeleteReferrers: true},
+			want: []Decision{
+				{Repository: "app", Digest: image, Action: DeleteManifest,
+					Tags:      []string{"pr-1", referrer(sig, ".sig"), referrer(sbom, ""), referrer(image, "")},
+					Referrers: []string{fbImage, sbom, fbSBOM, sig, sigOfSig}, Reason: prReason},
+			},
+		},
+		{
+			name:   "referrers of referrers stay when not asked",
+			repo:   Repository{Tags: tags(), Links: Links{Children: children}},
+			policy: Policy{Delete: prs},
+			want: []Decision{
+				{Repository: "app", Digest: image, Action: DeleteManifest, Tags: []string{"pr-1"}, Reason: prReason},
+			},
+		},
+		{
+			name:   "a signature of the SBOM kept by a tag keeps the SBOM and the image its body names",
+			repo:   Repository{Tags: tags(Tag{Name: "signature", Digest: sig}), Links: Links{Children: children, Subjects: chain}},
+			policy: Policy{Delete: prs, DeleteReferrers: true},
+			want: []Decision{
+				{Repository: "app", Digest: image, Action: Untag, Tags: []string{"pr-1"},
+					Reason: prReason + "; the digest stays: a kept index or referrer uses it"},
+			},
+		},
+		{
+			name: "a signature of the SBOM that a deployed image pins keeps the SBOM and the image",
+			repo: Repository{Tags: tags(), Links: Links{Children: children, Subjects: chain}},
+			policy: Policy{Delete: prs, DeleteReferrers: true,
+				Images: []Image{{Reference: deployedSig, Repository: "app", Digest: sig}}},
+			want: []Decision{
+				{Repository: "app", Digest: image, Action: Untag, Tags: []string{"pr-1"},
+					Reason: prReason + "; the digest stays: deployed image(s) " + deployedSig + " use it"},
+			},
+		},
+		{
+			name:   "a signature kept by a tag whose body names nothing stays, with its own signature; the rest follows",
+			repo:   Repository{Tags: tags(Tag{Name: "signature", Digest: sig}), Links: Links{Children: children}},
+			policy: Policy{Delete: prs, DeleteReferrers: true},
+			want: []Decision{
+				{Repository: "app", Digest: image, Action: DeleteManifest,
+					Tags:      []string{"pr-1", referrer(sbom, ""), referrer(image, "")},
+					Referrers: []string{fbImage, sbom, fbSBOM}, Reason: prReason},
+			},
+		},
+		{
+			name: "referrers of referrers of a subject that is gone are deleted with its fallback index",
+			repo: Repository{
+				Tags:         slices.DeleteFunc(tags(), func(t Tag) bool { return t.Name == "pr-1" }),
+				Links:        Links{Children: children},
+				GoneSubjects: map[string]bool{image: true},
+			},
+			policy: Policy{Delete: prs, DeleteReferrers: true},
+			want: []Decision{
+				{Repository: "app", Digest: fbImage, Action: DeleteManifest,
+					Tags:     []string{referrer(sig, ".sig"), referrer(sbom, ""), referrer(image, "")},
+					Children: []string{sbom}, Referrers: []string{fbSBOM, sig, sigOfSig},
+					Reason: "referrer of " + image + ", which no longer exists (delete_referrers)"},
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.repo.Name = "app"
+			got := Evaluate(tc.repo, tc.policy, testNow).Decisions
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got:\n%swant:\n%s", showDecisions(got), showDecisions(tc.want))
+			}
+			shuffled := tc.repo
+			shuffled.Tags = slices.Clone(tc.repo.Tags)
+			slices.Reverse(shuffled.Tags)
+			if again := Evaluate(shuffled, tc.policy, testNow).Decisions; !reflect.DeepEqual(again, got) {
+				t.Fatalf("reversed tags changed the decisions:\n%swas:\n%s", showDecisions(again), showDecisions(got))
+			}
+		})
+	}
+}
+
 func TestDecideReasons(t *testing.T) {
 	re := regexp.MustCompile
 	for _, tc := range []struct {

@@ -94,54 +94,62 @@ func (r Repository) Untagged(candidates []string, removed map[string]bool) []str
 // takeAlong works out, for each of the going digests, what deleting it
 // takes along once the tags in removed are gone (they are all deleted
 // together: a child two of them list goes with the first). With
-// referrers, the referrer tags of a going digest and of its going
-// children follow it, with what they point at, unless that stays anyway:
-// then the referrer tag stays too, and keeps what it points at.
+// referrers, the referrers of a going digest and of its going children
+// follow it however deep (followReferrers), with what they point at,
+// unless that stays anyway: then the referrer tag stays too, and keeps
+// what it points at.
 func (r Repository) takeAlong(going []string, removed map[string]bool, withReferrers bool, apiReferrers map[string][]string) []ManifestPlan {
 	removed = maps.Clone(removed)
 	if removed == nil {
 		removed = map[string]bool{}
 	}
 	survivors := r.Survivors(removed)
-	followers := make([][]Tag, len(going)) // the referrer tags going with each
+	var follow map[string]*followers // going digest -> what follows it
 	if withReferrers {
-		for i, digest := range going {
-			children, _ := r.dependents(digest, survivors, nil)
-			for _, subject := range append([]string{digest}, children...) {
-				for _, t := range r.FallbackReferrerTags(subject) {
-					followers[i] = append(followers[i], t)
-					removed[t.Name] = true
-				}
+		var candidates []Tag // the referrer tags that may follow
+		for _, t := range r.Tags {
+			if IsReferrerTag(t.Name) && !removed[t.Name] {
+				candidates = append(candidates, t)
 			}
 		}
-		// A referrer tag whose manifest something else keeps stays.
-		var staying map[string]bool
-		staying, survivors = settleReferrers(slices.Concat(followers...), func(staying map[string]bool) map[string]bool {
-			return r.Survivors(setMinus(removed, staying))
-		}, func(t Tag, survivors map[string]bool) bool { return survivors[t.Digest] })
-		for i := range followers {
-			followers[i] = slices.DeleteFunc(followers[i], func(t Tag) bool { return staying[t.Name] })
-		}
+		var following map[string]bool
+		_, survivors = settleReferrers(candidates, func(staying map[string]bool) map[string]bool {
+			gone := maps.Clone(removed)
+			for _, t := range candidates {
+				if !staying[t.Name] {
+					gone[t.Name] = true
+				}
+			}
+			survivors := r.Survivors(gone)
+			owner := map[string]string{}
+			for _, digest := range going {
+				owner[digest] = digest
+			}
+			for _, digest := range going {
+				for _, child := range r.Children[digest] {
+					if !survivors[child] && owner[child] == "" {
+						owner[child] = digest
+					}
+				}
+			}
+			follow, following = r.followReferrers(owner, survivors, apiReferrers)
+			return survivors
+		}, func(t Tag, _ map[string]bool) bool { return !following[t.Name] })
 	}
 	plans := make([]ManifestPlan, len(going))
 	taken := map[string]bool{}
 	for i, digest := range going {
 		p := ManifestPlan{Digest: digest, Tags: r.TagsOn(digest)}
-		children, referrers := r.dependents(digest, survivors, followers[i])
+		children, referrers := r.dependents(digest, survivors, follow[digest])
 		for _, d := range children {
 			if !taken[d] {
 				taken[d] = true
 				p.Children = append(p.Children, d)
 			}
 		}
-		for _, t := range followers[i] {
-			p.Tags = appendNew(p.Tags, t.Name)
-		}
-		for _, subject := range append([]string{digest}, p.Children...) {
-			for _, ref := range apiReferrers[subject] {
-				if !survivors[ref] && ref != digest {
-					referrers = appendNew(referrers, ref)
-				}
+		if f := follow[digest]; f != nil {
+			for _, t := range f.Tags {
+				p.Tags = appendNew(p.Tags, t.Name)
 			}
 		}
 		for _, d := range referrers {
@@ -151,30 +159,108 @@ func (r Repository) takeAlong(going []string, removed map[string]bool, withRefer
 			}
 		}
 		slices.Sort(p.Tags)
-		slices.Sort(p.Referrers)
 		plans[i] = p
 	}
 	return plans
 }
 
+// followers are what follows one manifest deletion when delete_referrers
+// asks: the referrer tags that go with it, sorted by name, and the
+// referrers they point at (a signature; an OCI fallback index and the
+// manifests it lists) or that the referrers API names, subjects before
+// their referrers (level by level, each sorted), so that a failure in
+// between never leaves something that stays without its signature.
+type followers struct {
+	Tags      []Tag
+	Referrers []string
+}
+
+// followReferrers is the one rule for how far referrers follow what goes,
+// for the policy (decide.go) as for explicit deletions (takeAlong): to any
+// depth. owner maps each digest that goes to the manifest deletion that
+// takes it (the digest itself, its index children). A referrer tag naming
+// one of them as its subject ("sha256-<hex>", "sha256-<hex>.sig") follows
+// that deletion unless what it points at survives (then it stays, and
+// keeps that); what it points at and the manifests that lists, and the
+// referrers apiReferrers names by subject, go with the same deletion when
+// they do not survive, and are subjects in turn: the signature of the SBOM
+// of a deleted image goes with the image, with both fallback indexes. It
+// adds what it takes to owner (each digest to the first deletion that
+// reaches it) and returns what follows each deletion, and the names of
+// the referrer tags that follow one.
+func (r Repository) followReferrers(owner map[string]string, survivors map[string]bool, apiReferrers map[string][]string) (map[string]*followers, map[string]bool) {
+	tagsOf := map[string][]Tag{} // subject -> its referrer tags
+	for _, t := range r.Tags {
+		if subject, ok := SubjectOf(t.Name); ok {
+			tagsOf[subject] = append(tagsOf[subject], t)
+		}
+	}
+	follow, following := map[string]*followers{}, map[string]bool{}
+	of := func(o string) *followers {
+		if follow[o] == nil {
+			follow[o] = &followers{}
+		}
+		return follow[o]
+	}
+	for level := sortedKeys(owner); len(level) > 0; {
+		found := map[string][]string{} // deletion -> the referrers found at this level
+		var next []string
+		take := func(o, d string) {
+			if survivors[d] {
+				return
+			}
+			found[o] = appendNew(found[o], d)
+			if owner[d] == "" {
+				owner[d] = o
+				next = append(next, d)
+			}
+		}
+		for _, subject := range level {
+			o := owner[subject]
+			for _, t := range tagsOf[subject] {
+				if survivors[t.Digest] || following[t.Name] {
+					continue
+				}
+				following[t.Name] = true
+				of(o).Tags = append(of(o).Tags, t)
+				take(o, t.Digest)
+				for _, child := range r.Children[t.Digest] {
+					take(o, child)
+				}
+			}
+			for _, ref := range apiReferrers[subject] {
+				take(o, ref)
+			}
+		}
+		for o, refs := range found {
+			slices.Sort(refs)
+			of(o).Referrers = appendNew(of(o).Referrers, refs...)
+		}
+		slices.Sort(next)
+		level = next
+	}
+	for _, f := range follow {
+		slices.SortFunc(f.Tags, func(a, b Tag) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return follow, following
+}
+
 // dependents returns what deleting digest takes along when survivors are
-// what stays: its index children that do not survive, and what the
-// referrer tags going with it point at (a signature; an OCI fallback index
-// and the referrers it lists) that does not survive.
-func (r Repository) dependents(digest string, survivors map[string]bool, referrers []Tag) (children, refs []string) {
+// what stays: its index children that do not survive, and the referrers
+// that follow it (f, from followReferrers; nil for none) other than those.
+func (r Repository) dependents(digest string, survivors map[string]bool, f *followers) (children, refs []string) {
 	for _, child := range r.Children[digest] {
 		if !survivors[child] {
 			children = appendNew(children, child)
 		}
 	}
-	for _, t := range referrers {
-		for _, ref := range append([]string{t.Digest}, r.Children[t.Digest]...) {
-			if !survivors[ref] && ref != digest && !slices.Contains(children, ref) {
+	if f != nil {
+		for _, ref := range f.Referrers {
+			if ref != digest && !slices.Contains(children, ref) {
 				refs = appendNew(refs, ref)
 			}
 		}
 	}
-	slices.Sort(refs)
 	return children, refs
 }
 

@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -154,5 +155,99 @@ func TestUntaggedAfterTheTagsAreGone(t *testing.T) {
 	repo.Tags = slices.DeleteFunc(repo.Tags, func(t Tag) bool { return t.Digest == imgA && !IsReferrerTag(t.Name) })
 	if got := repo.Untagged([]string{imgA}, nil); !slices.Equal(got, []string{imgA, sigA}) {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// Review 48: what goes with a digest follows referrers to any depth,
+// whoever deletes it: an SBOM of the image and a signature of the SBOM,
+// each listed by an OCI fallback index (as oras attach writes them on a
+// registry without the referrers API), and a cosign signature of that
+// signature; subjects before their referrers. A referrer kept at any depth
+// stays, with the subjects its body names.
+func TestReferrersFollowToAnyDepth(t *testing.T) {
+	// Digests chosen so that sorting them would put deeper referrers first.
+	var (
+		image, kept           = dig(0x70), dig(0x71)
+		fbImage, sbom         = dig(0x62), dig(0x63)
+		fbSBOM, sig, sigOfSig = dig(0x41), dig(0x42), dig(0x30)
+	)
+	for _, tc := range []struct {
+		name        string
+		extra       []Tag
+		subjects    map[string]string
+		untagged    []string // registry_tag_deletion of "old", delete_untagged_manifests: in order
+		policy      []string // what the policy deletes, any order
+		policyTags  []string // and the tags it removes, sorted
+		manifest    []string // registry_manifest_deletion of the image, delete_referrers: in order
+		removedTags []string // and the tags it removes
+		broken      map[string][]string
+	}{
+		{
+			name:        "an SBOM, its signature and the signature's signature",
+			untagged:    []string{image, fbImage, sbom, fbSBOM, sig, sigOfSig},
+			policy:      []string{image, fbImage, sbom, fbSBOM, sig, sigOfSig},
+			policyTags:  []string{"old", referrer(sig, ".sig"), referrer(sbom, ""), referrer(image, "")},
+			manifest:    []string{image, fbImage, sbom, fbSBOM, sig, sigOfSig},
+			removedTags: []string{"old", referrer(sig, ".sig"), referrer(sbom, ""), referrer(image, "")},
+			broken:      map[string][]string{},
+		},
+		{
+			name:       "a signature of the SBOM kept by a tag keeps the SBOM and the image its body names",
+			extra:      []Tag{{Name: "signature", Digest: sig}},
+			subjects:   map[string]string{sig: sbom, sbom: image},
+			policyTags: []string{"old"}, // untagged only
+			// Deleting the image by digest breaks what keeps it, and says so.
+			manifest:    []string{image, fbImage},
+			removedTags: []string{"old", referrer(image, "")},
+			broken:      map[string][]string{sig: {"signature"}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := Repository{Name: "app", Tags: append([]Tag{
+				{Name: "old", Digest: image},
+				{Name: "keep", Digest: kept},
+				{Name: referrer(image, ""), Digest: fbImage},
+				{Name: referrer(sbom, ""), Digest: fbSBOM},
+				{Name: referrer(sig, ".sig"), Digest: sigOfSig},
+			}, tc.extra...), Links: Links{Children: map[string][]string{fbImage: {sbom}, fbSBOM: {sig}}, Subjects: tc.subjects}}
+			if got := repo.PlanTagDeletion([]string{"old"}, true).Untagged; !slices.Equal(got, tc.untagged) {
+				t.Errorf("tag deletion deletes %v, want %v", got, tc.untagged)
+			}
+			var byPolicy, tags []string
+			for _, d := range Evaluate(repo, Policy{Delete: []DeleteRule{{TagRegex: regexp.MustCompile("^old$")}}, DeleteReferrers: true}, testNow).Decisions {
+				if d.Action == DeleteManifest {
+					byPolicy = appendNew(byPolicy, append(append([]string{d.Digest}, d.Children...), d.Referrers...)...)
+				}
+				tags = append(tags, d.Tags...)
+			}
+			slices.Sort(byPolicy)
+			slices.Sort(tags)
+			if want := slices.Sorted(slices.Values(tc.policy)); !slices.Equal(byPolicy, want) {
+				t.Errorf("the policy deletes %v, want %v", byPolicy, want)
+			}
+			if !slices.Equal(tags, tc.policyTags) {
+				t.Errorf("the policy removes tags %v, want %v", tags, tc.policyTags)
+			}
+			m := repo.PlanManifestDeletion(image, true, nil)
+			if got := append(append([]string{m.Digest}, m.Children...), m.Referrers...); !slices.Equal(got, tc.manifest) {
+				t.Errorf("manifest deletion deletes %v, want %v", got, tc.manifest)
+			}
+			if !slices.Equal(m.Tags, tc.removedTags) {
+				t.Errorf("manifest deletion removes tags %v, want %v", m.Tags, tc.removedTags)
+			}
+			if !reflect.DeepEqual(m.BrokenIndexes, tc.broken) {
+				t.Errorf("manifest deletion breaks %v, want %v", m.BrokenIndexes, tc.broken)
+			}
+		})
+	}
+}
+
+// The referrers API's answers are followed to any depth too: the
+// signature of an SBOM goes with the image.
+func TestPlanManifestDeletionUsesAPIReferrersToAnyDepth(t *testing.T) {
+	sbom, sig := dig(0x5d), dig(0x5e)
+	m := explicitRepo(false).PlanManifestDeletion(imgB, true, map[string][]string{imgB: {sbom}, sbom: {sig}})
+	if !slices.Equal(m.Referrers, []string{sbom, sig}) {
+		t.Fatalf("referrers = %v", m.Referrers)
 	}
 }

@@ -487,14 +487,13 @@ func checkDecisions(t *testing.T, repo Repository, p Policy, got []Decision) {
 	// What goes: manifests, children and referrers (b, c), each once in a
 	// decision.
 	deleted := map[string]bool{}
-	deletedSubjects := map[string]bool{} // manifests and index children
+	deletedSubjects := map[string]bool{} // manifests, index children and referrers (review 48: any depth)
 	for _, d := range got {
 		var digests []string
 		if d.Action == DeleteManifest {
 			digests = append(append(append(digests, d.Digest), d.Children...), d.Referrers...)
-			deletedSubjects[d.Digest] = true
-			for _, child := range d.Children {
-				deletedSubjects[child] = true
+			for _, gone := range digests {
+				deletedSubjects[gone] = true
 			}
 		} else if len(d.Children)+len(d.Referrers) > 0 {
 			fail("untag decision for %s deletes children or referrers", d.Digest)
