@@ -78,18 +78,6 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
-// reported48 skips a test of a reported defect unless REVIEW48_UNSKIP=1.
-// Only the Gitea tests (build tag review48gitea) still use it.
-var _ = reported48
-
-func reported48(t *testing.T, defect string) {
-	t.Helper()
-	if os.Getenv("REVIEW48_UNSKIP") != "1" {
-		t.Skip("reported (review 48): " + defect)
-	}
-	t.Log("defect: " + defect)
-}
-
 // tool48 finds a real client: $REVIEW48_<NAME> or /tmp/review48-bin/<name>.
 func tool48(t *testing.T, name string) string {
 	t.Helper()
