@@ -272,7 +272,7 @@ func semverPlanCase(ctx context.Context) (result, error) {
 	}
 	share, current, err := terraformShares(ctx, config)
 	if err != nil {
-		return result{}, fmt.Errorf("Terraform's share: %w", err)
+		return result{}, fmt.Errorf("measuring Terraform's share: %w", err)
 	}
 	return result{name: "(b) retention keep newest 10 by semver: terraform plan", wall: wall, peakRSS: peak,
 		floor: floor, share: share, currentShare: current}, nil

@@ -23,7 +23,7 @@ import (
 // a tag that is gone at the end and that the plan itself removes; with
 // credentials that may delete but not push, the PUT is refused and the
 // apply fails naming a loss of that tag.
-func plannedTagRemovedBySomeoneElse47(t *testing.T, reg *testregistry.Registry, refusePush bool) (Report, error, string) {
+func plannedTagRemovedBySomeoneElse47(t *testing.T, reg *testregistry.Registry, refusePush bool) (Report, string, error) {
 	t.Helper()
 	const repo = "review47/planned-gone"
 	created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
@@ -68,13 +68,13 @@ func plannedTagRemovedBySomeoneElse47(t *testing.T, reg *testregistry.Registry, 
 	if got := resolvesTo(t, reg, repo, tag); !strings.HasPrefix(got, "error") {
 		t.Logf("%s resolves to %s after the apply", tag, got)
 	}
-	return report, err, tag
+	return report, tag, err
 }
 
 // Regression test of review 47 (fixed).
 func TestReview47PlannedTagRemovedBySomeoneElseFalselyPutBack(t *testing.T) {
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
-		report, err, tag := plannedTagRemovedBySomeoneElse47(t, reg, false)
+		report, tag, err := plannedTagRemovedBySomeoneElse47(t, reg, false)
 		if err != nil || len(report.Lost) > 0 {
 			t.Fatalf("apply: %v, lost %q", err, report.Lost)
 		}
@@ -92,7 +92,7 @@ func TestReview47PlannedTagRemovedBySomeoneElseFalselyPutBack(t *testing.T) {
 // Regression test of review 47 (fixed).
 func TestReview47PlannedTagRemovedBySomeoneElseFalseLossWithoutPush(t *testing.T) {
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
-		report, err, _ := plannedTagRemovedBySomeoneElse47(t, reg, true)
+		report, _, err := plannedTagRemovedBySomeoneElse47(t, reg, true)
 		if err != nil || len(report.Lost) > 0 {
 			t.Errorf("apply: %v, lost %q", err, report.Lost)
 		}

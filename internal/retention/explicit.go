@@ -330,13 +330,6 @@ func (r Repository) FallbackReferrerTags(subject string) []Tag {
 	return tags
 }
 
-// setMinus is set less the names in drop, a new set.
-func setMinus(set, drop map[string]bool) map[string]bool {
-	out := maps.Clone(set)
-	maps.DeleteFunc(out, func(name string, _ bool) bool { return drop[name] })
-	return out
-}
-
 // appendNew appends the values list lacks.
 func appendNew(list []string, values ...string) []string {
 	for _, v := range values {
