@@ -48,7 +48,11 @@ package registry
 //     without a digest, HEAD each; the apply executes only planned items,
 //     and a tag resolved at plan time is listed at apply time on
 //     distribution (lastCheck resolves it as a new name), so a pin the
-//     apply lacks cannot widen what it deletes (reasoned).
+//     apply lacks cannot widen what it deletes. A deployed tag pushed
+//     onto a planned image right after the plan's listing is pinned and
+//     its image kept, plan and apply
+//     (TestReview49DeployedTagPushedAfterTheListingIsPinned,
+//     review49_unlisted_test.go).
 //   - the plan-speed lists (server.go, server_lists.go answer): a
 //     repeated recorded plan returns the recorded encoding with the
 //     recorded value, answered lists are put back only where the
