@@ -144,12 +144,10 @@ type TagDeletion struct {
 	// Tags maps each requested tag that exists to the digest it points at,
 	// or to "" for a tag the registry lists without a manifest (dangling:
 	// a push of it raced a deletion of its digest), removed only while it
-	// still resolves to nothing.
-	Tags map[string]string
-	// Untagged lists, in deletion order, the manifests to delete because
-	// the removed tags leave them with no tag: each followed by its
-	// unreferenced index children and its referrers.
-	Untagged []string
+	// still resolves to nothing. Untagged lists, in deletion order, the
+	// manifests to delete because the removed tags leave them with no tag:
+	// each followed by its unreferenced index children and its referrers.
+	retention.TagPlan
 }
 
 // ExecuteTagDeletion removes the planned tags, one by one so no other tag
@@ -250,7 +248,7 @@ func (c *Client) PlanTagDeletion(ctx context.Context, repo string, tags []string
 			p.Tags[t] = "" // keeps nothing, so leaves nothing untagged
 		}
 	}
-	return TagDeletion{Repository: repo, Tags: p.Tags, Untagged: p.Untagged}, nil
+	return TagDeletion{Repository: repo, TagPlan: p}, nil
 }
 
 // PresentTags returns which of tags exist in repo (none when the
