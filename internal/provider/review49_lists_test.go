@@ -77,7 +77,9 @@ func setAsideAgainstFramework49(t *testing.T, withReplica bool) {
 	}
 	// A prior state over other repositories: the configuration changed,
 	// so the plan is made from the registry (and recorded).
-	applied := replaced(policyValue(typ, largeDeletions(2), true), map[string]tftypes.Value{"repositories": stringsValue([]string{"other/**"})})
+	// (largeDeletions(1): a summary over one repository; over two, the
+	// plan record's key is not stable, see review49_record_test.go)
+	applied := replaced(policyValue(typ, largeDeletions(1), true), map[string]tftypes.Value{"repositories": stringsValue([]string{"other/**"})})
 	if withReplica {
 		var c map[string]tftypes.Value
 		_ = config.As(&c)

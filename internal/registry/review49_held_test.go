@@ -22,6 +22,21 @@ package registry
 //     staying (the last-chunk resolve) and verify all pass over. Pushed
 //     again during the apply onto a planned image, the DELETE takes it and
 //     the apply reports success, in a repository of two staying tags.
+//   - TestReview49KeptTagMovedOntoPlannedImageWhoseOldImageACleanerDeleted
+//     (review49_cleaner_test.go): on distribution, a kept tag moved onto
+//     a planned image whose old image someone else deleted (an untagged
+//     manifest cleaner) goes with the DELETE; restoreTag puts back
+//     nothing (restoreSuspects only when freesAtOnce) and the apply
+//     succeeds with a warning blaming an image "this apply did not
+//     delete": when in doubt it does not keep.
+//   - TestReview49PlanRecordKeyUnstableWithAMapInTheState
+//     (internal/provider/review49_record_test.go; not this session's
+//     code, found checking e947497): planRecords.path hashes the msgpack
+//     of config and prior state, and terraform-plugin-go encodes maps in
+//     Go's random iteration order: with summary.repositories over two
+//     repositories (or two replicas' maps) the apply's planning pass
+//     misses the record, and a registry changed since the plan ends in
+//     Terraform's "inconsistent final plan".
 //
 // Attacks that held:
 //   - the last-chunk resolve finds a kept tag moved, in a large
