@@ -4,8 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -96,14 +99,58 @@ func (p planRecords) path(typeName string, config, state tftypes.Value) (string,
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00", typeName, p.client.URL())
 	for _, v := range []tftypes.Value{config, state} {
-		raw, err := tfprotov6.NewDynamicValue(v.Type(), v)
-		if err != nil {
+		if err := writeCanonical(h, v); err != nil {
 			return "", false
 		}
-		h.Write(raw.MsgPack)
-		h.Write([]byte{0})
 	}
 	return filepath.Join(p.dir, hex.EncodeToString(h.Sum(nil))+".msgpack"), true
+}
+
+// writeCanonical writes v so that equal values write the same bytes in
+// every planning pass: a key, not an encoding Terraform reads. (msgpack,
+// as terraform-plugin-go writes it, puts a map's entries in Go's map
+// order, which differs from one pass to the next: a state whose summary
+// covers two repositories missed its record half the time.) Each part is
+// tagged and each string length-prefixed, so that no two values write
+// the same bytes.
+func writeCanonical(w io.Writer, v tftypes.Value) error {
+	switch typ := v.Type(); {
+	case typ == nil:
+		return fmt.Errorf("a value without a type")
+	case !v.IsKnown():
+		_, err := io.WriteString(w, "?")
+		return err
+	case v.IsNull():
+		_, err := io.WriteString(w, "-")
+		return err
+	case typ.Is(tftypes.Map{}) || typ.Is(tftypes.Object{}):
+		var entries map[string]tftypes.Value
+		if err := v.As(&entries); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "{%d", len(entries))
+		for _, key := range slices.Sorted(maps.Keys(entries)) {
+			fmt.Fprintf(w, "%d:%s", len(key), key)
+			if err := writeCanonical(w, entries[key]); err != nil {
+				return err
+			}
+		}
+	case typ.Is(tftypes.List{}) || typ.Is(tftypes.Set{}) || typ.Is(tftypes.Tuple{}):
+		var elems []tftypes.Value
+		if err := v.As(&elems); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "[%d", len(elems))
+		for _, e := range elems {
+			if err := writeCanonical(w, e); err != nil {
+				return err
+			}
+		}
+	default: // a primitive: its own text is canonical
+		text := v.String()
+		fmt.Fprintf(w, "%d:%s", len(text), text)
+	}
+	return nil
 }
 
 // load is the record at path: its value, its encoding and when it was

@@ -13,15 +13,6 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
-// reported49 is the provider package's twin of the registry package's.
-func reported49(t *testing.T, defect string) {
-	t.Helper()
-	if getenv49("REVIEW49_UNSKIP") != "1" {
-		t.Skip("reported (review 49): " + defect)
-	}
-	t.Log("defect: " + defect)
-}
-
 // The plan record (plan_record.go) is keyed by a hash of the msgpack
 // encoding of the configuration and the prior state (planRecords.path,
 // tfprotov6.NewDynamicValue). terraform-plugin-go encodes a map in Go's
@@ -39,8 +30,8 @@ func reported49(t *testing.T, defect string) {
 // image to delete pushed, then the same plan request eight times: each
 // must repeat the record (2 deletions, with the warning); about half
 // plan 3 instead.
+// Regression test of review 49 (fixed).
 func TestReview49PlanRecordKeyUnstableWithAMapInTheState(t *testing.T) {
-	reported49(t, "plan record key hashes msgpack of the state, whose maps (summary.repositories over 2+ repositories, replica maps) encode in random order: the apply's planning pass misses the record and Terraform reports an inconsistent final plan")
 	ctx := context.Background()
 	reg := testregistry.Start(t)
 	for i := range 12 {

@@ -240,6 +240,18 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		o.deleted = j.countDeleted(works) // what is gone now: neither restored nor gone before
 		o.performed = j.performed(works)
 	}()
+	// An apply stopped between chunks (interrupted, a read failing before
+	// a chunk) still checks every tag that stays before it returns, as
+	// its last chunk's verification would have (resolveAgain).
+	lastVerified := false
+	defer func() {
+		if lastVerified || !j.deletedInApply() {
+			return
+		}
+		if verifyErr := c.verify(context.WithoutCancel(ctx), v, works, j, true); verifyErr != nil {
+			err = unverified(j, cmp.Or(err, verifyErr))
+		}
+	}()
 	for {
 		pending := slices.DeleteFunc(slices.Clone(works), (*work).done)
 		if len(pending) == 0 {
@@ -274,6 +286,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		// DELETEs took along is put back before returning.
 		last := runErr != nil || ctx.Err() != nil || !slices.ContainsFunc(works, func(w *work) bool { return !w.done() })
 		verifyErr := c.verify(context.WithoutCancel(ctx), v, works, j, last)
+		lastVerified = last
 		if verifyErr == nil {
 			c.warnFreedAtOnce(context.WithoutCancel(ctx), v, j)
 		}
@@ -325,7 +338,9 @@ func (c *Client) lastCheck(ctx context.Context, v *view, works []*work, j *journ
 	}
 	var toResolve []string
 	for _, tag := range listed {
-		if !v.snap.listed(tag) {
+		// New names, and dangling ones (few): either may have been
+		// pushed onto a planned digest since.
+		if !v.snap.listed(tag) || v.snap.Unresolved[tag] {
 			toResolve = append(toResolve, tag)
 		}
 	}
@@ -340,7 +355,9 @@ func (c *Client) lastCheck(ctx context.Context, v *view, works []*work, j *journ
 	toResolve = append(toResolve, kept(v.snap, works)...)
 	for tag := range v.snap.Unresolved {
 		delete(v.snap.Unresolved, tag)
-		toResolve = append(toResolve, tag)
+		if !slices.Contains(toResolve, tag) {
+			toResolve = append(toResolve, tag)
+		}
 	}
 	if err := c.resolveBefore(ctx, v.snap, toResolve); err != nil {
 		return err

@@ -89,7 +89,9 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal,
 		c.restoreTag(ctx, v, j, tag)
 	}
 	for _, tag := range dangling { // new tags: pushed onto a digest as it was deleted
-		c.repairDangling(ctx, s, j, tag)
+		if !s.Unresolved[tag] { // (a tag dangling since it was first read still is)
+			c.repairDangling(ctx, s, j, tag)
+		}
 	}
 	if len(v.keep) > putBack { // what came back untagged keeps what it reaches, deleted in earlier chunks too
 		return c.restoreNeeded(ctx, v, works, j)
@@ -138,7 +140,7 @@ func deletedAny(j *journal) bool {
 func (c *Client) resolveAgain(s *Snapshot, works []*work, j *journal, last bool) []string {
 	switch {
 	case last && j.deletedInApply():
-		return staying(s, works)
+		return append(staying(s, works), slices.Collect(maps.Keys(s.Unresolved))...)
 	case deletedAny(j):
 		return c.fewStaying(s, works)
 	}
@@ -242,6 +244,7 @@ func (c *Client) resolveInto(ctx context.Context, s *Snapshot, tags []string) ([
 			s.changed++
 		}
 		s.Tags[tag] = m
+		delete(s.Unresolved, tag) // dangling no more: pushed again
 		if m.Subject != "" {
 			s.Subjects[m.Digest] = m.Subject
 		}
@@ -375,24 +378,23 @@ func (c *Client) restoreReferrerTags(ctx context.Context, v *view, j *journal, d
 // restoreTag puts back a kept tag that went while the chunk ran: onto the
 // digest it pointed at when last read, restoring that first if this apply
 // deleted it, and puts back what the chunk deleted, untagged: the tag may
-// have been moved onto any of it (restoreSuspects). A tag whose image
-// someone else deleted stays gone, except on a registry that frees blobs
-// at once (Gitea): there the image a tag moved away from is dropped when
-// no other tag holds it, so the tag may have gone with the chunk all the
-// same, and what the chunk deleted is put back, or reported lost.
+// have been moved onto any of it (restoreSuspects). Also when its own
+// image is gone (someone deleted it, an untagged-manifest cleaner, or the
+// registry dropped it as the tag moved away, as Gitea does with an image
+// no other tag holds): the tag itself stays gone then, but it may have
+// gone with the chunk, so what the chunk deleted comes back (when in
+// doubt, keep), or is reported lost where it cannot.
 func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string) {
 	s := v.snap
 	was := s.Tags[tag] // its description, created time included, for the policy evaluated again
 	digest := was.Digest
 	delete(s.Tags, tag)
+	suspects := putBackUntagged(c.restoreSuspects(ctx, v, j, tag))
 	if _, ok := j.entry(digest); !ok {
 		exists, err := c.Exists(ctx, s.Repository, digest)
 		if err != nil || !exists {
-			msg := fmt.Sprintf("tag %s:%s went during the apply with %s, which this apply did not delete: left as it is", s.Repository, tag, digest)
-			if c.freesAtOnce(ctx, v, j) {
-				msg += putBackUntagged(c.restoreSuspects(ctx, v, j, tag))
-			}
-			j.note(&j.warnings, msg)
+			j.note(&j.warnings, fmt.Sprintf("tag %s:%s went during the apply with %s, which this apply did not delete: left as it is%s",
+				s.Repository, tag, digest, suspects))
 			return
 		}
 		if err := c.readIntoJournal(ctx, s, j, digest); err != nil {
@@ -401,8 +403,7 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 		}
 	}
 	why := "it went while this apply deleted other manifests of " + s.Repository +
-		" (moved onto one of them just before its DELETE, or removed by someone else); put back where it pointed when last read" +
-		putBackUntagged(c.restoreSuspects(ctx, v, j, tag))
+		" (moved onto one of them just before its DELETE, or removed by someone else); put back where it pointed when last read" + suspects
 	if c.restore(ctx, v, j, digest, tag, why) {
 		s.Tags[tag] = was
 	}

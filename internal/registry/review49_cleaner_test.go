@@ -24,8 +24,8 @@ import (
 // where it pointed before (the move is lost, the tag is not)", and for
 // two owners of a repository "put it back with those manifests, untagged
 // (when in doubt, keep)".
+// Regression test of review 49 (fixed).
 func TestReview49KeptTagMovedOntoPlannedImageWhoseOldImageACleanerDeleted(t *testing.T) {
-	reported49(t, "distribution: a kept tag moved onto a planned image whose old image someone else deleted goes with the DELETE; restoreTag puts nothing back (restoreSuspects only when freesAtOnce), apply succeeds with a warning")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review49/cleaner"
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)

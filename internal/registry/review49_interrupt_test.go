@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,14 +12,6 @@ import (
 
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
-
-func reported49(t *testing.T, defect string) {
-	t.Helper()
-	if os.Getenv("REVIEW49_UNSKIP") != "1" {
-		t.Skip("reported (review 49): " + defect)
-	}
-	t.Log("defect: " + defect)
-}
 
 // A release promoted from pull-request images during the first chunk of a
 // large repository (as in review 47's regression test), but this time the
@@ -34,8 +25,8 @@ func reported49(t *testing.T, defect string) {
 // check "after the last chunk" never runs. stable's index has lost both
 // platform images, nothing is put back, and the apply's error (context
 // canceled) names neither the loss nor registry_restore.
+// Regression test of review 49 (fixed).
 func TestReview49InterruptedBetweenChunksSkipsTheLastResolve(t *testing.T) {
-	reported49(t, "an apply interrupted (or failing its last check) between chunks never resolves the staying tags again: a kept tag promoted onto an index over images the first chunk deleted stays broken, unreported")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review49/interrupt-promote"
 		proxy := newFaultProxy(t, reg.URL)
