@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/distreg/terraform-provider-registry/internal/retention"
@@ -240,3 +241,10 @@ func authenticator(ctx context.Context, cfg Config, reg name.Registry) (authn.Au
 // Hosts are the names image references give the registry: its url's host
 // and the configured aliases.
 func (c *Client) Hosts() retention.Hosts { return c.hosts }
+
+// IsDigest reports whether reference is a digest ("sha256:<hex>") rather
+// than a tag.
+func IsDigest(reference string) bool {
+	_, err := v1.NewHash(reference)
+	return err == nil
+}

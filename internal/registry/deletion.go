@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/distreg/terraform-provider-registry/internal/retention"
 )
 
@@ -88,13 +86,6 @@ func (c *Client) addUntaggedIndex(ctx context.Context, snap *Snapshot, target Ma
 		return nil
 	}
 	return c.readIndexTree(ctx, snap, []string{target.Digest})
-}
-
-// IsDigest reports whether reference is a digest ("sha256:<hex>") rather
-// than a tag.
-func IsDigest(reference string) bool {
-	_, err := v1.NewHash(reference)
-	return err == nil
 }
 
 // Empty reports whether the deletion would remove nothing at all.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -281,26 +280,6 @@ func knownTime(t time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
-}
-
-// memo computes a value once per key and keeps it; failures are forgotten
-// so the next call tries again. Safe for concurrent use.
-type memo[V any] struct{ entries sync.Map }
-
-type memoEntry[V any] struct {
-	once  sync.Once
-	value V
-	err   error
-}
-
-func (m *memo[V]) get(key string, compute func() (V, error)) (V, error) {
-	v, _ := m.entries.LoadOrStore(key, &memoEntry[V]{})
-	e := v.(*memoEntry[V])
-	e.once.Do(func() { e.value, e.err = compute() })
-	if e.err != nil {
-		m.entries.CompareAndDelete(key, e)
-	}
-	return e.value, e.err
 }
 
 // Exists reports whether a tag or digest exists in repo; a repository that

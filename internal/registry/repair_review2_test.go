@@ -2,10 +2,10 @@ package registry
 
 import (
 	"context"
-	"strings"
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"

@@ -80,34 +80,6 @@ func (c *Client) PlanReplica(ctx context.Context, repo string, primary []retenti
 	}
 }
 
-// ReplicaBatch is the batch that carries out a replica's plan.
-func ReplicaBatch(repo string, p retention.ReplicaPlan) Batch {
-	b := Batch{Repository: repo, Untag: p.Untag}
-	for _, m := range p.Manifests {
-		b.Manifests = append(b.Manifests, ManifestDeletion{Repository: repo, ManifestPlan: m})
-	}
-	return b.onReplica(p.Pinned)
-}
-
-// ReplicaBatches are the batches that carry out a replica's planned
-// deletions as a plan lists them (the provider's replica_deletions),
-// keeping what the deployed images name in each repository.
-func ReplicaBatches(decisions []retention.Decision, images []retention.Image) []Batch {
-	out := Batches(decisions)
-	for i, b := range out {
-		out[i] = b.onReplica(PinnedIn(b.Repository, images))
-	}
-	return out
-}
-
-// onReplica makes b a replica's batch: it follows a primary's decisions,
-// its own signatures and attestations keep what they name (Replica), as
-// its deployed images do (pinned).
-func (b Batch) onReplica(pinned []string) Batch {
-	b.Replica, b.Pinned = true, pinned
-	return b
-}
-
 // Narrow is a replica's batch cut down to what the primary's apply did in
 // the repository (p): manifests it deleted, with only the children and
 // referrers it deleted, and tags it removed. A replica never goes further
