@@ -244,12 +244,16 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 	// a chunk) still checks every tag that stays before it returns, as
 	// its last chunk's verification would have (resolveAgain).
 	lastVerified := false
+	var stopped error // why the apply stopped, before unverified's wording
 	defer func() {
 		if lastVerified || !j.deletedInApply() {
 			return
 		}
-		if verifyErr := c.verify(context.WithoutCancel(ctx), v, works, j, true); verifyErr != nil {
-			err = unverified(j, cmp.Or(err, verifyErr))
+		switch verifyErr := c.verify(context.WithoutCancel(ctx), v, works, j, true); {
+		case verifyErr != nil:
+			err = unverified(j, cmp.Or(stopped, err, verifyErr))
+		case stopped != nil:
+			err = stopped // checked after all: not "could not check"
 		}
 	}()
 	for {
@@ -295,7 +299,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		}
 		if err := cmp.Or(runErr, ctx.Err(), verifyErr); err != nil {
 			if verifyErr != nil {
-				err = unverified(j, err)
+				stopped, err = err, unverified(j, err)
 			}
 			return o, err
 		}
@@ -338,9 +342,7 @@ func (c *Client) lastCheck(ctx context.Context, v *view, works []*work, j *journ
 	}
 	var toResolve []string
 	for _, tag := range listed {
-		// New names, and dangling ones (few): either may have been
-		// pushed onto a planned digest since.
-		if !v.snap.listed(tag) || v.snap.Unresolved[tag] {
+		if !v.snap.listed(tag) {
 			toResolve = append(toResolve, tag)
 		}
 	}
@@ -397,7 +399,7 @@ func kept(s *Snapshot, works []*work) []string {
 // none otherwise (verification then puts back a tag taken along by a
 // DELETE, see repair.go).
 func (c *Client) fewStaying(s *Snapshot, works []*work) []string {
-	tags := staying(s, works)
+	tags := append(staying(s, works), slices.Collect(maps.Keys(s.Unresolved))...) // dangling ones too: pushed again, they keep
 	if len(tags) > chunkPerSlot*c.concurrency {
 		return nil
 	}
@@ -650,13 +652,28 @@ func (c *Client) keptAlive(ctx context.Context, v *view, removed map[string]bool
 	if _, err := c.readSubjects(ctx, v.snap, removed); err != nil {
 		return nil, err
 	}
-	kept := v.snap.referenced(removed)
-	for d := range v.snap.links().Pinned(v.pinned...) {
-		kept[d] = true
-	}
 	v.keptBack = v.reachOfKept()
-	maps.Copy(kept, v.keptBack)
-	return kept, nil
+	for {
+		kept := v.snap.referenced(removed)
+		for d := range v.snap.links().Pinned(v.pinned...) {
+			kept[d] = true
+		}
+		maps.Copy(kept, v.keptBack)
+		// A referrer tag ("sha256-<subject>.sig") follows its subject: one
+		// planned to go with a subject that stays now (tagged since the
+		// plan, a step of a skipped item) stays too, with what it keeps
+		// (the signature of a kept signature), and removed says so.
+		staying := false
+		for tag := range removed {
+			if subject, ok := retention.SubjectOf(tag); ok && kept[subject] {
+				delete(removed, tag)
+				staying = true
+			}
+		}
+		if !staying {
+			return kept, nil
+		}
+	}
 }
 
 // readSubjects reads the bodies of the manifests that tags outside removed

@@ -88,8 +88,12 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal,
 	for _, tag := range missing {
 		c.restoreTag(ctx, v, j, tag)
 	}
-	for _, tag := range dangling { // new tags: pushed onto a digest as it was deleted
-		if !s.Unresolved[tag] { // (a tag dangling since it was first read still is)
+	for _, tag := range dangling { // new names: pushed onto a digest as it was deleted
+		// A tag dangling since it was first read (or tried) is tried no
+		// more: it costs a PUT, a HEAD and a DELETE per manifest of each
+		// chunk. Pushed again onto a planned digest in the instant of its
+		// DELETE, it stays dangling (the Safety guide's window).
+		if !s.Unresolved[tag] {
 			c.repairDangling(ctx, s, j, tag)
 		}
 	}
@@ -141,7 +145,7 @@ func (c *Client) resolveAgain(s *Snapshot, works []*work, j *journal, last bool)
 	switch {
 	case last && j.deletedInApply():
 		return append(staying(s, works), slices.Collect(maps.Keys(s.Unresolved))...)
-	case deletedAny(j):
+	case deletedAny(j): // (dangling tags among them when few)
 		return c.fewStaying(s, works)
 	}
 	return nil
