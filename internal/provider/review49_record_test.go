@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -88,5 +87,3 @@ func TestReview49PlanRecordKeyUnstableWithAMapInTheState(t *testing.T) {
 		t.Errorf("%d of 8 planning passes with the same configuration and prior state did not repeat the recorded plan (planned from the registry: 3 deletions)", missed)
 	}
 }
-
-func getenv49(name string) string { return os.Getenv(name) }
