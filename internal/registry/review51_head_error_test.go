@@ -83,4 +83,3 @@ func TestReview51KeptTagNotPutBackAfterAFailedHead(t *testing.T) {
 		}
 	})
 }
-
