@@ -1,6 +1,11 @@
 package registry
 
-// Review 51: repairDangling (repair.go) against an index.
+// Review 51: repairDangling (repair.go) restores the tagged manifest
+// alone, in the order the chunk deleted: three tests below (an index, an
+// attestation's subject, a signature), one cause: it puts back neither
+// what the manifest it repairs needs (children first, its subject) nor
+// what goes with it (its referrers and their tags), unlike restoreNeeded,
+// and it takes a refused PUT for "not this one".
 //
 // TestReview51RetaggedIndexDanglingIsNotRepaired (reported): a
 // multi-arch image I (tag pr-1, two platform children) is planned for
@@ -131,6 +136,56 @@ func TestReview51TaggedAttestationDanglingLosesItsSubject(t *testing.T) {
 		if got != att.String() || !subject {
 			reported51(t, "a new tag pushed onto a planned attestation as the registry deletes it is repaired without the image it attests: repairDangling restores only the tagged manifest (not what it keeps, view.keep untouched), the apply succeeds and the attested image stays deleted")
 			t.Fatalf("apply succeeded, nothing lost; provenance resolves to %s (want %s), its subject %s exists: %v", got, att, x.Digest, subject)
+		}
+	})
+}
+
+// TestReview51DanglingRepairLeavesTheSignatureDeleted (reported): the
+// same race on a signed image: pr-1's image X, signed (cosign signature S
+// tagged sha256-<X>.sig), planned with delete_referrers; a new tag "rel"
+// pushed onto X lands as the registry handles X's DELETE (dangling), and
+// the item deletes S after X. repairDangling puts back X, "rel" resolves
+// to it: "restored X with tag rel". S is not put back, nor its tag: the
+// repair restores the tagged manifest alone (restoreNeeded's "the
+// referrers of what comes back come back too" is not run: view.keep is
+// untouched), and no later verification brings S back (without its tag,
+// nothing in the view links S to X). The apply succeeds; the kept image
+// X is unsigned. The Safety guide: "never a kept image without its
+// signature".
+func TestReview51DanglingRepairLeavesTheSignatureDeleted(t *testing.T) {
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		const repo = "review51/dangling-signed"
+		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+		x, err := reg.PushImage(repo, created, "pr-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigTag := fallbackTag48(x.Digest) + ".sig"
+		sig, err := reg.PushImage(repo, created, sigTag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.PushImage(repo, created, "stable"); err != nil {
+			t.Fatal(err)
+		}
+		proxy := newFaultProxy(t, reg.URL)
+		c := newClient(t, Config{URL: proxy.URL})
+		batch := planBatch(t, c, repo, deletePR())
+		if len(batch.Manifests) != 1 || len(batch.Manifests[0].Referrers) != 1 {
+			t.Fatalf("planned %+v; want pr-1's image with its signature", batch.Manifests)
+		}
+		pushDuringDelete(t, proxy, reg, repo, "rel", x.Digest)
+		report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+		t.Logf("apply: %v\nrestored %q\nlost %q\nwarnings %q\ndeleted %d", err, report.Restored, report.Lost, report.Warnings, report.Deleted)
+		if err != nil || len(report.Lost) > 0 {
+			return // reported, not silent
+		}
+		if got := resolvesTo(t, reg, repo, "rel"); got != x.Digest.String() {
+			t.Fatalf("rel resolves to %s; want X %s repaired (review 50's new-name case)", got, x.Digest)
+		}
+		if got := resolvesTo(t, reg, repo, sigTag); got != sig.Digest.String() {
+			reported51(t, "a new tag pushed onto a planned signed image as the registry deletes it is repaired without the image's signature (repairDangling restores the tagged manifest alone): the apply succeeds, the kept image is unsigned")
+			t.Fatalf("apply succeeded; rel is back on X, but its signature tag %s resolves to %s (want %s)", sigTag, got, sig.Digest)
 		}
 	})
 }
