@@ -1,7 +1,7 @@
 package registry
 
-// Review 51: a registry error while putting back a kept tag (repair.go
-// restoreTag).
+// Review 51: a registry error read as an answer during repair (repair.go
+// restoreTag, repairDangling): two tests below.
 //
 // TestReview51KeptTagNotPutBackAfterAFailedHead (reported): "stable" is
 // moved onto pr-1's image X in the registry API's window, just before the
@@ -19,7 +19,7 @@ package registry
 // reading the registry stops the apply as "could not check"). On
 // distribution v3 and 2.8.
 //
-// Reproduce: REVIEW51_UNSKIP=1 go test -count=1 -run TestReview51KeptTagNotPutBack ./internal/registry/
+// Reproduce: REVIEW51_UNSKIP=1 go test -count=1 -run 'TestReview51KeptTagNotPutBack|TestReview51DanglingRepairGivesUp' ./internal/registry/
 
 import (
 	"context"
@@ -80,6 +80,55 @@ func TestReview51KeptTagNotPutBackAfterAFailedHead(t *testing.T) {
 			existsNow, _ := reg.ManifestExists(repo, s.Digest)
 			reported51(t, "a kept tag taken along by a DELETE is not put back when the HEAD asking whether its image exists fails (restoreTag reads an error as gone): a warning, the apply succeeds, the tag no longer exists while its image does")
 			t.Fatalf("apply succeeded, nothing lost; stable resolves to %s (want %s, its image, which exists: %v)", got, s.Digest, existsNow)
+		}
+	})
+}
+
+// TestReview51DanglingRepairGivesUpOnAFailedHead (reported): review 50's
+// repaired case (a new tag "rel" pushed onto pr-1's image X lands as the
+// registry handles X's DELETE: listed, resolving to nothing), with one
+// registry error: repairDangling puts X back and asks where rel points
+// (a HEAD); that HEAD fails (a 500, retries exhausted). repairDangling
+// reads the error as "not X" (`err == nil && m.Digest == d`), deletes X
+// again, and ends with the warning "appeared during the apply and
+// resolves to no manifest: left as it is". Nothing is lost, the apply
+// succeeds, and the kept tag rel resolves to nothing: X was deleted again
+// by the repair that had just brought it back. On distribution v3 and 2.8.
+func TestReview51DanglingRepairGivesUpOnAFailedHead(t *testing.T) {
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		const repo = "review51/dangling-head-error"
+		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+		x, err := reg.PushImage(repo, created, "pr-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.PushImage(repo, created, "stable"); err != nil {
+			t.Fatal(err)
+		}
+		proxy := newFaultProxy(t, reg.URL)
+		c := newClient(t, Config{URL: proxy.URL, RetryMaxAttempts: 1})
+		batch := planBatch(t, c, repo, deletePR())
+		if len(batch.Manifests) != 1 {
+			t.Fatalf("planned %+v; want pr-1's image", batch.Manifests)
+		}
+		pushDuringDelete(t, proxy, reg, repo, "rel", x.Digest)
+		race := proxy.currentFault()
+		var heads atomic.Int64
+		proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+			if r.Method == http.MethodHead && strings.HasSuffix(r.URL.Path, "/manifests/rel") && heads.Add(1) == 2 {
+				w.WriteHeader(http.StatusInternalServerError) // the repair's look, after X was put back
+				return true
+			}
+			return race(w, r)
+		})
+		report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+		t.Logf("apply: %v\nrestored %q\nlost %q\nwarnings %q\nHEADs of rel: %d", err, report.Restored, report.Lost, report.Warnings, heads.Load())
+		if err != nil || len(report.Lost) > 0 {
+			return // reported, not silent
+		}
+		if got := resolvesTo(t, reg, repo, "rel"); got != x.Digest.String() {
+			reported51(t, "a failed HEAD during the repair of a dangling tag is read as 'not this manifest': the manifest just put back is deleted again, the apply succeeds, the kept tag resolves to nothing")
+			t.Fatalf("apply succeeded, nothing lost; rel resolves to %s (want X %s)", got, x.Digest)
 		}
 	})
 }
