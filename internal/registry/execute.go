@@ -395,15 +395,21 @@ func kept(s *Snapshot, works []*work) []string {
 
 // fewStaying returns the tags not yet removed (those that stay, and the
 // planned ones whose item has not run: either may be moved onto a planned
-// digest), when resolving them again costs at most a chunk's requests;
-// none otherwise (verification then puts back a tag taken along by a
-// DELETE, see repair.go).
+// digest), when resolving them again costs at most a chunk's requests,
+// and likewise the dangling ones (pushed again, they keep), each bounded
+// on its own: a few dangling tags do not make a small repository large.
+// Beyond the bound, verification puts back a tag taken along by a DELETE,
+// and what a chunk deleted when a dangling tag went (see repair.go).
 func (c *Client) fewStaying(s *Snapshot, works []*work) []string {
-	tags := append(staying(s, works), slices.Collect(maps.Keys(s.Unresolved))...) // dangling ones too: pushed again, they keep
-	if len(tags) > chunkPerSlot*c.concurrency {
-		return nil
+	bound := chunkPerSlot * c.concurrency
+	var out []string
+	if tags := staying(s, works); len(tags) <= bound {
+		out = tags
 	}
-	return tags
+	if len(s.Unresolved) <= bound {
+		out = append(out, slices.Collect(maps.Keys(s.Unresolved))...)
+	}
+	return out
 }
 
 // staying returns the tags no work that ran removed.

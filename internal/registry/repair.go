@@ -62,6 +62,14 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal,
 	}
 	slices.Sort(missing)
 	s.changed += len(missing)
+	var goneDangling []string // dangling when read, gone now: removed, or pushed again and taken by a DELETE
+	for tag := range s.Unresolved {
+		if !onList[tag] {
+			goneDangling = append(goneDangling, tag)
+			delete(s.Unresolved, tag)
+		}
+	}
+	slices.Sort(goneDangling)
 	var toResolve []string
 	for _, tag := range listed {
 		_, known := s.Tags[tag]
@@ -88,16 +96,23 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal,
 	for _, tag := range missing {
 		c.restoreTag(ctx, v, j, tag)
 	}
-	for _, tag := range dangling { // new names: pushed onto a digest as it was deleted
-		// A tag dangling since it was first read (or tried) is tried no
-		// more: it costs a PUT, a HEAD and a DELETE per manifest of each
-		// chunk. Pushed again onto a planned digest in the instant of its
-		// DELETE, it stays dangling (the Safety guide's window).
-		if !s.Unresolved[tag] {
-			c.repairDangling(ctx, s, j, tag)
-		}
+	if len(goneDangling) > 0 && deletedAny(j) {
+		// Not resolved before the chunk (many dangling tags, see
+		// fewStaying), such a tag may have been pushed onto what the
+		// chunk deleted, which took it along: when in doubt, keep.
+		j.note(&j.warnings, fmt.Sprintf("tag(s) %s of %s, listed without a manifest when this apply read them, went during the apply: "+
+			"removed, or pushed again onto a manifest this apply deleted, which took them along%s",
+			strings.Join(goneDangling, ", "), s.Repository, putBackUntagged(c.restoreSuspects(ctx, v, j, strings.Join(goneDangling, ", ")))))
 	}
-	if len(v.keep) > putBack { // what came back untagged keeps what it reaches, deleted in earlier chunks too
+	// New names pushed onto a digest as it was deleted. A tag dangling
+	// since it was first read (or tried) is tried no more: it costs a
+	// PUT and a DELETE per manifest the apply deleted. Pushed again onto
+	// a planned digest in the instant of its DELETE, it stays dangling
+	// (the Safety guide's window).
+	if err := c.repairDangling(ctx, v, works, j, slices.DeleteFunc(dangling, func(tag string) bool { return s.Unresolved[tag] })); err != nil {
+		return err
+	}
+	if len(v.keep) > putBack { // what came back keeps what it reaches, deleted in earlier chunks too
 		return c.restoreNeeded(ctx, v, works, j)
 	}
 	return nil
@@ -278,32 +293,11 @@ func (c *Client) describedAs(ctx context.Context, s *Snapshot, read map[string]M
 // checks that an index's children exist).
 func (c *Client) restoreNeeded(ctx context.Context, v *view, works []*work, j *journal) error {
 	removed := removedBy(works, v.snap)
-	alive, err := c.keptAlive(ctx, v, removed)
-	if err != nil {
+	needed, err := c.neededBack(ctx, v, works, j)
+	if err != nil || len(needed) == 0 {
 		return err
 	}
-	var accepted []string // parents an explicit deletion accepted to break
-	for _, w := range works {
-		accepted = append(accepted, w.manifest.AcceptBroken...)
-	}
-	needed := map[string]bool{}
-	for d := range alive {
-		if j.wasDeleted(d) && (len(accepted) == 0 || v.needs(d, removed, accepted)) {
-			needed[d] = true
-		}
-	}
-	if len(needed) == 0 {
-		return nil
-	}
 	links := j.links()
-	for added := true; added; { // the referrers of what comes back come back too
-		added = false
-		for d, l := range links {
-			if !needed[d] && l.subject != "" && needed[l.subject] {
-				needed[d], added = true, true
-			}
-		}
-	}
 	users := func(d string) string {
 		if u := v.usersOf(d, removed, nil); len(u) > 0 {
 			return "used by " + strings.Join(u, ", ")
@@ -322,6 +316,38 @@ func (c *Client) restoreNeeded(ctx context.Context, v *view, works []*work, j *j
 		}
 	}
 	return nil
+}
+
+// neededBack returns the manifests this apply deleted that what stays
+// needs (a staying tag's manifest, an index child, a subject), with the
+// referrers it deleted along with them (a kept image keeps its
+// signatures).
+func (c *Client) neededBack(ctx context.Context, v *view, works []*work, j *journal) (map[string]bool, error) {
+	removed := removedBy(works, v.snap)
+	alive, err := c.keptAlive(ctx, v, removed)
+	if err != nil {
+		return nil, err
+	}
+	var accepted []string // parents an explicit deletion accepted to break
+	for _, w := range works {
+		accepted = append(accepted, w.manifest.AcceptBroken...)
+	}
+	needed := map[string]bool{}
+	for d := range alive {
+		if j.wasDeleted(d) && (len(accepted) == 0 || v.needs(d, removed, accepted)) {
+			needed[d] = true
+		}
+	}
+	links := j.links()
+	for added := len(needed) > 0; added; { // the referrers of what comes back come back too
+		added = false
+		for d, l := range links {
+			if !needed[d] && l.subject != "" && needed[l.subject] && j.wasDeleted(d) {
+				needed[d], added = true, true
+			}
+		}
+	}
+	return needed, nil
 }
 
 // needs tells whether a staying tag points at digest, or uses it other than
@@ -395,13 +421,14 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 	delete(s.Tags, tag)
 	suspects := putBackUntagged(c.restoreSuspects(ctx, v, j, tag))
 	if _, ok := j.entry(digest); !ok {
-		exists, err := c.Exists(ctx, s.Repository, digest)
-		if err != nil || !exists {
+		// A read that failed is no answer: only the registry's "not
+		// found" says the image is gone.
+		switch err := c.readIntoJournal(ctx, s, j, digest); {
+		case IsNotFound(err):
 			j.note(&j.warnings, fmt.Sprintf("tag %s:%s went during the apply with %s, which this apply did not delete: left as it is%s",
 				s.Repository, tag, digest, suspects))
 			return
-		}
-		if err := c.readIntoJournal(ctx, s, j, digest); err != nil {
+		case err != nil:
 			j.note(&j.lost, fmt.Sprintf("tag %s:%s went during the apply and could not be put back on %s: %v", s.Repository, tag, digest, err))
 			return
 		}
@@ -435,46 +462,136 @@ func (c *Client) restoreSuspects(ctx context.Context, v *view, j *journal, tag s
 	}
 	why := fmt.Sprintf("tag %s went as this apply deleted it, and may have been moved onto it", tag)
 	var back []string
-	for _, d := range childrenFirst(suspects, j.links()) {
+	links := j.links()
+	for _, d := range childrenFirst(suspects, links) {
 		if c.restore(ctx, v, j, d, "", why) {
 			back = append(back, d)
+			c.restoreReferrerTags(ctx, v, j, d, links[d].subject)
 		}
 	}
 	return back
 }
 
-// repairDangling handles a tag that appeared during a chunk and resolves
-// to nothing: pushed onto a manifest as the chunk deleted it. Each
-// manifest the chunk deleted is put back in turn until the tag resolves;
-// the others are deleted again. The tag is then known as dangling, and
-// not tried again.
-func (c *Client) repairDangling(ctx context.Context, s *Snapshot, j *journal, tag string) {
+// repairDangling handles tags that appeared during the apply and resolve
+// to nothing: pushed onto a manifest as this apply deleted it (the registry
+// API's window). No request says what a dangling tag names, so the
+// manifests the chunk deleted are put back, children first (an index needs
+// its children), the tags are resolved again, and what they now name stays
+// with all it needs and keeps (neededBack: children, subjects, referrers
+// and their tags); the rest is deleted again. A tag still dangling tries
+// the manifests earlier chunks deleted the same way (the final
+// verification finds a tag left dangling by any chunk). Nothing is deleted
+// again while a put-back was refused or a read failed (when in doubt,
+// keep), and a tag still dangling after a refused put-back is reported
+// lost. The tags are then known as dangling, and not tried again.
+func (c *Client) repairDangling(ctx context.Context, v *view, works []*work, j *journal, tags []string) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	s := v.snap
 	if s.Unresolved == nil {
 		s.Unresolved = map[string]bool{}
 	}
-	s.Unresolved[tag] = true
-	for _, d := range j.chunkDeleted() {
-		e, _ := j.entry(d)
-		if err := c.putManifest(ctx, s.Repository, d, e); err != nil {
+	for _, tag := range tags {
+		s.Unresolved[tag] = true
+	}
+	chunk := j.chunkDeleted()
+	earlier := slices.DeleteFunc(j.allDeleted(), func(d string) bool { return slices.Contains(chunk, d) })
+	var refused []string
+	for _, candidates := range [][]string{chunk, earlier} {
+		if len(tags) == 0 || len(candidates) == 0 {
 			continue
 		}
-		m, err := c.Resolve(ctx, s.Repository, tag)
-		if err == nil && m.Digest == d {
-			if described, err := c.describedAs(ctx, s, s.byDigest(), m); err == nil {
-				m = described
-			}
-			s.Tags[tag] = m
-			delete(s.Unresolved, tag)
+		var err error
+		if tags, err = c.tryCandidates(ctx, v, works, j, tags, candidates, &refused); err != nil {
+			return err
+		}
+	}
+	for _, tag := range tags {
+		if len(refused) > 0 {
+			j.note(&j.lost, fmt.Sprintf("tag %s:%s appeared during the apply and resolves to no manifest; it may name one this apply deleted and could not put back: %s",
+				s.Repository, tag, strings.Join(refused, "; ")))
+			continue
+		}
+		j.note(&j.warnings, fmt.Sprintf("tag %s:%s appeared during the apply and resolves to no manifest, none of those this apply deleted: left as it is", s.Repository, tag))
+	}
+	return nil
+}
+
+// tryCandidates puts back candidates (manifests this apply deleted) for
+// the dangling tags (repairDangling), keeps what the tags then need, and
+// deletes the rest again. It returns the tags still dangling; refused
+// collects the put-backs the registry refused.
+func (c *Client) tryCandidates(ctx context.Context, v *view, works []*work, j *journal, tags, candidates []string, refused *[]string) ([]string, error) {
+	s := v.snap
+	links := j.links()
+	var back []string
+	for _, d := range childrenFirst(setOf(candidates), links) {
+		e, _ := j.entry(d)
+		if err := c.putManifest(ctx, s.Repository, d, e); err != nil {
+			*refused = append(*refused, fmt.Sprintf("%s (%v)", d, err))
+			continue
+		}
+		back = append(back, d)
+	}
+	keepAll := func(why string) {
+		for _, d := range back {
 			j.unmarkDeleted(d)
-			j.note(&j.restored, fmt.Sprintf("%s in %q, with tag %s: the tag was pushed onto it as this apply deleted it", d, s.Repository, tag))
-			return
+			v.keep = append(v.keep, d)
+		}
+		j.note(&j.warnings, fmt.Sprintf("%s in %q: put back while looking for the manifests of tag(s) %s, and kept: %s",
+			strings.Join(back, ", "), s.Repository, strings.Join(tags, ", "), why))
+	}
+	still, err := c.resolveInto(ctx, s, tags)
+	if err != nil {
+		keepAll(fmt.Sprintf("reading the tags failed (%v)", err))
+		return nil, err
+	}
+	needed, err := c.neededBack(ctx, v, works, j)
+	if err != nil {
+		keepAll(fmt.Sprintf("reading what they keep failed (%v)", err))
+		return nil, err
+	}
+	named := map[string][]string{} // digest -> repaired tags on it
+	var repaired []string
+	for _, tag := range tags {
+		if m, ok := s.Tags[tag]; ok {
+			named[m.Digest] = append(named[m.Digest], tag)
+			repaired = append(repaired, tag)
+		}
+	}
+	for _, d := range back {
+		if !needed[d] {
+			continue
+		}
+		j.unmarkDeleted(d)
+		v.keep = append(v.keep, d)
+		why := "what tag(s) " + strings.Join(repaired, ", ") + ", pushed during the apply, keep"
+		if on := named[d]; len(on) > 0 {
+			why = "tag(s) " + strings.Join(on, ", ") + " pushed onto it as this apply deleted it"
+		}
+		j.note(&j.restored, fmt.Sprintf("%s in %q: %s", d, s.Repository, why))
+		c.restoreReferrerTags(ctx, v, j, d, links[d].subject)
+	}
+	for _, d := range slices.Backward(back) { // indexes before their children
+		if needed[d] {
+			continue
 		}
 		if err := c.DeleteManifest(ctx, s.Repository, d); err != nil {
 			j.unmarkDeleted(d)
-			j.note(&j.warnings, fmt.Sprintf("%s in %q: put back while looking for the manifest of tag %s, and deleting it again failed (%v): it stays", d, s.Repository, tag, err))
+			j.note(&j.warnings, fmt.Sprintf("%s in %q: put back while looking for the manifests of tag(s) %s, and deleting it again failed (%v): it stays",
+				d, s.Repository, strings.Join(tags, ", "), err))
 		}
 	}
-	j.note(&j.warnings, fmt.Sprintf("tag %s:%s appeared during the apply and resolves to no manifest: left as it is", s.Repository, tag))
+	return still, nil
+}
+
+// allDeleted lists what this apply deleted in the repository and has not
+// put back.
+func (j *journal) allDeleted() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Sorted(maps.Keys(j.deleted))
 }
 
 // readIntoJournal reads a manifest the apply did not delete into the
@@ -499,9 +616,10 @@ func (c *Client) readIntoJournal(ctx context.Context, s *Snapshot, j *journal, d
 // What it puts back untagged, this apply does not delete again, nor what
 // that keeps (view.keep): it came back because something may need it.
 // Whether the registry answered that the manifest was there already
-// decides only the wording: not counted as put back (pushed again
-// since), or, when the write is refused, not taken for a loss, with a
-// warning.
+// decides only the wording: not counted as put back (pushed again since),
+// or, when the write is refused and a tag the view resolved points at it,
+// not taken for a loss, with a warning. A refused write is a loss
+// otherwise: the answer alone may come from a stale cache (putBack).
 func (c *Client) restore(ctx context.Context, v *view, j *journal, digest, tag, why string) bool {
 	s := v.snap
 	e, _ := j.entry(digest)
@@ -517,8 +635,11 @@ func (c *Client) restore(ctx context.Context, v *view, j *journal, digest, tag, 
 		err = c.putManifest(ctx, s.Repository, tag, e)
 	}
 	switch {
-	case err != nil && there:
-		j.note(&j.warnings, fmt.Sprintf("%s (%s): the registry answers that it is there (pushed again since this apply deleted it), "+
+	case err != nil && there && v.stayingTagOn(digest, nil):
+		// Pushed again since, under a tag that resolves now: the HEAD's
+		// answer alone may come from distribution's stale descriptor
+		// cache (putBack), and is no proof.
+		j.note(&j.warnings, fmt.Sprintf("%s (%s): the registry answers that it is there (pushed again since this apply deleted it, and tagged), "+
 			"and writing it again failed (%v): if it is missing, registry_restore with apply_id = %q puts it back", what, why, err, j.run.id))
 	case err != nil:
 		j.note(&j.lost, fmt.Sprintf("%s (%s): putting it back failed: %v", what, why, err))
