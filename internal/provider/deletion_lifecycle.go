@@ -105,7 +105,7 @@ func modifyDeletionPlan[M, D any](ctx context.Context, k deletionKind[M, D], cli
 	k.record(ctx, &plan, d, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	if source == planFromRegistry {
-		recordsOf(client, now).settle(k.names().typeName, req, resp)
+		recordsOf(client, now).settle(k.names().typeName, req, resp, nil)
 	}
 }
 

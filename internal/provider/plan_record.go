@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -61,20 +62,22 @@ func recordsOf(client *registry.Client, now func() time.Time) planRecords {
 }
 
 // settle records the plan just made from the registry, or repeats the one
-// recorded for the same configuration and state if it differs. It returns
-// the msgpack encoding of the plan it leaves in resp when it has one (nil
-// otherwise): the policy sets its large lists aside from that encoding
-// instead of encoding them again (server_lists.go).
-func (p planRecords) settle(typeName string, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) []byte {
+// recorded for the same configuration and state if it differs. full is
+// the plan's encoding when resp's value leaves large lists out (empty;
+// the policy answers them encoded: server_lists.go), nil when that value
+// is the whole plan. It returns the encoding of the plan it leaves in
+// resp when it has one (nil otherwise), so that the policy sets its large
+// lists aside from it instead of encoding them again.
+func (p planRecords) settle(typeName string, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, full []byte) []byte {
 	path, ok := p.path(typeName, req.Config.Raw, req.State.Raw)
 	if !ok || resp.Diagnostics.HasError() {
-		return nil
+		return full
 	}
 	recorded, raw, at, found := p.load(path, resp.Plan.Raw.Type())
 	switch {
 	case !found:
-		return p.save(path, resp.Plan.Raw)
-	case !recorded.Equal(resp.Plan.Raw):
+		return p.save(path, resp.Plan.Raw, full)
+	case !bytes.Equal(raw, full) && !recorded.Equal(wholePlan(resp.Plan.Raw, full)):
 		resp.Plan.Raw = recorded
 		resp.Diagnostics.AddWarning("The registry changed since this was first planned",
 			fmt.Sprintf("This configuration was planned at %s and the registry no longer matches that plan. This plan repeats it, so that a saved plan "+
@@ -83,6 +86,19 @@ func (p planRecords) settle(typeName string, req resource.ModifyPlanRequest, res
 				at.UTC().Format(time.RFC3339), path))
 	}
 	return raw // equal values: the recorded encoding encodes either
+}
+
+// wholePlan is the plan value with its large lists: decoded from full when
+// given.
+func wholePlan(plan tftypes.Value, full []byte) tftypes.Value {
+	if full == nil {
+		return plan
+	}
+	whole, err := (&tfprotov6.DynamicValue{MsgPack: full}).Unmarshal(plan.Type())
+	if err != nil {
+		return plan // differs from any record: the record is repeated, as for a changed registry
+	}
+	return whole
 }
 
 // forget drops the record once the apply has run.
@@ -171,17 +187,20 @@ func (p planRecords) load(path string, typ tftypes.Type) (tftypes.Value, []byte,
 	return v, raw, info.ModTime(), true
 }
 
-// save writes a record, removes records past their time and returns the
-// plan's encoding. Recording is best effort: a failure only means the
-// next pass plans from the registry.
-func (p planRecords) save(path string, plan tftypes.Value) []byte {
-	raw, err := tfprotov6.NewDynamicValue(plan.Type(), plan)
-	if err != nil {
-		return nil
+// save writes a record (full, or plan encoded), removes records past
+// their time and returns the plan's encoding. Recording is best effort:
+// a failure only means the next pass plans from the registry.
+func (p planRecords) save(path string, plan tftypes.Value, full []byte) []byte {
+	if full == nil {
+		raw, err := tfprotov6.NewDynamicValue(plan.Type(), plan)
+		if err != nil {
+			return nil
+		}
+		full = raw.MsgPack
 	}
 	p.prune()
-	_ = registry.WriteAtomic(path, raw.MsgPack)
-	return raw.MsgPack
+	_ = registry.WriteAtomic(path, full)
+	return full
 }
 
 func (p planRecords) prune() {

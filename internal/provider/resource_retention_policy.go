@@ -433,11 +433,8 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 				"from the registry as it is then, still within max_deletions, and record what it deleted in deletions. "+
 				"To review the deletions first, apply what the policy depends on (-target), then plan again.")
 	}
-	pending, err := priorList(ctx, req.State.Raw, "pending_deletions")
-	if err != nil {
-		resp.Diagnostics.AddError("Internal error", fmt.Sprintf("Reading pending_deletions: %v. Please report this to the provider's developers.", err))
-	}
-	source := deletionPlanSource(req, listLength(pending) > 0)
+	pending := priorDecisions(ctx, req.State.Raw, "pending_deletions", &resp.Diagnostics)
+	source := deletionPlanSource(req, len(pending) > 0)
 	if resp.Diagnostics.HasError() || r.client == nil {
 		return
 	}
@@ -457,7 +454,7 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		outcome := r.decide(ctx, plan, &resp.Diagnostics)
 		decisions, found, governed = outcome.decisions, outcome.values(), outcome.repositories
 	case planFromPending:
-		decisions = decisionsOf(pending, &resp.Diagnostics)
+		decisions = pending
 	}
 	// Also a policy with nothing to plan governs its repositories: a new
 	// policy over them must not plan deletions it would not.
@@ -483,18 +480,20 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 			return
 		}
 	}
-	resp.Plan.Raw = plannedValue(r.client.Host(), resp.Plan.Raw, req.State.Raw, plan.Repositories, decisions, found, &resp.Diagnostics)
-	setAsideIn(ctx).replan(found, "pending_deletions", "deletions")
+	aside := setAsideIn(ctx)
+	lists, encodedLists := aside.decisionLists(map[string][]decisionModel{"deletions": decisions, "pending_deletions": nil})
+	resp.Plan.Raw = plannedValue(r.client.Host(), resp.Plan.Raw, req.State.Raw, plan.Repositories, decisions, lists, found, &resp.Diagnostics)
+	aside.replan(found, "pending_deletions", "deletions")
+	encoded := encodedWith(resp.Plan.Raw, encodedLists, &resp.Diagnostics)
 	// A plan from pending deletions repeats the refreshed state, but its
 	// replicas are read live: recorded like a plan from the registry, so
 	// that a replica changed between the plan and Terraform's planning
 	// pass during apply does not make the two differ (the apply checks
 	// the replica again and skips what changed).
-	var encoded []byte
 	if source == planFromRegistry || len(plan.Replicas) > 0 {
-		encoded = recordsOf(r.client, r.now).settle(retentionPolicyType, req, resp)
+		encoded = recordsOf(r.client, r.now).settle(retentionPolicyType, req, resp, encoded)
 	}
-	resp.Plan.Raw = setAsideIn(ctx).answer(resp.Plan.Raw, encoded)
+	resp.Plan.Raw = aside.answer(resp.Plan.Raw, encoded)
 }
 
 // warnUnrestorable warns when the credentials cannot push to a repository
@@ -547,11 +546,12 @@ func (r *RetentionPolicyResource) Read(ctx context.Context, req resource.ReadReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	refreshed := outcome.values()
-	refreshed["pending_deletions"] = decisionsValue(outcome.decisions)
-	refreshed["deletions"] = decisionsValue(nil)
+	aside := setAsideIn(ctx)
+	refreshed, encodedLists := aside.decisionLists(map[string][]decisionModel{"pending_deletions": outcome.decisions, "deletions": nil})
+	maps.Copy(refreshed, outcome.values())
 	refreshed["replica_deletions"] = tftypes.NewValue(replicaDeletionsType, map[string]tftypes.Value{}) // like deletions: the last apply's record
-	resp.State.Raw = setAsideIn(ctx).answer(withAttributes(resp.State.Raw, refreshed, &resp.Diagnostics), nil)
+	resp.State.Raw = withAttributes(resp.State.Raw, refreshed, &resp.Diagnostics)
+	resp.State.Raw = aside.answer(resp.State.Raw, encodedWith(resp.State.Raw, encodedLists, &resp.Diagnostics))
 }
 
 func (r *RetentionPolicyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -572,12 +572,7 @@ func (r *RetentionPolicyResource) Update(ctx context.Context, req resource.Updat
 // state is the plan, with applied saying what was done (see
 // retention_applied.go).
 func (r *RetentionPolicyResource) apply(ctx context.Context, prior tftypes.Value, planned tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
-	list, err := plannedList(ctx, planned.Raw, "deletions")
-	if err != nil {
-		diags.AddError("Internal error", fmt.Sprintf("Reading deletions: %v. Please report this to the provider's developers.", err))
-		return
-	}
-	deletions := decisionsOf(list, diags)
+	deletions := plannedDecisions(ctx, planned.Raw, "deletions", diags)
 	policy, _ := r.policyOf(configOf(ctx, planned, diags), diags)
 	if diags.HasError() {
 		return
@@ -614,20 +609,21 @@ func (r *RetentionPolicyResource) Delete(_ context.Context, _ resource.DeleteReq
 	// Destroying a policy deletes nothing: ModifyPlan warned.
 }
 
-// plannedValue is a plan of this resource (its raw value) with id, an
-// empty pending_deletions, the deletions the apply performs and their
-// summary (deletions_id following the prior state's), and the found values
-// of a plan from the registry.
-func plannedValue(registry string, plan, prior tftypes.Value, repositories []string, decisions []decisionModel, found map[string]tftypes.Value, diags *diag.Diagnostics) tftypes.Value {
+// plannedValue is a plan of this resource (its raw value) with id, the
+// summary of the deletions the apply performs (deletions_id following the
+// prior state's), lists (the values of deletions, with those decisions,
+// and an empty pending_deletions: decisionLists) and the found values of a
+// plan from the registry.
+func plannedValue(registry string, plan, prior tftypes.Value, repositories []string, decisions []decisionModel,
+	lists, found map[string]tftypes.Value, diags *diag.Diagnostics) tftypes.Value {
 	attributes := map[string]tftypes.Value{
 		"id":                tftypes.NewValue(tftypes.String, strings.Join(repositories, ",")),
-		"pending_deletions": decisionsValue(nil),
-		"deletions":         decisionsValue(decisions),
 		"summary":           summaryValue(registry, decisions, nextDeletionsID(deletionsIDOf(prior), decisions)),
 		"applied":           plannedApplied(prior, len(decisions) > 0),
 		"replica_deletions": tftypes.NewValue(replicaDeletionsType, map[string]tftypes.Value{}),
 		"replica_summary":   tftypes.NewValue(replicaSummaryType, map[string]tftypes.Value{}),
 	}
+	maps.Copy(attributes, lists)
 	maps.Copy(attributes, found)
 	return withAttributes(plan, attributes, diags)
 }

@@ -520,7 +520,8 @@ func TestRetentionPlanValuesRoundTrip(t *testing.T) {
 	found := policyOutcome{otherImages: 3, protected: []retention.Spared{
 		{Repository: "app", Digest: "sha256:" + strings.Repeat("d", 64), Tags: []string{"v1"}, Reason: "deployed as reg/app:v1"},
 	}}.values()
-	plan := tfsdk.Plan{Schema: req.Plan.Schema, Raw: plannedValue("reg.example.com", req.Plan.Raw, req.State.Raw, []string{"app"}, want, found, &diags)}
+	lists, _ := (*setAside)(nil).decisionLists(map[string][]decisionModel{"deletions": want, "pending_deletions": nil})
+	plan := tfsdk.Plan{Schema: req.Plan.Schema, Raw: plannedValue("reg.example.com", req.Plan.Raw, req.State.Raw, []string{"app"}, want, lists, found, &diags)}
 	var model retentionModel
 	diags.Append(plan.Get(ctx, &model)...)
 	if diags.HasError() {

@@ -56,27 +56,8 @@ func rawAttribute(object tftypes.Value, name string) tftypes.Value {
 	return attributes[name]
 }
 
-// listLength is the number of elements of a known list value, 0 otherwise.
-func listLength(list tftypes.Value) int {
-	var elems []tftypes.Value
-	if !list.IsKnown() || list.IsNull() || list.As(&elems) != nil {
-		return 0
-	}
-	return len(elems)
-}
-
-// decisionFields maps each tfsdk name of decisionModel to its field index.
-var decisionFields = func() map[string]int {
-	fields := map[string]int{}
-	t := reflect.TypeFor[decisionModel]()
-	for i := range t.NumField() {
-		fields[t.Field(i).Tag.Get("tfsdk")] = i
-	}
-	return fields
-}()
-
 // decisionsOf reads the raw value of deletions / pending_deletions, each
-// attribute into the decisionModel field of the same tfsdk name.
+// attribute into its decisionModel field (decisionField).
 func decisionsOf(list tftypes.Value, diags *diag.Diagnostics) []decisionModel {
 	var elems []tftypes.Value
 	if !list.IsKnown() || list.IsNull() {
@@ -90,10 +71,9 @@ func decisionsOf(list tftypes.Value, diags *diag.Diagnostics) []decisionModel {
 	for i, e := range elems {
 		var attributes map[string]tftypes.Value
 		err := e.As(&attributes)
-		d := reflect.ValueOf(&out[i]).Elem()
-		for name, field := range decisionFields {
+		for _, name := range decisionAttributes {
 			if err == nil {
-				err = setField(d.Field(field), attributes[name])
+				err = setField(decisionField(&out[i], name), attributes[name])
 			}
 		}
 		if err != nil {
@@ -104,9 +84,10 @@ func decisionsOf(list tftypes.Value, diags *diag.Diagnostics) []decisionModel {
 	return out
 }
 
-// setField sets a string, []string or *int64 field from a raw value.
-func setField(field reflect.Value, raw tftypes.Value) error {
-	switch target := field.Addr().Interface().(type) {
+// setField sets a string, []string or *int64 field (by address) from a
+// raw value.
+func setField(field any, raw tftypes.Value) error {
+	switch target := field.(type) {
 	case *string:
 		if raw.IsNull() {
 			return nil
@@ -137,7 +118,7 @@ func setField(field reflect.Value, raw tftypes.Value) error {
 		*target = &i
 		return nil
 	}
-	return fmt.Errorf("no conversion to %s", field.Type())
+	return fmt.Errorf("no conversion to %T", field)
 }
 
 // withAttributes replaces attributes of an object value. Plans and states

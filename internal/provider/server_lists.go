@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/vmihailenco/msgpack/v5"
@@ -152,21 +153,78 @@ func setAsideIn(ctx context.Context) *setAside {
 // decisionListType is the raw type of deletions and pending_deletions.
 var decisionListType = tftypes.List{ElementType: decisionObjectType}
 
-// priorList is a large list of the prior state: set aside by the server,
-// or in the state value itself.
-func priorList(ctx context.Context, state tftypes.Value, name string) (tftypes.Value, error) {
-	if s := setAsideIn(ctx); s != nil && s.prior[name] != nil {
-		return (&tfprotov6.DynamicValue{MsgPack: s.prior[name]}).Unmarshal(largeLists[name])
-	}
-	return rawAttribute(state, name), nil
-}
-
-// plannedList is a large list of the planned state, likewise.
+// plannedList is a large list of the planned state: set aside by the
+// server, or in the plan value itself.
 func plannedList(ctx context.Context, plan tftypes.Value, name string) (tftypes.Value, error) {
 	if s := setAsideIn(ctx); s != nil && s.planned[name] != nil {
 		return (&tfprotov6.DynamicValue{MsgPack: s.planned[name]}).Unmarshal(largeLists[name])
 	}
 	return rawAttribute(plan, name), nil
+}
+
+// priorDecisions are the decisions of a decision list (deletions,
+// pending_deletions) of the prior state, set aside or in the value.
+func priorDecisions(ctx context.Context, state tftypes.Value, name string, diags *diag.Diagnostics) []decisionModel {
+	if s := setAsideIn(ctx); s != nil && s.prior[name] != nil {
+		return decisionsFromMsgPack(s.prior[name], diags)
+	}
+	return decisionsOf(rawAttribute(state, name), diags)
+}
+
+// plannedDecisions are those of the planned state, likewise.
+func plannedDecisions(ctx context.Context, plan tftypes.Value, name string, diags *diag.Diagnostics) []decisionModel {
+	if s := setAsideIn(ctx); s != nil && s.planned[name] != nil {
+		return decisionsFromMsgPack(s.planned[name], diags)
+	}
+	return decisionsOf(rawAttribute(plan, name), diags)
+}
+
+// decisionsFromMsgPack reads a set-aside decision list: by
+// decodeDecisions, or the framework's way when that refuses it.
+func decisionsFromMsgPack(encoded []byte, diags *diag.Diagnostics) []decisionModel {
+	if decisions, err := decodeDecisions(encoded); err == nil {
+		return decisions
+	}
+	list, err := (&tfprotov6.DynamicValue{MsgPack: encoded}).Unmarshal(decisionListType)
+	if err != nil {
+		diags.AddError("Internal error", fmt.Sprintf("Reading deletions: %v. Please report this to the provider's developers.", err))
+		return nil
+	}
+	return decisionsOf(list, diags)
+}
+
+// decisionLists are the values of the decision lists the policy answers
+// with (name -> decisions): where the server set lists aside, each empty
+// in values and encoded in encoded (nil when empty), for encodedWith and
+// answer; without a set-aside, whole in values.
+func (s *setAside) decisionLists(lists map[string][]decisionModel) (values map[string]tftypes.Value, encoded map[string][]byte) {
+	values, encoded = map[string]tftypes.Value{}, map[string][]byte{}
+	for name, decisions := range lists {
+		if s == nil || len(decisions) == 0 {
+			values[name] = decisionsValue(decisions)
+			continue
+		}
+		values[name], encoded[name] = decisionsValue(nil), encodeDecisions(decisions)
+	}
+	return values, encoded
+}
+
+// encodedWith is the msgpack encoding of object with the encoded lists
+// in place of the empty ones it holds; nil when there are none (object
+// is whole).
+func encodedWith(object tftypes.Value, lists map[string][]byte, diags *diag.Diagnostics) []byte {
+	if len(lists) == 0 {
+		return nil
+	}
+	raw, err := tfprotov6.NewDynamicValue(object.Type(), object)
+	if err == nil {
+		raw.MsgPack, err = putLists(raw.MsgPack, lists)
+	}
+	if err != nil {
+		diags.AddError("Internal error", fmt.Sprintf("Encoding the deletions: %v. Please report this to the provider's developers.", err))
+		return nil
+	}
+	return raw.MsgPack
 }
 
 // msgpack encodings: the first bytes of arrays and maps, and their empty
