@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -598,11 +599,29 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, prior tftypes.Value
 	// (applied.deletions_id changes, so garbage collection triggered by it
 	// runs), and Terraform keeps the state an apply returns with an error.
 	state.Raw = withAttributes(planned.Raw, map[string]tftypes.Value{"applied": appliedAfter(prior, planned.Raw, report)}, diags)
-	if err != nil {
+	if err := reportLost("Lost during the apply", "", report.Lost, err, diags); err != nil {
 		diags.AddError("Cannot apply the retention policy", fmt.Sprintf("%v\n\nDone before it stopped: %s. "+
 			"Nothing else was deleted; the next plan shows what is left.", err, report.Summary()))
 	}
 	r.applyReplicas(ctx, configOf(ctx, planned, diags), planned.Raw, report, diags) // what the primary did, also when it stopped
+}
+
+// reportLost makes each loss of an apply (registry.Report.Lost: what it
+// deleted, then had to put back, and could not) an error of its own, also
+// when something else stopped the apply, and returns that other error
+// (nil when the losses were all): a loss is never left unsaid behind the
+// error that stopped the apply. where prefixes each loss's detail (a
+// replica's host).
+func reportLost(summary, where string, lost []string, err error, diags *diag.Diagnostics) error {
+	for _, s := range lost {
+		diags.AddError(summary, where+"The apply deleted what stays needs (a kept tag taken along by a DELETE, what a staying image uses) "+
+			"and could not put it back: "+s+". Push it again; until garbage collection runs, registry_restore can put back what the apply "+
+			"deleted where its journal was stored in the registry (see the warnings).")
+	}
+	if lostErr := (*registry.LostError)(nil); len(lost) > 0 && errors.As(err, &lostErr) {
+		return lostErr.Cause // the losses are named above
+	}
+	return err
 }
 
 func (r *RetentionPolicyResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {

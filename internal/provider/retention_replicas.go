@@ -187,7 +187,7 @@ func (r *RetentionPolicyResource) applyReplicas(ctx context.Context, m retention
 		for _, s := range append(done.Warnings, done.Restored...) {
 			diags.AddWarning("Noticed on a replica", client.Host()+": "+s)
 		}
-		if err != nil {
+		if err := reportLost("Lost on a replica", client.Host()+": ", done.Lost, err, diags); err != nil {
 			diags.AddError("Cannot apply to the replica "+client.Host(), fmt.Sprintf("%v\n\nDone there before it stopped: %s. "+
 				"The primary's deletions are done; the replica keeps the rest until you delete it (registry_manifest_deletion, registry_tag_deletion).", err, done.Summary()))
 		}

@@ -119,14 +119,35 @@ func keptByRegistry(o outcome) string {
 	return strings.Join(append(slices.Clone(o.skipped), o.restored...), "; ")
 }
 
-// lostError is err, or when there is none, an error naming what the apply
-// deleted, had to restore and could not.
+// lostError is err, or when the apply lost something (deleted what then
+// had to be put back, and could not), a LostError naming the losses along
+// with err, what stopped the apply: a loss is never hidden behind the
+// error that stopped the apply.
 func lostError(o outcome, err error) error {
-	if err == nil && len(o.lost) > 0 {
-		err = fmt.Errorf("deleted what then had to be put back, and could not: %s", strings.Join(o.lost, "; "))
+	if len(o.lost) == 0 {
+		return err
 	}
-	return err
+	return &LostError{Cause: err, Lost: slices.Clone(o.lost)}
 }
+
+// LostError is an apply that deleted what then had to be put back (a kept
+// tag taken along by a DELETE, what a staying image needs), and could not
+// put it back. Cause is what else stopped the apply, if anything did
+// (errors.Is and errors.As see it).
+type LostError struct {
+	Cause error
+	Lost  []string // what was lost, and why it could not be put back
+}
+
+func (e *LostError) Error() string {
+	lost := fmt.Sprintf("deleted what then had to be put back, and could not: %s", strings.Join(e.Lost, "; "))
+	if e.Cause == nil {
+		return lost
+	}
+	return fmt.Sprintf("%v\n\nBefore it stopped, the apply %s", e.Cause, lost)
+}
+
+func (e *LostError) Unwrap() error { return e.Cause }
 
 // TagDeletion is what removing some tags does, as shown in a plan and then
 // performed by an apply.
@@ -150,8 +171,8 @@ func (c *Client) ExecuteTagDeletion(ctx context.Context, planned TagDeletion) er
 		return changed("nothing deleted: since the plan, these tags in %q point at another image: %s; run plan again to review",
 			planned.Repository, strings.Join(notesText(moved), "; "))
 	})
-	if err != nil {
-		return err
+	if err != nil || len(o.lost) > 0 {
+		return lostError(o, err)
 	}
 	if len(o.skipped) > 0 {
 		return changed("%d tag(s) removed, then the registry changed: %s; nothing else was deleted; run plan again to review",

@@ -80,6 +80,9 @@ func (r Report) Summary() string {
 	if len(r.Restored) > 0 {
 		s += fmt.Sprintf("; %d restored", len(r.Restored))
 	}
+	if len(r.Lost) > 0 {
+		s += fmt.Sprintf("; %d lost (could not be put back)", len(r.Lost))
+	}
 	if len(r.Finished) > 0 {
 		s += "; finished: " + strings.Join(r.Finished, ", ")
 	}
@@ -273,7 +276,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		if err := c.record(ctx, v, j, chunk, kept); err != nil {
 			return o, err
 		}
-		if err := c.lastCheck(ctx, v, works, j); err != nil {
+		if err := c.lastCheck(ctx, v, works, j, chunk); err != nil {
 			return o, err
 		}
 		if v.snap.changed != v.evaluated { // the policy, evaluated again on what changed
@@ -325,8 +328,9 @@ func unverified(j *journal, err error) error {
 // policy evaluated again, sees it gone. The names the view does not know
 // are resolved into it, and so are the tags that stay when they are few,
 // or all of them when the view is a planning pass's read (view.go): a
-// tag pushed or moved onto a planned digest since keeps it.
-func (c *Client) lastCheck(ctx context.Context, v *view, works []*work, j *journal) error {
+// tag pushed or moved onto a planned digest since keeps it. The subjects
+// the view found gone are looked at again too (recheckGoneSubjects).
+func (c *Client) lastCheck(ctx context.Context, v *view, works []*work, j *journal, chunk []*work) error {
 	listed, err := c.Tags(ctx, v.snap.Repository)
 	if err != nil {
 		return err
@@ -348,7 +352,10 @@ func (c *Client) lastCheck(ctx context.Context, v *view, works []*work, j *journ
 	}
 	if !v.reused { // a tag gone ahead of its item (wentAhead) is not listed: nothing to resolve
 		staying := slices.DeleteFunc(c.fewStaying(v.snap, works), func(tag string) bool { return !onList[tag] })
-		return c.resolveBefore(ctx, v.snap, append(toResolve, staying...))
+		if err := c.resolveBefore(ctx, v.snap, append(toResolve, staying...)); err != nil {
+			return err
+		}
+		return c.recheckGoneSubjects(ctx, v.snap, chunk)
 	}
 	// What a planning pass read may have changed since, other than new
 	// names: kept tags moved, dangling tags pushed again, the subjects of
@@ -364,8 +371,68 @@ func (c *Client) lastCheck(ctx context.Context, v *view, works []*work, j *journ
 	if err := c.resolveBefore(ctx, v.snap, toResolve); err != nil {
 		return err
 	}
+	was := v.snap.GoneSubjects
 	v.snap.GoneSubjects = nil
-	return c.findGoneSubjects(ctx, v.snap)
+	if err := c.findGoneSubjects(ctx, v.snap); err != nil {
+		return err
+	}
+	if !maps.Equal(was, v.snap.GoneSubjects) { // the policy, evaluated again, sees it
+		v.snap.changed++
+	}
+	return nil
+}
+
+// recheckGoneSubjects brings the view's gone subjects up to date before a
+// chunk's DELETEs. The policy deletes a referrer tag's manifest on its own
+// when its subject is gone (an orphan, retention's orphanDecisions), as
+// the view found it; but the subject may come back during the apply
+// (registry_restore, pushed again), and then the referrer follows it
+// again. A gone subject that a tag now reaches (the last check resolved it)
+// is back, without a request; those the chunk deletes orphans of are asked
+// again, a HEAD each: only those, so a large repository pays nothing per
+// tag and chunk. What changed is seen by the policy, evaluated again.
+func (c *Client) recheckGoneSubjects(ctx context.Context, s *Snapshot, chunk []*work) error {
+	if len(s.GoneSubjects) == 0 {
+		return nil
+	}
+	present := s.referenced(nil)
+	for subject := range s.GoneSubjects {
+		if present[subject] {
+			delete(s.GoneSubjects, subject)
+			s.changed++
+		}
+	}
+	deletes := map[string]bool{}
+	for _, w := range chunk {
+		if w.tag == "" && !w.done() {
+			for _, d := range w.steps {
+				deletes[d] = true
+			}
+		}
+	}
+	var ask []string
+	for tag, m := range s.Tags {
+		if subject, ok := retention.SubjectOf(tag); ok && s.GoneSubjects[subject] && deletes[m.Digest] && !slices.Contains(ask, subject) {
+			ask = append(ask, subject)
+		}
+	}
+	back, err := mapParallel(ctx, c.concurrency, ask, func(ctx context.Context, subject string) (bool, error) {
+		_, err := c.Resolve(ctx, s.Repository, subject)
+		if IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		return err
+	}
+	for i, subject := range ask {
+		if back[i] {
+			delete(s.GoneSubjects, subject)
+			s.changed++
+		}
+	}
+	return nil
 }
 
 // resolveBefore resolves tags into s before a chunk's DELETEs: those that
@@ -762,6 +829,25 @@ func (v *view) contradicts(w *work, kept, removed map[string]bool, onDigest, nam
 		if users := v.usersOf(d.Digest, removed, d.AcceptBroken); len(users) > 0 {
 			return changed("since the plan, %s in %q use(s) it (as an index child or a referrer's subject), and deleting it would break them; run plan again to review",
 				strings.Join(users, ", "), repo)
+		}
+		// Its own tags that stay: referrer tags ("sha256-<subject>.sig"),
+		// which follow their subject, kept now (tagged again since the
+		// plan, or used by what stays): the manifest is a kept image's
+		// signature or attestation.
+		if own := slices.DeleteFunc(slices.Clone(onDigest[d.Digest]), func(tag string) bool { return removed[tag] }); len(own) > 0 {
+			var subjects []string
+			for _, tag := range own {
+				if subject, ok := retention.SubjectOf(tag); ok && !slices.Contains(subjects, subject) {
+					subjects = append(subjects, subject)
+				}
+			}
+			return changed("since the plan, what it signs or attests (%s) is kept again in %q (tagged again, or used by what stays), and its tag %s follows it; run plan again to review",
+				strings.Join(subjects, ", "), repo, strings.Join(own, ", "))
+		}
+		// Kept otherwise (a deployed image reaches it): never deleted,
+		// unless only through the indexes the user accepted breaking.
+		if len(d.AcceptBroken) == 0 || v.snap.links().Pinned(v.pinned...)[d.Digest] {
+			return changed("what stays in %q keeps it (a deployed image in keep { images }, or what it belongs with); run plan again to review", repo)
 		}
 	}
 	return note{}, false

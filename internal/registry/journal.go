@@ -44,7 +44,9 @@ import (
 //     is set.
 //
 // Both are best effort: where the credentials cannot push, the apply still
-// repairs from memory, and says the journal was not stored.
+// repairs from memory, and says the journal was not stored, and where it
+// is then (the file, or nowhere once the apply ends: cache_dir off or not
+// writable); a file it cannot write is said too.
 
 // JournalRepository holds the journals of applies, in the registry. The
 // format is journalformat's, which garbage collection reads too.
@@ -79,6 +81,7 @@ type journal struct {
 	lost     []string                // what it could not put back
 	warnings []string                // where the journal could not be stored
 	file     string                  // where entries are appended; "" none
+	fileErr  error                   // appending to file failed (the first error): not tried again
 	noStore  bool                    // storing in the registry failed: not tried again
 	run      *applyRun               // the apply this repository's batch belongs to
 }
@@ -245,7 +248,8 @@ func (c *Client) addToJournal(ctx context.Context, repo string, j *journal, entr
 		return
 	}
 	lines := journalLines(entries)
-	j.appendFile(lines)
+	fileFailed := j.appendFile(lines)
+	stored := !j.storeFailed()
 	if err := c.storeJournal(ctx, repo, j, lines); err != nil {
 		fix := ""
 		if IsNotFound(err) { // registries that keep images under an owner (Gitea) need the owner to exist
@@ -253,8 +257,36 @@ func (c *Client) addToJournal(ctx context.Context, repo string, j *journal, entr
 				"and give these credentials write access to its packages)", strings.TrimSuffix(retention.ProviderNamespace, "/"))
 		}
 		j.note(&j.warnings, fmt.Sprintf("the journal of the deletions in %s could not be stored in the registry (%s): %v%s; "+
-			"this apply still puts back what the registry API's window takes, but what it deleted can be restored later only from cache_dir/journal",
-			repo, JournalRepository, err, fix))
+			"this apply still puts back what the registry API's window takes, but registry_restore cannot put back what it deletes there from now on: %s",
+			repo, JournalRepository, err, fix, j.whereKept()))
+		return
+	}
+	if fileFailed != nil { // said once: later chunks are not written either
+		if stored {
+			j.note(&j.warnings, fmt.Sprintf("the journal of the deletions in %s could not be written to %s: %v; "+
+				"it is stored in the registry (%s), where registry_restore finds it", repo, j.file, fileFailed, JournalRepository))
+		} else { // the registry refused it before: from here on it is kept nowhere else
+			j.note(&j.warnings, fmt.Sprintf("the journal of the deletions in %s, which could not be stored in the registry, could not be written to %s either: %v; "+
+				"what this apply deletes there from now on is journaled nowhere but in its memory, and once the apply ends no journal is left to put it back from", repo, j.file, fileFailed))
+		}
+	}
+}
+
+// whereKept says where the journal is kept besides the apply's memory,
+// for a warning that it could not be stored in the registry.
+func (j *journal) whereKept() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	switch {
+	case j.file == "":
+		return "these deletions are journaled nowhere but in this apply's memory (cache_dir is off: no journal file is written), " +
+			"and once the apply ends no journal is left to put them back from"
+	case j.fileErr != nil:
+		return fmt.Sprintf("writing the journal to %s failed too (%v): these deletions are journaled nowhere but in this apply's memory, "+
+			"and once the apply ends no journal is left to put them back from", j.file, j.fileErr)
+	default:
+		return fmt.Sprintf("these deletions are journaled only in %s on this machine (JSON lines: each deleted manifest's body, media type and tags), "+
+			"from which they can be pushed back by hand (each body by digest, then its tags) until garbage collection runs", j.file)
 	}
 }
 
@@ -325,21 +357,44 @@ func (j *journal) failed(err error) error {
 	return err
 }
 
-// appendFile appends lines to the journal's file in cache_dir.
-func (j *journal) appendFile(lines []byte) {
-	if j.file == "" {
-		return
+// appendFile appends lines to the journal's file in cache_dir. It returns
+// the error that first made it fail, once: a file that failed is not
+// written again (a later chunk's lines after a gap would be a journal with
+// a hole), and whereKept says so.
+func (j *journal) appendFile(lines []byte) error {
+	j.mu.Lock()
+	file, failed := j.file, j.fileErr != nil
+	j.mu.Unlock()
+	if file == "" || failed {
+		return nil
 	}
-	if os.MkdirAll(filepath.Dir(j.file), 0o700) != nil {
-		return
-	}
-	f, err := os.OpenFile(j.file, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	err := appendSynced(file, lines)
 	if err != nil {
-		return
+		j.mu.Lock()
+		j.fileErr = err
+		j.mu.Unlock()
 	}
-	_, _ = f.Write(lines)
-	_ = f.Sync()
-	_ = f.Close()
+	return err
+}
+
+func appendSynced(file string, lines []byte) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(lines)
+	serr := f.Sync()
+	cerr := f.Close()
+	if werr != nil {
+		return werr
+	}
+	if serr != nil {
+		return serr
+	}
+	return cerr
 }
 
 // record reads into the journal the body of every manifest the chunk

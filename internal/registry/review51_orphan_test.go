@@ -1,9 +1,19 @@
 package registry
 
-// Review 51: an orphan signature planned for deletion whose subject comes
+// Regression test of review 51 (fixed): an orphan signature planned for
+// deletion stays when its subject comes back during the apply. contradicts
+// (execute.go) now skips a manifest deletion that keptAlive keeps through
+// its own staying tags (a referrer tag following its kept subject) or
+// otherwise (a deployed image), not only when another tag uses it; and the
+// view's gone subjects are looked at again before each chunk
+// (recheckGoneSubjects: a subject a tag now reaches is back, and those the
+// chunk deletes orphans of are asked again, a HEAD each), so the policy
+// evaluated again keeps the signature too.
+//
+// The report: an orphan signature planned for deletion whose subject comes
 // back during the apply (keptAlive's referrer settling, 5cfdc4e).
 //
-// TestReview51SignatureOfARestoredSubjectIsDeleted (reported): image G
+// TestReview51SignatureOfARestoredSubjectIsDeleted: image G
 // was deleted without its cosign signature S (tag sha256-<G>.sig: an
 // apply stopped between a subject and its referrers, or another client),
 // so the plan deletes S on its own ("its subject is gone"). While the
@@ -24,7 +34,7 @@ package registry
 // The Safety guide: "A kept image keeps its ... referrers"; "the signature
 // of a kept image" stays. On distribution v3 and 2.8.
 //
-// Reproduce: REVIEW51_UNSKIP=1 go test -count=1 -run TestReview51SignatureOfARestoredSubject ./internal/registry/
+// Run: go test -count=1 -run TestReview51SignatureOfARestoredSubject ./internal/registry/
 
 import (
 	"context"
@@ -94,8 +104,71 @@ func TestReview51SignatureOfARestoredSubjectIsDeleted(t *testing.T) {
 			return // reported, not silent
 		}
 		if got := resolvesTo(t, reg, repo, sigTag); got != sig.Digest.String() {
-			reported51(t, "an orphan signature planned for deletion is deleted after its subject came back tagged during the apply: GoneSubjects are not read again, and contradicts does not skip a kept manifest no other tag uses")
 			t.Fatalf("apply succeeded; G is back and kept (tag g), but its signature tag %s resolves to %s (want %s)", sigTag, got, sig.Digest)
+		}
+	})
+}
+
+// TestReview51SignatureOfASubjectPushedBackUntaggedStays: as above, but G
+// comes back by digest, untagged (pushed again by digest, or put back by
+// hand): no tag reaches it, so only asking the registry again tells the
+// signature is no orphan any more; the policy evaluated at apply time
+// then keeps it, as a plan would.
+func TestReview51SignatureOfASubjectPushedBackUntaggedStays(t *testing.T) {
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		const repo = "review51/orphan-signature-untagged"
+		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+		g, err := reg.PushImage(repo, created, "tmp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigTag := fallbackTag48(g.Digest) + ".sig"
+		sig, err := reg.PushImage(repo, created, sigTag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.PushImage(repo, created, "stable"); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := name.NewDigest(strings.TrimPrefix(reg.URL, "http://") + "/" + repo + "@" + g.Digest.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := remote.Get(ref, reg.RemoteOptions()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := reg.DeleteManifest(repo, g.Digest); err != nil { // G gone, S left behind
+			t.Fatal(err)
+		}
+		proxy := newFaultProxy(t, reg.URL)
+		planner := newClient(t, Config{URL: proxy.URL})
+		batch := planBatch(t, planner, repo, deletePR())
+		if len(batch.Manifests) != 1 || batch.Manifests[0].Digest != sig.Digest.String() {
+			t.Fatalf("planned %+v; want the orphan signature %s", batch.Manifests, sig.Digest)
+		}
+		var once sync.Once
+		proxy.setFault(func(_ http.ResponseWriter, r *http.Request) bool {
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/"+JournalRepository+"/manifests/") {
+				once.Do(func() { // after the apply read the repository: G is back, by digest
+					if err := remote.Put(ref, rawManifest{body: body.Manifest, mediaType: body.MediaType}, reg.RemoteOptions()...); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			return false
+		})
+		c := newClient(t, Config{URL: proxy.URL})
+		report, err := c.ExecuteBatches(context.Background(), []Batch{batch})
+		t.Logf("apply: %v\nskipped %q\nrestored %q\nlost %q\ndeleted %d", err, report.Skipped, report.Restored, report.Lost, report.Deleted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resolvesTo(t, reg, repo, sigTag); got != sig.Digest.String() {
+			t.Fatalf("G is back; its signature tag %s resolves to %s (want %s)", sigTag, got, sig.Digest)
+		}
+		if len(report.Skipped) != 1 || report.Deleted != 0 {
+			t.Errorf("skipped %q, deleted %d; want the signature's item skipped with a note", report.Skipped, report.Deleted)
 		}
 	})
 }
