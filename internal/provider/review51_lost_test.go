@@ -35,7 +35,7 @@ func TestReview51LossesAreErrors(t *testing.T) {
 				reported = nil
 			}
 			got := reportLost("Lost during the apply", "", reported, tc.err, &diags)
-			if got != tc.want {
+			if !errors.Is(got, tc.want) {
 				t.Errorf("returned %v; want %v", got, tc.want)
 			}
 			if diags.ErrorsCount() != len(reported) {

@@ -363,9 +363,9 @@ func (j *journal) failed(err error) error {
 // a hole), and whereKept says so.
 func (j *journal) appendFile(lines []byte) error {
 	j.mu.Lock()
-	file, failed := j.file, j.fileErr != nil
+	file, writing := j.file, j.file != "" && j.fileErr == nil
 	j.mu.Unlock()
-	if file == "" || failed {
+	if !writing {
 		return nil
 	}
 	err := appendSynced(file, lines)

@@ -40,7 +40,6 @@ package registry
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -48,15 +47,6 @@ import (
 
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
-
-// reported51 skips a test reproducing a reported defect, unless
-// REVIEW51_UNSKIP is set (to watch it fail, or pass once fixed).
-func reported51(t *testing.T, defect string) {
-	t.Helper()
-	if os.Getenv("REVIEW51_UNSKIP") == "" {
-		t.Skip("reported: " + defect)
-	}
-}
 
 func TestReview51RetaggedIndexDanglingIsNotRepaired(t *testing.T) {
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {

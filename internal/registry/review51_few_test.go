@@ -83,8 +83,6 @@ func TestReview51DanglingTagsMakeASmallRepositoryLarge(t *testing.T) {
 					t.Fatalf("apply: %v, lost %q", err, report.Lost)
 				}
 				if got := resolvesTo(t, reg, repo, "stable"); got != x {
-					if kind == "dangling" {
-					}
 					t.Fatalf("stable resolves to %s; want X %s, which it was moved onto a chunk before X's DELETE", got, x)
 				}
 			})

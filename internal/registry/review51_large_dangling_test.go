@@ -105,8 +105,6 @@ func TestReview51KeptTagDanglingInAnEarlierChunkIsLeftDangling(t *testing.T) {
 				}
 				got := resolvesTo(t, reg, repo, "stable")
 				if got != stable.Digest.String() && got != moved {
-					if size == "large" {
-					}
 					t.Fatalf("apply succeeded, nothing lost; stable resolves to %s (want its image %s, or %s it was moved onto)", got, stable.Digest, moved)
 				}
 			})
