@@ -238,6 +238,10 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 	o.skipped = append(o.skipped, notesText(notes)...)
 	j := c.newJournal(b.run)
 	defer func() {
+		if again := j.takeAgain(); len(again) > 0 {
+			j.note(&j.warnings, fmt.Sprintf("%s in %q: put back while looking for a dangling tag's manifest, and not deleted again as the apply stopped: "+
+				"the next plan deletes what the policy still deletes", strings.Join(again, ", "), b.Repository))
+		}
 		o.restored, o.lost, o.warnings = append(o.restored, j.restored...), append(o.lost, j.lost...), j.warnings
 		o.skipped = append(o.skipped, j.skipped...)
 		o.deleted = j.countDeleted(works) // what is gone now: neither restored nor gone before
@@ -261,7 +265,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 	}()
 	for {
 		pending := slices.DeleteFunc(slices.Clone(works), (*work).done)
-		if len(pending) == 0 {
+		if len(pending) == 0 && !j.hasAgain() {
 			o.finished = true
 			return o, nil
 		}
@@ -291,7 +295,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		// restore what went missing, and bring the view up to date. Also
 		// when the chunk failed or the apply was interrupted: what its
 		// DELETEs took along is put back before returning.
-		last := runErr != nil || ctx.Err() != nil || !slices.ContainsFunc(works, func(w *work) bool { return !w.done() })
+		last := runErr != nil || ctx.Err() != nil || !slices.ContainsFunc(works, func(w *work) bool { return !w.done() }) && !j.hasAgain()
 		verifyErr := c.verify(context.WithoutCancel(ctx), v, works, j, last)
 		lastVerified = last
 		if verifyErr == nil {
@@ -342,6 +346,11 @@ func (c *Client) lastCheck(ctx context.Context, v *view, works []*work, j *journ
 		if !onList[tag] && !taken[tag] && !forItsItem {
 			delete(v.snap.Tags, tag)
 			v.snap.changed++
+		}
+	}
+	for tag := range v.snap.Unresolved { // a dangling tag removed before the chunk: not its to take (verify)
+		if !onList[tag] {
+			delete(v.snap.Unresolved, tag)
 		}
 	}
 	var toResolve []string
@@ -530,6 +539,9 @@ func contradicted(notes []note) []note {
 // and referrers).
 func (c *Client) runChunk(ctx context.Context, v *view, j *journal, chunk []*work, kept map[string]bool, o *outcome) error {
 	j.startChunk()
+	if err := c.deleteAgain(ctx, v, j, kept); err != nil {
+		return err
+	}
 	var mu sync.Mutex
 	// A failed item stops the chunk from starting more, but never cancels
 	// the DELETEs in flight: a cancelled request may still be carried out
@@ -580,6 +592,22 @@ func (c *Client) runChunk(ctx context.Context, v *view, j *journal, chunk []*wor
 		})
 	}
 	return g.Wait()
+}
+
+// deleteAgain deletes what a dangling tag's repair put back and found no
+// tag needing (repairDangling), unless something kept uses it now: a
+// deletion of the chunk, verified with it.
+func (c *Client) deleteAgain(ctx context.Context, v *view, j *journal, kept map[string]bool) error {
+	for _, d := range j.takeAgain() {
+		if kept[d] || slices.Contains(v.keep, d) {
+			j.note(&j.skipped, note{subject: d, why: "put back while looking for a dangling tag's manifest, and used again since"}.String())
+			continue
+		}
+		if err := c.deleteJournaled(context.WithoutCancel(ctx), v.snap.Repository, j, d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // errChunkStopped: another item of the chunk failed first.

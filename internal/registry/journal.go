@@ -75,6 +75,7 @@ type journal struct {
 	deleted  map[string]bool         // digests this apply deleted and has not restored
 	chunk    []string                // those of them the current chunk deleted
 	done     map[string]bool         // deletions the registry confirmed
+	again    []string                // put back while looking for a dangling tag's manifest, to delete again with the next chunk
 	ahead    map[string]string       // planned tag -> its digest, gone ahead of the tag's own item: the digest deleted by another item (wentAhead), or the tag removed by someone else (verify)
 	restored []string                // what verification put back, and why
 	skipped  []string                // deletions verification undid: not the plan's any more

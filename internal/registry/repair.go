@@ -338,11 +338,15 @@ func (c *Client) neededBack(ctx context.Context, v *view, works []*work, j *jour
 			needed[d] = true
 		}
 	}
+	// The referrers of what comes back come back too, and so do those
+	// deleted as orphans of a subject that is back (tagged again during
+	// the apply: the view found it gone).
 	links := j.links()
-	for added := len(needed) > 0; added; { // the referrers of what comes back come back too
+	for added := true; added; {
 		added = false
 		for d, l := range links {
-			if !needed[d] && l.subject != "" && needed[l.subject] && j.wasDeleted(d) {
+			follows := needed[l.subject] || alive[l.subject] && v.snap.GoneSubjects[l.subject]
+			if !needed[d] && l.subject != "" && follows && j.wasDeleted(d) {
 				needed[d], added = true, true
 			}
 		}
@@ -478,12 +482,13 @@ func (c *Client) restoreSuspects(ctx context.Context, v *view, j *journal, tag s
 // manifests the chunk deleted are put back, children first (an index needs
 // its children), the tags are resolved again, and what they now name stays
 // with all it needs and keeps (neededBack: children, subjects, referrers
-// and their tags); the rest is deleted again. A tag still dangling tries
-// the manifests earlier chunks deleted the same way (the final
-// verification finds a tag left dangling by any chunk). Nothing is deleted
-// again while a put-back was refused or a read failed (when in doubt,
-// keep), and a tag still dangling after a refused put-back is reported
-// lost. The tags are then known as dangling, and not tried again.
+// and their tags); the rest is deleted again with the next chunk, after
+// its last check and before its verification (deleteAgain). A tag still
+// dangling tries the manifests earlier chunks deleted the same way (the
+// final verification finds a tag left dangling by any chunk). A read that
+// fails keeps all that was put back (when in doubt, keep), and a tag still
+// dangling after a refused put-back is reported lost. The tags are then
+// known as dangling, and not tried again.
 func (c *Client) repairDangling(ctx context.Context, v *view, works []*work, j *journal, tags []string) error {
 	if len(tags) == 0 {
 		return nil
@@ -574,16 +579,39 @@ func (c *Client) tryCandidates(ctx context.Context, v *view, works []*work, j *j
 		c.restoreReferrerTags(ctx, v, j, d, links[d].subject)
 	}
 	for _, d := range slices.Backward(back) { // indexes before their children
-		if needed[d] {
-			continue
-		}
-		if err := c.DeleteManifest(ctx, s.Repository, d); err != nil {
+		if !needed[d] {
+			// Deleted again with the next chunk, after its last check and
+			// before its verification, as any planned deletion: a kept
+			// tag moved onto it meanwhile keeps it or is put back.
 			j.unmarkDeleted(d)
-			j.note(&j.warnings, fmt.Sprintf("%s in %q: put back while looking for the manifests of tag(s) %s, and deleting it again failed (%v): it stays",
-				d, s.Repository, strings.Join(tags, ", "), err))
+			j.deleteAgain(d)
 		}
 	}
 	return still, nil
+}
+
+// deleteAgain records a manifest put back while looking for a dangling
+// tag's manifest, to delete again with the next chunk.
+func (j *journal) deleteAgain(digest string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.again = append(j.again, digest)
+}
+
+// takeAgain returns what deleteAgain recorded, and forgets it.
+func (j *journal) takeAgain() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	again := j.again
+	j.again = nil
+	return again
+}
+
+// hasAgain tells whether a manifest waits to be deleted again.
+func (j *journal) hasAgain() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.again) > 0
 }
 
 // allDeleted lists what this apply deleted in the repository and has not
@@ -617,9 +645,9 @@ func (c *Client) readIntoJournal(ctx context.Context, s *Snapshot, j *journal, d
 // that keeps (view.keep): it came back because something may need it.
 // Whether the registry answered that the manifest was there already
 // decides only the wording: not counted as put back (pushed again since),
-// or, when the write is refused and a tag the view resolved points at it,
-// not taken for a loss, with a warning. A refused write is a loss
-// otherwise: the answer alone may come from a stale cache (putBack).
+// or, when the credentials may not write it and a tag the view resolved
+// points at it, not taken for a loss, with a warning. A refused write is
+// a loss otherwise: the answers may come from a stale cache (putBack).
 func (c *Client) restore(ctx context.Context, v *view, j *journal, digest, tag, why string) bool {
 	s := v.snap
 	e, _ := j.entry(digest)
@@ -635,12 +663,14 @@ func (c *Client) restore(ctx context.Context, v *view, j *journal, digest, tag, 
 		err = c.putManifest(ctx, s.Repository, tag, e)
 	}
 	switch {
-	case err != nil && there && v.stayingTagOn(digest, nil):
-		// Pushed again since, under a tag that resolves now: the HEAD's
-		// answer alone may come from distribution's stale descriptor
-		// cache (putBack), and is no proof.
+	case err != nil && there && KindOf(err) == KindForbidden && v.stayingTagOn(digest, nil):
+		// Credentials that may not push (the plan warned that they
+		// cannot put anything back), and a manifest the registry says
+		// is there under a tag: most likely pushed again since. Both
+		// answers may come from distribution's stale descriptor cache
+		// (putBack), so a write refused for any other reason is a loss.
 		j.note(&j.warnings, fmt.Sprintf("%s (%s): the registry answers that it is there (pushed again since this apply deleted it, and tagged), "+
-			"and writing it again failed (%v): if it is missing, registry_restore with apply_id = %q puts it back", what, why, err, j.run.id))
+			"and these credentials may not write it again (%v): if it is missing, registry_restore with apply_id = %q puts it back", what, why, err, j.run.id))
 	case err != nil:
 		j.note(&j.lost, fmt.Sprintf("%s (%s): putting it back failed: %v", what, why, err))
 		return false
