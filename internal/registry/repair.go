@@ -584,21 +584,21 @@ func (c *Client) tryCandidates(ctx context.Context, v *view, works []*work, j *j
 			// before its verification, as any planned deletion: a kept
 			// tag moved onto it meanwhile keeps it or is put back.
 			j.unmarkDeleted(d)
-			j.deleteAgain(d)
+			j.queueDeleteAgain(d)
 		}
 	}
 	return still, nil
 }
 
-// deleteAgain records a manifest put back while looking for a dangling
-// tag's manifest, to delete again with the next chunk.
-func (j *journal) deleteAgain(digest string) {
+// queueDeleteAgain records a manifest put back while looking for a
+// dangling tag's manifest, for Client.deleteAgain with the next chunk.
+func (j *journal) queueDeleteAgain(digest string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.again = append(j.again, digest)
 }
 
-// takeAgain returns what deleteAgain recorded, and forgets it.
+// takeAgain returns what queueDeleteAgain recorded, and forgets it.
 func (j *journal) takeAgain() []string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
