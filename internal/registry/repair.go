@@ -424,6 +424,11 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 	digest := was.Digest
 	delete(s.Tags, tag)
 	suspects := putBackUntagged(c.restoreSuspects(ctx, v, j, tag))
+	if now, pushed := c.pushedAgain(ctx, s, j, tag); pushed {
+		j.note(&j.warnings, fmt.Sprintf("tag %s:%s went during the apply and was pushed again onto %s before it could be put back on %s: left as pushed%s",
+			s.Repository, tag, now, digest, suspects))
+		return
+	}
 	if _, ok := j.entry(digest); !ok {
 		// A read that failed is no answer: only the registry's "not
 		// found" says the image is gone.
@@ -442,6 +447,27 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 	if c.restore(ctx, v, j, digest, tag, why) {
 		s.Tags[tag] = was
 	}
+}
+
+// pushedAgain reports whether tag, missing from verify's listing, names a
+// manifest now that this apply has not deleted: pushed again since the
+// listing (verify resolves the staying tags before it puts any back, a
+// request each, minutes on a large repository behind latency). That push
+// stands, recorded in the view (what it names is kept): putting the tag
+// back where it was would undo it. A tag that names a manifest this apply
+// deleted (moved onto it in the instant of its DELETE, or an answer from
+// the registry's stale cache), a "not found" and a failed read are no
+// such push: the tag is put back (when in doubt, keep).
+func (c *Client) pushedAgain(ctx context.Context, s *Snapshot, j *journal, tag string) (string, bool) {
+	m, err := c.Resolve(ctx, s.Repository, tag)
+	if err != nil || j.wasDeleted(m.Digest) {
+		return "", false
+	}
+	if dangling, err := c.resolveInto(ctx, s, []string{tag}); err != nil || len(dangling) > 0 {
+		delete(s.Tags, tag) // (resolveInto may have recorded it before a failed index read)
+		return "", false
+	}
+	return m.Digest, true
 }
 
 // putBackUntagged says what restoreSuspects put back, if anything.

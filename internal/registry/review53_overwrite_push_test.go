@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 53 (fixed: restoreTag resolves the tag first, pushedAgain; a push since verify's listing stands, with a warning); failed before the fix.
+
 // Review 53: verify puts a missing kept tag back blindly, over a push of
 // that tag made while verify was reading (repair.go restoreTag, 239ab13).
 //
@@ -31,6 +33,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,7 +44,6 @@ import (
 )
 
 func TestReview53RestoreTagOverwritesAPushDuringVerify(t *testing.T) {
-	reported53(t, "verify's restoreTag PUTs a missing kept tag back onto its old image without resolving it first: a push of that tag made while verify resolved the staying tags is undone")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review53/overwrite-push"
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
@@ -95,6 +97,11 @@ func TestReview53RestoreTagOverwritesAPushDuringVerify(t *testing.T) {
 		if got := resolvesTo(t, reg, repo, "stable"); got != release.Digest.String() {
 			t.Fatalf("stable resolves to %s after the apply; the release %s was pushed as stable during the apply (after verify's listing) and the apply moved the tag back, leaving it untagged",
 				got, release.Digest)
+		}
+		if !slices.ContainsFunc(report.Warnings, func(w string) bool {
+			return strings.Contains(w, "stable went during the apply and was pushed again onto "+release.Digest.String())
+		}) {
+			t.Errorf("no warning names stable's push during the apply: %q", report.Warnings)
 		}
 	})
 }
