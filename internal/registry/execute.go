@@ -239,8 +239,9 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 	j := c.newJournal(b.run)
 	defer func() {
 		if again := j.takeAgain(); len(again) > 0 {
-			j.note(&j.warnings, fmt.Sprintf("%s in %q: put back while looking for a dangling tag's manifest, and not deleted again as the apply stopped: "+
-				"the next plan deletes what the policy still deletes", strings.Join(again, ", "), b.Repository))
+			j.note(&j.warnings, fmt.Sprintf("%s in %q: put back while looking for a dangling tag's manifest, and not deleted again "+
+				"(the apply stopped first, or the registry refused that DELETE): they stay, untagged, until garbage collection with delete_untagged "+
+				"or a deletion by digest removes them", strings.Join(again, ", "), b.Repository))
 		}
 		o.restored, o.lost, o.warnings = append(o.restored, j.restored...), append(o.lost, j.lost...), j.warnings
 		o.skipped = append(o.skipped, j.skipped...)
@@ -596,14 +597,19 @@ func (c *Client) runChunk(ctx context.Context, v *view, j *journal, chunk []*wor
 
 // deleteAgain deletes what a dangling tag's repair put back and found no
 // tag needing (repairDangling), unless something kept uses it now: a
-// deletion of the chunk, verified with it.
+// deletion of the chunk, verified with it. A DELETE that fails stops it:
+// that manifest and those after it stay queued, so that the stopped
+// apply's warning names them (executeBatch), and none of them counts as
+// deleted (unmarkDeleted dropped their first confirmation).
 func (c *Client) deleteAgain(ctx context.Context, v *view, j *journal, kept map[string]bool) error {
-	for _, d := range j.takeAgain() {
+	again := j.takeAgain()
+	for i, d := range again {
 		if kept[d] || slices.Contains(v.keep, d) {
 			j.note(&j.skipped, note{subject: d, why: "put back while looking for a dangling tag's manifest, and used again since"}.String())
 			continue
 		}
 		if err := c.deleteJournaled(context.WithoutCancel(ctx), v.snap.Repository, j, d); err != nil {
+			j.requeueAgain(again[i:])
 			return err
 		}
 	}

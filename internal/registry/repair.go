@@ -214,13 +214,10 @@ func (c *Client) undoMovedAway(ctx context.Context, v *view, works []*work, j *j
 		}
 		w.skipped = true
 		why := "since the plan, " + strings.Join(moved, ", ") + " moved away from it, leaving it untagged: put back"
-		taken := map[string]bool{}
-		for _, d := range append(append([]string{w.manifest.Digest}, w.manifest.Children...), w.manifest.Referrers...) {
-			taken[d] = j.wasDeleted(d)
-		}
-		maps.DeleteFunc(taken, func(_ string, deleted bool) bool { return !deleted })
+		taken := slices.DeleteFunc(slices.Concat([]string{w.manifest.Digest}, w.manifest.Children, w.manifest.Referrers),
+			func(d string) bool { return !j.wasDeleted(d) })
 		links := j.links()
-		for _, d := range childrenFirst(taken, links) {
+		for _, d := range childrenFirst(withDeletedChildren(taken, j, links), links) {
 			if c.restore(ctx, v, j, d, "", why) {
 				c.restoreReferrerTags(ctx, v, j, d, links[d].subject)
 			}
@@ -370,6 +367,28 @@ func (v *view) stayingTagOn(digest string, removed map[string]bool) bool {
 	return false
 }
 
+// withDeletedChildren returns digests with the index children of theirs,
+// however deep, that this apply deleted and has not put back, from any
+// chunk: a registry refuses an index whose children are missing
+// (distribution checks), so an index is put back with its children, and
+// after them (childrenFirst). links is j.links().
+func withDeletedChildren(digests []string, j *journal, links map[string]links) map[string]bool {
+	set := setOf(digests)
+	for next := digests; len(next) > 0; {
+		var found []string
+		for _, d := range next {
+			for _, child := range links[d].children {
+				if !set[child] && j.wasDeleted(child) {
+					set[child] = true
+					found = append(found, child)
+				}
+			}
+		}
+		next = found
+	}
+	return set
+}
+
 // childrenFirst orders digests so that each index comes after the
 // children of it that are in the set, then by digest.
 func childrenFirst(set map[string]bool, links map[string]links) []string {
@@ -485,15 +504,20 @@ func putBackUntagged(suspects []string) string {
 // tags are not resolved again before each chunk, see fewStaying), and the
 // registry API cannot say onto which. When in doubt, keep: none of them
 // is lost, and the warning names them.
+//
+// An index among them comes back with its children that an earlier chunk
+// deleted (withDeletedChildren): the registry refuses it without them.
 func (c *Client) restoreSuspects(ctx context.Context, v *view, j *journal, tag string) []string {
-	suspects := map[string]bool{}
-	for _, d := range j.chunkDeleted() {
-		suspects[d] = true
-	}
-	why := fmt.Sprintf("tag %s went as this apply deleted it, and may have been moved onto it", tag)
+	chunk := j.chunkDeleted()
+	suspect := fmt.Sprintf("tag %s went as this apply deleted it, and may have been moved onto it", tag)
+	child := fmt.Sprintf("an index child, deleted by an earlier chunk, of what comes back as tag %s went (an index needs its children)", tag)
 	var back []string
 	links := j.links()
-	for _, d := range childrenFirst(suspects, links) {
+	for _, d := range childrenFirst(withDeletedChildren(chunk, j, links), links) {
+		why := suspect
+		if !slices.Contains(chunk, d) {
+			why = child
+		}
 		if c.restore(ctx, v, j, d, "", why) {
 			back = append(back, d)
 			c.restoreReferrerTags(ctx, v, j, d, links[d].subject)
@@ -506,7 +530,8 @@ func (c *Client) restoreSuspects(ctx context.Context, v *view, j *journal, tag s
 // to nothing: pushed onto a manifest as this apply deleted it (the registry
 // API's window). No request says what a dangling tag names, so the
 // manifests the chunk deleted are put back, children first (an index needs
-// its children), the tags are resolved again, and what they now name stays
+// its children: those an earlier chunk deleted come back with it,
+// withDeletedChildren), the tags are resolved again, and what they now name stays
 // with all it needs and keeps (neededBack: children, subjects, referrers
 // and their tags); the rest is deleted again with the next chunk, after
 // its last check and before its verification (deleteAgain). A tag still
@@ -527,10 +552,13 @@ func (c *Client) repairDangling(ctx context.Context, v *view, works []*work, j *
 		s.Unresolved[tag] = true
 	}
 	chunk := j.chunkDeleted()
-	earlier := slices.DeleteFunc(j.allDeleted(), func(d string) bool { return slices.Contains(chunk, d) })
 	var refused []string
-	for _, candidates := range [][]string{chunk, earlier} {
-		if len(tags) == 0 || len(candidates) == 0 {
+	for round := 0; round < 2 && len(tags) > 0; round++ {
+		candidates := chunk
+		if round == 1 { // read after the first: what it put back (earlier chunks' children of the chunk's indexes) is not tried twice
+			candidates = slices.DeleteFunc(j.allDeleted(), func(d string) bool { return slices.Contains(chunk, d) })
+		}
+		if len(candidates) == 0 {
 			continue
 		}
 		var err error
@@ -557,7 +585,7 @@ func (c *Client) tryCandidates(ctx context.Context, v *view, works []*work, j *j
 	s := v.snap
 	links := j.links()
 	var back []string
-	for _, d := range childrenFirst(setOf(candidates), links) {
+	for _, d := range childrenFirst(withDeletedChildren(candidates, j, links), links) {
 		e, _ := j.entry(d)
 		if err := c.putManifest(ctx, s.Repository, d, e); err != nil {
 			*refused = append(*refused, fmt.Sprintf("%s (%v)", d, err))
@@ -622,6 +650,14 @@ func (j *journal) queueDeleteAgain(digest string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.again = append(j.again, digest)
+}
+
+// requeueAgain puts back at the head of the queue what deleteAgain took
+// and did not delete again, in its order.
+func (j *journal) requeueAgain(digests []string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.again = append(slices.Clone(digests), j.again...)
 }
 
 // takeAgain returns what queueDeleteAgain recorded, and forgets it.
@@ -830,10 +866,15 @@ func (j *journal) note(list *[]string, msg string) {
 	*list = append(*list, msg)
 }
 
+// unmarkDeleted records that digest is back: no longer this apply's
+// deletion. Its confirmation goes too: deleted again later (deleteAgain),
+// it counts as deleted (countDeleted, performed) only once the registry
+// confirms that new DELETE, never on the strength of the first.
 func (j *journal) unmarkDeleted(digest string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	delete(j.deleted, digest)
+	delete(j.done, digest)
 }
 
 // links maps each manifest this apply deleted (and has not put back) to

@@ -1,8 +1,11 @@
 package registry
 
-// Review 53: a dangling tag's repair (repair.go repairDangling →
-// tryCandidates, 239ab13/2db6ae4) cannot put back an index whose child an
-// EARLIER chunk deleted.
+// Regression test of review 53 (fixed: an index is put back with, and
+// after, its children that an earlier chunk deleted: repair.go
+// withDeletedChildren, in tryCandidates, restoreSuspects and
+// undoMovedAway); failed before the fix. Review 53: a dangling tag's repair
+// (repair.go repairDangling → tryCandidates, 239ab13/2db6ae4) cannot put
+// back an index whose child an EARLIER chunk deleted.
 //
 // TestReview53DanglingIndexChildDeletedInAnEarlierChunk (reported):
 // registry_tag_deletion with delete_untagged_manifests removes the tags of
@@ -43,7 +46,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,7 +97,6 @@ func pushIndexAfter53(t *testing.T, reg *testregistry.Registry, repo string, chi
 }
 
 func TestReview53DanglingIndexChildDeletedInAnEarlierChunk(t *testing.T) {
-	reported53(t, "a dangling tag on an index whose child an earlier chunk deleted is not repaired: the index put-back refused in the first round is not retried after the second brings its child back; the tag is lost")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review53/index-across-chunks"
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
@@ -129,6 +134,60 @@ func TestReview53DanglingIndexChildDeletedInAnEarlierChunk(t *testing.T) {
 		mustExist(t, reg, repo, true, child.Digest) // the index needs it
 		if lost := (*LostError)(nil); errors.As(err, &lost) {
 			t.Errorf("the apply reports a loss though rel and what it needs are back: %v", err)
+		}
+	})
+}
+
+// The same index, its child deleted by the earlier chunk, when a kept tag
+// goes with it instead: "stable" is moved onto the index just before its
+// DELETE (the registry API's window), which takes it along. Verification
+// finds stable gone and puts back, untagged, what the chunk deleted
+// (restoreTag → restoreSuspects: the tag may have been moved onto any of
+// it): the index, which the registry refuses without its child. Its child,
+// in the journal from the earlier chunk, comes back first, then the index;
+// stable goes back where it pointed when last read. Failed before the fix
+// (the index's put-back refused: a loss).
+func TestReview53SuspectIndexChildDeletedInAnEarlierChunk(t *testing.T) {
+	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
+		const repo = "review53/suspect-index-across-chunks"
+		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+		child, err := reg.PushImage(repo, created)
+		if err != nil {
+			t.Fatal(err)
+		}
+		index := pushIndexAfter53(t, reg, repo, child.Digest)
+		if err := reg.Tag(repo, child.Digest, "old-c"); err != nil {
+			t.Fatal(err)
+		}
+		if err := reg.Tag(repo, index, "old-i"); err != nil {
+			t.Fatal(err)
+		}
+		stable, err := reg.PushImage(repo, created, "stable")
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := newFaultProxy(t, reg.URL)
+		c := newClient(t, Config{URL: proxy.URL})
+		planned, err := c.PlanTagDeletion(context.Background(), repo, []string{"old-c", "old-i"}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{child.Digest.String(), index.String()}; !slices.Equal(planned.Untagged, want) {
+			t.Fatalf("planned untagged %q; want the child, then the index: %q", planned.Untagged, want)
+		}
+		var once sync.Once
+		proxy.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+			if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, "/manifests/"+index.String()) {
+				once.Do(func() { linkTag50(t, reg, repo, "stable", index) }) // moved onto it; its DELETE, forwarded next, takes it
+			}
+			return false
+		})
+		err = c.ExecuteTagDeletion(context.Background(), planned)
+		t.Logf("apply: %v", err)
+		mustExist(t, reg, repo, true, child.Digest, index) // put back untagged: stable may have been moved onto the index
+		tagIs(t, reg, repo, "stable", stable.Digest)       // back where it pointed when last read
+		if lost := (*LostError)(nil); errors.As(err, &lost) {
+			t.Errorf("the apply reports a loss though the index and its child are back: %v", err)
 		}
 	})
 }
