@@ -54,6 +54,7 @@ resource "registry_restore" "all" {
 // Without the grace (TestAccGarbageCollection_withoutGrace), the same
 // restore fails.
 func TestAccGarbageCollection_keepDeletedWithin(t *testing.T) {
+	storageScenario(t)
 	forEachRegistry(t, func(t *testing.T, start func(...testregistry.Option) *testregistry.Registry) {
 		reg := start()
 		restarted := start(testregistry.WithRootDir(reg.RootDir))
@@ -107,6 +108,7 @@ func TestAccGarbageCollection_keepDeletedWithin(t *testing.T) {
 // manifests' blobs and leaves the journal alone; the restore then fails
 // naming them.
 func TestAccGarbageCollection_withoutGrace(t *testing.T) {
+	storageScenario(t)
 	forEachRegistry(t, func(t *testing.T, start func(...testregistry.Option) *testregistry.Registry) {
 		reg := start()
 		restarted := start(testregistry.WithRootDir(reg.RootDir))
@@ -185,7 +187,7 @@ func TestGarbageCollectAction_keepDeletedWithin(t *testing.T) {
 // back through a registry started fresh on the bucket; without it, the
 // run frees them and the restore's plan names the freed blobs.
 func TestAccGarbageCollection_keepDeletedWithinOnS3(t *testing.T) {
-	requireAcceptance(t)
+	storageScenario(t)
 	minio := testregistry.StartMinIO(t)
 	for _, grace := range []bool{true, false} {
 		t.Run(map[bool]string{true: "with-grace", false: "without-grace"}[grace], func(t *testing.T) {

@@ -108,6 +108,26 @@ func requireAcceptance(t *testing.T) {
 	}
 }
 
+// envOldestCLIRound is set by the acceptance rounds of the oldest CLIs
+// (make testacc, testacc-tofu: Terraform 1.8.5, OpenTofu 1.6.2).
+const envOldestCLIRound = "TF_ACC_OLDEST_CLI_ROUND"
+
+// storageScenario skips, in the rounds of the oldest CLIs, a long scenario
+// whose outcome lies in the registry's storage (garbage collection with
+// and without a grace period, on the filesystem and on S3, and restores
+// after it): it asks nothing of the CLI that the shorter tests under every
+// CLI do not, and the rounds of the current CLIs run it (make
+// testacc-terraform-1.14, testacc-tofu-1.12). These scenarios took 40% of
+// a round: without them twice, a cold make test keeps a margin inside its
+// 45 minutes (contributing/testing.md).
+func storageScenario(t *testing.T) {
+	t.Helper()
+	requireAcceptance(t)
+	if os.Getenv(envOldestCLIRound) != "" {
+		t.Skipf("a scenario of the registry's storage, the same under every CLI: the rounds of the current CLIs run it (%s is set)", envOldestCLIRound)
+	}
+}
+
 // forEachRegistry runs test against every real registry implementation the
 // provider supports, so both must end in the same state for the same
 // configuration.
