@@ -443,7 +443,12 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 	digest := was.Digest
 	delete(s.Tags, tag)
 	suspects := putBackUntagged(c.restoreSuspects(ctx, v, j, tag))
-	if now, pushed := c.pushedAgain(ctx, s, j, tag); pushed {
+	switch now, err := c.pushedAgain(ctx, s, j, tag); {
+	case err != nil:
+		j.note(&j.lost, fmt.Sprintf("tag %s:%s went during the apply and was not put back on %s: where it points now could not be read (it may have been pushed again since): %v%s",
+			s.Repository, tag, digest, err, suspects))
+		return
+	case now != "":
 		j.note(&j.warnings, fmt.Sprintf("tag %s:%s went during the apply and was pushed again onto %s before it could be put back on %s: left as pushed%s",
 			s.Repository, tag, now, digest, suspects))
 		return
@@ -468,25 +473,32 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 	}
 }
 
-// pushedAgain reports whether tag, missing from verify's listing, names a
-// manifest now that this apply has not deleted: pushed again since the
+// pushedAgain returns the manifest tag, missing from verify's listing,
+// names now if this apply has not deleted it: pushed again since the
 // listing (verify resolves the staying tags before it puts any back, a
 // request each, minutes on a large repository behind latency). That push
 // stands, recorded in the view (what it names is kept): putting the tag
-// back where it was would undo it. A tag that names a manifest this apply
+// back where it was would undo it. A "not found", or a manifest this apply
 // deleted (moved onto it in the instant of its DELETE, or an answer from
-// the registry's stale cache), a "not found" and a failed read are no
-// such push: the tag is put back (when in doubt, keep).
-func (c *Client) pushedAgain(ctx context.Context, s *Snapshot, j *journal, tag string) (string, bool) {
+// the registry's stale cache), is no such push: "" says to put the tag
+// back. A read that fails is no answer either way: the error, and the tag
+// is left for registry_restore (restoreTag notes a loss).
+func (c *Client) pushedAgain(ctx context.Context, s *Snapshot, j *journal, tag string) (string, error) {
 	m, err := c.Resolve(ctx, s.Repository, tag)
-	if err != nil || j.wasDeleted(m.Digest) {
-		return "", false
+	switch {
+	case IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", err
+	case j.wasDeleted(m.Digest):
+		return "", nil
 	}
-	if dangling, err := c.resolveInto(ctx, s, []string{tag}); err != nil || len(dangling) > 0 {
+	dangling, err := c.resolveInto(ctx, s, []string{tag})
+	if err != nil || len(dangling) > 0 {
 		delete(s.Tags, tag) // (resolveInto may have recorded it before a failed index read)
-		return "", false
+		return "", err
 	}
-	return m.Digest, true
+	return m.Digest, nil
 }
 
 // putBackUntagged says what restoreSuspects put back, if anything.
