@@ -39,8 +39,10 @@ type deletionKind[M, D any] interface {
 	hasPending(m M) bool
 	pending(ctx context.Context, m M, diags *diag.Diagnostics) D
 	planned(ctx context.Context, m M, diags *diag.Diagnostics) D
-	// execute performs a planned deletion.
-	execute(ctx context.Context, c *registry.Client, d D) error
+	// execute performs a planned deletion and returns what its apply
+	// did (skipped, noticed, put back, lost: reportApplied), also along
+	// with an error.
+	execute(ctx context.Context, c *registry.Client, d D) (registry.Report, error)
 	// refresh records in the model's pending what is in the registry
 	// again, with a warning.
 	refresh(ctx context.Context, m *M, c *registry.Client, diags *diag.Diagnostics) error
@@ -139,8 +141,11 @@ func applyDeletion[M, D any](ctx context.Context, k deletionKind[M, D], client *
 	if diags.HasError() {
 		return
 	}
-	if err := k.execute(ctx, client, d); err != nil {
+	report, err := k.execute(ctx, client, d)
+	if err := reportApplied(report, err, diags); err != nil {
 		diags.AddError(k.names().executeError, err.Error())
+	}
+	if diags.HasError() { // also a loss alone (reportApplied)
 		return
 	}
 	diags.Append(state.Set(ctx, &plan)...)

@@ -216,9 +216,9 @@ func (manifestKind) planned(ctx context.Context, m manifestDeletionModel, diags 
 	return m.deletion(ctx, diags)
 }
 
-func (manifestKind) execute(ctx context.Context, c *registry.Client, d registry.ManifestDeletion) error {
+func (manifestKind) execute(ctx context.Context, c *registry.Client, d registry.ManifestDeletion) (registry.Report, error) {
 	if d.Empty() {
-		return nil
+		return registry.Report{}, nil
 	}
 	return c.ExecuteManifestDeletion(ctx, d)
 }

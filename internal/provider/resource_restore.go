@@ -179,8 +179,8 @@ func (restoreKind) planned(ctx context.Context, m restoreModel, diags *diag.Diag
 	return m.restore(ctx, diags)
 }
 
-func (restoreKind) execute(ctx context.Context, c *registry.Client, planned registry.Restore) error {
-	return c.ExecuteRestore(ctx, planned, func(string) {})
+func (restoreKind) execute(ctx context.Context, c *registry.Client, planned registry.Restore) (registry.Report, error) {
+	return registry.Report{}, c.ExecuteRestore(ctx, planned, func(string) {}) // deletes nothing: its error says all
 }
 
 func (restoreKind) refresh(context.Context, *restoreModel, *registry.Client, *diag.Diagnostics) error {

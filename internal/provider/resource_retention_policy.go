@@ -585,6 +585,27 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, prior tftypes.Value
 		todo[i].Policy, todo[i].Now = &policy, r.now()
 	}
 	report, err := r.client.ExecuteBatches(ctx, todo)
+	err = reportApplied(report, err, diags)
+	// Also when the apply stopped: what it deleted before counts
+	// (applied.deletions_id changes, so garbage collection triggered by it
+	// runs), and Terraform keeps the state an apply returns with an error.
+	state.Raw = withAttributes(planned.Raw, map[string]tftypes.Value{"applied": appliedAfter(prior, planned.Raw, report)}, diags)
+	if err != nil {
+		diags.AddError("Cannot apply the retention policy", fmt.Sprintf("%v\n\nDone before it stopped: %s. "+
+			"Nothing else was deleted; the next plan shows what is left.", err, report.Summary()))
+	}
+	r.applyReplicas(ctx, configOf(ctx, planned, diags), planned.Raw, report, diags) // what the primary did, also when it stopped
+}
+
+// reportApplied reports what an apply did beyond its error, alike for
+// registry_retention_policy and the explicit deletions
+// (registry_manifest_deletion, registry_tag_deletion): each item it
+// skipped, each thing it noticed and left (the journal not stored in the
+// registry, a dangling tag left as it is, put-backs not deleted again)
+// and each thing it put back is a warning, each loss an error of its own
+// (reportLost). It returns the error that stopped the apply, without the
+// losses: nil when there was none, or the losses were all of it.
+func reportApplied(report registry.Report, err error, diags *diag.Diagnostics) error {
 	for _, s := range report.Skipped {
 		diags.AddWarning("Skipped a planned deletion", s)
 	}
@@ -593,17 +614,9 @@ func (r *RetentionPolicyResource) apply(ctx context.Context, prior tftypes.Value
 	}
 	for _, s := range report.Restored {
 		diags.AddWarning("Put back during the apply", "The registry changed while the apply deleted (no client can prevent that: "+
-			"the registry API has no conditional delete), and the apply put back what the policy keeps, from its journal: "+s)
+			"the registry API has no conditional delete), and the apply put back what stays, from its journal: "+s)
 	}
-	// Also when the apply stopped: what it deleted before counts
-	// (applied.deletions_id changes, so garbage collection triggered by it
-	// runs), and Terraform keeps the state an apply returns with an error.
-	state.Raw = withAttributes(planned.Raw, map[string]tftypes.Value{"applied": appliedAfter(prior, planned.Raw, report)}, diags)
-	if err := reportLost("Lost during the apply", "", report.Lost, err, diags); err != nil {
-		diags.AddError("Cannot apply the retention policy", fmt.Sprintf("%v\n\nDone before it stopped: %s. "+
-			"Nothing else was deleted; the next plan shows what is left.", err, report.Summary()))
-	}
-	r.applyReplicas(ctx, configOf(ctx, planned, diags), planned.Raw, report, diags) // what the primary did, also when it stopped
+	return reportLost("Lost during the apply", "", report.Lost, err, diags)
 }
 
 // reportLost makes each loss of an apply (registry.Report.Lost: what it

@@ -162,7 +162,7 @@ func (tagKind) planned(ctx context.Context, m tagDeletionModel, diags *diag.Diag
 	return m.deletion(ctx, diags)
 }
 
-func (tagKind) execute(ctx context.Context, c *registry.Client, d registry.TagDeletion) error {
+func (tagKind) execute(ctx context.Context, c *registry.Client, d registry.TagDeletion) (registry.Report, error) {
 	return c.ExecuteTagDeletion(ctx, d)
 }
 

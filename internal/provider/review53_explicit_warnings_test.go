@@ -1,10 +1,10 @@
 package provider
 
-// Review 53: registry_manifest_deletion and registry_tag_deletion drop every
-// warning of their apply.
+// Regression test of review 53 (fixed: registry_manifest_deletion and registry_tag_deletion warn what their apply noticed); failed before the fix.
 //
-// TestReview53ManifestDeletionDropsTheJournalWarning (reported): the
-// explicit deletions run the same apply as a policy (registry.executeBatch:
+// TestReview53ManifestDeletionDropsTheJournalWarning (both resources, on
+// distribution v3 and 2.8): the explicit deletions run the same apply as
+// a policy (registry.executeBatch:
 // journal, checks, verification, repair), whose outcome carries warnings:
 // the journal could not be stored in the registry (registry_restore cannot
 // put back what the apply deletes), the registry frees a deleted
@@ -12,13 +12,13 @@ package provider
 // tag's repair left manifests put back and not deleted again as the apply
 // stopped (2db6ae4: "an apply that stops first leaves it, and says so"), a
 // tag that appeared resolving to nothing. registry.ExecuteManifestDeletion
-// and ExecuteTagDeletion (deletion.go) return only an error, built from
-// o.lost and o.skipped/o.restored: o.warnings is dropped, and the
+// and ExecuteTagDeletion (deletion.go) returned only an error, built from
+// o.lost and o.skipped/o.restored: o.warnings was dropped, and the
 // provider's deletionKind.execute (deletion_lifecycle.go applyDeletion)
-// has no channel for one. Here the registry refuses pushes to the
+// had no channel for one. Here the registry refuses pushes to the
 // journal's repository (terraform-provider-registry/journal: credentials
 // scoped to the application's repositories, 403 DENIED there): the
-// deletion succeeds with no diagnostic at all, although the Undo guide
+// deletion succeeded with no diagnostic at all, although the Undo guide
 // says "every apply of a registry_retention_policy, registry_manifest_deletion
 // or registry_tag_deletion ... Where the credentials cannot push, the apply
 // still deletes, warns `the journal of the deletions in ... could not be
@@ -26,7 +26,10 @@ package provider
 // the deletion; it cannot (registry_journal lists nothing). The same apply
 // under registry_retention_policy warns ("Noticed during the apply").
 //
-// Reproduce: REVIEW53_UNSKIP=1 go test -count=1 -run TestReview53ManifestDeletionDropsTheJournalWarning ./internal/provider/
+// Fixed: ExecuteManifestDeletion and ExecuteTagDeletion return the
+// registry.Report of their apply (warnings, put-backs, losses, skips their
+// error does not say), and applyDeletion reports it as the policy's apply
+// does (reportApplied): warnings on apply, each loss an error.
 
 import (
 	"context"
@@ -48,15 +51,36 @@ import (
 )
 
 func TestReview53ManifestDeletionDropsTheJournalWarning(t *testing.T) {
-	reported53(t, "registry_manifest_deletion and registry_tag_deletion drop their apply's warnings (journal not stored, put-backs left, Gitea frees blobs): ExecuteManifestDeletion/ExecuteTagDeletion return only an error")
 	for name, start := range map[string]func(testing.TB, ...testregistry.Option) *testregistry.Registry{
 		"distribution-v3": testregistry.Start, "distribution-2.8": testregistry.StartV28,
 	} {
-		t.Run(name, func(t *testing.T) { manifestDeletionDropsTheJournalWarning53(t, start(t)) })
+		t.Run(name, func(t *testing.T) {
+			t.Run(manifestDeletionType, func(t *testing.T) { explicitDeletionDropsTheJournalWarning53(t, start(t), manifestDeletion53) })
+			t.Run(tagDeletionType, func(t *testing.T) { explicitDeletionDropsTheJournalWarning53(t, start(t), tagDeletion53) })
+		})
 	}
 }
 
-func manifestDeletionDropsTheJournalWarning53(t *testing.T, reg *testregistry.Registry) {
+// manifestDeletion53 and tagDeletion53 are a registry_manifest_deletion of
+// app:old and a registry_tag_deletion of its tag old that also deletes the
+// manifest it leaves untagged: the resource, its configuration and plan.
+func manifestDeletion53(client *registry.Client) (fwresource.ResourceWithModifyPlan, map[string]tftypes.Value, map[string]tftypes.Value) {
+	return &ManifestDeletionResource{client: client, now: time.Now},
+		map[string]tftypes.Value{"repository": str("app"), "tag": str("old")},
+		map[string]tftypes.Value{
+			"repository": str("app"), "tag": str("old"), "delete_referrers": tftypes.NewValue(tftypes.Bool, true),
+			"allow_breaking_indexes": tftypes.NewValue(tftypes.Bool, false),
+			"digest":                 tftypes.NewValue(tftypes.String, tftypes.UnknownValue),
+		}
+}
+
+func tagDeletion53(client *registry.Client) (fwresource.ResourceWithModifyPlan, map[string]tftypes.Value, map[string]tftypes.Value) {
+	config := map[string]tftypes.Value{"repository": str("app"), "tags": strSet("old"), "delete_untagged_manifests": tftypes.NewValue(tftypes.Bool, true)}
+	return &TagDeletionResource{client: client, now: time.Now}, config, config
+}
+
+func explicitDeletionDropsTheJournalWarning53(t *testing.T, reg *testregistry.Registry,
+	deletion func(*registry.Client) (fwresource.ResourceWithModifyPlan, map[string]tftypes.Value, map[string]tftypes.Value)) {
 	ctx := context.Background()
 	old, err := reg.PushImage("app", time.Time{}, "old")
 	if err != nil {
@@ -86,13 +110,9 @@ func manifestDeletionDropsTheJournalWarning53(t *testing.T, reg *testregistry.Re
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &ManifestDeletionResource{client: client, now: time.Now}
-	config, schema := resourceValue(ctx, r, map[string]tftypes.Value{"repository": str("app"), "tag": str("old")})
-	plan, _ := resourceValue(ctx, r, map[string]tftypes.Value{
-		"repository": str("app"), "tag": str("old"), "delete_referrers": tftypes.NewValue(tftypes.Bool, true),
-		"allow_breaking_indexes": tftypes.NewValue(tftypes.Bool, false),
-		"digest":                 tftypes.NewValue(tftypes.String, tftypes.UnknownValue),
-	})
+	r, configValues, planValues := deletion(client)
+	config, schema := resourceValue(ctx, r, configValues)
+	plan, _ := resourceValue(ctx, r, planValues)
 	planned := fwresource.ModifyPlanResponse{Plan: tfsdk.Plan{Schema: schema.Schema, Raw: plan}}
 	r.ModifyPlan(ctx, fwresource.ModifyPlanRequest{
 		Config: tfsdk.Config{Schema: schema.Schema, Raw: config},

@@ -132,7 +132,7 @@ func TestPlanFindsReferrersThroughTheAPI(t *testing.T) {
 	if !slices.Equal(d.Referrers, []string{sbom.String()}) {
 		t.Fatalf("referrers = %v, want the SBOM the API reported", d.Referrers)
 	}
-	if err := c.ExecuteManifestDeletion(context.Background(), d); err != nil {
+	if _, err := c.ExecuteManifestDeletion(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 	if found, _ := reg.ManifestExists("app", sbom); found {
@@ -159,7 +159,7 @@ func TestTagDeletionRemovesADanglingTag(t *testing.T) {
 		if want := map[string]string{"ghost": ""}; !maps.Equal(plan.Tags, want) || len(plan.Untagged) > 0 {
 			t.Fatalf("plan = %+v, want tags %v and nothing untagged", plan, want)
 		}
-		if err := c.ExecuteTagDeletion(ctx, plan); err != nil {
+		if _, err := c.ExecuteTagDeletion(ctx, plan); err != nil {
 			t.Fatal(err)
 		}
 		if tags, err := reg.Tags("app"); err != nil || !slices.Equal(tags, []string{"v1"}) {
@@ -186,7 +186,7 @@ func TestTagDeletionKeepsADanglingTagPushedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	var changed *ChangedError
-	if err := c.ExecuteTagDeletion(ctx, plan); !errors.As(err, &changed) || !strings.Contains(err.Error(), "moved from no manifest to "+img.Digest.String()) {
+	if _, err := c.ExecuteTagDeletion(ctx, plan); !errors.As(err, &changed) || !strings.Contains(err.Error(), "moved from no manifest to "+img.Digest.String()) {
 		t.Fatalf("err = %v, want a ChangedError naming the move", err)
 	}
 	if found, _ := reg.ManifestExists("app", img.Digest); !found {

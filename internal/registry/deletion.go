@@ -97,15 +97,43 @@ func (d ManifestDeletion) Empty() bool { return d.Digest == "" }
 // digest, or something tagged other than the accepted parents now uses
 // it), nothing is deleted and the error says why. Referrers and children
 // that something tagged uses again since the plan are kept; what is
-// already gone is skipped.
-func (c *Client) ExecuteManifestDeletion(ctx context.Context, planned ManifestDeletion) error {
+// already gone is skipped. The Report is that of its apply (explicitReport),
+// also along with an error.
+func (c *Client) ExecuteManifestDeletion(ctx context.Context, planned ManifestDeletion) (Report, error) {
 	o, err := c.executeBatch(ctx, Batch{Repository: planned.Repository, Manifests: []ManifestDeletion{planned}}, func(bad []note) error {
 		return changed("nothing deleted: %s", bad[0].why)
 	})
 	if kept := keptByRegistry(o); err == nil && o.deleted == 0 && kept != "" {
-		return changed("nothing deleted: %s", kept)
+		o.skipped, o.restored = nil, nil // the error says them
+		return explicitReport(o), changed("nothing deleted: %s", kept)
 	}
-	return lostError(o, err)
+	return explicitReport(o), lostError(o, err)
+}
+
+// explicitReport is what an explicit deletion's batch did, in the shape
+// of a policy's apply (ExecuteBatches), for the provider to report alike:
+// what it skipped and put back that its error does not say already, what
+// it noticed and left (the journal not stored, a tag left as it is), what
+// it lost (also named by its LostError), and how much it deleted.
+// Finished, Remaining and Performed are a policy's, left empty.
+func explicitReport(o outcome) Report {
+	return Report{Skipped: o.skipped, Deleted: o.deleted, Untagged: o.untagged, Restored: o.restored, Lost: o.lost, Warnings: o.warnings}
+}
+
+// and is r followed by more, the report of a later batch of the same
+// deletion: a warning both give (the journal not stored) is said once.
+func (r Report) and(more Report) Report {
+	r.Skipped = append(r.Skipped, more.Skipped...)
+	r.Deleted += more.Deleted
+	r.Untagged += more.Untagged
+	r.Restored = append(r.Restored, more.Restored...)
+	r.Lost = append(r.Lost, more.Lost...)
+	for _, w := range more.Warnings {
+		if !slices.Contains(r.Warnings, w) {
+			r.Warnings = append(r.Warnings, w)
+		}
+	}
+	return r
 }
 
 // keptByRegistry says what the registry kept of an explicit deletion's
@@ -165,29 +193,33 @@ type TagDeletion struct {
 // ExecuteTagDeletion removes the planned tags, one by one so no other tag
 // on the same digest is touched, then deletes the planned untagged
 // manifests that are still untagged. If a planned tag now points at
-// another digest than in the plan, nothing is deleted.
-func (c *Client) ExecuteTagDeletion(ctx context.Context, planned TagDeletion) error {
+// another digest than in the plan, nothing is deleted. The Report is
+// that of both its batches (explicitReport), also along with an error.
+func (c *Client) ExecuteTagDeletion(ctx context.Context, planned TagDeletion) (Report, error) {
 	o, err := c.executeBatch(ctx, Batch{Repository: planned.Repository, Untag: planned.Tags}, func(moved []note) error {
 		return changed("nothing deleted: since the plan, these tags in %q point at another image: %s; run plan again to review",
 			planned.Repository, strings.Join(notesText(moved), "; "))
 	})
 	if err != nil || len(o.lost) > 0 {
-		return lostError(o, err)
+		return explicitReport(o), lostError(o, err)
 	}
 	if len(o.skipped) > 0 {
-		return changed("%d tag(s) removed, then the registry changed: %s; nothing else was deleted; run plan again to review",
-			o.untagged, strings.Join(o.skipped, "; "))
+		skipped := o.skipped
+		o.skipped = nil // the error says them
+		return explicitReport(o), changed("%d tag(s) removed, then the registry changed: %s; nothing else was deleted; run plan again to review",
+			o.untagged, strings.Join(skipped, "; "))
 	}
-	return c.deleteStillUntagged(ctx, planned)
+	untagged, err := c.deleteStillUntagged(ctx, planned)
+	return explicitReport(o).and(untagged), err
 }
 
 // deleteStillUntagged deletes the planned untagged manifests that are
 // still untagged and unused, in planned order, as an apply does
 // (execute.go): the first unless a tag or a staying manifest uses it
 // again, each later one unless something staying keeps it.
-func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) error {
+func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) (Report, error) {
 	if len(planned.Untagged) == 0 {
-		return nil
+		return Report{}, nil
 	}
 	// The view reads only tagged indexes: the children of those the
 	// removed tags left untagged are read too, or they would stay.
@@ -195,7 +227,7 @@ func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) e
 	// The referrer tags ("sha256-<subject>.sig") of what goes follow it.
 	listed, err := c.Tags(ctx, planned.Repository)
 	if err != nil {
-		return err
+		return Report{}, err
 	}
 	var referrerTags []string
 	for _, tag := range listed {
@@ -212,9 +244,10 @@ func (c *Client) deleteStillUntagged(ctx context.Context, planned TagDeletion) e
 	}
 	o, err := c.executeBatch(ctx, b, nil)
 	if kept := keptByRegistry(o); err == nil && kept != "" { // tagged or used again since the plan, or put back
-		return changed("the tags were removed, then the registry changed: %s; run plan again to review", kept)
+		o.skipped, o.restored = nil, nil // the error says them
+		return explicitReport(o), changed("the tags were removed, then the registry changed: %s; run plan again to review", kept)
 	}
-	return lostError(o, err)
+	return explicitReport(o), lostError(o, err)
 }
 
 // ChangedError is a planned deletion refused because the registry no

@@ -38,7 +38,7 @@ func TestExecuteManifestDeletionFailsWhenSkippedAtTheLastCheck(t *testing.T) {
 			}
 			return false
 		})
-		err = c.ExecuteManifestDeletion(context.Background(), d)
+		_, err = c.ExecuteManifestDeletion(context.Background(), d)
 		exists, _ := reg.ManifestExists("app", x.Digest)
 		t.Logf("err=%v, manifest still exists=%v", err, exists)
 		if err == nil && exists {
@@ -70,7 +70,7 @@ func TestExecuteTagDeletionDeletesTheOtherUntaggedManifests(t *testing.T) {
 		if err := reg.Tag("app", first.Digest, "c"); err != nil { // someone tags it again
 			t.Fatal(err)
 		}
-		err = c.ExecuteTagDeletion(context.Background(), d)
+		_, err = c.ExecuteTagDeletion(context.Background(), d)
 		fe, _ := reg.ManifestExists("app", first.Digest)
 		oe, _ := reg.ManifestExists("app", other.Digest)
 		t.Logf("err=%v first(retagged) exists=%v other(still untagged) exists=%v", err, fe, oe)

@@ -41,7 +41,7 @@ func TestReview37ManifestDeletionPutBackReportsSuccess(t *testing.T) {
 				t.Error(err)
 			}
 		})
-		err = c.ExecuteManifestDeletion(context.Background(), planned)
+		_, err = c.ExecuteManifestDeletion(context.Background(), planned)
 		tagIs(t, reg, repo, "stable", stable.Digest) // nothing kept lost: holds
 		exists, ferr := reg.ManifestExists(repo, x.Digest)
 		if ferr != nil {
@@ -78,7 +78,7 @@ func TestReview37TagDeletionKeepsATaggedAgainManifestSilently(t *testing.T) {
 		if err := reg.Tag(repo, x.Digest, "new"); err != nil {
 			t.Fatal(err)
 		}
-		err = c.ExecuteTagDeletion(context.Background(), planned)
+		_, err = c.ExecuteTagDeletion(context.Background(), planned)
 		tagIs(t, reg, repo, "new", x.Digest) // the kept tag keeps it: holds
 		if err == nil {
 			t.Errorf("ExecuteTagDeletion succeeded while %s, planned as deleted, stays (tagged again since the plan): nothing says so", x.Digest)

@@ -33,14 +33,14 @@ func deleteChildThenIndex(t *testing.T, reg *testregistry.Registry, repo string)
 		t.Fatalf("planned %+v; want the index named as a parent", child)
 	}
 	child.AcceptBroken = []string{idx.String()}
-	if err := c.ExecuteManifestDeletion(ctx, child); err != nil {
+	if _, err := c.ExecuteManifestDeletion(ctx, child); err != nil {
 		t.Fatal(err)
 	}
 	index, err := c.PlanManifestDeletion(ctx, repo, "multi", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ExecuteManifestDeletion(ctx, index); err != nil {
+	if _, err := c.ExecuteManifestDeletion(ctx, index); err != nil {
 		t.Fatal(err)
 	}
 	mustExist(t, reg, repo, false, idx, children[0], children[1])

@@ -48,7 +48,7 @@ func TestReview38TagDeletionWhoseUntaggedManifestWasPutBackReportsSuccess(t *tes
 				t.Error(err)
 			}
 		})
-		err = c.ExecuteTagDeletion(context.Background(), planned)
+		_, err = c.ExecuteTagDeletion(context.Background(), planned)
 		tagIs(t, reg, repo, "stable", stable.Digest) // put back where it was: holds
 		found, ferr := reg.ManifestExists(repo, x.Digest)
 		if ferr != nil {
@@ -100,7 +100,7 @@ func TestReview38ManifestDeletionPutBackHidesALoss(t *testing.T) {
 			}
 			return false
 		})
-		err = c.ExecuteManifestDeletion(context.Background(), planned)
+		_, err = c.ExecuteManifestDeletion(context.Background(), planned)
 		if got := resolvesTo(t, reg, repo, "stable"); !strings.HasPrefix(got, "error") {
 			t.Skipf("stable resolves to %s: nothing lost, nothing to report", got)
 		}

@@ -349,7 +349,7 @@ func TestReview48GiteaExplicitCase(t *testing.T) {
 	md, err := c.PlanManifestDeletion(ctx, repo, "Latest", true)
 	t.Logf("PlanManifestDeletion(Latest): %+v err=%v (digest %s)", md, err, d)
 	if err == nil {
-		err = c.ExecuteManifestDeletion(ctx, md)
+		_, err = c.ExecuteManifestDeletion(ctx, md)
 		t.Logf("ExecuteManifestDeletion: %v; Latest served %v, other served %v", err, g.served(repo, "Latest"), g.served(repo, "other"))
 	}
 }

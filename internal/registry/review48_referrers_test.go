@@ -160,7 +160,7 @@ func TestReview48ExplicitDeletionsTakeReferrersOfReferrers(t *testing.T) {
 		if !inLevels48(m.Referrers, byManifest.levels()) { // subjects before their referrers
 			t.Errorf("registry_manifest_deletion plans referrers %v; want, level by level, %v", m.Referrers, byManifest.levels())
 		}
-		if err := c.ExecuteManifestDeletion(ctx, m); err != nil {
+		if _, err := c.ExecuteManifestDeletion(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 		mustExist(t, reg, repo, false, byManifest.all()...)
@@ -173,7 +173,7 @@ func TestReview48ExplicitDeletionsTakeReferrersOfReferrers(t *testing.T) {
 		if len(p.Untagged) == 0 || p.Untagged[0] != byTag.image.String() || !inLevels48(p.Untagged[1:], byTag.levels()) {
 			t.Errorf("registry_tag_deletion plans %v; want the image, then level by level %v", p.Untagged, byTag.levels())
 		}
-		if err := c.ExecuteTagDeletion(ctx, p); err != nil {
+		if _, err := c.ExecuteTagDeletion(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 		mustExist(t, reg, repo, false, byTag.all()...)

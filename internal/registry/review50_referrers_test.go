@@ -105,7 +105,7 @@ func TestReview50SignatureOfAKeptSignatureIsDeleted(t *testing.T) {
 						t.Fatal(err)
 					}
 					planned = m.Referrers
-					apply = func() error { return c.ExecuteManifestDeletion(ctx, m) }
+					apply = func() error { _, err := c.ExecuteManifestDeletion(ctx, m); return err }
 				}
 				if !slices.Contains(planned, ch.s2.String()) || !slices.Contains(planned, ch.s.String()) {
 					t.Fatalf("planned referrers %v; want S and S2 (any depth)", planned)

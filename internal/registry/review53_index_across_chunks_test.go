@@ -124,7 +124,7 @@ func TestReview53DanglingIndexChildDeletedInAnEarlierChunk(t *testing.T) {
 			t.Fatalf("planned untagged %q; want the child, then the index: %q", planned.Untagged, want)
 		}
 		pushDuringDelete(t, proxy, reg, repo, "rel", index) // retagged as the registry deletes it
-		err = c.ExecuteTagDeletion(context.Background(), planned)
+		_, err = c.ExecuteTagDeletion(context.Background(), planned)
 		t.Logf("apply: %v", err)
 		if got := resolvesTo(t, reg, repo, "rel"); got != index.String() {
 			listed, _ := reg.Tags(repo)

@@ -36,7 +36,7 @@ func TestExecuteTagDeletionDeletesTheChildrenOfAnUntaggedIndex(t *testing.T) {
 	if !slices.Equal(d.Untagged, want) {
 		t.Fatalf("planned %v, want %v", d.Untagged, want)
 	}
-	if err := c.ExecuteTagDeletion(context.Background(), d); err != nil {
+	if _, err := c.ExecuteTagDeletion(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 	for _, digest := range append([]v1.Hash{index}, children...) {
@@ -75,7 +75,7 @@ func TestExecuteTagDeletionFinishesWhenViewsAreSlowToRead(t *testing.T) {
 		}
 		return false
 	})
-	if err := c.ExecuteTagDeletion(context.Background(), d); err != nil {
+	if _, err := c.ExecuteTagDeletion(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 	mustExist(t, reg, "app", false, untagged.Digest)
@@ -94,7 +94,7 @@ func TestExecuteTagDeletionSeesANewTagBeforeEachDelete(t *testing.T) {
 	}
 	rolledBack := rollBackOnFirstRead(t, reg, proxy, images)
 	var changedErr *ChangedError
-	if err := c.ExecuteTagDeletion(context.Background(), d); !errors.As(err, &changedErr) || !strings.Contains(err.Error(), "rollback") {
+	if _, err := c.ExecuteTagDeletion(context.Background(), d); !errors.As(err, &changedErr) || !strings.Contains(err.Error(), "rollback") {
 		t.Fatalf("ExecuteTagDeletion: %v; want a ChangedError naming the rollback tag", err)
 	}
 	mustExist(t, reg, "app", true, *rolledBack)
