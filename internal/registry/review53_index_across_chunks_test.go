@@ -182,7 +182,7 @@ func TestReview53SuspectIndexChildDeletedInAnEarlierChunk(t *testing.T) {
 			}
 			return false
 		})
-		err = c.ExecuteTagDeletion(context.Background(), planned)
+		_, err = c.ExecuteTagDeletion(context.Background(), planned)
 		t.Logf("apply: %v", err)
 		mustExist(t, reg, repo, true, child.Digest, index) // put back untagged: stable may have been moved onto the index
 		tagIs(t, reg, repo, "stable", stable.Digest)       // back where it pointed when last read
