@@ -581,10 +581,13 @@ func (c *Client) runChunk(ctx context.Context, v *view, j *journal, chunk []*wor
 			}
 			for len(w.steps) > 0 {
 				digest := w.steps[0]
-				if !w.started || !kept[digest] { // a dependent that something kept uses again stays
+				switch {
+				case !w.started || !kept[digest]:
 					if err := c.deleteJournaled(gctx, v.snap.Repository, j, digest); err != nil {
 						return err
 					}
+				default: // a dependent that something kept uses again stays, and the report says so
+					j.note(&j.skipped, note{subject: digest, why: "planned to go with " + w.manifest.Digest + ", and used by what stays since the plan (tagged, or listed by a kept index)"}.String())
 				}
 				w.started = true
 				w.steps = w.steps[1:]
