@@ -48,21 +48,23 @@ type restoreImage struct {
 	Size       types.Int64  `tfsdk:"size"`
 	Tags       types.List   `tfsdk:"tags"`
 	MovedTags  types.List   `tfsdk:"moved_tags"`
+	MovedTo    types.Map    `tfsdk:"moved_tag_digests"`
 	Present    types.Bool   `tfsdk:"present"`
 	Reason     types.String `tfsdk:"reason"`
 }
 
 var restoreImageType = types.ObjectType{AttrTypes: map[string]attr.Type{
-	"repository": types.StringType,
-	"digest":     types.StringType,
-	"media_type": types.StringType,
-	"apply_id":   types.StringType,
-	"deleted_at": types.StringType,
-	"size":       types.Int64Type,
-	"tags":       types.ListType{ElemType: types.StringType},
-	"moved_tags": types.ListType{ElemType: types.StringType},
-	"present":    types.BoolType,
-	"reason":     types.StringType,
+	"repository":        types.StringType,
+	"digest":            types.StringType,
+	"media_type":        types.StringType,
+	"apply_id":          types.StringType,
+	"deleted_at":        types.StringType,
+	"size":              types.Int64Type,
+	"tags":              types.ListType{ElemType: types.StringType},
+	"moved_tags":        types.ListType{ElemType: types.StringType},
+	"moved_tag_digests": types.MapType{ElemType: types.StringType},
+	"present":           types.BoolType,
+	"reason":            types.StringType,
 }}
 
 const restoreType = "registry_restore"
@@ -118,6 +120,9 @@ func (r *RestoreResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 					"size":       schema.Int64Attribute{Computed: true, MarkdownDescription: "Bytes the manifest and its config and layers (an index: its child manifests) hold."},
 					"tags":       tagList("Tags the apply points at it: those gone now and, with `overwrite_moved_tags`, those moved to another image."),
 					"moved_tags": tagList("Tags it had that now point at another image, pushed since the deletion. Left there unless `overwrite_moved_tags`."),
+					"moved_tag_digests": schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Each tag of `moved_tags`, with the digest it " +
+						"points at when planned. With `overwrite_moved_tags`, the apply moves a tag back only while it still points there: a tag pushed onto " +
+						"another image since the plan is left where it is, and the apply fails naming it after restoring the rest."},
 					"present": schema.BoolAttribute{Computed: true, MarkdownDescription: "The registry answers that it serves the manifest already: only its tags change what it serves. " +
 						"The apply writes the manifest's journaled bytes again all the same, as for every image listed: a registry can answer from its cache for a manifest its storage no longer holds."},
 					"reason": computed("Empty for an image the configuration selects; otherwise why it comes too: `a child of <index>`, `a referrer of <image>`."),
@@ -209,6 +214,7 @@ func (m *restoreModel) setRestore(ctx context.Context, planned registry.Restore,
 			Size:       types.Int64Value(img.Size),
 			Tags:       stringList(img.Tags, diags),
 			MovedTags:  stringList(img.MovedTags, diags),
+			MovedTo:    stringMap(ctx, movedTo(img), diags),
 			Present:    types.BoolValue(img.Present),
 			Reason:     types.StringValue(img.Why),
 		}
@@ -216,6 +222,15 @@ func (m *restoreModel) setRestore(ctx context.Context, planned registry.Restore,
 	list, d := types.ListValueFrom(ctx, restoreImageType, images)
 	diags.Append(d...)
 	m.Images = list
+}
+
+// movedTo is where img's moved tags point when planned: never null, so
+// that a plan without moved tags shows {}.
+func movedTo(img registry.RestoreImage) map[string]string {
+	if img.MovedTo == nil {
+		return map[string]string{}
+	}
+	return img.MovedTo
 }
 
 // describe names what the configuration selects, as its id.
@@ -242,6 +257,9 @@ func (m restoreModel) restore(ctx context.Context, diags *diag.Diagnostics) regi
 		}
 		diags.Append(img.Tags.ElementsAs(ctx, &planned.Images[i].Tags, false)...)
 		diags.Append(img.MovedTags.ElementsAs(ctx, &planned.Images[i].MovedTags, false)...)
+		if !img.MovedTo.IsNull() { // null in a state written before review 54: no moved tag is moved back then
+			diags.Append(img.MovedTo.ElementsAs(ctx, &planned.Images[i].MovedTo, false)...)
+		}
 	}
 	return planned
 }

@@ -39,7 +39,8 @@ var restoreDescriptions = map[string]string{
 	"apply_id": "Restore everything one apply deleted (the `apply_id` the data source `registry_journal` lists), with every tag it had.",
 	"overwrite_moved_tags": "Point a tag that now names another image (pushed since the deletion) back at the restored one. " +
 		"Default `false`: such a tag is left where it is, and the plan lists it in `moved_tags`. Only the tags the plan lists as " +
-		"moved are moved back: a tag the plan showed gone and that someone pushed between the plan and the apply is left, and named.",
+		"moved are moved back, and only while they still point at the image the plan showed them on: a tag the plan showed gone, or moved, " +
+		"and that someone pushed between the plan and the apply is left where it is, and named in the apply's error, after the rest is restored.",
 }
 
 // Validators of the attributes the resource and the action share.
@@ -86,13 +87,14 @@ func warnRestore(planned registry.Restore, diags *diag.Diagnostics) {
 	var moved []string
 	for _, img := range planned.Images {
 		for _, tag := range img.MovedTags {
-			moved = append(moved, fmt.Sprintf("%s:%s", img.Repository, tag))
+			moved = append(moved, fmt.Sprintf("%s:%s (on %s)", img.Repository, tag, img.MovedTo[tag]))
 		}
 	}
 	switch {
 	case len(moved) > 0 && planned.OverwriteMovedTags:
 		diags.AddWarning("The restore moves tags back",
-			fmt.Sprintf("%s now point at other images, pushed since the deletion; overwrite_moved_tags = true points them back at the restored ones.", strings.Join(moved, ", ")))
+			fmt.Sprintf("%s now point at other images, pushed since the deletion; overwrite_moved_tags = true points them back at the restored ones. "+
+				"Only off those images: a tag pushed again after this plan is left where it is, and named.", strings.Join(moved, ", ")))
 	case len(moved) > 0:
 		diags.AddWarning("Tags pushed since the deletion are left where they are",
 			fmt.Sprintf("%s now point at other images; the restore leaves them there (moved_tags). Set overwrite_moved_tags = true to point them back at the restored images.", strings.Join(moved, ", ")))

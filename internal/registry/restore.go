@@ -34,6 +34,10 @@ type RestoreImage struct {
 	Size       int64    // bytes the manifest and what it names directly hold (Parts.Size)
 	Tags       []string // tags the restore points at it: those gone now, and moved ones when overwriting
 	MovedTags  []string // tags it had that point at another image now
+	// MovedTo is the digest each of MovedTags pointed at when planned:
+	// overwrite_moved_tags moves a tag back only while it still points
+	// there (a tag pushed again since the plan was never reviewed).
+	MovedTo map[string]string
 	// Present: the registry answered at plan time that it serves it (a
 	// HEAD). The plan shows it; the restore writes its journaled bytes
 	// all the same (putBack: the answer may come from a stale cache).
@@ -242,6 +246,10 @@ func (a *availability) plan(ctx context.Context, t *target, overwrite bool) (*Re
 		case now.Digest == t.Digest: // back already
 		default:
 			img.MovedTags = append(img.MovedTags, tag)
+			if img.MovedTo == nil {
+				img.MovedTo = map[string]string{}
+			}
+			img.MovedTo[tag] = now.Digest
 			if overwrite {
 				img.Tags = append(img.Tags, tag)
 			}
@@ -394,10 +402,12 @@ const blobReadTries = 3
 // ExecuteRestore performs a planned restore: each manifest it lists is
 // written by digest from its journaled bytes (children before indexes,
 // subjects before referrers), also one the registry answers for already
-// (putBack), then the planned tags. A tag that points at
-// another image than the plan saw is left where it is unless the plan
-// overwrites moved tags; that, and a manifest that can no longer come
-// back, is an error after the rest is done. progress hears of each step.
+// (putBack), then the planned tags. A tag that points at another image
+// than the plan saw is left where it is: overwrite_moved_tags moves back
+// only a tag the plan showed moved, and only while it still points at
+// the image the plan showed it on (MovedTo). A tag left so, and a
+// manifest that can no longer come back, is an error after the rest is
+// done. progress hears of each step.
 func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress func(string)) error {
 	if err := planned.ExpiredError(); err != nil {
 		return err
@@ -426,8 +436,7 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 			if err != nil && !IsNotFound(err) {
 				return err
 			}
-			movesBack := planned.OverwriteMovedTags && slices.Contains(img.MovedTags, tag) // reviewed as moved
-			if err == nil && now.Digest != img.Digest && !movesBack {
+			if err == nil && now.Digest != img.Digest && !img.movesBack(planned.OverwriteMovedTags, tag, now.Digest) {
 				problems = append(problems, movedSincePlan(img, tag, now.Digest, planned.OverwriteMovedTags))
 				continue
 			}
@@ -443,11 +452,27 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 	return nil
 }
 
+// movesBack tells whether overwriting moves tag, on digest now, back onto
+// img: the plan showed it moved, onto that very digest. A tag pushed or
+// moved again since the plan, onto an image the plan never showed, is
+// kept: the plan is an upper bound, never a licence (review 54).
+func (i RestoreImage) movesBack(overwriting bool, tag, now string) bool {
+	return overwriting && slices.Contains(i.MovedTags, tag) && i.MovedTo[tag] == now
+}
+
 // movedSincePlan says why a tag on another image than the plan's was left
 // there: overwrite_moved_tags moves only the tags the plan showed as moved
-// (a tag the plan showed gone, pushed since, was never reviewed).
+// (a tag the plan showed gone, pushed since, was never reviewed), and
+// only off the image the plan showed them on.
 func movedSincePlan(img RestoreImage, tag, now string, overwriting bool) string {
-	if overwriting {
+	switch {
+	case overwriting && slices.Contains(img.MovedTags, tag) && img.MovedTo[tag] != "":
+		return fmt.Sprintf("tag %s:%s was pushed onto %s since the plan, which showed it on %s: left there (plan again to review it where it is now)",
+			img.Repository, tag, now, img.MovedTo[tag])
+	case overwriting && slices.Contains(img.MovedTags, tag):
+		return fmt.Sprintf("tag %s:%s points at %s, and the plan did not record which image it showed it on: left there (plan again to review it)",
+			img.Repository, tag, now)
+	case overwriting:
 		return fmt.Sprintf("tag %s:%s was pushed onto %s since the plan, which showed it gone, not moved: left there (plan again to review it as moved)",
 			img.Repository, tag, now)
 	}
