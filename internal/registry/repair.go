@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -93,8 +94,12 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal,
 		return err
 	}
 	putBack := len(v.keep)
+	var unread error // a missing kept tag whose whereabouts could not be read: the others are still put back, then the apply stops
 	for _, tag := range missing {
-		c.restoreTag(ctx, v, j, tag)
+		unread = cmp.Or(unread, c.restoreTag(ctx, v, j, tag))
+	}
+	if unread != nil {
+		return unread
 	}
 	if len(goneDangling) > 0 && deletedAny(j) {
 		// Not resolved before the chunk (many dangling tags, see
@@ -437,7 +442,7 @@ func (c *Client) restoreReferrerTags(ctx context.Context, v *view, j *journal, d
 // no other tag holds): the tag itself stays gone then, but it may have
 // gone with the chunk, so what the chunk deleted comes back (when in
 // doubt, keep), or is reported lost where it cannot.
-func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string) {
+func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string) error {
 	s := v.snap
 	was := s.Tags[tag] // its description, created time included, for the policy evaluated again
 	digest := was.Digest
@@ -445,13 +450,13 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 	suspects := putBackUntagged(c.restoreSuspects(ctx, v, j, tag))
 	switch now, err := c.pushedAgain(ctx, s, j, tag); {
 	case err != nil:
-		j.note(&j.lost, fmt.Sprintf("tag %s:%s went during the apply and was not put back on %s: where it points now could not be read (it may have been pushed again since): %v%s",
-			s.Repository, tag, digest, err, suspects))
-		return
+		j.note(&j.lost, fmt.Sprintf("tag %s:%s went during the apply and was not put back on %s: where it points now could not be read (it may have been pushed again since): %v%s. "+
+			"If it is still missing, registry_restore with apply_id = %q puts it back", s.Repository, tag, digest, err, suspects, j.run.id))
+		return fmt.Errorf("reading where the kept tag %s:%s points now: %w", s.Repository, tag, err)
 	case now != "":
 		j.note(&j.warnings, fmt.Sprintf("tag %s:%s went during the apply and was pushed again onto %s before it could be put back on %s: left as pushed%s",
 			s.Repository, tag, now, digest, suspects))
-		return
+		return nil
 	}
 	if _, ok := j.entry(digest); !ok {
 		// A read that failed is no answer: only the registry's "not
@@ -460,10 +465,10 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 		case IsNotFound(err):
 			j.note(&j.warnings, fmt.Sprintf("tag %s:%s went during the apply with %s, which this apply did not delete: left as it is%s",
 				s.Repository, tag, digest, suspects))
-			return
+			return nil
 		case err != nil:
 			j.note(&j.lost, fmt.Sprintf("tag %s:%s went during the apply and could not be put back on %s: %v", s.Repository, tag, digest, err))
-			return
+			return nil
 		}
 	}
 	why := "it went while this apply deleted other manifests of " + s.Repository +
@@ -471,6 +476,7 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 	if c.restore(ctx, v, j, digest, tag, why) {
 		s.Tags[tag] = was
 	}
+	return nil
 }
 
 // pushedAgain returns the manifest tag, missing from verify's listing,

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 55 (fixed: restoreTag returns pushedAgain's failed read, and verify stops the apply after putting back the other missing tags); failed before the fix.
+
 // Review 55: a read that fails while verify repairs a missing kept tag
 // (pushedAgain, review 54's fix) does not stop the apply: it goes on to
 // delete the rest of the plan, chunk after chunk, and reports the tag lost
@@ -38,7 +40,6 @@ import (
 )
 
 func TestReview55FailedRepairReadDoesNotStopTheApply(t *testing.T) {
-	reported55(t, "a failed read while repairing a missing kept tag (pushedAgain) does not stop the apply: it deletes the remaining chunks, then reports a loss")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review55/repair-read-fails"
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
