@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -35,8 +36,10 @@ var restoreDescriptions = map[string]string{
 	"repository": "Repository the deleted images were in, e.g. `team/app`. Required with `tags`; with `digests` or `apply_id` it narrows them to this repository.",
 	"tags": "Restore the image each of these tags was on when an apply deleted it (the newest such deletion), and put back only these tags. " +
 		"Exactly one of `tags`, `digests` or `apply_id`.",
-	"digests":  "Restore these manifests (the newest deletion of each, in every repository unless `repository` is set), with every tag they had.",
-	"apply_id": "Restore everything one apply deleted (the `apply_id` the data source `registry_journal` lists), with every tag it had.",
+	"digests": "Restore these manifests (the newest deletion of each, in every repository unless `repository` is set), with every tag they had. " +
+		"A tag two of the restored images had goes back to the newer deletion only (a tag names one image), with a warning naming both.",
+	"apply_id": "Restore everything one apply deleted (the `apply_id` the data source `registry_journal` lists), with every tag it had. " +
+		"A tag two of the restored images had goes back to the newer deletion only (a tag names one image), with a warning naming both.",
 	"overwrite_moved_tags": "Point a tag that now names another image (pushed since the deletion) back at the restored one. " +
 		"Default `false`: such a tag is left where it is, and the plan lists it in `moved_tags`. Only the tags the plan lists as " +
 		"moved are moved back, and only while they still point at the image the plan showed them on: a tag the plan showed gone, or moved, " +
@@ -82,13 +85,22 @@ func planRestore(ctx context.Context, client *registry.Client, sel registry.Rest
 }
 
 // warnRestore says which tags the restore leaves on another image, or
-// moves back, and when it has nothing to do.
+// moves back, which it gives back to one of two images that had them, and
+// when it has nothing to do.
 func warnRestore(planned registry.Restore, diags *diag.Diagnostics) {
-	var moved []string
+	var moved, toNewer []string
 	for _, img := range planned.Images {
 		for _, tag := range img.MovedTags {
 			moved = append(moved, fmt.Sprintf("%s:%s (on %s)", img.Repository, tag, img.MovedTo[tag]))
 		}
+		for _, tag := range slices.Sorted(maps.Keys(img.TagsToNewer)) {
+			toNewer = append(toNewer, fmt.Sprintf("%s:%s goes back to %s, not to %s", img.Repository, tag, img.TagsToNewer[tag], img.Digest))
+		}
+	}
+	if len(toNewer) > 0 {
+		diags.AddWarning("A tag two restored images had goes back to one of them",
+			fmt.Sprintf("%s: both images had the tag when they were deleted, and a tag names one image, so the restore gives it back to "+
+				"the newer deletion only (as a restore by tags does); the other image is restored without it.", strings.Join(toNewer, "; ")))
 	}
 	switch {
 	case len(moved) > 0 && planned.OverwriteMovedTags:

@@ -38,6 +38,10 @@ type RestoreImage struct {
 	// overwrite_moved_tags moves a tag back only while it still points
 	// there (a tag pushed again since the plan was never reviewed).
 	MovedTo map[string]string
+	// TagsToNewer are tags it had that the restore gives back to another
+	// image it restores, a newer deletion that had them too (a tag names
+	// one image): tag -> that image's digest. The plan warns of them.
+	TagsToNewer map[string]string
 	// Present: the registry answered at plan time that it serves it (a
 	// HEAD). The plan shows it; the restore writes its journaled bytes
 	// all the same (putBack: the answer may come from a stale cache).
@@ -230,7 +234,7 @@ type availability struct {
 // plan says whether t can come back and which tags would point at it.
 func (a *availability) plan(ctx context.Context, t *target, overwrite bool) (*RestoreImage, error) {
 	img := &RestoreImage{Repository: t.Repository, Digest: t.Digest, MediaType: t.MediaType, ApplyID: t.ApplyID,
-		DeletedAt: t.At, Size: t.parts.Size(t.Body), Why: t.why}
+		DeletedAt: t.At, Size: t.parts.Size(t.Body), Why: t.why, TagsToNewer: t.toNewer}
 	status, err := a.status(ctx, t.JournalRecord)
 	if err != nil {
 		return nil, err

@@ -12,11 +12,16 @@ import (
 
 // RestoreSelection names deleted manifests to restore from the journal:
 // exactly one of Tags (with Repository), Digests or ApplyID.
+//
+// Whatever the selection, a tag goes back to one image in a repository:
+// of the images a restore puts back that carried it, the newest deletion
+// (newestWithTag, the rule Tags selects by). The others are planned
+// without it (RestoreImage.TagsToNewer says where it goes instead).
 type RestoreSelection struct {
 	Repository string   // required with Tags; narrows Digests and ApplyID to one repository
 	Tags       []string // for each, the newest deletion of a manifest that carried it; only those tags come back
-	Digests    []string // for each, its newest deletion (in each repository), with every tag it had
-	ApplyID    string   // every manifest one apply deleted, with every tag it had
+	Digests    []string // for each, its newest deletion (in each repository), with every tag it had (but a tag a newer one restored had too)
+	ApplyID    string   // every manifest one apply deleted, with every tag it had (but a tag a newer one restored had too)
 	// OverwriteMovedTags points a tag that now names another image back at
 	// the restored one; without it such a tag is left where it is.
 	OverwriteMovedTags bool
@@ -30,7 +35,10 @@ func (s RestoreSelection) filter() JournalFilter {
 // puts back on it.
 type target struct {
 	JournalRecord
-	tags     []string
+	tags []string
+	// toNewer are the tags it had that go back to a newer deletion the
+	// restore puts back too (oneImagePerTag): tag -> that image's digest.
+	toNewer  map[string]string
 	why      string // "" for what the selection names, else what needs it
 	parts    Parts
 	selected bool
@@ -143,6 +151,7 @@ func selectTargets(records []JournalRecord, sel RestoreSelection) ([]*target, er
 	for i, key := range order {
 		targets[i] = chosen[key]
 	}
+	oneImagePerTag(targets)
 	slices.SortStableFunc(targets, func(a, b *target) int { return strings.Compare(a.Repository, b.Repository) })
 	return targets, nil
 }
@@ -155,16 +164,62 @@ func inRepository(repo string) string {
 }
 
 // newestWithTag is the newest deletion in repo of a manifest that carried
-// tag.
+// tag: the one image a restore gives tag back to, whatever selects it (a
+// tag names one image). Two deletions at the same time (never of one tag
+// in practice) are ordered by apply, then digest, so that every plan
+// agrees.
 func newestWithTag(records []JournalRecord, repo, tag string) (JournalRecord, bool) {
 	var found JournalRecord
 	ok := false
 	for _, r := range records {
-		if r.Repository == repo && slices.Contains(r.Tags, tag) && (!ok || !r.At.Before(found.At)) {
+		if r.Repository == repo && slices.Contains(r.Tags, tag) && (!ok || newerDeletion(r, found)) {
 			found, ok = r, true
 		}
 	}
 	return found, ok
+}
+
+func newerDeletion(a, b JournalRecord) bool {
+	switch {
+	case !a.At.Equal(b.At):
+		return a.At.After(b.At)
+	case a.ApplyID != b.ApplyID:
+		return a.ApplyID > b.ApplyID
+	}
+	return a.Digest > b.Digest
+}
+
+// oneImagePerTag leaves each tag to one of the targets that would get it
+// back in a repository, by the rule the Tags selection chose by
+// (newestWithTag): Digests, ApplyID and the referrers that come along
+// give each image every tag it had, and two images deleted at different
+// times may both have had latest. The others are planned without it, and
+// told which image gets it (toNewer).
+func oneImagePerTag(targets []*target) {
+	type repoTag struct{ repo, tag string }
+	claims := map[repoTag][]JournalRecord{}
+	for _, t := range targets {
+		claim := t.JournalRecord
+		claim.Tags = t.tags // what it would get back (add may have merged another deletion's tags)
+		for _, tag := range t.tags {
+			claims[repoTag{t.Repository, tag}] = append(claims[repoTag{t.Repository, tag}], claim)
+		}
+	}
+	for _, t := range targets {
+		var kept []string
+		for _, tag := range t.tags {
+			newest, _ := newestWithTag(claims[repoTag{t.Repository, tag}], t.Repository, tag)
+			if newest.Digest == t.Digest {
+				kept = append(kept, tag)
+				continue
+			}
+			if t.toNewer == nil {
+				t.toNewer = map[string]string{}
+			}
+			t.toNewer[tag] = newest.Digest
+		}
+		t.tags = kept
+	}
 }
 
 // addDependencies adds, until nothing more comes, what the chosen need to

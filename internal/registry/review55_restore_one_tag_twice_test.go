@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 55 (fixed: one tag goes back to one image in every selection, the newest deletion of it, and the plan names the image that does not get it back, TagsToNewer); failed before the fix.
+//
 // Review 55: a restore by digests of two images that each carried the same
 // tag when deleted (latest on release 1, deleted by one apply; latest on
 // release 2, deleted by a later apply) plans that tag on both images, and
@@ -30,6 +32,7 @@ package registry
 
 import (
 	"context"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -41,7 +44,6 @@ import (
 )
 
 func TestReview55RestoreOfTwoDigestsWithOneTag(t *testing.T) {
-	reported55(t, "a restore by digests of two images that both had a tag plans it on both, and its apply fails claiming its own write was a push since the plan")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review55/one-tag-twice"
 		ctx := context.Background()
@@ -74,6 +76,18 @@ func TestReview55RestoreOfTwoDigestsWithOneTag(t *testing.T) {
 			}
 			if len(withLatest) > 1 {
 				t.Errorf("overwrite_moved_tags = %v: the plan points latest at %d images (%s): no apply can do that", overwrite, len(withLatest), strings.Join(withLatest, ", "))
+			}
+			if !slices.Equal(withLatest, releases[1:]) { // the newest deletion of latest, as a restore by tags chooses
+				t.Errorf("overwrite_moved_tags = %v: the plan points latest at %v, want the newest deletion of it, %s", overwrite, withLatest, releases[1])
+			}
+			for _, img := range planned.Images { // the plan says which image does not get latest back, and which does
+				want := map[string]string(nil)
+				if img.Digest == releases[0] {
+					want = map[string]string{"latest": releases[1]}
+				}
+				if !maps.Equal(img.TagsToNewer, want) {
+					t.Errorf("overwrite_moved_tags = %v: %s: TagsToNewer %v, want %v", overwrite, img.Digest, img.TagsToNewer, want)
+				}
 			}
 			if err := c.ExecuteRestore(ctx, planned, func(string) {}); err != nil && strings.Contains(err.Error(), "since the plan") {
 				t.Errorf("overwrite_moved_tags = %v: the restore fails claiming a push since the plan, which was its own write: %v", overwrite, err)
