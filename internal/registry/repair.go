@@ -450,9 +450,7 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 	suspects := putBackUntagged(c.restoreSuspects(ctx, v, j, tag))
 	switch now, err := c.pushedAgain(ctx, s, j, tag); {
 	case err != nil:
-		j.note(&j.lost, fmt.Sprintf("tag %s:%s went during the apply and was not put back on %s: where it points now could not be read (it may have been pushed again since): %v%s. "+
-			"If it is still missing, registry_restore with apply_id = %q puts it back", s.Repository, tag, digest, err, suspects, j.run.id))
-		return fmt.Errorf("reading where the kept tag %s:%s points now: %w", s.Repository, tag, err)
+		return unreadTag(j, s.Repository, tag, digest, "where it points now (it may have been pushed again since)", err, suspects)
 	case now != "":
 		j.note(&j.warnings, fmt.Sprintf("tag %s:%s went during the apply and was pushed again onto %s before it could be put back on %s: left as pushed%s",
 			s.Repository, tag, now, digest, suspects))
@@ -467,8 +465,7 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 				s.Repository, tag, digest, suspects))
 			return nil
 		case err != nil:
-			j.note(&j.lost, fmt.Sprintf("tag %s:%s went during the apply and could not be put back on %s: %v", s.Repository, tag, digest, err))
-			return nil
+			return unreadTag(j, s.Repository, tag, digest, "the image it pointed at", err, suspects)
 		}
 	}
 	why := "it went while this apply deleted other manifests of " + s.Repository +
@@ -477,6 +474,17 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 		s.Tags[tag] = was
 	}
 	return nil
+}
+
+// unreadTag notes a missing kept tag that was not put back because what
+// its repair needs could not be read (a read that fails is no answer), and
+// returns the error that stops the apply: no further chunk deletes while a
+// kept tag is unaccounted for (verify puts back the other missing tags
+// first).
+func unreadTag(j *journal, repo, tag, digest, what string, err error, suspects string) error {
+	j.note(&j.lost, fmt.Sprintf("tag %s:%s went during the apply and was not put back on %s: %s could not be read: %v%s. "+
+		"If it is still missing, registry_restore with apply_id = %q puts it back", repo, tag, digest, what, err, suspects, j.run.id))
+	return fmt.Errorf("reading %s of the missing kept tag %s:%s: %w", what, repo, tag, err)
 }
 
 // pushedAgain returns the manifest tag, missing from verify's listing,
