@@ -222,7 +222,7 @@ func (c *Client) undoMovedAway(ctx context.Context, v *view, works []*work, j *j
 		taken := slices.DeleteFunc(slices.Concat([]string{w.manifest.Digest}, w.manifest.Children, w.manifest.Referrers),
 			func(d string) bool { return !j.wasDeleted(d) })
 		links := j.links()
-		for _, d := range childrenFirst(withDeletedChildren(taken, j, links), links) {
+		for _, d := range putBackOrder(taken, j, links) {
 			if c.restore(ctx, v, j, d, "", why) {
 				c.restoreReferrerTags(ctx, v, j, d, links[d].subject)
 			}
@@ -372,11 +372,17 @@ func (v *view) stayingTagOn(digest string, removed map[string]bool) bool {
 	return false
 }
 
+// putBackOrder is the order in which to put digests back: with the index
+// children of theirs, however deep, that this apply deleted and has not
+// put back, from any chunk, each index after its children (childrenFirst):
+// a registry refuses an index whose children are missing (distribution
+// checks). links is j.links().
+func putBackOrder(digests []string, j *journal, links map[string]links) []string {
+	return childrenFirst(withDeletedChildren(digests, j, links), links)
+}
+
 // withDeletedChildren returns digests with the index children of theirs,
-// however deep, that this apply deleted and has not put back, from any
-// chunk: a registry refuses an index whose children are missing
-// (distribution checks), so an index is put back with its children, and
-// after them (childrenFirst). links is j.links().
+// however deep, that this apply deleted and has not put back.
 func withDeletedChildren(digests []string, j *journal, links map[string]links) map[string]bool {
 	set := setOf(digests)
 	for next := digests; len(next) > 0; {
@@ -532,14 +538,14 @@ func putBackUntagged(suspects []string) string {
 // is lost, and the warning names them.
 //
 // An index among them comes back with its children that an earlier chunk
-// deleted (withDeletedChildren): the registry refuses it without them.
+// deleted (putBackOrder): the registry refuses it without them.
 func (c *Client) restoreSuspects(ctx context.Context, v *view, j *journal, tag string) []string {
 	chunk := j.chunkDeleted()
 	suspect := fmt.Sprintf("tag %s went as this apply deleted it, and may have been moved onto it", tag)
 	child := fmt.Sprintf("an index child, deleted by an earlier chunk, of what comes back as tag %s went (an index needs its children)", tag)
 	var back []string
 	links := j.links()
-	for _, d := range childrenFirst(withDeletedChildren(chunk, j, links), links) {
+	for _, d := range putBackOrder(chunk, j, links) {
 		why := suspect
 		if !slices.Contains(chunk, d) {
 			why = child
@@ -557,7 +563,7 @@ func (c *Client) restoreSuspects(ctx context.Context, v *view, j *journal, tag s
 // API's window). No request says what a dangling tag names, so the
 // manifests the chunk deleted are put back, children first (an index needs
 // its children: those an earlier chunk deleted come back with it,
-// withDeletedChildren), the tags are resolved again, and what they now name stays
+// putBackOrder), the tags are resolved again, and what they now name stays
 // with all it needs and keeps (neededBack: children, subjects, referrers
 // and their tags); the rest is deleted again with the next chunk, after
 // its last check and before its verification (deleteAgain). A tag still
@@ -611,7 +617,7 @@ func (c *Client) tryCandidates(ctx context.Context, v *view, works []*work, j *j
 	s := v.snap
 	links := j.links()
 	var back []string
-	for _, d := range childrenFirst(withDeletedChildren(candidates, j, links), links) {
+	for _, d := range putBackOrder(candidates, j, links) {
 		e, _ := j.entry(d)
 		if err := c.putManifest(ctx, s.Repository, d, e); err != nil {
 			*refused = append(*refused, fmt.Sprintf("%s (%v)", d, err))
