@@ -157,7 +157,7 @@ func (restoreKind) plan(ctx context.Context, c *registry.Client, m restoreModel,
 }
 
 func (restoreKind) check(_ context.Context, _ restoreModel, planned registry.Restore, diags *diag.Diagnostics) bool {
-	warnRestore(planned, diags)
+	warnRestore(planned, "Set overwrite_moved_tags = true to point them back at the restored images.", diags)
 	// Every manifest listed is written, also one the registry answers
 	// for already (registry.Client.ExecuteRestore): the plan checks the
 	// credentials may push even when it shows no change.

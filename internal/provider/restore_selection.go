@@ -84,10 +84,10 @@ func planRestore(ctx context.Context, client *registry.Client, sel registry.Rest
 	return planned, err
 }
 
-// warnRestore says which tags the restore leaves on another image, or
-// moves back, which it gives back to one of two images that had them, and
-// when it has nothing to do.
-func warnRestore(planned registry.Restore, diags *diag.Diagnostics) {
+// warnRestore says which tags the restore leaves on another image (and
+// how to move them back: movesBack), or moves back, which it gives back to
+// one of two images that had them, and when it has nothing to do.
+func warnRestore(planned registry.Restore, movesBack string, diags *diag.Diagnostics) {
 	var moved, toNewer []string
 	for _, img := range planned.Images {
 		for _, tag := range img.MovedTags {
@@ -109,7 +109,7 @@ func warnRestore(planned registry.Restore, diags *diag.Diagnostics) {
 				"Only off those images: a tag pushed again after this plan is left where it is, and named.", strings.Join(moved, ", ")))
 	case len(moved) > 0:
 		diags.AddWarning("Tags pushed since the deletion are left where they are",
-			fmt.Sprintf("%s now point at other images; the restore leaves them there (moved_tags). Set overwrite_moved_tags = true to point them back at the restored images.", strings.Join(moved, ", ")))
+			fmt.Sprintf("%s now point at other images; the restore leaves them there (moved_tags). %s", strings.Join(moved, ", "), movesBack))
 	}
 	if !planned.Changes() {
 		diags.AddWarning("Nothing to restore", "Every image selected is in the registry again, with its tags. "+
