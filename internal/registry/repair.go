@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -110,11 +112,14 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal,
 			strings.Join(goneDangling, ", "), s.Repository, putBackUntagged(c.restoreSuspects(ctx, v, j, strings.Join(goneDangling, ", ")))))
 	}
 	// New names pushed onto a digest as it was deleted. A tag dangling
-	// since it was first read (or tried) is tried no more: it costs a
-	// PUT and a DELETE per manifest the apply deleted. Pushed again onto
-	// a planned digest in the instant of its DELETE, it stays dangling
-	// (the Safety guide's window).
+	// since it was first read (or tried) is not tried against every
+	// manifest the apply deleted (a PUT and a DELETE each): only against
+	// the one the registry says it names (repairOnceDangling).
+	onceDangling := slices.DeleteFunc(slices.Clone(dangling), func(tag string) bool { return !s.Unresolved[tag] })
 	if err := c.repairDangling(ctx, v, works, j, slices.DeleteFunc(dangling, func(tag string) bool { return s.Unresolved[tag] })); err != nil {
+		return err
+	}
+	if err := c.repairOnceDangling(ctx, v, works, j, onceDangling); err != nil {
 		return err
 	}
 	if len(v.keep) > putBack { // what came back keeps what it reaches, deleted in earlier chunks too
@@ -607,6 +612,72 @@ func (c *Client) repairDangling(ctx context.Context, v *view, works []*work, j *
 		j.note(&j.warnings, fmt.Sprintf("tag %s:%s appeared during the apply and resolves to no manifest, none of those this apply deleted: left as it is", s.Repository, tag))
 	}
 	return nil
+}
+
+// repairOnceDangling repairs the tags, dangling when first read (or
+// tried) and dangling still, that were pushed onto a manifest this apply
+// deleted, in the instant of its DELETE (review 50): Docker Distribution
+// names, in its 404 for such a tag, the digest the tag points at
+// (danglingRevision), and when the apply deleted that digest, it is put
+// back as for a new dangling name. A tag the registry says nothing of, or
+// that names a digest this apply did not delete, is left as it was read.
+func (c *Client) repairOnceDangling(ctx context.Context, v *view, works []*work, j *journal, tags []string) error {
+	if len(tags) == 0 || !j.deletedInApply() {
+		return nil
+	}
+	revisions, _ := mapParallel(ctx, c.concurrency, tags, func(ctx context.Context, tag string) (string, error) {
+		return c.danglingRevision(ctx, v.snap.Repository, tag), nil
+	})
+	var pushed, candidates []string
+	for i, tag := range tags {
+		if d := revisions[i]; d != "" && j.wasDeleted(d) {
+			pushed = append(pushed, tag)
+			if !slices.Contains(candidates, d) {
+				candidates = append(candidates, d)
+			}
+		}
+	}
+	if len(pushed) == 0 {
+		return nil
+	}
+	var refused []string
+	still, err := c.tryCandidates(ctx, v, works, j, pushed, candidates, &refused)
+	if err != nil {
+		return err
+	}
+	for _, tag := range still {
+		j.note(&j.lost, fmt.Sprintf("tag %s:%s was pushed onto a manifest as this apply deleted it, and could not be put back: %s",
+			v.snap.Repository, tag, cmp.Or(strings.Join(refused, "; "), "it still resolves to no manifest")))
+	}
+	return nil
+}
+
+// danglingDigest finds a digest in a registry's error detail.
+var danglingDigest = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
+
+// danglingRevision is the digest a tag that resolves to no manifest
+// names, when the registry says: Docker Distribution's 404 for a GET of
+// such a tag carries it in its detail ("unknown manifest name=… revision=
+// sha256:…" on 3.x, {"Name":…,"Revision":…} on 2.x). "" when the registry
+// says nothing of it (other registries), or the tag resolves again.
+func (c *Client) danglingRevision(ctx context.Context, repo, tag string) string {
+	ref, err := c.reference(repo, tag)
+	if err != nil {
+		return ""
+	}
+	_, err = c.puller.Get(ctx, ref)
+	var terr *transport.Error
+	if !errors.As(err, &terr) || terr.StatusCode != http.StatusNotFound {
+		return ""
+	}
+	for _, d := range terr.Errors {
+		if d.Code == transport.ManifestUnknownErrorCode {
+			if found := danglingDigest.FindString(fmt.Sprint(d.Detail)); found != "" {
+				return found
+			}
+		}
+	}
+	return ""
 }
 
 // tryCandidates puts back candidates (manifests this apply deleted) for

@@ -32,7 +32,6 @@ package registry
 
 import (
 	"context"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -42,15 +41,6 @@ import (
 	"github.com/distreg/terraform-provider-registry/internal/retention"
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
-
-// reported50 skips a test reproducing a reported defect, unless
-// REVIEW50_UNSKIP is set (to watch it fail, or pass once fixed).
-func reported50(t *testing.T, defect string) {
-	t.Helper()
-	if os.Getenv("REVIEW50_UNSKIP") == "" {
-		t.Skip("reported: " + defect)
-	}
-}
 
 // sigChain50 is image A (tag pr-1), its cosign signature S (sha256-<A>.sig,
 // no subject in its body) and S's signature S2 (sha256-<S>.sig).
