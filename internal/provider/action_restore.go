@@ -2,6 +2,9 @@ package provider
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/actionvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
@@ -105,7 +108,7 @@ func (a *RestoreAction) ModifyPlan(ctx context.Context, req action.ModifyPlanReq
 	if a.client == nil || !req.Config.Raw.IsFullyKnown() {
 		return
 	}
-	if planned, ok := a.plan(ctx, req.Config, &resp.Diagnostics); ok {
+	if planned, _, ok := a.plan(ctx, req.Config, &resp.Diagnostics); ok {
 		warnRestore(planned, actionMovesBack, &resp.Diagnostics)
 	}
 }
@@ -115,7 +118,7 @@ const actionMovesBack = "To point them back at the restored images, use the reso
 	"(the action does not move tags back)."
 
 func (a *RestoreAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
-	planned, ok := a.plan(ctx, req.Config, &resp.Diagnostics)
+	planned, sel, ok := a.plan(ctx, req.Config, &resp.Diagnostics)
 	if !ok {
 		return
 	}
@@ -125,21 +128,46 @@ func (a *RestoreAction) Invoke(ctx context.Context, req action.InvokeRequest, re
 	progress := func(message string) { resp.SendProgress(action.InvokeProgressEvent{Message: message}) }
 	if err := a.client.ExecuteRestore(ctx, planned, progress); err != nil {
 		resp.Diagnostics.AddError("Cannot restore", err.Error())
+		return
+	}
+	leftMoved(planned, sel.Tags, &resp.Diagnostics)
+}
+
+// leftMoved says what the invoke's own plan left: the invoke plans again,
+// and a tag pushed onto another image since the plan the user reviewed is
+// a moved tag now, left where it is (review 57). A tag the configuration
+// names (tags) was asked for: the invoke fails naming it, as the
+// resource's apply does; any other is a warning, as in the plan.
+func leftMoved(planned registry.Restore, asked []string, diags *diag.Diagnostics) {
+	warnRestore(planned, actionMovesBack, diags)
+	var named []string
+	for _, img := range planned.Images {
+		for _, tag := range img.MovedTags {
+			if slices.Contains(asked, tag) {
+				named = append(named, fmt.Sprintf("%s:%s (on %s)", img.Repository, tag, img.MovedTo[tag]))
+			}
+		}
+	}
+	if len(named) > 0 {
+		diags.AddError("Cannot restore every tag asked for",
+			fmt.Sprintf("Restored everything else, but %s now point at other images (pushed since the deletion, or since the plan) and were left there. %s",
+				strings.Join(named, ", "), actionMovesBack))
 	}
 }
 
 // plan plans the restore the configuration selects.
-func (a *RestoreAction) plan(ctx context.Context, config tfsdk.Config, diags *diag.Diagnostics) (registry.Restore, bool) {
+func (a *RestoreAction) plan(ctx context.Context, config tfsdk.Config, diags *diag.Diagnostics) (registry.Restore, registry.RestoreSelection, bool) {
 	var s restoreSelection
 	if diags.Append(config.Get(ctx, &s)...); diags.HasError() {
-		return registry.Restore{}, false
+		return registry.Restore{}, registry.RestoreSelection{}, false
 	}
 	if refuseMovingBack(s.OverwriteMovedTags, diags); diags.HasError() {
-		return registry.Restore{}, false
+		return registry.Restore{}, registry.RestoreSelection{}, false
 	}
-	planned, err := planRestore(ctx, a.client, s.selection(ctx, diags))
+	sel := s.selection(ctx, diags)
+	planned, err := planRestore(ctx, a.client, sel)
 	if err != nil {
 		diags.AddError("Cannot plan the restore", err.Error())
 	}
-	return planned, err == nil && !diags.HasError()
+	return planned, sel, err == nil && !diags.HasError()
 }

@@ -278,7 +278,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		// Bodies first, then the last look before the DELETEs: the tag
 		// listing, whose new names are resolved and judged, so that a tag
 		// pushed onto a planned digest while the chunk was read keeps it.
-		if err := c.record(ctx, v, j, chunk, kept); err != nil {
+		if err := c.record(ctx, v, j, chunk); err != nil {
 			return o, err
 		}
 		if err := c.lastCheck(ctx, v, works, j, chunk); err != nil {

@@ -398,15 +398,19 @@ func appendSynced(file string, lines []byte) error {
 	return cerr
 }
 
-// record reads into the journal the body of every manifest the chunk
-// deletes (as runChunk decides: a manifest, and its dependents that
-// nothing kept uses), in parallel. A manifest already gone is left out,
-// and runChunk does not send its DELETE.
-func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work, kept map[string]bool) error {
+// record reads into the journal the body of every manifest the chunk may
+// delete, in parallel: each item's manifest and all its dependents, also
+// those something kept uses now. runChunk decides which dependents go
+// after the chunk's last check, and one kept here may be free by then
+// (review 57: a child deleted without an entry, and its index then not
+// restorable); journaling one that stays costs a body, never a DELETE. A
+// manifest already gone is left out, and runChunk does not send its
+// DELETE.
+func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work) error {
 	var digests []string
 	for _, w := range chunk {
-		for i, d := range w.steps {
-			if (i == 0 && !w.started) || !kept[d] {
+		for _, d := range w.steps {
+			if !slices.Contains(digests, d) { // (a child two indexes share)
 				digests = append(digests, d)
 			}
 		}

@@ -245,25 +245,42 @@ func (c *Client) undoMovedAway(ctx context.Context, v *view, works []*work, j *j
 // alone would make their ages unknown).
 func (c *Client) resolveInto(ctx context.Context, s *Snapshot, tags []string) ([]string, error) {
 	read := s.byDigest()
-	found, err := mapParallel(ctx, c.concurrency, tags, func(ctx context.Context, tag string) (Manifest, error) {
-		m, err := c.Resolve(ctx, s.Repository, tag)
+	type resolved struct {
+		m          Manifest
+		danglingOn string
+	}
+	found, err := mapParallel(ctx, c.concurrency, tags, func(ctx context.Context, tag string) (resolved, error) {
+		var m Manifest
+		var on string
+		var err error
+		if s.Unresolved[tag] { // dangling before: a GET, whose 404 may name its digest (repairOnceDangling)
+			m, on, err = c.resolveDangling(ctx, s.Repository, tag)
+		} else {
+			m, err = c.Resolve(ctx, s.Repository, tag)
+		}
 		if err == nil {
 			m, err = c.describedAs(ctx, s, read, m)
 		}
 		if IsNotFound(err) {
-			return Manifest{}, nil
+			return resolved{danglingOn: on}, nil
 		}
-		return m, err
+		return resolved{m: m}, err
 	})
 	if err != nil {
 		return nil, err
 	}
 	var dangling, indexes []string
 	for i, tag := range tags {
-		m := found[i]
+		m := found[i].m
 		if m.Digest == "" {
 			delete(s.Tags, tag)
 			dangling = append(dangling, tag)
+			if on := found[i].danglingOn; on != "" {
+				if s.danglingOn == nil {
+					s.danglingOn = map[string]string{}
+				}
+				s.danglingOn[tag] = on
+			}
 			continue
 		}
 		if s.Tags[tag].Digest != m.Digest {
@@ -492,9 +509,20 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 // returns the error that stops the apply: no further chunk deletes while a
 // kept tag is unaccounted for (verify puts back the other missing tags
 // first).
+//
+// A kept tag is on no journal entry (the apply journals what it deletes,
+// and a kept tag's image is not that), so registry_restore does not bring
+// it back (review 57): the note says to point it at its image again, and
+// what registry_restore can put back, that image when this apply deleted it.
 func unreadTag(j *journal, repo, tag, digest, what string, err error, suspects string) error {
+	image := fmt.Sprintf("%s, which this apply did not delete", digest)
+	if j.wasDeleted(digest) {
+		image = fmt.Sprintf("%s, which this apply deleted: registry_restore with digests = [%q] and repository = %q puts it back first", digest, digest, repo)
+	}
 	j.note(&j.lost, fmt.Sprintf("tag %s:%s went during the apply and was not put back on %s: %s could not be read: %v%s. "+
-		"If it is still missing, registry_restore with apply_id = %q puts it back", repo, tag, digest, what, err, suspects, j.run.id))
+		"If it is still missing, point it at %s again (e.g. crane tag <registry>/%s@%s %s); it was on %s. "+
+		"The journal of this apply (apply_id = %q) holds what it deleted, not this tag",
+		repo, tag, digest, what, err, suspects, digest, repo, digest, tag, image, j.run.id))
 	return fmt.Errorf("reading %s of the missing kept tag %s:%s: %w", what, repo, tag, err)
 }
 
@@ -618,19 +646,14 @@ func (c *Client) repairDangling(ctx context.Context, v *view, works []*work, j *
 // tried) and dangling still, that were pushed onto a manifest this apply
 // deleted, in the instant of its DELETE (review 50): Docker Distribution
 // names, in its 404 for such a tag, the digest the tag points at
-// (danglingRevision), and when the apply deleted that digest, it is put
-// back as for a new dangling name. A tag the registry says nothing of, or
-// that names a digest this apply did not delete, is left as it was read.
+// (resolveDangling, when resolveInto resolves it again), and when the
+// apply deleted that digest, it is put back as for a new dangling name. A
+// tag the registry says nothing of, or that names a digest this apply did
+// not delete, is left as it was read.
 func (c *Client) repairOnceDangling(ctx context.Context, v *view, works []*work, j *journal, tags []string) error {
-	if len(tags) == 0 || !j.deletedInApply() {
-		return nil
-	}
-	revisions, _ := mapParallel(ctx, c.concurrency, tags, func(ctx context.Context, tag string) (string, error) {
-		return c.danglingRevision(ctx, v.snap.Repository, tag), nil
-	})
 	var pushed, candidates []string
-	for i, tag := range tags {
-		if d := revisions[i]; d != "" && j.wasDeleted(d) {
+	for _, tag := range tags {
+		if d := v.snap.danglingOn[tag]; d != "" && j.wasDeleted(d) {
 			pushed = append(pushed, tag)
 			if !slices.Contains(candidates, d) {
 				candidates = append(candidates, d)
@@ -655,29 +678,29 @@ func (c *Client) repairOnceDangling(ctx context.Context, v *view, works []*work,
 // danglingDigest finds a digest in a registry's error detail.
 var danglingDigest = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
 
-// danglingRevision is the digest a tag that resolves to no manifest
-// names, when the registry says: Docker Distribution's 404 for a GET of
-// such a tag carries it in its detail ("unknown manifest name=… revision=
-// sha256:…" on 3.x, {"Name":…,"Revision":…} on 2.x). "" when the registry
-// says nothing of it (other registries), or the tag resolves again.
-func (c *Client) danglingRevision(ctx context.Context, repo, tag string) string {
+// resolveDangling resolves a tag that resolved to no manifest before with
+// a GET instead of a HEAD: when it still does, Docker Distribution's 404
+// names, in its detail, the digest the tag points at ("unknown manifest
+// name=… revision=sha256:…" on 3.x, {"Name":…,"Revision":…} on 2.x), which
+// it returns (other registries say nothing: ""), with the "not found".
+func (c *Client) resolveDangling(ctx context.Context, repo, tag string) (Manifest, string, error) {
 	ref, err := c.reference(repo, tag)
 	if err != nil {
-		return ""
+		return Manifest{}, "", err
 	}
-	_, err = c.puller.Get(ctx, ref)
-	var terr *transport.Error
-	if !errors.As(err, &terr) || terr.StatusCode != http.StatusNotFound {
-		return ""
+	desc, err := c.puller.Get(ctx, ref)
+	if err == nil {
+		return Manifest{Digest: desc.Digest.String(), MediaType: string(desc.MediaType), Size: desc.Size}, "", nil
 	}
-	for _, d := range terr.Errors {
-		if d.Code == transport.ManifestUnknownErrorCode {
-			if found := danglingDigest.FindString(fmt.Sprint(d.Detail)); found != "" {
-				return found
+	var on string
+	if terr := (*transport.Error)(nil); errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		for _, d := range terr.Errors {
+			if d.Code == transport.ManifestUnknownErrorCode && on == "" {
+				on = danglingDigest.FindString(fmt.Sprint(d.Detail))
 			}
 		}
 	}
-	return ""
+	return Manifest{}, on, c.translate("resolving "+shortRef(ref), repo, needPull, err)
 }
 
 // tryCandidates puts back candidates (manifests this apply deleted) for

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 57 (fixed: record journals every step of the chunk's items, dependents kept at journaling time too: runChunk decides after the last check); failed before the fix.
+//
 // Review 57: an index child the apply deletes without storing it in the
 // journal, so that registry_restore cannot bring the index back.
 //
@@ -31,7 +33,7 @@ package registry
 // memory. Before chunk 2's last check, pinned is removed again. Chunk 2
 // deletes pr-index, A and B: A is not in the registry's journal.
 //
-// Reproduce: REVIEW57_UNSKIP=1 go test -count=1 -run TestReview57ChildDeletedWithoutJournalEntry ./internal/registry/
+// Reproduce: go test -count=1 -run TestReview57ChildDeletedWithoutJournalEntry ./internal/registry/
 // (distribution v3 in process and 2.8: REGISTRY_V28_REQUIRED=1).
 
 import (
@@ -53,7 +55,6 @@ import (
 )
 
 func TestReview57ChildDeletedWithoutJournalEntry(t *testing.T) {
-	reported57(t, "an index child kept when its chunk is journaled and free at the last check is deleted without a journal entry in the registry (record vs runChunk's kept), so registry_restore cannot bring its index back")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review57/unjournaled-child"
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)

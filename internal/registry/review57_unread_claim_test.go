@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 57 (fixed: unreadTag's loss says to point the tag at its image again, and that the apply's journal holds what it deleted, not the tag); failed before the fix.
+//
 // Review 57: when verify cannot read where a missing kept tag points now
 // (or its own image), the apply stops and its loss says "If it is still
 // missing, registry_restore with apply_id = ... puts it back". It does not:
@@ -23,7 +25,7 @@ package registry
 // runs that restore, which succeeds, and stable is still missing (a
 // release tag gone until someone notices and pushes it again).
 //
-// Reproduce: REVIEW57_UNSKIP=1 go test -count=1 -run TestReview57UnreadKeptTagIsNotPutBackByTheRestoreItNames ./internal/registry/
+// Reproduce: go test -count=1 -run TestReview57UnreadKeptTagIsNotPutBackByTheRestoreItNames ./internal/registry/
 // (distribution v3 in process and 2.8: REGISTRY_V28_REQUIRED=1).
 
 import (
@@ -45,7 +47,6 @@ import (
 )
 
 func TestReview57UnreadKeptTagIsNotPutBackByTheRestoreItNames(t *testing.T) {
-	reported57(t, "a kept tag that verify could not read is reported lost with \"registry_restore with apply_id = ... puts it back\", and that restore does not put it back (unreadTag, repair.go)")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review57/unread-claim"
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
@@ -110,8 +111,13 @@ func TestReview57UnreadKeptTagIsNotPutBackByTheRestoreItNames(t *testing.T) {
 				applyID = m[1]
 			}
 		}
-		if applyID == "" {
-			return // no such claim: nothing to hold the apply to
+		if applyID == "" { // the loss says how to put the tag back: on its image
+			if !slices.ContainsFunc(report.Lost, func(l string) bool {
+				return strings.Contains(l, repo+":stable") && strings.Contains(l, "point it at "+stable.Digest.String()+" again")
+			}) {
+				t.Errorf("no loss names %s:stable and how to put it back (point it at %s again): %q", repo, stable.Digest, report.Lost)
+			}
+			return
 		}
 		// Do as the loss says, from another client.
 		other := newClient(t, Config{URL: reg.URL})

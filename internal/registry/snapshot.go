@@ -37,6 +37,9 @@ type Snapshot struct {
 	read       map[string]bool // digests whose body was read
 	bodies     *bodies         // bodies kept for the journal (view.go); nil: none
 	changed    int             // tags an apply found new, moved or gone since it was read
+	// danglingOn is, for an Unresolved tag resolved again and still
+	// dangling, the digest the registry says it names (resolveInto).
+	danglingOn map[string]string
 	// withCreated: the tags' descriptions include created times.
 	withCreated bool
 }
