@@ -228,10 +228,11 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		return o, err
 	}
 	v.allowed, v.replica = b.allowanceOf(v.snap), b.Replica
-	kept, notes, err := c.judge(ctx, v, works)
+	_, notes, err := c.judge(ctx, v, works) // what the apply deletes from the start; the chunks judge again
 	if err != nil {
 		return o, err
 	}
+	var kept map[string]bool
 	if bad := contradicted(notes); strict != nil && len(bad) > 0 {
 		return o, strict(bad)
 	}
