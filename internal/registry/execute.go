@@ -228,11 +228,10 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		return o, err
 	}
 	v.allowed, v.replica = b.allowanceOf(v.snap), b.Replica
-	_, notes, err := c.judge(ctx, v, works) // what the apply deletes from the start; the chunks judge again
+	kept, notes, err := c.judge(ctx, v, works)
 	if err != nil {
 		return o, err
 	}
-	var kept map[string]bool
 	if bad := contradicted(notes); strict != nil && len(bad) > 0 {
 		return o, strict(bad)
 	}
@@ -279,7 +278,7 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		// Bodies first, then the last look before the DELETEs: the tag
 		// listing, whose new names are resolved and judged, so that a tag
 		// pushed onto a planned digest while the chunk was read keeps it.
-		if err := c.record(ctx, v, j, chunk); err != nil {
+		if err := c.record(ctx, v, j, chunk, kept); err != nil {
 			return o, err
 		}
 		if err := c.lastCheck(ctx, v, works, j, chunk); err != nil {
@@ -289,6 +288,9 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 			v.allowed, v.evaluated = b.allowanceOf(v.snap), v.snap.changed
 		}
 		if kept, notes, err = c.judge(ctx, v, works); err != nil {
+			return o, err
+		}
+		if err := c.record(ctx, v, j, chunk, kept); err != nil { // what the last check freed (usually nothing)
 			return o, err
 		}
 		o.skipped = append(o.skipped, notesText(notes)...)

@@ -72,6 +72,7 @@ type JournalEntry = journalformat.Entry
 type journal struct {
 	mu       sync.Mutex
 	entries  map[string]JournalEntry // digest -> body, read before its DELETE
+	stored   map[string]bool         // digests of the entries record stored (journaled), not only read
 	deleted  map[string]bool         // digests this apply deleted and has not restored
 	chunk    []string                // those of them the current chunk deleted
 	done     map[string]bool         // deletions the registry confirmed
@@ -105,7 +106,7 @@ func (c *Client) newJournal(run *applyRun) *journal {
 	if run == nil {
 		run = newApplyRun()
 	}
-	j := &journal{entries: map[string]JournalEntry{}, deleted: map[string]bool{}, done: map[string]bool{}, ahead: map[string]string{}, run: run}
+	j := &journal{entries: map[string]JournalEntry{}, stored: map[string]bool{}, deleted: map[string]bool{}, done: map[string]bool{}, ahead: map[string]string{}, run: run}
 	if dir, ok := c.CacheFolder(journalFolder); ok { // a file per repository: batches append side by side
 		j.file = filepath.Join(dir, run.id+"-"+nonce()+".jsonl")
 	}
@@ -124,6 +125,14 @@ func (j *journal) holds(digest string) bool {
 	defer j.mu.Unlock()
 	_, ok := j.entries[digest]
 	return ok
+}
+
+// journaled reports whether record stored digest's entry (a body read
+// only to put a tag back on it is held, not journaled).
+func (j *journal) journaled(digest string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.stored[digest]
 }
 
 func (j *journal) entry(digest string) (JournalEntry, bool) {
@@ -243,6 +252,7 @@ func (c *Client) addToJournal(ctx context.Context, repo string, j *journal, entr
 	j.mu.Lock()
 	for _, e := range entries {
 		j.entries[e.Digest] = e
+		j.stored[e.Digest] = true
 	}
 	j.mu.Unlock()
 	if len(entries) == 0 {
@@ -398,22 +408,27 @@ func appendSynced(file string, lines []byte) error {
 	return cerr
 }
 
-// record reads into the journal the body of every manifest the chunk may
-// delete, in parallel: each item's manifest and all its dependents, also
-// those something kept uses now. runChunk decides which dependents go
-// after the chunk's last check, and one kept here may be free by then
-// (review 57: a child deleted without an entry, and its index then not
-// restorable); journaling one that stays costs a body, never a DELETE. A
-// manifest already gone is left out, and runChunk does not send its
-// DELETE.
-func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work) error {
+// record reads into the journal the body of every manifest the chunk
+// deletes (as runChunk decides: a manifest, and its dependents that
+// nothing kept uses) and that it does not hold yet, in parallel, and
+// stores them. It runs twice per chunk: before the chunk's last check,
+// with what the judge before it kept, and after, with what the judge then
+// keeps: a dependent kept at first and free after the last check is
+// journaled then, before its DELETE (review 57: it was deleted
+// unjournaled, or kept without a word), and one that stays is never
+// journaled as deleted (review 58). A manifest already gone is left out,
+// and runChunk does not send its DELETE.
+func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work, kept map[string]bool) error {
 	var digests []string
 	for _, w := range chunk {
-		for _, d := range w.steps {
-			if !slices.Contains(digests, d) { // (a child two indexes share)
+		for i, d := range w.steps {
+			if ((i == 0 && !w.started) || !kept[d]) && !j.journaled(d) && !slices.Contains(digests, d) {
 				digests = append(digests, d)
 			}
 		}
+	}
+	if len(digests) == 0 {
+		return nil
 	}
 	r, err := c.repository(v.snap.Repository)
 	if err != nil {
