@@ -115,11 +115,15 @@ func (c *Client) verify(ctx context.Context, v *view, works []*work, j *journal,
 	// since it was first read (or tried) is not tried against every
 	// manifest the apply deleted (a PUT and a DELETE each): only against
 	// the one the registry says it names (repairOnceDangling).
+	// The once-dangling first: repairDangling marks what it put back and
+	// no new name needs as not deleted (to delete again), and a
+	// once-dangling tag's image among it would then be deleted again, the
+	// tag with it (review 58).
 	onceDangling := slices.DeleteFunc(slices.Clone(dangling), func(tag string) bool { return !s.Unresolved[tag] })
-	if err := c.repairDangling(ctx, v, works, j, slices.DeleteFunc(dangling, func(tag string) bool { return s.Unresolved[tag] })); err != nil {
+	if err := c.repairOnceDangling(ctx, v, works, j, onceDangling); err != nil {
 		return err
 	}
-	if err := c.repairOnceDangling(ctx, v, works, j, onceDangling); err != nil {
+	if err := c.repairDangling(ctx, v, works, j, slices.DeleteFunc(dangling, func(tag string) bool { return s.Unresolved[tag] })); err != nil {
 		return err
 	}
 	if len(v.keep) > putBack { // what came back keeps what it reaches, deleted in earlier chunks too
@@ -669,8 +673,15 @@ func (c *Client) repairOnceDangling(ctx context.Context, v *view, works []*work,
 		return err
 	}
 	for _, tag := range still {
-		j.note(&j.lost, fmt.Sprintf("tag %s:%s was pushed onto a manifest as this apply deleted it, and could not be put back: %s",
-			v.snap.Repository, tag, cmp.Or(strings.Join(refused, "; "), "it still resolves to no manifest")))
+		if len(refused) > 0 {
+			j.note(&j.lost, fmt.Sprintf("tag %s:%s was pushed onto a manifest as this apply deleted it, which could not be put back: %s",
+				v.snap.Repository, tag, strings.Join(refused, "; ")))
+			continue
+		}
+		// Put back, and the tag resolves to nothing all the same: removed
+		// by someone meanwhile (review 58), as repairDangling says.
+		j.note(&j.warnings, fmt.Sprintf("tag %s:%s was pushed onto %s as this apply deleted it; that was put back, and the tag still resolves to no manifest "+
+			"(removed since, or moved onto one that is gone): left as it is", v.snap.Repository, tag, v.snap.danglingOn[tag]))
 	}
 	return nil
 }

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 58 (fixed: record journals only what a chunk deletes, in a second pass after the last check for what it freed: journal.stored); failed before the fix.
+//
 // Review 58: the journal records, as deleted by an apply, an index child
 // the apply kept.
 //
@@ -26,7 +28,7 @@ package registry
 // (e.g. a follow-up chunk entry marking them), and have ReadJournal and
 // selectTargets leave them out.
 //
-// Reproduce: REVIEW58_UNSKIP=1 go test -count=1 -run TestReview58JournalListsAKeptChildAsDeleted ./internal/registry/
+// Reproduce: go test -count=1 -run TestReview58JournalListsAKeptChildAsDeleted ./internal/registry/
 // (distribution v3 in process and 2.8: REGISTRY_V28_REQUIRED=1).
 
 import (
@@ -41,7 +43,6 @@ import (
 )
 
 func TestReview58JournalListsAKeptChildAsDeleted(t *testing.T) {
-	reported58(t, "the journal lists an index child the apply kept (tagged since the plan) as deleted, with its tags: registry_journal shows it deleted and registry_restore apply_id puts its tag back")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review58/journal-kept-child"
 		ctx := context.Background()

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 58 (fixed: verify runs repairOnceDangling before repairDangling, whose put-backs are marked not deleted and deleted again); failed before the fix.
+//
 // Review 58: a once-dangling tag pushed onto a planned image in the
 // instant of its DELETE is removed by the apply's own deleteAgain when a
 // new dangling name is repaired in the same verification.
@@ -35,7 +37,7 @@ package registry
 // or have deleteAgain skip a digest a once-dangling tag names
 // (danglingOn).
 //
-// Reproduce: REVIEW58_UNSKIP=1 go test -count=1 -run TestReview58OnceDanglingTagRemovedByDeleteAgain ./internal/registry/
+// Reproduce: go test -count=1 -run TestReview58OnceDanglingTagRemovedByDeleteAgain ./internal/registry/
 // (distribution v3 in process and 2.8: REGISTRY_V28_REQUIRED=1).
 
 import (
@@ -54,7 +56,6 @@ import (
 )
 
 func TestReview58OnceDanglingTagRemovedByDeleteAgain(t *testing.T) {
-	reported58(t, "a once-dangling tag pushed onto a planned image during its DELETE is removed by deleteAgain when repairDangling repairs a new name in the same verify (repairOnceDangling skips a digest unmarked and queued again): the apply succeeds, the tag is gone")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review58/once-dangling-again"
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
