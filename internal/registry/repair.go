@@ -516,17 +516,12 @@ func (c *Client) restoreTag(ctx context.Context, v *view, j *journal, tag string
 //
 // A kept tag is on no journal entry (the apply journals what it deletes,
 // and a kept tag's image is not that), so registry_restore does not bring
-// it back (review 57): the note says to point it at its image again, and
-// what registry_restore can put back, that image when this apply deleted it.
+// it back (review 57): the note says to point it at its image again.
 func unreadTag(j *journal, repo, tag, digest, what string, err error, suspects string) error {
-	image := fmt.Sprintf("%s, which this apply did not delete", digest)
-	if j.wasDeleted(digest) {
-		image = fmt.Sprintf("%s, which this apply deleted: registry_restore with digests = [%q] and repository = %q puts it back first", digest, digest, repo)
-	}
 	j.note(&j.lost, fmt.Sprintf("tag %s:%s went during the apply and was not put back on %s: %s could not be read: %v%s. "+
-		"If it is still missing, point it at %s again (e.g. crane tag <registry>/%s@%s %s); it was on %s. "+
-		"The journal of this apply (apply_id = %q) holds what it deleted, not this tag",
-		repo, tag, digest, what, err, suspects, digest, repo, digest, tag, image, j.run.id))
+		"If it is still missing, point it at %s again (e.g. crane tag <registry>/%s@%s %s): the journal of this apply "+
+		"(apply_id = %q) holds what it deleted, not this tag",
+		repo, tag, digest, what, err, suspects, digest, repo, digest, tag, j.run.id))
 	return fmt.Errorf("reading %s of the missing kept tag %s:%s: %w", what, repo, tag, err)
 }
 
