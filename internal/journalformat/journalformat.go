@@ -44,6 +44,19 @@ type Entry struct {
 	Body       []byte    `json:"body"`
 	Tags       []string  `json:"tags,omitempty"` // the tags on it when it was read
 	At         time.Time `json:"at"`
+	// Kept withdraws the apply's earlier entries of this manifest: it was
+	// journaled before the last look at the registry ahead of its DELETE,
+	// and that look kept it (review 58): the apply did not delete it. An
+	// entry of the same apply after it (journaled again, then deleted)
+	// stands. Readers go by the order of the apply's chunks (ChunkOf).
+	Kept bool `json:"kept,omitempty"`
+}
+
+// ChunkOf returns the number of a journal chunk's tag (j-<id>-<chunk>):
+// an apply's chunks are numbered in the order it stored them.
+func ChunkOf(tag string) int {
+	n, _ := strconv.Atoi(tag[strings.LastIndexByte(tag, '-')+1:])
+	return n
 }
 
 // ApplyIDOf returns the apply a journal chunk's tag (j-<id>-<chunk>)

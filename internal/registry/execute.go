@@ -294,7 +294,9 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 			return o, err
 		}
 		o.skipped = append(o.skipped, notesText(notes)...)
+		journaled := journaledSteps(j, chunk)
 		runErr := c.runChunk(ctx, v, j, slices.DeleteFunc(chunk, (*work).done), kept, &o)
+		c.withdrawKept(context.WithoutCancel(ctx), v.snap.Repository, j, journaled)
 		// The registry may have changed in the registry API's window:
 		// restore what went missing, and bring the view up to date. Also
 		// when the chunk failed or the apply was interrupted: what its
@@ -599,6 +601,20 @@ func (c *Client) runChunk(ctx context.Context, v *view, j *journal, chunk []*wor
 		})
 	}
 	return g.Wait()
+}
+
+// journaledSteps are the chunk's steps the journal stored: those that
+// runChunk does not delete after all are withdrawn after it.
+func journaledSteps(j *journal, chunk []*work) []string {
+	var out []string
+	for _, w := range chunk {
+		for _, d := range w.steps {
+			if j.journaled(d) && !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
 }
 
 // deleteAgain deletes what a dangling tag's repair put back and found no

@@ -73,6 +73,7 @@ type journal struct {
 	mu       sync.Mutex
 	entries  map[string]JournalEntry // digest -> body, read before its DELETE
 	stored   map[string]bool         // digests of the entries record stored (journaled), not only read
+	sent     map[string]bool         // digests this apply sent a DELETE for (markDeleted)
 	deleted  map[string]bool         // digests this apply deleted and has not restored
 	chunk    []string                // those of them the current chunk deleted
 	done     map[string]bool         // deletions the registry confirmed
@@ -106,7 +107,7 @@ func (c *Client) newJournal(run *applyRun) *journal {
 	if run == nil {
 		run = newApplyRun()
 	}
-	j := &journal{entries: map[string]JournalEntry{}, stored: map[string]bool{}, deleted: map[string]bool{}, done: map[string]bool{}, ahead: map[string]string{}, run: run}
+	j := &journal{entries: map[string]JournalEntry{}, stored: map[string]bool{}, sent: map[string]bool{}, deleted: map[string]bool{}, done: map[string]bool{}, ahead: map[string]string{}, run: run}
 	if dir, ok := c.CacheFolder(journalFolder); ok { // a file per repository: batches append side by side
 		j.file = filepath.Join(dir, run.id+"-"+nonce()+".jsonl")
 	}
@@ -146,7 +147,38 @@ func (j *journal) markDeleted(digest string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.deleted[digest] = true
+	j.sent[digest] = true
 	j.chunk = append(j.chunk, digest)
+}
+
+// withdrawKept stores, for each of digests that the journal stored and
+// this apply sent no DELETE for (the chunk's last look kept it, or the
+// chunk stopped first), an entry that withdraws it (JournalEntry.Kept):
+// registry_journal no longer lists it as deleted, nor does a restore by
+// apply_id put its tags back (review 58). One the apply deletes later is
+// journaled again before that DELETE.
+func (c *Client) withdrawKept(ctx context.Context, repo string, j *journal, digests []string) {
+	var originals, markers []JournalEntry
+	now := time.Now().UTC()
+	j.mu.Lock()
+	for _, d := range digests {
+		if e, ok := j.entries[d]; ok && j.stored[d] && !j.sent[d] {
+			originals = append(originals, e)
+			e.Kept, e.At = true, now
+			markers = append(markers, e)
+		}
+	}
+	j.mu.Unlock()
+	if len(markers) == 0 {
+		return
+	}
+	c.addToJournal(ctx, repo, j, markers)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, e := range originals {
+		j.stored[e.Digest] = false
+		j.entries[e.Digest] = e // what to journal again, should it go after all
+	}
 }
 
 // confirm records that the registry answered digest's DELETE.

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -73,18 +74,41 @@ func (c *Client) ReadJournal(ctx context.Context, f JournalFilter) ([]JournalRec
 			chunks = append(chunks, tag)
 		}
 	}
-	slices.Sort(chunks) // an apply's id starts with its time
+	sortChunks(chunks)
 	read, err := mapParallel(ctx, c.concurrency, chunks, func(ctx context.Context, tag string) ([]JournalRecord, error) {
 		return c.readChunk(ctx, tag, f.Repository)
 	})
 	if err != nil {
 		return nil, err
 	}
-	var records []JournalRecord
-	for _, r := range read {
-		records = append(records, r...)
+	return withoutWithdrawn(slices.Concat(read...)), nil
+}
+
+// sortChunks orders journal chunks' tags as they were stored: by apply (an
+// apply's id starts with its time), then by chunk number.
+func sortChunks(tags []string) {
+	slices.SortFunc(tags, func(a, b string) int {
+		idA, _ := ApplyIDOf(a)
+		idB, _ := ApplyIDOf(b)
+		return cmp.Or(cmp.Compare(idA, idB), cmp.Compare(journalformat.ChunkOf(a), journalformat.ChunkOf(b)))
+	})
+}
+
+// withoutWithdrawn drops, in order, each entry a later one of the same
+// apply withdraws (JournalEntry.Kept: not deleted after all), and the
+// withdrawing entries themselves.
+func withoutWithdrawn(records []JournalRecord) []JournalRecord {
+	type key struct{ apply, repo, digest string }
+	var out []JournalRecord
+	for _, r := range records {
+		if !r.Kept {
+			out = append(out, r)
+			continue
+		}
+		k := key{r.ApplyID, r.Repository, r.Digest}
+		out = slices.DeleteFunc(out, func(o JournalRecord) bool { return key{o.ApplyID, o.Repository, o.Digest} == k })
 	}
-	return records, nil
+	return out
 }
 
 // readChunk reads one chunk's entries of repo ("" every repository); a

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 58 (fixed: after each chunk, what the journal stored and the apply sent no DELETE for is withdrawn by an entry of its own, JournalEntry.Kept, which ReadJournal applies in chunk order: withdrawKept, withoutWithdrawn); failed before the fix.
+//
 // Review 58: the journal records, as deleted by an apply, a planned image
 // the apply skipped at its last check.
 //
@@ -26,7 +28,7 @@ package registry
 // deleted), or store a follow-up marking what the chunk kept, which
 // ReadJournal leaves out.
 //
-// Reproduce: REVIEW58_UNSKIP=1 go test -count=1 -run TestReview58JournalListsAnImageSkippedAtTheLastCheckAsDeleted ./internal/registry/
+// Reproduce: go test -count=1 -run TestReview58JournalListsAnImageSkippedAtTheLastCheckAsDeleted ./internal/registry/
 // (distribution v3 in process and 2.8: REGISTRY_V28_REQUIRED=1).
 
 import (
@@ -42,7 +44,6 @@ import (
 )
 
 func TestReview58JournalListsAnImageSkippedAtTheLastCheckAsDeleted(t *testing.T) {
-	reported58(t, "record journals a chunk item's own manifest before the last check: an image the last check keeps (a tag pushed onto it) is in the journal as deleted by the apply, with its tags, which registry_restore apply_id puts back")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review58/journal-skipped"
 		ctx := context.Background()
