@@ -281,17 +281,23 @@ func (c *Client) executeBatch(ctx context.Context, b Batch, strict strictness) (
 		if err := c.record(ctx, v, j, chunk, kept); err != nil {
 			return o, err
 		}
-		if err := c.lastCheck(ctx, v, works, j, chunk); err != nil {
+		// Stopped before the chunk ran (interrupted, a read failed): what
+		// was journaled was not deleted (review 59).
+		unsent := func(err error) (outcome, error) {
+			c.withdrawKept(context.WithoutCancel(ctx), v.snap.Repository, j, journaledSteps(j, chunk))
 			return o, err
+		}
+		if err := c.lastCheck(ctx, v, works, j, chunk); err != nil {
+			return unsent(err)
 		}
 		if v.snap.changed != v.evaluated { // the policy, evaluated again on what changed
 			v.allowed, v.evaluated = b.allowanceOf(v.snap), v.snap.changed
 		}
 		if kept, notes, err = c.judge(ctx, v, works); err != nil {
-			return o, err
+			return unsent(err)
 		}
 		if err := c.record(ctx, v, j, chunk, kept); err != nil { // what the last check freed (usually nothing)
-			return o, err
+			return unsent(err)
 		}
 		o.skipped = append(o.skipped, notesText(notes)...)
 		journaled := journaledSteps(j, chunk)
@@ -659,12 +665,25 @@ func (c *Client) deleteJournaled(ctx context.Context, repo string, j *journal, d
 	case IsNotFound(err) && sent.Load() > 1: // an earlier attempt deleted it, its answer lost
 		j.confirm(digest)
 	case IsNotFound(err): // someone else was first: not this apply's deletion
+	case refusedOutright(err):
+		j.refused(digest)
+		return err
 	case err != nil:
 		return err
 	default:
 		j.confirm(digest)
 	}
 	return nil
+}
+
+// refusedOutright tells a DELETE the registry refused, and so did not
+// carry out, from one whose outcome is unknown (a lost answer, a 5xx).
+func refusedOutright(err error) bool {
+	switch KindOf(err) {
+	case KindUnauthorized, KindForbidden, KindDeleteDisabled, KindReadOnly:
+		return true
+	}
+	return false
 }
 
 // removeTag removes a tag the view shows where the plan saw it (judge

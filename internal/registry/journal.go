@@ -177,8 +177,18 @@ func (c *Client) withdrawKept(ctx context.Context, repo string, j *journal, dige
 	defer j.mu.Unlock()
 	for _, e := range originals {
 		j.stored[e.Digest] = false
-		j.entries[e.Digest] = e // what to journal again, should it go after all
+		e.At, e.Tags = time.Time{}, nil // journaled again, should it go after all: then, with the tags it has then (review 59)
+		j.entries[e.Digest] = e
 	}
+}
+
+// refused records that the registry refused a DELETE outright (no right
+// to delete, deletion disabled, read-only): the manifest stays, and its
+// entry is withdrawn after the chunk like one never sent (review 59).
+func (j *journal) refused(digest string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.sent[digest] = false
 }
 
 // confirm records that the registry answered digest's DELETE.
@@ -329,7 +339,8 @@ func (j *journal) whereKept() string {
 			"and once the apply ends no journal is left to put them back from", j.file, j.fileErr)
 	default:
 		return fmt.Sprintf("these deletions are journaled only in %s on this machine (JSON lines: each deleted manifest's body, media type and tags), "+
-			"from which they can be pushed back by hand (each body by digest, then its tags) until garbage collection runs", j.file)
+			"from which they can be pushed back by hand (each body by digest, then its tags; a line with \"kept\": true withdraws the earlier lines of its digest: "+
+			"not deleted) until garbage collection runs", j.file)
 	}
 }
 

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 59 (fixed: a DELETE the registry refused outright (refusedOutright) counts as not sent, and its entry is withdrawn after the chunk); failed before the fix.
+//
 // Review 59: a manifest whose DELETE the registry refused stays in the
 // journal as deleted by the apply.
 //
@@ -20,7 +22,7 @@ package registry
 // verification still finds served after the chunk; not one merely
 // unconfirmed (an answer lost: the DELETE may have been carried out).
 //
-// Reproduce: REVIEW59_UNSKIP=1 go test -count=1 -run TestReview59JournalKeepsAnEntryWhoseDeleteWasRefused ./internal/registry/
+// Reproduce: go test -count=1 -run TestReview59JournalKeepsAnEntryWhoseDeleteWasRefused ./internal/registry/
 // (distribution v3 in process and 2.8: REGISTRY_V28_REQUIRED=1).
 
 import (
@@ -36,7 +38,6 @@ import (
 )
 
 func TestReview59JournalKeepsAnEntryWhoseDeleteWasRefused(t *testing.T) {
-	reported59(t, "withdrawKept withdraws only what was never sent: a DELETE the registry refused leaves its entry in the journal as deleted, with its tags")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review59/refused"
 		ctx := context.Background()

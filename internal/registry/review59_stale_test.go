@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 59 (fixed: withdrawKept clears the time and tags of what it keeps for a later record, which stamps them anew); failed before the fix.
+//
 // Review 59: a manifest journaled, withdrawn (kept by the last check),
 // then deleted by a later chunk is journaled again with its first entry's
 // time: registry_journal's deleted_at is earlier than the deletion.
@@ -23,7 +25,7 @@ package registry
 // back, give it the time of this record (and the tags the view shows now),
 // e.g. by clearing At and Tags of the originals withdrawKept keeps.
 //
-// Reproduce: REVIEW59_UNSKIP=1 go test -count=1 -run TestReview59JournalTimesAWithdrawnManifestDeletedLaterAtItsFirstRecord ./internal/registry/
+// Reproduce: go test -count=1 -run TestReview59JournalTimesAWithdrawnManifestDeletedLaterAtItsFirstRecord ./internal/registry/
 // (distribution v3 in process and 2.8: REGISTRY_V28_REQUIRED=1).
 
 import (
@@ -43,7 +45,6 @@ import (
 )
 
 func TestReview59JournalTimesAWithdrawnManifestDeletedLaterAtItsFirstRecord(t *testing.T) {
-	reported59(t, "a manifest withdrawn after one chunk and deleted by a later one is journaled again with the first entry's At: deleted_at (and GC's grace) starts before the deletion")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review59/stale"
 		ctx := context.Background()

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 59 (fixed: executeBatch withdraws what it journaled when it stops between a chunk's first record and runChunk); failed before the fix.
+//
 // Review 59: a chunk's entries stored before its last check stay in the
 // journal, as deleted by the apply, when the apply stops before the chunk
 // runs.
@@ -22,7 +24,7 @@ package registry
 // after the first record (a deferred withdrawKept over the chunk's
 // journaled steps, with context.WithoutCancel), not only after runChunk.
 //
-// Reproduce: REVIEW59_UNSKIP=1 go test -count=1 -run TestReview59JournalKeepsEntriesOfAnApplyStoppedBeforeItsChunkRan ./internal/registry/
+// Reproduce: go test -count=1 -run TestReview59JournalKeepsEntriesOfAnApplyStoppedBeforeItsChunkRan ./internal/registry/
 // (distribution v3 in process and 2.8: REGISTRY_V28_REQUIRED=1).
 
 import (
@@ -39,7 +41,6 @@ import (
 )
 
 func TestReview59JournalKeepsEntriesOfAnApplyStoppedBeforeItsChunkRan(t *testing.T) {
-	reported59(t, "an apply stopped between a chunk's first record and runChunk leaves the chunk's entries in the journal as deleted: withdrawKept runs only after runChunk")
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review59/stopped"
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
