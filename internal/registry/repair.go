@@ -276,6 +276,7 @@ func (c *Client) resolveInto(ctx context.Context, s *Snapshot, tags []string) ([
 	var dangling, indexes []string
 	for i, tag := range tags {
 		m := found[i].m
+		delete(s.danglingOn, tag) // what this resolve says, never an earlier one's
 		if m.Digest == "" {
 			delete(s.Tags, tag)
 			dangling = append(dangling, tag)
