@@ -8,8 +8,10 @@ package registry
 // window a kept tag (stable) is moved onto D and its DELETE takes both
 // tags. Verification puts stable back and, not knowing onto which of the
 // chunk's manifests stable had moved, puts D back too, untagged
-// (repair.go restoreSuspects; restoreNeeded does the same for a D that a
-// new index or signature uses). pr-1, which the plan removes, stays gone
+// (repair.go restoreSuspects; subtest kept-tag-moved). restoreNeeded does
+// the same for a D that an index pushed over it uses (subtest
+// index-pushed: D comes back as the index's child). pr-1, which the plan
+// removes, stays gone
 // on the primary: the primary's apply removed it. But Report.Performed
 // counts neither D (unmarkDeleted: back) nor pr-1 (journal.performed keeps
 // the tags of a manifest deletion only when the manifest is still
@@ -50,12 +52,33 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/distreg/terraform-provider-registry/internal/retention"
 	"github.com/distreg/terraform-provider-registry/internal/testregistry"
 )
 
 func TestReview61ReplicaKeepsATagThePrimaryRemovedFromARepairedManifest(t *testing.T) {
 	reported61(t)
+	races := map[string]func(primary *testregistry.Registry, repo string, d v1.Hash) error{
+		// A kept tag moved onto D in the registry API's window
+		// (restoreTag, then restoreSuspects puts D back untagged).
+		"kept-tag-moved": func(primary *testregistry.Registry, repo string, d v1.Hash) error {
+			return primary.Tag(repo, d, "stable")
+		},
+		// An index pushed over D just before its DELETE (restoreNeeded
+		// puts D back as the new index's child).
+		"index-pushed": func(primary *testregistry.Registry, repo string, d v1.Hash) error {
+			_, err := primary.PushIndexOf(repo, []v1.Hash{d}, "multi")
+			return err
+		},
+	}
+	for name, race := range races {
+		t.Run(name, func(t *testing.T) { replicaAfterRepair61(t, race) })
+	}
+}
+
+func replicaAfterRepair61(t *testing.T, race func(primary *testregistry.Registry, repo string, d v1.Hash) error) {
 	onBothKinds61(t, func(t *testing.T, start func(testing.TB, ...testregistry.Option) *testregistry.Registry) {
 		const repo = "review61/repaired"
 		primary, replica := start(t), start(t)
@@ -81,9 +104,8 @@ func TestReview61ReplicaKeepsATagThePrimaryRemovedFromARepairedManifest(t *testi
 		if len(rplan.Manifests) != 1 || rplan.Manifests[0].Digest != d.Digest.String() {
 			t.Fatalf("replica plan %+v; want %s (pr-1) deleted, as on the primary", rplan, d.Digest)
 		}
-		// A kept tag moved onto D in the registry API's window.
 		onFirstDeleteOf(proxy, d.Digest.String(), func() {
-			if err := primary.Tag(repo, d.Digest, "stable"); err != nil {
+			if err := race(primary, repo, d.Digest); err != nil {
 				t.Error(err)
 			}
 		})
@@ -108,7 +130,7 @@ func TestReview61ReplicaKeepsATagThePrimaryRemovedFromARepairedManifest(t *testi
 		rreport := applyReplica41(t, rc, repo, rplan, report.Performed[repo])
 		said := strings.Join(append(append(rreport.Skipped, rreport.Warnings...), rreport.Restored...), "; ")
 		if got := resolvesTo(t, replica, repo, "pr-1"); got == d.Digest.String() && !strings.Contains(said, "pr-1") && !strings.Contains(said, d.Digest.String()) {
-			t.Errorf("the primary's apply removed pr-1 from %s (and put the manifest back, untagged); the replica still has pr-1 on %s, "+
+			t.Errorf("the primary's apply removed pr-1 from %s (and put the manifest back, without it); the replica still has pr-1 on %s, "+
 				"and its apply says nothing (report %+v): the replica differs from its primary after a successful apply, for good", d.Digest, got, rreport)
 		}
 	})
