@@ -15,15 +15,17 @@ package registry
 // GETs where K_A + K + K_A suffice (read every chunk's manifest once, then
 // the layers of the repositories wanted).
 //
-// Why it matters: the journal is never pruned (garbage collection keeps
-// it: it is tagged), and each apply of a policy writes at least one chunk
-// per repository it deletes in. A nightly policy over 200 repositories
-// has about 6,000 chunks after a month; undoing one of its applies then
-// GETs 200 x 6,000 = 1.2 million manifests before its plan shows anything:
-// behind 30 ms of latency at max_concurrency = 8, about 75 minutes for
-// the plan (and the apply plans again), when the safety rules say no rule
-// may depend on how fast the registry can be read. Undo is what users
-// reach for in a hurry.
+// Why it matters: each apply of a policy writes at least one chunk per
+// repository it deletes in, and the journal is pruned only by a garbage
+// collection run with keep_deleted_within (without one it grows forever).
+// A nightly policy over 200 repositories with a week's grace (the Undo
+// guide's example) holds about 1,400 chunks: undoing one of its applies
+// GETs 200 x 1,400 = 280,000 manifests before its plan shows anything,
+// about 17 minutes behind 30 ms of latency at max_concurrency = 8 (and
+// Terraform plans it again at apply); without a grace, after a month,
+// 1.2 million GETs, over an hour. The safety rules say no rule may depend
+// on how fast the registry can be read, and undo is what users reach for
+// in a hurry.
 //
 // Here: 6 repositories, 3 applies each deleting one image in each (18
 // chunks, 6 of them the first apply's); restoring the first apply by
