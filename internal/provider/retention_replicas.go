@@ -189,7 +189,7 @@ func (r *RetentionPolicyResource) applyReplicas(ctx context.Context, m retention
 		}
 		if err := reportLost("Lost on a replica", client.Host()+": ", done.Lost, err, diags); err != nil {
 			diags.AddError("Cannot apply to the replica "+client.Host(), fmt.Sprintf("%v\n\nDone there before it stopped: %s. "+
-				"The primary's deletions are done; the replica keeps the rest until you delete it (registry_manifest_deletion, registry_tag_deletion).", err, done.Summary()))
+				"What the primary's apply did stands; the replica keeps the rest of it until you delete it there (registry_manifest_deletion, registry_tag_deletion).", err, done.Summary()))
 		}
 	}
 }

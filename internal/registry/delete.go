@@ -66,19 +66,34 @@ func (c *Client) deleteManifest(ctx context.Context, repo, reference string) err
 	return c.translate("deleting "+shortRef(ref), repo, needDelete, c.sendDelete(ctx, ref.Context(), reference))
 }
 
-// deleteManifestCounting is deleteManifest counting in sent the attempts
-// written to the connection (the transport's retries included, through
-// net/http's own trace hooks).
-func (c *Client) deleteManifestCounting(ctx context.Context, repo, digest string, sent *atomic.Int32) error {
+// deleteTracked is deleteManifest, also telling whether a try before the
+// last may have been carried out: one written to the connection whose
+// answer was lost or said to try again (a reset, a timeout, a 5xx, 429).
+// Its last answer alone cannot say: a retry finds the manifest gone (404)
+// or is refused in front of the registry (403) after an earlier try
+// deleted it (review 60). A DELETE that ggcr's bearer transport sends
+// again after a 401 (a token renewed) was refused, not carried out.
+func (c *Client) deleteTracked(ctx context.Context, repo, digest string) (earlierMayHaveDeleted bool, err error) {
 	ref, err := c.reference(repo, digest)
 	if err == nil {
-		_, err = c.writer(ctx, ref.Context()) // its token first: only the DELETE is counted
+		_, err = c.writer(ctx, ref.Context()) // its token first: the tries below are the DELETE's
 	}
 	if err != nil {
-		return c.translate("deleting "+shortRef(ref), repo, needDelete, err)
+		return false, c.translate("deleting "+shortRef(ref), repo, needDelete, err)
 	}
-	traced := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent.Add(1) }})
-	return c.deleteManifest(traced, repo, digest)
+	var written atomic.Bool              // set from net/http's writing goroutine
+	var lastUnknown, earlierUnknown bool // the tries run one after another
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) }})
+	ctx = observeAttempts(ctx, func(req *http.Request, resp *http.Response, err error) {
+		sent := written.Swap(false)
+		if req.Method != http.MethodDelete {
+			return // a token's request
+		}
+		earlierUnknown = earlierUnknown || lastUnknown
+		lastUnknown = sent && (err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests)
+	})
+	err = c.deleteManifest(ctx, repo, digest)
+	return earlierUnknown, err
 }
 
 // DeleteTag removes one tag and never another tag on the same digest: with

@@ -334,8 +334,7 @@ func unverified(j *journal, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w\n\nThe apply could not check what the registry serves after deleting %d manifest(s). "+
-		"If a tag you keep went missing (moved onto one of them during the apply), registry_restore with apply_id = %q "+
-		"puts back what this apply deleted, until garbage collection runs (its plan lists each image); then push the tag again", err, len(j.chunkDeleted()), j.run.id)
+		"If a tag you keep went missing (moved onto one of them during the apply): %s; then push the tag again", err, len(j.chunkDeleted()), j.restoreAdvice())
 }
 
 // lastCheck lists the repository's tags (one request per thousand) right
@@ -659,13 +658,12 @@ func (c *Client) deleteJournaled(ctx context.Context, repo string, j *journal, d
 	j.markDeleted(digest)
 	// The transport retries a DELETE whose answer was lost (a reset, a
 	// timeout, a 5xx); the retry then finds the manifest gone, deleted by
-	// this apply.
-	var sent atomic.Int32
-	switch err := c.deleteManifestCounting(ctx, repo, digest, &sent); {
-	case IsNotFound(err) && sent.Load() > 1: // an earlier attempt deleted it, its answer lost
+	// this apply, or is refused in front of the registry.
+	switch earlier, err := c.deleteTracked(ctx, repo, digest); {
+	case IsNotFound(err) && earlier: // an earlier attempt deleted it, its answer lost
 		j.confirm(digest)
 	case IsNotFound(err): // someone else was first: not this apply's deletion
-	case refusedOutright(err):
+	case refusedOutright(err) && !earlier: // refused at every try: not carried out
 		j.refused(digest)
 		return err
 	case err != nil:

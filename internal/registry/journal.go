@@ -70,23 +70,25 @@ type JournalEntry = journalformat.Entry
 
 // journal is one repository's journal during one apply.
 type journal struct {
-	mu       sync.Mutex
-	entries  map[string]JournalEntry // digest -> body, read before its DELETE
-	stored   map[string]bool         // digests of the entries record stored (journaled), not only read
-	sent     map[string]bool         // digests this apply sent a DELETE for (markDeleted)
-	deleted  map[string]bool         // digests this apply deleted and has not restored
-	chunk    []string                // those of them the current chunk deleted
-	done     map[string]bool         // deletions the registry confirmed
-	again    []string                // put back while looking for a dangling tag's manifest, to delete again with the next chunk
-	ahead    map[string]string       // planned tag -> its digest, gone ahead of the tag's own item: the digest deleted by another item (wentAhead), or the tag removed by someone else (verify)
-	restored []string                // what verification put back, and why
-	skipped  []string                // deletions verification undid: not the plan's any more
-	lost     []string                // what it could not put back
-	warnings []string                // where the journal could not be stored
-	file     string                  // where entries are appended; "" none
-	fileErr  error                   // appending to file failed (the first error): not tried again
-	noStore  bool                    // storing in the registry failed: not tried again
-	run      *applyRun               // the apply this repository's batch belongs to
+	mu        sync.Mutex
+	entries   map[string]JournalEntry // digest -> body, read before its DELETE
+	stored    map[string]bool         // digests of the entries record stored (journaled), not only read
+	sent      map[string]int          // digest -> this apply's DELETEs of it that may have been carried out (markDeleted, less those refused)
+	deleted   map[string]bool         // digests this apply deleted and has not restored
+	chunk     []string                // those of them the current chunk deleted
+	done      map[string]bool         // deletions the registry confirmed
+	again     []string                // put back while looking for a dangling tag's manifest, to delete again with the next chunk
+	ahead     map[string]string       // planned tag -> its digest, gone ahead of the tag's own item: the digest deleted by another item (wentAhead), or the tag removed by someone else (verify)
+	restored  []string                // what verification put back, and why
+	skipped   []string                // deletions verification undid: not the plan's any more
+	lost      []string                // what it could not put back
+	warnings  []string                // where the journal could not be stored
+	file      string                  // where entries are appended; "" none
+	fileErr   error                   // appending to file failed (the first error): not tried again
+	noStore   bool                    // storing in the registry failed: not tried again, but for withdrawals when putUnsure
+	putUnsure bool                    // a chunk's manifest PUT failed: the registry may have stored it
+	putChunks int                     // chunks stored in the registry
+	run       *applyRun               // the apply this repository's batch belongs to
 }
 
 // applyRun is what the journals of one apply's repositories share: the id
@@ -107,7 +109,7 @@ func (c *Client) newJournal(run *applyRun) *journal {
 	if run == nil {
 		run = newApplyRun()
 	}
-	j := &journal{entries: map[string]JournalEntry{}, stored: map[string]bool{}, sent: map[string]bool{}, deleted: map[string]bool{}, done: map[string]bool{}, ahead: map[string]string{}, run: run}
+	j := &journal{entries: map[string]JournalEntry{}, stored: map[string]bool{}, sent: map[string]int{}, deleted: map[string]bool{}, done: map[string]bool{}, ahead: map[string]string{}, run: run}
 	if dir, ok := c.CacheFolder(journalFolder); ok { // a file per repository: batches append side by side
 		j.file = filepath.Join(dir, run.id+"-"+nonce()+".jsonl")
 	}
@@ -136,6 +138,14 @@ func (j *journal) journaled(digest string) bool {
 	return j.stored[digest]
 }
 
+// journaledWithOtherTags reports whether record stored digest's entry,
+// no DELETE of it was sent yet, and its tags are not tags (sorted).
+func (j *journal) journaledWithOtherTags(digest string, tags []string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.stored[digest] && j.sent[digest] == 0 && !slices.Equal(j.entries[digest].Tags, tags)
+}
+
 func (j *journal) entry(digest string) (JournalEntry, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -147,7 +157,7 @@ func (j *journal) markDeleted(digest string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.deleted[digest] = true
-	j.sent[digest] = true
+	j.sent[digest]++
 	j.chunk = append(j.chunk, digest)
 }
 
@@ -162,7 +172,7 @@ func (c *Client) withdrawKept(ctx context.Context, repo string, j *journal, dige
 	now := time.Now().UTC()
 	j.mu.Lock()
 	for _, d := range digests {
-		if e, ok := j.entries[d]; ok && j.stored[d] && !j.sent[d] {
+		if e, ok := j.entries[d]; ok && j.stored[d] && j.sent[d] == 0 {
 			originals = append(originals, e)
 			e.Kept, e.At = true, now
 			markers = append(markers, e)
@@ -182,13 +192,15 @@ func (c *Client) withdrawKept(ctx context.Context, repo string, j *journal, dige
 	}
 }
 
-// refused records that the registry refused a DELETE outright (no right
-// to delete, deletion disabled, read-only): the manifest stays, and its
-// entry is withdrawn after the chunk like one never sent (review 59).
+// refused records that the registry refused a DELETE outright at every
+// try (no right to delete, deletion disabled, read-only): that DELETE
+// was not carried out, and unless another of the same digest may have
+// been (a child two indexes share), its entry is withdrawn after the
+// chunk like one never sent (reviews 59, 60).
 func (j *journal) refused(digest string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.sent[digest] = false
+	j.sent[digest]--
 }
 
 // confirm records that the registry answered digest's DELETE.
@@ -238,7 +250,9 @@ func (j *journal) performed(works []*work) Performed {
 		}
 	}
 	for _, w := range works {
-		if w.tag != "" || p.Digests[w.manifest.Digest] {
+		// Also a manifest put back after its DELETE: untagged, what the
+		// DELETE took stays gone (review 61).
+		if w.tag != "" || p.Digests[w.manifest.Digest] || j.sent[w.manifest.Digest] > 0 {
 			for _, t := range w.removed {
 				p.Tags[t] = true
 			}
@@ -303,7 +317,7 @@ func (c *Client) addToJournal(ctx context.Context, repo string, j *journal, entr
 	lines := journalLines(entries)
 	fileFailed := j.appendFile(lines)
 	stored := !j.storeFailed()
-	if err := c.storeJournal(ctx, repo, j, lines); err != nil {
+	if err := c.storeJournal(ctx, repo, j, lines, entries[0].Kept); err != nil {
 		fix := ""
 		if IsNotFound(err) { // registries that keep images under an owner (Gitea) need the owner to exist
 			fix = fmt.Sprintf(" (on a registry whose repositories live under an owner, such as Gitea, create the owner %q, an organization there, "+
@@ -344,6 +358,25 @@ func (j *journal) whereKept() string {
 	}
 }
 
+// restoreAdvice says what puts back what this apply deleted in the
+// repository: registry_restore where the journal was stored in the
+// registry, else where it is kept (whereKept), never advice that cannot
+// work (reviews 58, 60).
+func (j *journal) restoreAdvice() string {
+	j.mu.Lock()
+	failed, stored, id := j.noStore, j.putChunks > 0, j.run.id
+	j.mu.Unlock()
+	switch {
+	case !failed:
+		return fmt.Sprintf("registry_restore with apply_id = %q puts back what this apply deleted, until garbage collection runs (its plan lists each image)", id)
+	case stored:
+		return fmt.Sprintf("registry_restore with apply_id = %q puts back what this apply journaled in the registry before storing its journal failed; "+
+			"for the rest, %s", id, j.whereKept())
+	default:
+		return "the journal could not be stored in the registry, so registry_restore cannot put it back: " + j.whereKept()
+	}
+}
+
 // journalLines is entries as JSON lines.
 func journalLines(entries []JournalEntry) []byte {
 	var b bytes.Buffer
@@ -356,9 +389,15 @@ func journalLines(entries []JournalEntry) []byte {
 
 // storeJournal pushes one chunk's entries to JournalRepository as an
 // artifact: an empty config, one layer of JSON lines, a tag per chunk.
-func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, lines []byte) error {
-	if j.storeFailed() {
-		return nil // failed before in this apply: do not pay for it again
+// After a store failed, later chunks are not stored (a registry refusing
+// pushes costs one try), but withdrawals (JournalEntry.Kept) still are
+// when the failed one may have landed: its manifest PUT was sent, its
+// answer not had (interrupted, lost), and a withdrawal may be all that
+// stands between a restore by apply_id and what was not deleted (review
+// 60).
+func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, lines []byte, withdrawal bool) error {
+	if j.skipStore(withdrawal) {
+		return nil
 	}
 	r, err := c.repository(JournalRepository)
 	if err != nil {
@@ -391,9 +430,21 @@ func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, line
 		return err
 	}
 	if err := c.pusher.Put(ctx, r.Tag(tag), rawManifest{body: body, mediaType: types.OCIManifestSchema1}); err != nil {
+		j.mu.Lock()
+		j.putUnsure = true
+		j.mu.Unlock()
 		return j.failed(c.translate("storing the journal", JournalRepository, needPush, err))
 	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.putChunks++
 	return nil
+}
+
+func (j *journal) skipStore(withdrawal bool) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.noStore && (!withdrawal || !j.putUnsure)
 }
 
 // storeFailed reports whether storing failed before in this apply, so that
@@ -459,13 +510,18 @@ func appendSynced(file string, lines []byte) error {
 // keeps: a dependent kept at first and free after the last check is
 // journaled then, before its DELETE (review 57: it was deleted
 // unjournaled, or kept without a word), and one that stays is never
-// journaled as deleted (review 58). A manifest already gone is left out,
-// and runChunk does not send its DELETE.
+// journaled as deleted (review 58). An entry whose tags the last check
+// changed (a tag removed by someone else, or pushed onto it and taken
+// along) is journaled again with the tags the DELETE takes, the later
+// entry standing (review 60). A manifest already gone is left out, and
+// runChunk does not send its DELETE.
 func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work, kept map[string]bool) error {
+	tagsOn := v.snap.tagsByDigest()
 	var digests []string
 	for _, w := range chunk {
 		for i, d := range w.steps {
-			if ((i == 0 && !w.started) || !kept[d]) && !j.journaled(d) && !slices.Contains(digests, d) {
+			deleting := (i == 0 && !w.started) || !kept[d]
+			if deleting && (!j.journaled(d) || j.journaledWithOtherTags(d, tagsOn[d])) && !slices.Contains(digests, d) {
 				digests = append(digests, d)
 			}
 		}
@@ -477,13 +533,10 @@ func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work,
 	if err != nil {
 		return err
 	}
-	tagsOn := v.snap.tagsByDigest()
 	now := time.Now().UTC()
 	bodies, err := mapParallel(ctx, c.concurrency, digests, func(ctx context.Context, digest string) (*JournalEntry, error) {
-		if e, ok := j.entry(digest); ok { // read to put a tag back (readIntoJournal): no tags, no time yet
-			if len(e.Tags) == 0 {
-				e.Tags = tagsOn[digest]
-			}
+		if e, ok := j.entry(digest); ok { // read to put a tag back (readIntoJournal: no tags, no time yet), or its tags changed
+			e.Tags = tagsOn[digest]
 			if e.At.IsZero() {
 				e.At = now
 			}

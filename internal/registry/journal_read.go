@@ -61,6 +61,14 @@ type JournalFilter struct {
 // of another apply are not read, nor the layers of another repository's.
 // A registry where nothing was journaled has an empty journal.
 func (c *Client) ReadJournal(ctx context.Context, f JournalFilter) ([]JournalRecord, error) {
+	return c.readJournal(ctx, f.ApplyID, func(repo string) bool { return f.Repository == "" || repo == f.Repository })
+}
+
+// readJournal is ReadJournal of one apply's chunks ("" every apply's),
+// and of the repositories of, each chunk's manifest read once: a restore
+// over many repositories reads the journal once, not once per repository
+// (review 61).
+func (c *Client) readJournal(ctx context.Context, applyID string, of func(repo string) bool) ([]JournalRecord, error) {
 	tags, err := c.Tags(ctx, JournalRepository)
 	if IsNotFound(err) {
 		return nil, nil
@@ -70,13 +78,13 @@ func (c *Client) ReadJournal(ctx context.Context, f JournalFilter) ([]JournalRec
 	}
 	var chunks []string
 	for _, tag := range tags {
-		if id, ok := ApplyIDOf(tag); ok && (f.ApplyID == "" || id == f.ApplyID) {
+		if id, ok := ApplyIDOf(tag); ok && (applyID == "" || id == applyID) {
 			chunks = append(chunks, tag)
 		}
 	}
 	sortChunks(chunks)
 	read, err := mapParallel(ctx, c.concurrency, chunks, func(ctx context.Context, tag string) ([]JournalRecord, error) {
-		return c.readChunk(ctx, tag, f.Repository)
+		return c.readChunk(ctx, tag, of)
 	})
 	if err != nil {
 		return nil, err
@@ -94,26 +102,26 @@ func sortChunks(tags []string) {
 	})
 }
 
-// withoutWithdrawn drops, in order, each entry a later one of the same
-// apply withdraws (JournalEntry.Kept: not deleted after all), and the
-// withdrawing entries themselves.
+// withoutWithdrawn keeps, in order, the last entry of each manifest an
+// apply journaled: a later entry stands over an earlier one (journaled
+// again with the tags its DELETE took: review 60), and one that withdraws
+// it (JournalEntry.Kept: not deleted after all) drops both.
 func withoutWithdrawn(records []JournalRecord) []JournalRecord {
 	type key struct{ apply, repo, digest string }
 	var out []JournalRecord
 	for _, r := range records {
-		if !r.Kept {
-			out = append(out, r)
-			continue
-		}
 		k := key{r.ApplyID, r.Repository, r.Digest}
 		out = slices.DeleteFunc(out, func(o JournalRecord) bool { return key{o.ApplyID, o.Repository, o.Digest} == k })
+		if !r.Kept {
+			out = append(out, r)
+		}
 	}
 	return out
 }
 
-// readChunk reads one chunk's entries of repo ("" every repository); a
-// chunk removed since the tags were listed holds none.
-func (c *Client) readChunk(ctx context.Context, tag, repo string) ([]JournalRecord, error) {
+// readChunk reads one chunk's entries of the repositories of; a chunk
+// removed since the tags were listed holds none.
+func (c *Client) readChunk(ctx context.Context, tag string, of func(repo string) bool) ([]JournalRecord, error) {
 	r, err := c.repository(JournalRepository)
 	if err != nil {
 		return nil, err
@@ -129,7 +137,7 @@ func (c *Client) readChunk(ctx context.Context, tag, repo string) ([]JournalReco
 	if err != nil {
 		return nil, c.translate(op, JournalRepository, needPull, err)
 	}
-	if !ok || (repo != "" && chunk.Repository != repo) {
+	if !ok || !of(chunk.Repository) {
 		return nil, nil
 	}
 	layer, err := c.puller.Layer(ctx, r.Digest(chunk.Layer))
@@ -152,7 +160,7 @@ func (c *Client) readChunk(ctx context.Context, tag, repo string) ([]JournalReco
 	id, _ := ApplyIDOf(tag)
 	var records []JournalRecord
 	for _, e := range entries {
-		if repo == "" || e.Repository == repo {
+		if of(e.Repository) {
 			records = append(records, JournalRecord{JournalEntry: e, ApplyID: id})
 		}
 	}

@@ -865,7 +865,7 @@ func (c *Client) restore(ctx context.Context, v *view, j *journal, digest, tag, 
 		// answers may come from distribution's stale descriptor cache
 		// (putBack), so a write refused for any other reason is a loss.
 		j.note(&j.warnings, fmt.Sprintf("%s (%s): the registry answers that it is there (pushed again since this apply deleted it, and tagged), "+
-			"and these credentials may not write it again (%v): if it is missing, registry_restore with apply_id = %q puts it back", what, why, err, j.run.id))
+			"and these credentials may not write it again (%v): if it is missing, %s", what, why, err, j.restoreAdvice()))
 	case err != nil:
 		j.note(&j.lost, fmt.Sprintf("%s (%s): putting it back failed: %v", what, why, err))
 		return false

@@ -88,11 +88,12 @@ func (p Performed) Narrow(b Batch) Batch {
 	narrowed := Batch{Repository: b.Repository, Untag: map[string]string{}, Pinned: b.Pinned, Replica: b.Replica}
 	for _, m := range b.Manifests {
 		switch {
-		case !p.Digests[m.Digest]:
-		case slices.ContainsFunc(m.Tags, func(t string) bool { return !retention.IsReferrerTag(t) && !p.Tags[t] }):
-			// The primary deleted the manifest, but a tag of it there had
-			// moved away and stayed: on the replica that tag stays too, so
-			// the manifest does, and only the tags the primary took go.
+		case !p.Digests[m.Digest] || slices.ContainsFunc(m.Tags, func(t string) bool { return !retention.IsReferrerTag(t) && !p.Tags[t] }):
+			// The primary did not delete the manifest (skipped, or put
+			// back untagged: a kept tag moved onto it, an index pushed
+			// over it: review 61), or a tag of it there had moved away and
+			// stayed: on the replica the manifest stays, and only the tags
+			// the primary took go.
 			for _, t := range m.Tags {
 				if p.Tags[t] {
 					narrowed.Untag[t] = m.Digest

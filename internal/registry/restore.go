@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -163,21 +164,11 @@ func (c *Client) PlanRestore(ctx context.Context, sel RestoreSelection) (Restore
 // records name: what one apply's deletions need to come back (an index's
 // child) may have been deleted, and journaled, by an earlier apply.
 func (c *Client) journalOfRepositories(ctx context.Context, records []JournalRecord) ([]JournalRecord, error) {
-	var repos []string
+	repos := map[string]bool{}
 	for _, r := range records {
-		if !slices.Contains(repos, r.Repository) {
-			repos = append(repos, r.Repository)
-		}
+		repos[r.Repository] = true
 	}
-	var all []JournalRecord
-	for _, repo := range repos {
-		of, err := c.ReadJournal(ctx, JournalFilter{Repository: repo})
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, of...)
-	}
-	return all, nil
+	return c.readJournal(ctx, "", func(repo string) bool { return repos[repo] })
 }
 
 // restoreOrder orders images by repository, then each index after its
@@ -488,14 +479,15 @@ func movedSincePlan(img RestoreImage, tag, now string, overwriting bool) string 
 // and repositories planned.
 func (c *Client) journaledBodies(ctx context.Context, planned Restore) (map[journalKey]JournalEntry, error) {
 	bodies := map[journalKey]JournalEntry{}
-	read := map[JournalFilter]bool{}
+	reposOf := map[string]map[string]bool{} // apply -> its repositories planned
 	for _, img := range planned.Images {
-		f := JournalFilter{ApplyID: img.ApplyID, Repository: img.Repository}
-		if read[f] {
-			continue
+		if reposOf[img.ApplyID] == nil {
+			reposOf[img.ApplyID] = map[string]bool{}
 		}
-		read[f] = true
-		records, err := c.ReadJournal(ctx, f)
+		reposOf[img.ApplyID][img.Repository] = true
+	}
+	for _, id := range slices.Sorted(maps.Keys(reposOf)) {
+		records, err := c.readJournal(ctx, id, func(repo string) bool { return reposOf[id][repo] })
 		if err != nil {
 			return nil, err
 		}

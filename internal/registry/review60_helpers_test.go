@@ -3,19 +3,9 @@ package registry
 import (
 	"context"
 	"net/http"
-	"os"
 	"slices"
 	"testing"
 )
-
-// reported60 skips a test reproducing a defect review 60 reported, unless
-// REVIEW60_UNSKIP=1 (to watch it fail, or pass once fixed).
-func reported60(t *testing.T) {
-	t.Helper()
-	if os.Getenv("REVIEW60_UNSKIP") != "1" {
-		t.Skip("review 60: reported defect, not fixed yet; Reproduce: REVIEW60_UNSKIP=1 go test ...")
-	}
-}
 
 // applyIDs60 lists the applies whose chunks the registry's journal holds,
 // sorted: what registry_restore's apply_id names.

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 60 (fixed: journal.restoreAdvice names registry_restore only where the journal was stored in the registry); failed before the fix.
+//
 // Review 60: an apply whose verification could not read the registry
 // tells the user that registry_restore with its apply_id puts back what it
 // deleted, when its journal could not be stored in the registry.
@@ -24,7 +26,7 @@ package registry
 // otherwise the journal file (cache_dir) or that nothing is left to put
 // back from once the apply ends.
 //
-// Reproduce: REVIEW60_UNSKIP=1 go test -count=1 -run TestReview60UnverifiedAdvisesARestoreFromAJournalNotStored ./internal/registry
+// Reproduce: go test -count=1 -run TestReview60UnverifiedAdvisesARestoreFromAJournalNotStored ./internal/registry
 // (distribution v3 in process, and 2.8).
 
 import (
@@ -40,7 +42,6 @@ import (
 )
 
 func TestReview60UnverifiedAdvisesARestoreFromAJournalNotStored(t *testing.T) {
-	reported60(t)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review60/advice"
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)

@@ -4,8 +4,8 @@ package registry
 // with a replica following the primary's report.
 //
 // TestReview61LatencyRaceAcrossChunksKeepsWhatStays (an attack that did
-// not break anything when it passes): 150 planned images (three chunks at
-// max_concurrency = 4), kept tags stable and v01..v20, behind 30 ms of
+// not break anything when it passes): 80 planned images (three chunks at
+// max_concurrency = 2), kept tags stable and v01..v20, behind 30 ms of
 // latency; while the apply runs, stable is moved onto a planned image of
 // the second chunk, and v03 onto one of the third, each in the registry
 // API's window (at its DELETE). The apply must end without a loss or an
@@ -33,7 +33,7 @@ import (
 func TestReview61LatencyRaceAcrossChunksKeepsWhatStays(t *testing.T) {
 	onBothKinds61(t, func(t *testing.T, start func(testing.TB, ...testregistry.Option) *testregistry.Registry) {
 		const repo = "review61/race"
-		const planned = 150
+		const planned = 80
 		primary, replica := start(t), start(t)
 		created := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
 		if _, err := primary.SeedTags(repo, planned, func(i int) string { return fmt.Sprintf("pr-%03d", i) }, func(int) time.Time { return created }); err != nil {
@@ -58,8 +58,8 @@ func TestReview61LatencyRaceAcrossChunksKeepsWhatStays(t *testing.T) {
 			}
 		}
 		proxy := newFaultProxy(t, primary.URL)
-		pc := newClient(t, Config{URL: testregistry.StartLatencyProxy(t, proxy.URL, 30*time.Millisecond), MaxConcurrency: 4})
-		rc := newClient(t, Config{URL: testregistry.StartLatencyProxy(t, replica.URL, 30*time.Millisecond), MaxConcurrency: 4})
+		pc := newClient(t, Config{URL: testregistry.StartLatencyProxy(t, proxy.URL, 30*time.Millisecond), MaxConcurrency: 2})
+		rc := newClient(t, Config{URL: testregistry.StartLatencyProxy(t, replica.URL, 30*time.Millisecond), MaxConcurrency: 2})
 		policy := retention.Policy{Keep: []retention.KeepRule{{Tags: []string{"stable"}}, {TagRegex: regexp.MustCompile("^v")}},
 			Delete: []retention.DeleteRule{{TagRegex: regexp.MustCompile(".")}}, DeleteReferrers: true}
 		plan := decideRepository(t, pc, repo, policy)
@@ -69,7 +69,7 @@ func TestReview61LatencyRaceAcrossChunksKeepsWhatStays(t *testing.T) {
 		if len(b.Manifests) != planned {
 			t.Fatalf("planned %d manifest deletions; want %d", len(b.Manifests), planned)
 		}
-		races := map[string]string{b.Manifests[100].Digest: "stable", b.Manifests[140].Digest: "v03"} // chunks 2 and 3 (64 a chunk)
+		races := map[string]string{b.Manifests[40].Digest: "stable", b.Manifests[70].Digest: "v03"} // chunks 2 and 3 (chunkPerSlot x 2 a chunk)
 		done := map[string]bool{}
 		proxy.setFault(raceOnDelete61(t, primary, repo, races, done))
 		began := time.Now()

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 61 (fixed: a restore reads each journal chunk's manifest once (readJournal with the repositories it needs), and its apply once per apply); failed before the fix.
+//
 // Review 61: what a restore by apply_id reads of the journal.
 //
 // Defect (TestReview61RestoreByApplyIDReadsTheWholeJournalOncePerRepository):
@@ -38,7 +40,7 @@ package registry
 // the bodies PlanRestore read (or one ReadJournal per apply, not per
 // apply and repository).
 //
-// Reproduce: REVIEW61_UNSKIP=1 go test -count=1 -run TestReview61RestoreByApplyIDReadsTheWholeJournalOncePerRepository ./internal/registry
+// Reproduce: go test -count=1 -run TestReview61RestoreByApplyIDReadsTheWholeJournalOncePerRepository ./internal/registry
 // (a cost: distribution v3 in process).
 
 import (
@@ -54,7 +56,6 @@ import (
 )
 
 func TestReview61RestoreByApplyIDReadsTheWholeJournalOncePerRepository(t *testing.T) {
-	reported61(t)
 	reg := testregistry.Start(t)
 	const repos, applies = 6, 3
 	ctx := context.Background()

@@ -138,8 +138,12 @@ type retryTransport struct {
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := t.now()
+	observe, _ := req.Context().Value(attemptsKey{}).(func(*http.Request, *http.Response, error))
 	for attempt := 1; ; attempt++ {
 		resp, err := t.attempt(req)
+		if observe != nil {
+			observe(req, resp, err)
+		}
 		if !t.canReplay(req) || !shouldRetry(req.Context(), resp, err) {
 			return resp, err
 		}
@@ -156,6 +160,18 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// attemptsKey holds a function that sees how each try of a request ended
+// (observeAttempts).
+type attemptsKey struct{}
+
+// observeAttempts has every try of the requests made with ctx reported to
+// f, the retries included: a caller that must know whether an earlier try
+// may have been carried out (deleteTracked) cannot tell from the last
+// answer alone.
+func observeAttempts(ctx context.Context, f func(*http.Request, *http.Response, error)) context.Context {
+	return context.WithValue(ctx, attemptsKey{}, f)
 }
 
 // attempt runs one try with its own deadline; the deadline is released when
