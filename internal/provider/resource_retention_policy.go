@@ -471,7 +471,7 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 		resp.Diagnostics.AddError("The registry will not accept the deletions", err.Error())
 		return
 	}
-	warnUnrestorable(ctx, r.client, repositoriesOf(decisions), &resp.Diagnostics)
+	warnUnrestorable(ctx, r.client, "", repositoriesOf(decisions), &resp.Diagnostics)
 	if len(plan.Replicas) > 0 {
 		if found == nil {
 			found = map[string]tftypes.Value{}
@@ -499,8 +499,9 @@ func (r *RetentionPolicyResource) ModifyPlan(ctx context.Context, req resource.M
 
 // warnUnrestorable warns when the credentials cannot push to a repository
 // with deletions: the apply could not put back a kept tag that a DELETE
-// takes along in the registry API's window (it would fail instead).
-func warnUnrestorable(ctx context.Context, client *registry.Client, repos []string, diags *diag.Diagnostics) {
+// takes along in the registry API's window (it would fail instead). where
+// prefixes the detail (a replica's host).
+func warnUnrestorable(ctx context.Context, client *registry.Client, where string, repos []string, diags *diag.Diagnostics) {
 	var refused []string
 	for i, err := range client.CheckEach(ctx, repos, client.CheckRestorable) {
 		if err != nil {
@@ -509,7 +510,7 @@ func warnUnrestorable(ctx context.Context, client *registry.Client, repos []stri
 	}
 	if len(refused) > 0 {
 		diags.AddWarning("Deletions cannot be repaired",
-			"The apply journals what it deletes and puts back a kept tag or image that the registry API's window takes along "+
+			where+"The apply journals what it deletes and puts back a kept tag or image that the registry API's window takes along "+
 				"(a tag moved onto a planned digest just before its DELETE), which needs the right to push. These repositories refused "+
 				"a push: "+strings.Join(refused, "; ")+". The apply still deletes only what the plan and the policy delete, "+
 				"and fails, naming it, where a restore would be needed. Give the credentials push access to repair.")

@@ -34,7 +34,8 @@ var replicaBlock = schema.ListNestedBlock{
 	MarkdownDescription: "A replica of this registry (a mirror per region, an air-gapped copy) that follows the policy's decisions: " +
 		"they are made once, on the provider's registry, and a replica deletes exactly the digests they delete where it holds them, " +
 		"and removes the tags they remove where they point at the same digest. A replica never deletes what the primary keeps, and what " +
-		"it holds that the decisions do not name (images pushed there only, tags a lagging mirror has elsewhere) stays and is reported. " +
+		"it holds that the decisions do not name (images pushed there only, tags a lagging mirror has elsewhere) stays: `replica_deletions` lists only what it removes there, " +
+		"and a manifest the primary deletes that something on the replica still uses is kept there with a warning. " +
 		"The replica uses the provider's settings (concurrency, retries, TLS, cache) with its own URL and credentials. See the Several registries guide.",
 	NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 		"url":          schema.StringAttribute{Required: true, MarkdownDescription: "The replica's base URL, as the provider's `url`."},
@@ -114,6 +115,8 @@ func (r *RetentionPolicyResource) planReplicas(ctx context.Context, m retentionM
 		}
 		if err := firstError(client.CheckEach(ctx, repositoriesOf(planned), client.CheckDeletable)); err != nil {
 			diags.AddError("The replica "+client.Host()+" will not accept the deletions", err.Error())
+		} else {
+			warnUnrestorable(ctx, client, "On the replica "+client.Host()+": ", repositoriesOf(planned), diags)
 		}
 		if len(kept) > 0 {
 			diags.AddWarning("Kept on a replica", fmt.Sprintf("The replica %s keeps %d manifest(s) that the plan deletes on the primary, "+

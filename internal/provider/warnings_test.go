@@ -347,7 +347,7 @@ func TestWarnUnrestorableNamesTheRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	var diags diag.Diagnostics
-	warnUnrestorable(context.Background(), client, []string{"app"}, &diags)
+	warnUnrestorable(context.Background(), client, "", []string{"app"}, &diags)
 	if len(diags) != 1 || diags[0].Summary() != "Deletions cannot be repaired" || !strings.Contains(diags[0].Detail(), "app (") {
 		t.Fatalf("diagnostics %v; want one warning naming app", diags)
 	}
@@ -356,7 +356,60 @@ func TestWarnUnrestorableNamesTheRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	diags = nil
-	if warnUnrestorable(context.Background(), direct, []string{"app"}, &diags); len(diags) != 0 {
+	if warnUnrestorable(context.Background(), direct, "", []string{"app"}, &diags); len(diags) != 0 {
 		t.Fatalf("a registry that takes pushes: %v", diags)
 	}
+}
+
+// A replica whose credentials cannot push gets the warning too, naming
+// the replica: its apply cannot put back what the registry API's window
+// takes there either (review 61 saw no warning for a replica).
+func TestRetentionPolicyWarnsReplicaUnrestorable(t *testing.T) {
+	ctx := context.Background()
+	reg, r := policyOnImage(t)
+	replica := testregistry.Start(t)
+	if err := reg.CopyTo(replica, "app", "pr-1"); err != nil {
+		t.Fatal(err)
+	}
+	target, err := url.Parse(replica.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forward := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodPost && strings.Contains(req.URL.Path, "/blobs/uploads/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"errors":[{"code":"DENIED","message":"denied"}]}`))
+			return
+		}
+		forward.ServeHTTP(w, req)
+	}))
+	t.Cleanup(proxy.Close)
+	req := newPolicyPlan(ctx, r, "app", "^pr-")
+	req.Config.Raw, req.Plan.Raw = withReplica(t, req.Config.Raw, proxy.URL), withReplica(t, req.Plan.Raw, proxy.URL)
+	resp := modifyPlanResponse(ctx, r, req)
+	expectWarning(t, resp.Diagnostics, "Deletions cannot be repaired")
+	for _, d := range resp.Diagnostics.Warnings() {
+		if d.Summary() == "Deletions cannot be repaired" && !strings.HasPrefix(d.Detail(), "On the replica "+strings.TrimPrefix(proxy.URL, "http://")) {
+			t.Errorf("the warning does not name the replica (the primary takes pushes): %s", d.Detail())
+		}
+	}
+}
+
+// withReplica is a policy value with one replica block at url.
+func withReplica(t *testing.T, policy tftypes.Value, url string) tftypes.Value {
+	t.Helper()
+	var attributes map[string]tftypes.Value
+	if err := policy.As(&attributes); err != nil {
+		t.Fatal(err)
+	}
+	listType := attributes["replica"].Type().(tftypes.List)
+	block := map[string]tftypes.Value{}
+	for name, typ := range listType.ElementType.(tftypes.Object).AttributeTypes {
+		block[name] = tftypes.NewValue(typ, nil)
+	}
+	block["url"] = str(url)
+	attributes["replica"] = tftypes.NewValue(listType, []tftypes.Value{tftypes.NewValue(listType.ElementType, block)})
+	return tftypes.NewValue(policy.Type(), attributes)
 }
