@@ -66,6 +66,9 @@ type Report struct {
 	// Performed is, per repository, what the apply deleted and removed:
 	// what replicas follow (retention.FollowPrimary).
 	Performed map[string]Performed
+	// ApplyID names the apply in the journal (registry_restore's
+	// apply_id); its replicas journal under it too (Batch.ApplyID).
+	ApplyID string
 }
 
 // Performed is what an apply did in one repository.
@@ -99,6 +102,9 @@ func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, e
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.concurrency)
 	run := newApplyRun() // one journal id for the whole apply (registry_restore's apply_id)
+	for _, b := range batches {
+		run.id = cmp.Or(b.ApplyID, run.id)
+	}
 	for i, b := range batches {
 		b.run = run
 		g.Go(func() error {
@@ -108,7 +114,7 @@ func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, e
 		})
 	}
 	err := g.Wait()
-	r := Report{Performed: map[string]Performed{}}
+	r := Report{Performed: map[string]Performed{}, ApplyID: run.id}
 	for i, o := range outcomes {
 		r.Performed[batches[i].Repository] = o.performed
 		r.Skipped = append(r.Skipped, o.skipped...)
