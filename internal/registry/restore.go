@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -411,40 +412,105 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 	if err != nil {
 		return err
 	}
-	var problems []string
-	for _, img := range planned.Images {
-		e := bodies[journalKey{img.Repository, img.Digest, img.ApplyID}]
-		served, err := c.putBack(ctx, img.Repository, img.Digest, e)
+	var mu sync.Mutex
+	say := func(s string) { // from the writes side by side, one at a time
+		mu.Lock()
+		defer mu.Unlock()
+		progress(s)
+	}
+	for _, wave := range restoreWaves(planned.Images, bodies) {
+		_, err := mapParallel(ctx, c.concurrency, wave, func(ctx context.Context, img RestoreImage) (struct{}, error) {
+			e := bodies[img.key()]
+			served, err := c.putBack(ctx, img.Repository, img.Digest, e)
+			switch {
+			case err != nil:
+				return struct{}{}, c.restoreFailed(ctx, img, e, served, err)
+			case served:
+				say(fmt.Sprintf("wrote %s in %s again (the registry answered that it was there already)", img.Digest, img.Repository))
+			default:
+				say(fmt.Sprintf("restored %s in %s", img.Digest, img.Repository))
+			}
+			return struct{}{}, nil
+		})
 		if err != nil {
-			return c.restoreFailed(ctx, img, e, served, err)
-		}
-		if served {
-			progress(fmt.Sprintf("wrote %s in %s again (the registry answered that it was there already)", img.Digest, img.Repository))
-		} else {
-			progress(fmt.Sprintf("restored %s in %s", img.Digest, img.Repository))
+			return err
 		}
 	}
+	type tagStep struct {
+		img RestoreImage
+		tag string
+	}
+	var steps []tagStep
 	for _, img := range planned.Images {
-		e := bodies[journalKey{img.Repository, img.Digest, img.ApplyID}]
 		for _, tag := range img.Tags {
-			now, err := c.Resolve(ctx, img.Repository, tag)
-			if err != nil && !IsNotFound(err) {
-				return err
-			}
-			if err == nil && now.Digest != img.Digest && !img.movesBack(planned.OverwriteMovedTags, tag, now.Digest) {
-				problems = append(problems, movedSincePlan(img, tag, now.Digest, planned.OverwriteMovedTags))
-				continue
-			}
-			if err := c.putManifest(ctx, img.Repository, tag, e); err != nil {
-				return c.restoreFailed(ctx, img, e, false, err)
-			}
-			progress(fmt.Sprintf("tagged %s:%s on %s", img.Repository, tag, img.Digest))
+			steps = append(steps, tagStep{img, tag})
 		}
 	}
+	left, err := mapParallel(ctx, c.concurrency, steps, func(ctx context.Context, s tagStep) (string, error) {
+		now, err := c.Resolve(ctx, s.img.Repository, s.tag)
+		if err != nil && !IsNotFound(err) {
+			return "", err
+		}
+		if err == nil && now.Digest != s.img.Digest && !s.img.movesBack(planned.OverwriteMovedTags, s.tag, now.Digest) {
+			return movedSincePlan(s.img, s.tag, now.Digest, planned.OverwriteMovedTags), nil
+		}
+		e := bodies[s.img.key()]
+		if err := c.putManifest(ctx, s.img.Repository, s.tag, e); err != nil {
+			return "", c.restoreFailed(ctx, s.img, e, false, err)
+		}
+		say(fmt.Sprintf("tagged %s:%s on %s", s.img.Repository, s.tag, s.img.Digest))
+		return "", nil
+	})
+	if err != nil {
+		return err
+	}
+	problems := slices.DeleteFunc(left, func(p string) bool { return p == "" })
 	if len(problems) > 0 {
 		return fmt.Errorf("restored everything else the plan listed, but: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+func (i RestoreImage) key() journalKey { return journalKey{i.Repository, i.Digest, i.ApplyID} }
+
+// restoreWaves splits the images a restore writes into waves written side
+// by side (max_concurrency), each image in the wave after those of what it
+// needs that the restore writes too (an index's children, a referrer's
+// subject, in its repository): undoing an apply of thousands of images
+// behind network latency takes the round trips of one image per slot, not
+// of every image in turn.
+func restoreWaves(images []RestoreImage, bodies map[journalKey]JournalEntry) [][]RestoreImage {
+	type ref struct{ repo, digest string }
+	planned := map[ref]RestoreImage{}
+	for _, img := range images {
+		planned[ref{img.Repository, img.Digest}] = img
+	}
+	wave := map[ref]int{}
+	var waveOf func(r ref, depth int) int
+	waveOf = func(r ref, depth int) int {
+		if w, ok := wave[r]; ok {
+			return w
+		}
+		w := 0
+		if l, err := entryLinks(bodies[planned[r].key()]); err == nil && depth < len(images) { // depth: no loop on a malformed journal
+			for _, need := range append(slices.Clone(l.children), l.subject) {
+				if _, ok := planned[ref{r.repo, need}]; ok && need != r.digest {
+					w = max(w, waveOf(ref{r.repo, need}, depth+1)+1)
+				}
+			}
+		}
+		wave[r] = w
+		return w
+	}
+	var waves [][]RestoreImage
+	for _, img := range images {
+		w := waveOf(ref{img.Repository, img.Digest}, 0)
+		for len(waves) <= w {
+			waves = append(waves, nil)
+		}
+		waves[w] = append(waves[w], img)
+	}
+	return waves
 }
 
 // movesBack tells whether overwriting moves tag, on digest now, back onto
@@ -496,7 +562,7 @@ func (c *Client) journaledBodies(ctx context.Context, planned Restore) (map[jour
 		}
 	}
 	for _, img := range planned.Images {
-		if _, ok := bodies[journalKey{img.Repository, img.Digest, img.ApplyID}]; !ok {
+		if _, ok := bodies[img.key()]; !ok {
 			return nil, fmt.Errorf("the journal of apply %s no longer holds %s in %q (its chunk was removed from %s since the plan): it cannot be restored",
 				img.ApplyID, img.Digest, img.Repository, JournalRepository)
 		}
