@@ -66,34 +66,51 @@ func (c *Client) deleteManifest(ctx context.Context, repo, reference string) err
 	return c.translate("deleting "+shortRef(ref), repo, needDelete, c.sendDelete(ctx, ref.Context(), reference))
 }
 
-// deleteTracked is deleteManifest, also telling whether a try before the
-// last may have been carried out: one written to the connection whose
-// answer was lost or said to try again (a reset, a timeout, a 5xx, 429).
-// Its last answer alone cannot say: a retry finds the manifest gone (404)
-// or is refused in front of the registry (403) after an earlier try
-// deleted it (review 60). A DELETE that ggcr's bearer transport sends
-// again after a 401 (a token renewed) was refused, not carried out.
-func (c *Client) deleteTracked(ctx context.Context, repo, digest string) (earlierMayHaveDeleted bool, err error) {
+// deleteTries is what the tries of one DELETE came to, as far as a client
+// can tell.
+type deleteTries struct {
+	// earlierUnknown: a try before the last may have been carried out
+	// (written, and its answer lost or a 5xx): a last 404 is then this
+	// apply's deletion.
+	earlierUnknown bool
+	// mayHaveDeleted: some try may have been carried out (written, and
+	// answered 2xx or 404, or its answer lost or a 5xx). Without one, the
+	// DELETE was refused at every try (401, 403, 405, 429, a redirect) or
+	// never sent (the registry could not be reached): not carried out.
+	mayHaveDeleted bool
+}
+
+// deleteTracked is deleteManifest, also telling what its tries came to:
+// its last answer alone cannot say, as a retry finds the manifest gone
+// (404) or is refused in front of the registry (403) after an earlier try
+// deleted it (review 60), and an error may come before any try was sent
+// (review 62). A DELETE that ggcr's bearer transport sends again after a
+// 401 (a token renewed) was refused, not carried out.
+func (c *Client) deleteTracked(ctx context.Context, repo, digest string) (deleteTries, error) {
+	var tries deleteTries
 	ref, err := c.reference(repo, digest)
 	if err == nil {
 		_, err = c.writer(ctx, ref.Context()) // its token first: the tries below are the DELETE's
 	}
 	if err != nil {
-		return false, c.translate("deleting "+shortRef(ref), repo, needDelete, err)
+		return tries, c.translate("deleting "+shortRef(ref), repo, needDelete, err)
 	}
-	var written atomic.Bool              // set from net/http's writing goroutine
-	var lastUnknown, earlierUnknown bool // the tries run one after another
+	var written atomic.Bool // set from net/http's writing goroutine
+	var lastUnknown bool    // the tries run one after another
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) }})
 	ctx = observeAttempts(ctx, func(req *http.Request, resp *http.Response, err error) {
-		sent := written.Swap(false)
+		sent := written.Swap(false) || resp != nil // an answer came: it was sent (HTTP/2 may report the write after the answer)
 		if req.Method != http.MethodDelete {
 			return // a token's request
 		}
-		earlierUnknown = earlierUnknown || lastUnknown
-		lastUnknown = sent && (err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests)
+		unknown := sent && (err != nil || resp.StatusCode >= 500)
+		tries.earlierUnknown = tries.earlierUnknown || lastUnknown
+		lastUnknown = unknown
+		answeredDone := resp != nil && (resp.StatusCode < 300 || resp.StatusCode == http.StatusNotFound)
+		tries.mayHaveDeleted = tries.mayHaveDeleted || unknown || answeredDone
 	})
 	err = c.deleteManifest(ctx, repo, digest)
-	return earlierUnknown, err
+	return tries, err
 }
 
 // DeleteTag removes one tag and never another tag on the same digest: with

@@ -665,11 +665,11 @@ func (c *Client) deleteJournaled(ctx context.Context, repo string, j *journal, d
 	// The transport retries a DELETE whose answer was lost (a reset, a
 	// timeout, a 5xx); the retry then finds the manifest gone, deleted by
 	// this apply, or is refused in front of the registry.
-	switch earlier, err := c.deleteTracked(ctx, repo, digest); {
-	case IsNotFound(err) && earlier: // an earlier attempt deleted it, its answer lost
+	switch tries, err := c.deleteTracked(ctx, repo, digest); {
+	case IsNotFound(err) && tries.earlierUnknown: // an earlier attempt deleted it, its answer lost
 		j.confirm(digest)
 	case IsNotFound(err): // someone else was first: not this apply's deletion
-	case refusedOutright(err) && !earlier: // refused at every try: not carried out
+	case err != nil && !tries.mayHaveDeleted: // refused at every try, or never sent: not carried out
 		j.refused(digest)
 		return err
 	case err != nil:
@@ -678,16 +678,6 @@ func (c *Client) deleteJournaled(ctx context.Context, repo string, j *journal, d
 		j.confirm(digest)
 	}
 	return nil
-}
-
-// refusedOutright tells a DELETE the registry refused, and so did not
-// carry out, from one whose outcome is unknown (a lost answer, a 5xx).
-func refusedOutright(err error) bool {
-	switch KindOf(err) {
-	case KindUnauthorized, KindForbidden, KindDeleteDisabled, KindReadOnly:
-		return true
-	}
-	return false
 }
 
 // removeTag removes a tag the view shows where the plan saw it (judge

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -70,25 +71,26 @@ type JournalEntry = journalformat.Entry
 
 // journal is one repository's journal during one apply.
 type journal struct {
-	mu        sync.Mutex
-	entries   map[string]JournalEntry // digest -> body, read before its DELETE
-	stored    map[string]bool         // digests of the entries record stored (journaled), not only read
-	sent      map[string]int          // digest -> this apply's DELETEs of it that may have been carried out (markDeleted, less those refused)
-	deleted   map[string]bool         // digests this apply deleted and has not restored
-	chunk     []string                // those of them the current chunk deleted
-	done      map[string]bool         // deletions the registry confirmed
-	again     []string                // put back while looking for a dangling tag's manifest, to delete again with the next chunk
-	ahead     map[string]string       // planned tag -> its digest, gone ahead of the tag's own item: the digest deleted by another item (wentAhead), or the tag removed by someone else (verify)
-	restored  []string                // what verification put back, and why
-	skipped   []string                // deletions verification undid: not the plan's any more
-	lost      []string                // what it could not put back
-	warnings  []string                // where the journal could not be stored
-	file      string                  // where entries are appended; "" none
-	fileErr   error                   // appending to file failed (the first error): not tried again
-	noStore   bool                    // storing in the registry failed: not tried again, but for withdrawals when putUnsure
-	putUnsure bool                    // a chunk's manifest PUT failed: the registry may have stored it
-	putChunks int                     // chunks stored in the registry
-	run       *applyRun               // the apply this repository's batch belongs to
+	mu         sync.Mutex
+	entries    map[string]JournalEntry // digest -> body, read before its DELETE
+	stored     map[string]bool         // digests of the entries record stored (journaled), not only read
+	sent       map[string]int          // digest -> this apply's DELETEs of it that may have been carried out (markDeleted, less those refused)
+	deleted    map[string]bool         // digests this apply deleted and has not restored
+	chunk      []string                // those of them the current chunk deleted
+	done       map[string]bool         // deletions the registry confirmed
+	again      []string                // put back while looking for a dangling tag's manifest, to delete again with the next chunk
+	ahead      map[string]string       // planned tag -> its digest, gone ahead of the tag's own item: the digest deleted by another item (wentAhead), or the tag removed by someone else (verify)
+	restored   []string                // what verification put back, and why
+	skipped    []string                // deletions verification undid: not the plan's any more
+	lost       []string                // what it could not put back
+	warnings   []string                // where the journal could not be stored
+	file       string                  // where entries are appended; "" none
+	fileErr    error                   // appending to file failed (the first error): not tried again
+	noStore    bool                    // storing in the registry failed: not tried again, but for withdrawals when putUnsure
+	putUnsure  bool                    // a chunk's manifest PUT failed: the registry may have stored it
+	unsureTags []string                // the tags of those chunks (settleUnsure)
+	putChunks  int                     // chunks of deletions stored in the registry (not withdrawals)
+	run        *applyRun               // the apply this repository's batch belongs to
 }
 
 // applyRun is what the journals of one apply's repositories share: the id
@@ -192,15 +194,18 @@ func (c *Client) withdrawKept(ctx context.Context, repo string, j *journal, dige
 	}
 }
 
-// refused records that the registry refused a DELETE outright at every
-// try (no right to delete, deletion disabled, read-only): that DELETE
-// was not carried out, and unless another of the same digest may have
-// been (a child two indexes share), its entry is withdrawn after the
-// chunk like one never sent (reviews 59, 60).
+// refused records a DELETE that was not carried out: refused at every try
+// (no right to delete, deletion disabled, read-only, a redirect, rate
+// limited) or never sent (the registry could not be reached). Unless
+// another DELETE of the same digest may have been carried out (a child two
+// indexes share), the manifest is not this apply's deletion, and its entry
+// is withdrawn after the chunk like one never sent (reviews 59, 60, 62).
 func (j *journal) refused(digest string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.sent[digest]--
+	if j.sent[digest]--; j.sent[digest] == 0 {
+		delete(j.deleted, digest)
+	}
 }
 
 // confirm records that the registry answered digest's DELETE.
@@ -317,7 +322,17 @@ func (c *Client) addToJournal(ctx context.Context, repo string, j *journal, entr
 	lines := journalLines(entries)
 	fileFailed := j.appendFile(lines)
 	stored := !j.storeFailed()
-	if err := c.storeJournal(ctx, repo, j, lines, entries[0].Kept); err != nil {
+	withdrawal := entries[0].Kept
+	if err := c.storeJournal(ctx, repo, j, lines, withdrawal); err != nil && withdrawal {
+		digests := make([]string, len(entries))
+		for i, e := range entries {
+			digests[i] = e.Digest
+		}
+		j.note(&j.warnings, fmt.Sprintf("the journal in the registry (%s) may list as deleted by this apply %d manifest(s) of %s that it did not delete "+
+			"(%s): storing that they stay failed: %v; registry_journal may show them, and a registry_restore with apply_id = %q would write them "+
+			"again, unchanged, and point their tags back", JournalRepository, len(digests), repo, strings.Join(digests, ", "), err, j.run.id))
+		return
+	} else if err != nil {
 		fix := ""
 		if IsNotFound(err) { // registries that keep images under an owner (Gitea) need the owner to exist
 			fix = fmt.Sprintf(" (on a registry whose repositories live under an owner, such as Gitea, create the owner %q, an organization there, "+
@@ -353,8 +368,8 @@ func (j *journal) whereKept() string {
 			"and once the apply ends no journal is left to put them back from", j.file, j.fileErr)
 	default:
 		return fmt.Sprintf("these deletions are journaled only in %s on this machine (JSON lines: each deleted manifest's body, media type and tags), "+
-			"from which they can be pushed back by hand (each body by digest, then its tags; a line with \"kept\": true withdraws the earlier lines of its digest: "+
-			"not deleted) until garbage collection runs", j.file)
+			"from which they can be pushed back by hand (each body by digest, then its tags; the last line of a digest stands, "+
+			"and one with \"kept\": true says it was not deleted after all) until garbage collection runs", j.file)
 	}
 }
 
@@ -364,7 +379,7 @@ func (j *journal) whereKept() string {
 // work (reviews 58, 60).
 func (j *journal) restoreAdvice() string {
 	j.mu.Lock()
-	failed, stored, id := j.noStore, j.putChunks > 0, j.run.id
+	failed, stored, unsure, id := j.noStore, j.putChunks > 0, j.putUnsure, j.run.id
 	j.mu.Unlock()
 	switch {
 	case !failed:
@@ -372,6 +387,9 @@ func (j *journal) restoreAdvice() string {
 	case stored:
 		return fmt.Sprintf("registry_restore with apply_id = %q puts back what this apply journaled in the registry before storing its journal failed; "+
 			"for the rest, %s", id, j.whereKept())
+	case unsure:
+		return fmt.Sprintf("storing the journal in the registry got no answer, so it may be there: registry_restore with apply_id = %q puts back what it holds "+
+			"(its plan lists each image); otherwise, %s", id, j.whereKept())
 	default:
 		return "the journal could not be stored in the registry, so registry_restore cannot put it back: " + j.whereKept()
 	}
@@ -395,7 +413,7 @@ func journalLines(entries []JournalEntry) []byte {
 // answer not had (interrupted, lost), and a withdrawal may be all that
 // stands between a restore by apply_id and what was not deleted (review
 // 60).
-func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, lines []byte, withdrawal bool) error {
+func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, lines []byte, withdrawal bool) (err error) {
 	if j.skipStore(withdrawal) {
 		return nil
 	}
@@ -418,6 +436,11 @@ func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, line
 		return err
 	}
 	tag := fmt.Sprintf("j-%s-%03d", j.run.id, j.run.chunks.Add(1))
+	defer func() {
+		if err == nil && withdrawal {
+			c.settleUnsure(ctx, r, j) // the registry answers now: did the chunk whose PUT got no answer land?
+		}
+	}()
 	body, err := json.Marshal(v1.Manifest{
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
@@ -432,13 +455,39 @@ func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, line
 	if err := c.pusher.Put(ctx, r.Tag(tag), rawManifest{body: body, mediaType: types.OCIManifestSchema1}); err != nil {
 		j.mu.Lock()
 		j.putUnsure = true
+		j.unsureTags = append(j.unsureTags, tag)
 		j.mu.Unlock()
 		return j.failed(c.translate("storing the journal", JournalRepository, needPush, err))
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.putChunks++
+	if !withdrawal {
+		j.putChunks++ // a chunk of deletions: registry_restore finds them
+	}
 	return nil
+}
+
+// settleUnsure asks the registry whether the chunks whose PUT got no
+// answer landed: one that did counts as stored (registry_restore finds
+// it), one that did not is no longer a maybe (restoreAdvice, review 62).
+func (c *Client) settleUnsure(ctx context.Context, r name.Repository, j *journal) {
+	j.mu.Lock()
+	tags := j.unsureTags
+	j.mu.Unlock()
+	var landed int
+	for _, tag := range tags {
+		found, err := c.Exists(ctx, JournalRepository, tag)
+		if err != nil {
+			return // still a maybe
+		}
+		if found {
+			landed++
+		}
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.putChunks += landed
+	j.putUnsure, j.unsureTags = false, nil
 }
 
 func (j *journal) skipStore(withdrawal bool) bool {
@@ -519,6 +568,9 @@ func (c *Client) record(ctx context.Context, v *view, j *journal, chunk []*work,
 	tagsOn := v.snap.tagsByDigest()
 	var digests []string
 	for _, w := range chunk {
+		if w.done() {
+			continue // skipped by the judge: nothing of it is deleted now
+		}
 		for i, d := range w.steps {
 			deleting := (i == 0 && !w.started) || !kept[d]
 			if deleting && (!j.journaled(d) || j.journaledWithOtherTags(d, tagsOn[d])) && !slices.Contains(digests, d) {

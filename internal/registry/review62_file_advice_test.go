@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 62 (fixed: the journal file's warning says the last line of a digest stands); failed before the fix.
+//
 // Review 62: the journal file's instructions (whereKept) do not say that a
 // later line of a digest stands over an earlier one, so read as written
 // they put back a tag the apply never took (review 60's case, by hand).
@@ -22,7 +24,7 @@ package registry
 // so that the documented reading holds; or say in whereKept (and the
 // docs) that the last line of a digest stands.
 //
-// Reproduce: REVIEW62_UNSKIP=1 go test -count=1 -run TestReview62JournalFileAdvicePutsBackAStaleTag ./internal/registry
+// Reproduce: go test -count=1 -run TestReview62JournalFileAdvicePutsBackAStaleTag ./internal/registry
 // (distribution v3 in process, and 2.8).
 
 import (
@@ -43,7 +45,6 @@ import (
 )
 
 func TestReview62JournalFileAdvicePutsBackAStaleTag(t *testing.T) {
-	reported62(t)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review62/file-advice"
 		ctx := context.Background()

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 62 (fixed: a 429 is a refusal, not an answer lost (deleteTries)); failed before the fix.
+//
 // Review 62: a DELETE rate-limited (429) and then refused (403) at its
 // retry, never carried out, stays journaled as deleted by the apply.
 //
@@ -22,7 +24,7 @@ package registry
 // carried out" only a try whose answer was lost (err != nil) or a 5xx;
 // 429 (and other 4xx) answers mean the request was not processed.
 //
-// Reproduce: REVIEW62_UNSKIP=1 go test -count=1 -run TestReview62JournalListsADeleteRateLimitedThenRefused ./internal/registry
+// Reproduce: go test -count=1 -run TestReview62JournalListsADeleteRateLimitedThenRefused ./internal/registry
 // (distribution v3 in process, and 2.8).
 
 import (
@@ -38,7 +40,6 @@ import (
 )
 
 func TestReview62JournalListsADeleteRateLimitedThenRefused(t *testing.T) {
-	reported62(t)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review62/rate-limited"
 		ctx := context.Background()

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 62 (fixed: restoreAdvice names registry_restore when a chunk's PUT got no answer and may have landed (putUnsure)); failed before the fix.
+//
 // Review 62: after the journal's chunk PUT lost its answer (stored by the
 // registry all the same), the apply says registry_restore cannot put its
 // deletions back, and that they are journaled nowhere; a restore with its
@@ -25,7 +27,7 @@ package registry
 // before whereKept's fallback; never say "cannot" for a store whose
 // outcome is unknown.
 //
-// Reproduce: REVIEW62_UNSKIP=1 go test -count=1 -run TestReview62AdviceSaysRestoreCannotWorkAfterALostStoreAnswer ./internal/registry
+// Reproduce: go test -count=1 -run TestReview62AdviceSaysRestoreCannotWorkAfterALostStoreAnswer ./internal/registry
 // (distribution v3 in process, and 2.8).
 
 import (
@@ -43,7 +45,6 @@ import (
 )
 
 func TestReview62AdviceSaysRestoreCannotWorkAfterALostStoreAnswer(t *testing.T) {
-	reported62(t)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review62/unsure-advice"
 		ctx := context.Background()

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 62 (fixed: putChunks counts chunks of deletions only, a stored withdrawal settles whether an unanswered chunk landed (settleUnsure), and journal.refused drops the digest from deleted); failed before the fix.
+//
 // Review 62: after the journal's first chunk failed to store, a stored
 // withdrawal makes the apply advise registry_restore with its apply_id,
 // which then finds no deletion of that apply.
@@ -23,7 +25,7 @@ package registry
 // entry without Kept), or keep the digests stored as deletions and advise
 // registry_restore only for those.
 //
-// Reproduce: REVIEW62_UNSKIP=1 go test -count=1 -run TestReview62AdviceNamesARestoreOfAWithdrawalOnlyJournal ./internal/registry
+// Reproduce: go test -count=1 -run TestReview62AdviceNamesARestoreOfAWithdrawalOnlyJournal ./internal/registry
 // (distribution v3 in process, and 2.8).
 //
 // TestReview62UnverifiedCountsARefusedDelete (same scenario), review 62:
@@ -37,7 +39,7 @@ package registry
 // journal.refused (and a DELETE never sent) also drops the digest from
 // deleted when no other DELETE of it may have been carried out (sent
 // back to 0).
-// Reproduce: REVIEW62_UNSKIP=1 go test -count=1 -run TestReview62UnverifiedCountsARefusedDelete ./internal/registry
+// Reproduce: go test -count=1 -run TestReview62UnverifiedCountsARefusedDelete ./internal/registry
 // (distribution v3 in process, and 2.8).
 
 import (
@@ -55,7 +57,6 @@ import (
 )
 
 func TestReview62AdviceNamesARestoreOfAWithdrawalOnlyJournal(t *testing.T) {
-	reported62(t)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		c, deleted, err := withdrawalOnlyJournal62(t, reg, "review62/withdrawal-advice")
 		msg := err.Error()
@@ -72,7 +73,6 @@ func TestReview62AdviceNamesARestoreOfAWithdrawalOnlyJournal(t *testing.T) {
 }
 
 func TestReview62UnverifiedCountsARefusedDelete(t *testing.T) {
-	reported62(t)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		_, _, err := withdrawalOnlyJournal62(t, reg, "review62/refused-counted")
 		if strings.Contains(err.Error(), "after deleting 2 manifest(s)") {
