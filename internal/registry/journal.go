@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -438,7 +437,7 @@ func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, line
 	tag := fmt.Sprintf("j-%s-%03d", j.run.id, j.run.chunks.Add(1))
 	defer func() {
 		if err == nil && withdrawal {
-			c.settleUnsure(ctx, r, j) // the registry answers now: did the chunk whose PUT got no answer land?
+			c.settleUnsure(ctx, j) // the registry answers now: did the chunk whose PUT got no answer land?
 		}
 	}()
 	body, err := json.Marshal(v1.Manifest{
@@ -470,7 +469,7 @@ func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, line
 // settleUnsure asks the registry whether the chunks whose PUT got no
 // answer landed: one that did counts as stored (registry_restore finds
 // it), one that did not is no longer a maybe (restoreAdvice, review 62).
-func (c *Client) settleUnsure(ctx context.Context, r name.Repository, j *journal) {
+func (c *Client) settleUnsure(ctx context.Context, j *journal) {
 	j.mu.Lock()
 	tags := j.unsureTags
 	j.mu.Unlock()
