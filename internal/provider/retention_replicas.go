@@ -177,8 +177,7 @@ func (r *RetentionPolicyResource) applyReplicas(ctx context.Context, m retention
 		var todo []registry.Batch
 		for _, b := range registry.ReplicaBatches(engineDecisions(decisionsOf(byRegistry[client.Host()], diags)), policy.Images) {
 			if b = report.Performed[b.Repository].Narrow(b); len(b.Manifests)+len(b.Untag) > 0 {
-				b.ApplyID = report.ApplyID // one apply_id undoes the apply on the primary and on each replica
-				todo = append(todo, b)
+				todo = append(todo, report.Follow(b)) // one apply_id undoes the apply on the primary and on each replica
 			}
 		}
 		if len(todo) == 0 {

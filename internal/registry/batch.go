@@ -26,11 +26,6 @@ type Batch struct {
 	// a signature or attestation tag pushed onto one of its manifests
 	// since the plan keeps it (on a replica, it is not the primary's).
 	Replica bool
-	// ApplyID, when set, is the id to journal the batch's deletions under
-	// (registry_restore's apply_id): a replica's batches take their
-	// primary's apply's (Report.ApplyID), so that one id names what one
-	// apply deleted in every registry. Empty: a new one.
-	ApplyID string
 	// untaggedRead are untagged indexes whose children the apply's view
 	// reads too (a tag deletion's candidates).
 	untaggedRead []string
@@ -38,7 +33,8 @@ type Batch struct {
 	// referrers when they are separate items).
 	inOrder bool
 	// run is the apply the batch belongs to: one journal id for every
-	// repository one apply touches; nil an apply of its own.
+	// repository one apply touches, and for its replicas (Report.Follow);
+	// nil an apply of its own.
 	run *applyRun
 }
 

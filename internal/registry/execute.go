@@ -67,14 +67,25 @@ type Report struct {
 	// what replicas follow (retention.FollowPrimary).
 	Performed map[string]Performed
 	// ApplyID names the apply in the journal (registry_restore's
-	// apply_id); its replicas journal under it too (Batch.ApplyID).
+	// apply_id); its replicas journal under it too (Follow).
 	ApplyID string
+	run     *applyRun
 }
 
 // Performed is what an apply did in one repository.
 type Performed struct {
 	Digests map[string]bool // manifests deleted
 	Tags    map[string]bool // tags removed
+}
+
+// Follow makes b, a replica's batch, part of this apply: its deletions are
+// journaled under the same apply id, so that one registry_restore apply_id
+// undoes the apply on every registry, in chunks numbered after this
+// apply's, so that a mirror copying the journal between the registries
+// does not put one registry's chunk over the other's.
+func (r Report) Follow(b Batch) Batch {
+	b.run = r.run
+	return b
 }
 
 // Summary says what was done, for an error message.
@@ -103,7 +114,9 @@ func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, e
 	g.SetLimit(c.concurrency)
 	run := newApplyRun() // one journal id for the whole apply (registry_restore's apply_id)
 	for _, b := range batches {
-		run.id = cmp.Or(b.ApplyID, run.id)
+		if b.run != nil { // a replica's, following its primary's apply (Report.Follow)
+			run = b.run
+		}
 	}
 	for i, b := range batches {
 		b.run = run
@@ -114,7 +127,7 @@ func (c *Client) ExecuteBatches(ctx context.Context, batches []Batch) (Report, e
 		})
 	}
 	err := g.Wait()
-	r := Report{Performed: map[string]Performed{}, ApplyID: run.id}
+	r := Report{Performed: map[string]Performed{}, ApplyID: run.id, run: run}
 	for i, o := range outcomes {
 		r.Performed[batches[i].Repository] = o.performed
 		r.Skipped = append(r.Skipped, o.skipped...)

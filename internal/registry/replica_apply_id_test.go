@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -38,11 +39,25 @@ func TestReplicaJournalsUnderThePrimarysApplyID(t *testing.T) {
 	if err != nil || report.Deleted != 1 || report.ApplyID == "" {
 		t.Fatalf("primary apply: deleted %d, apply id %q, err %v", report.Deleted, report.ApplyID, err)
 	}
-	rb := report.Performed[repo].Narrow(ReplicaBatch(repo, rplan))
-	rb.ApplyID = report.ApplyID
+	rb := report.Follow(report.Performed[repo].Narrow(ReplicaBatch(repo, rplan)))
 	rreport, err := rc.ExecuteBatches(ctx, []Batch{rb})
 	if err != nil || rreport.Deleted != 1 || rreport.ApplyID != report.ApplyID {
 		t.Fatalf("replica apply: deleted %d, apply id %q (want the primary's %q), err %v", rreport.Deleted, rreport.ApplyID, report.ApplyID, err)
+	}
+	// Chunks numbered after the primary's: a mirror copying the journal
+	// between the two registries does not put one chunk over another.
+	primaryChunks, replicaChunks := applyIDs60(t, pc), []string(nil)
+	if tags, err := rc.Tags(ctx, JournalRepository); err == nil {
+		replicaChunks = tags
+	}
+	if ptags, err := pc.Tags(ctx, JournalRepository); err != nil || len(primaryChunks) != 1 {
+		t.Fatalf("the primary's journal: %q, %v", ptags, err)
+	} else {
+		for _, tag := range replicaChunks {
+			if slices.Contains(ptags, tag) {
+				t.Errorf("the replica's journal chunk %s has the tag of one of the primary's (%q)", tag, ptags)
+			}
+		}
 	}
 	records, err := rc.ReadJournal(ctx, JournalFilter{ApplyID: report.ApplyID})
 	if err != nil || len(records) != 1 {
