@@ -95,19 +95,23 @@ func (c *Client) deleteTracked(ctx context.Context, repo, digest string) (delete
 	if err != nil {
 		return tries, c.translate("deleting "+shortRef(ref), repo, needDelete, err)
 	}
-	var written atomic.Bool // set from net/http's writing goroutine
-	var lastUnknown bool    // the tries run one after another
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) }})
+	var written atomic.Int32 // writes of the current try, counted from net/http's writing goroutine
+	var lastUnknown bool     // the tries run one after another
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { written.Add(1) }})
 	ctx = observeAttempts(ctx, func(req *http.Request, resp *http.Response, err error) {
-		sent := written.Swap(false) || resp != nil // an answer came: it was sent (HTTP/2 may report the write after the answer)
+		writes := written.Swap(0)
+		sent := writes > 0 || resp != nil // an answer came: it was sent (HTTP/2 may report the write after the answer)
 		if req.Method != http.MethodDelete {
 			return // a token's request
 		}
 		unknown := sent && (err != nil || resp.StatusCode >= 500)
-		tries.earlierUnknown = tries.earlierUnknown || lastUnknown
+		// More than one write in one try: net/http sent it again by itself
+		// (HTTP/2 retries a bodiless request on a stream reset), and the
+		// write before may have been carried out (review 63).
+		tries.earlierUnknown = tries.earlierUnknown || lastUnknown || writes > 1
 		lastUnknown = unknown
 		answeredDone := resp != nil && (resp.StatusCode < 300 || resp.StatusCode == http.StatusNotFound)
-		tries.mayHaveDeleted = tries.mayHaveDeleted || unknown || answeredDone
+		tries.mayHaveDeleted = tries.mayHaveDeleted || unknown || answeredDone || writes > 1
 	})
 	err = c.deleteManifest(ctx, repo, digest)
 	return tries, err

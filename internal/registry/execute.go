@@ -681,7 +681,8 @@ func (c *Client) deleteJournaled(ctx context.Context, repo string, j *journal, d
 	switch tries, err := c.deleteTracked(ctx, repo, digest); {
 	case IsNotFound(err) && tries.earlierUnknown: // an earlier attempt deleted it, its answer lost
 		j.confirm(digest)
-	case IsNotFound(err): // someone else was first: not this apply's deletion
+	case IsNotFound(err): // someone else was first: not this apply's deletion, withdrawn (review 63)
+		j.refused(digest)
 	case err != nil && !tries.mayHaveDeleted: // refused at every try, or never sent: not carried out
 		j.refused(digest)
 		return err

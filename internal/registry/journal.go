@@ -70,26 +70,26 @@ type JournalEntry = journalformat.Entry
 
 // journal is one repository's journal during one apply.
 type journal struct {
-	mu         sync.Mutex
-	entries    map[string]JournalEntry // digest -> body, read before its DELETE
-	stored     map[string]bool         // digests of the entries record stored (journaled), not only read
-	sent       map[string]int          // digest -> this apply's DELETEs of it that may have been carried out (markDeleted, less those refused)
-	deleted    map[string]bool         // digests this apply deleted and has not restored
-	chunk      []string                // those of them the current chunk deleted
-	done       map[string]bool         // deletions the registry confirmed
-	again      []string                // put back while looking for a dangling tag's manifest, to delete again with the next chunk
-	ahead      map[string]string       // planned tag -> its digest, gone ahead of the tag's own item: the digest deleted by another item (wentAhead), or the tag removed by someone else (verify)
-	restored   []string                // what verification put back, and why
-	skipped    []string                // deletions verification undid: not the plan's any more
-	lost       []string                // what it could not put back
-	warnings   []string                // where the journal could not be stored
-	file       string                  // where entries are appended; "" none
-	fileErr    error                   // appending to file failed (the first error): not tried again
-	noStore    bool                    // storing in the registry failed: not tried again, but for withdrawals when putUnsure
-	putUnsure  bool                    // a chunk's manifest PUT failed: the registry may have stored it
-	unsureTags []string                // the tags of those chunks (settleUnsure)
-	putChunks  int                     // chunks of deletions stored in the registry (not withdrawals)
-	run        *applyRun               // the apply this repository's batch belongs to
+	mu       sync.Mutex
+	entries  map[string]JournalEntry // digest -> body, read before its DELETE
+	stored   map[string]bool         // digests of the entries record stored (journaled), not only read
+	sent     map[string]int          // digest -> this apply's DELETEs of it that may have been carried out (markDeleted, less those refused)
+	deleted  map[string]bool         // digests this apply deleted and has not restored
+	chunk    []string                // those of them the current chunk deleted
+	done     map[string]bool         // deletions the registry confirmed
+	again    []string                // put back while looking for a dangling tag's manifest, to delete again with the next chunk
+	ahead    map[string]string       // planned tag -> its digest, gone ahead of the tag's own item: the digest deleted by another item (wentAhead), or the tag removed by someone else (verify)
+	restored []string                // what verification put back, and why
+	skipped  []string                // deletions verification undid: not the plan's any more
+	lost     []string                // what it could not put back
+	warnings []string                // where the journal could not be stored
+	file     string                  // where entries are appended; "" none
+	fileErr  error                   // appending to file failed (the first error): not tried again
+	noStore  bool                    // storing in the registry failed: not tried again, but for withdrawals while unsure
+	unsure   []journalChunk          // chunks whose manifest PUT failed: the registry may hold them (settleUnsure)
+	standing map[string]int64        // digest -> the chunk whose deletion entry of it stands in the registry's journal (restoreAdvice)
+	settled  map[string]int64        // digest -> the last chunk stored for it, deletion or withdrawal
+	run      *applyRun               // the apply this repository's batch belongs to
 }
 
 // applyRun is what the journals of one apply's repositories share: the id
@@ -110,7 +110,7 @@ func (c *Client) newJournal(run *applyRun) *journal {
 	if run == nil {
 		run = newApplyRun()
 	}
-	j := &journal{entries: map[string]JournalEntry{}, stored: map[string]bool{}, sent: map[string]int{}, deleted: map[string]bool{}, done: map[string]bool{}, ahead: map[string]string{}, run: run}
+	j := &journal{entries: map[string]JournalEntry{}, stored: map[string]bool{}, sent: map[string]int{}, deleted: map[string]bool{}, done: map[string]bool{}, ahead: map[string]string{}, standing: map[string]int64{}, settled: map[string]int64{}, run: run}
 	if dir, ok := c.CacheFolder(journalFolder); ok { // a file per repository: batches append side by side
 		j.file = filepath.Join(dir, run.id+"-"+nonce()+".jsonl")
 	}
@@ -193,9 +193,10 @@ func (c *Client) withdrawKept(ctx context.Context, repo string, j *journal, dige
 	}
 }
 
-// refused records a DELETE that was not carried out: refused at every try
-// (no right to delete, deletion disabled, read-only, a redirect, rate
-// limited) or never sent (the registry could not be reached). Unless
+// refused records a DELETE that was not this apply's deletion: refused at
+// every try (no right to delete, deletion disabled, read-only, a redirect,
+// rate limited), never sent (the registry could not be reached), or that
+// found the manifest gone, someone else first (review 63). Unless
 // another DELETE of the same digest may have been carried out (a child two
 // indexes share), the manifest is not this apply's deletion, and its entry
 // is withdrawn after the chunk like one never sent (reviews 59, 60, 62).
@@ -322,11 +323,11 @@ func (c *Client) addToJournal(ctx context.Context, repo string, j *journal, entr
 	fileFailed := j.appendFile(lines)
 	stored := !j.storeFailed()
 	withdrawal := entries[0].Kept
-	if err := c.storeJournal(ctx, repo, j, lines, withdrawal); err != nil && withdrawal {
-		digests := make([]string, len(entries))
-		for i, e := range entries {
-			digests[i] = e.Digest
-		}
+	digests := make([]string, len(entries))
+	for i, e := range entries {
+		digests[i] = e.Digest
+	}
+	if err := c.storeJournal(ctx, repo, j, lines, withdrawal, digests); err != nil && withdrawal {
 		j.note(&j.warnings, fmt.Sprintf("the journal in the registry (%s) may list as deleted by this apply %d manifest(s) of %s that it did not delete "+
 			"(%s): storing that they stay failed: %v; registry_journal may show them, and a registry_restore with apply_id = %q would write them "+
 			"again, unchanged, and point their tags back", JournalRepository, len(digests), repo, strings.Join(digests, ", "), err, j.run.id))
@@ -378,7 +379,8 @@ func (j *journal) whereKept() string {
 // work (reviews 58, 60).
 func (j *journal) restoreAdvice() string {
 	j.mu.Lock()
-	failed, stored, unsure, id := j.noStore, j.putChunks > 0, j.putUnsure, j.run.id
+	failed, stored, id := j.noStore, len(j.standing) > 0, j.run.id
+	unsure := slices.ContainsFunc(j.unsure, func(c journalChunk) bool { return !c.withdrawal })
 	j.mu.Unlock()
 	switch {
 	case !failed:
@@ -412,7 +414,7 @@ func journalLines(entries []JournalEntry) []byte {
 // answer not had (interrupted, lost), and a withdrawal may be all that
 // stands between a restore by apply_id and what was not deleted (review
 // 60).
-func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, lines []byte, withdrawal bool) (err error) {
+func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, lines []byte, withdrawal bool, digests []string) (err error) {
 	if j.skipStore(withdrawal) {
 		return nil
 	}
@@ -434,7 +436,8 @@ func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, line
 	if err != nil {
 		return err
 	}
-	tag := fmt.Sprintf("j-%s-%03d", j.run.id, j.run.chunks.Add(1))
+	number := j.run.chunks.Add(1)
+	tag := fmt.Sprintf("j-%s-%03d", j.run.id, number)
 	defer func() {
 		if err == nil && withdrawal {
 			c.settleUnsure(ctx, j) // the registry answers now: did the chunk whose PUT got no answer land?
@@ -451,48 +454,74 @@ func (c *Client) storeJournal(ctx context.Context, repo string, j *journal, line
 	if err != nil {
 		return err
 	}
+	chunk := journalChunk{tag: tag, number: number, withdrawal: withdrawal, digests: digests}
 	if err := c.pusher.Put(ctx, r.Tag(tag), rawManifest{body: body, mediaType: types.OCIManifestSchema1}); err != nil {
 		j.mu.Lock()
-		j.putUnsure = true
-		j.unsureTags = append(j.unsureTags, tag)
+		j.unsure = append(j.unsure, chunk)
 		j.mu.Unlock()
 		return j.failed(c.translate("storing the journal", JournalRepository, needPush, err))
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if !withdrawal {
-		j.putChunks++ // a chunk of deletions: registry_restore finds them
-	}
+	j.landed(chunk)
 	return nil
 }
 
+// journalChunk is one chunk stored in the registry: its tag, its number,
+// whether it withdraws, and the digests of its entries.
+type journalChunk struct {
+	tag        string
+	number     int64
+	withdrawal bool
+	digests    []string
+}
+
+// landed records that the registry holds chunk: its digests' deletion
+// entries stand, or no longer do (a withdrawal), unless a later chunk
+// said otherwise already. restoreAdvice names registry_restore only where
+// one stands (reviews 62, 63).
+func (j *journal) landed(chunk journalChunk) {
+	for _, d := range chunk.digests {
+		if j.settled[d] > chunk.number {
+			continue
+		}
+		j.settled[d] = chunk.number
+		if chunk.withdrawal {
+			delete(j.standing, d)
+		} else {
+			j.standing[d] = chunk.number
+		}
+	}
+}
+
 // settleUnsure asks the registry whether the chunks whose PUT got no
-// answer landed: one that did counts as stored (registry_restore finds
-// it), one that did not is no longer a maybe (restoreAdvice, review 62).
+// answer landed (review 62): no longer a maybe either way.
 func (c *Client) settleUnsure(ctx context.Context, j *journal) {
 	j.mu.Lock()
-	tags := j.unsureTags
+	chunks := j.unsure
 	j.mu.Unlock()
-	var landed int
-	for _, tag := range tags {
-		found, err := c.Exists(ctx, JournalRepository, tag)
+	var found []journalChunk
+	for _, chunk := range chunks {
+		there, err := c.Exists(ctx, JournalRepository, chunk.tag)
 		if err != nil {
 			return // still a maybe
 		}
-		if found {
-			landed++
+		if there {
+			found = append(found, chunk)
 		}
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.putChunks += landed
-	j.putUnsure, j.unsureTags = false, nil
+	for _, chunk := range found {
+		j.landed(chunk)
+	}
+	j.unsure = nil
 }
 
 func (j *journal) skipStore(withdrawal bool) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.noStore && (!withdrawal || !j.putUnsure)
+	return j.noStore && (!withdrawal || len(j.unsure) == 0)
 }
 
 // storeFailed reports whether storing failed before in this apply, so that

@@ -418,10 +418,16 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 		defer mu.Unlock()
 		progress(s)
 	}
+	var written []string // what is back by digest, its tags not yet
 	for _, wave := range restoreWaves(planned.Images, bodies) {
 		_, err := mapParallel(ctx, c.concurrency, wave, func(ctx context.Context, img RestoreImage) (struct{}, error) {
 			e := bodies[img.key()]
 			served, err := c.putBack(ctx, img.Repository, img.Digest, e)
+			if err == nil {
+				mu.Lock()
+				written = append(written, img.Repository+"@"+img.Digest)
+				mu.Unlock()
+			}
 			switch {
 			case err != nil:
 				return struct{}{}, c.restoreFailed(ctx, img, e, served, err)
@@ -432,6 +438,11 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 			}
 			return struct{}{}, nil
 		})
+		if err != nil && len(written) > 0 { // untagged, what garbage collection removes: said (review 63)
+			slices.Sort(written)
+			return fmt.Errorf("%w\n\nBefore it stopped, the restore wrote back %d image(s) by digest, without their tags yet: %s. "+
+				"Apply again (the plan lists what is left, tags included) before garbage collection runs with delete_untagged", err, len(written), strings.Join(written, ", "))
+		}
 		if err != nil {
 			return err
 		}

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 63 (fixed: restoreAdvice asks which deletion entries stand in the registry (journal.standing, set by the chunks that landed in chunk order), not a count of chunks); failed before the fix.
+//
 // Review 63: settleUnsure counts a withdrawal chunk that landed as a chunk
 // of deletions, so restoreAdvice names registry_restore for an apply whose
 // journal in the registry holds withdrawals only: the restore it advises
@@ -30,7 +32,7 @@ package registry
 // (or only append deletion chunks' tags to a list settleUnsure counts),
 // and count only landed chunks of deletions in putChunks.
 //
-// Reproduce: REVIEW63_UNSKIP=1 go test -count=1 -run TestReview63SettleCountsAWithdrawalAsDeletions ./internal/registry
+// Reproduce: go test -count=1 -run TestReview63SettleCountsAWithdrawalAsDeletions ./internal/registry
 // (distribution v3 in process, and 2.8).
 
 import (
@@ -48,7 +50,6 @@ import (
 )
 
 func TestReview63SettleCountsAWithdrawalAsDeletions(t *testing.T) {
-	reported63(t)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review63/settle-withdrawal"
 		ctx := context.Background()

@@ -1,5 +1,7 @@
 package registry
 
+// Regression test of review 63 (fixed: a DELETE that finds the manifest gone on its only try is someone else's deletion and is withdrawn (journal.refused)); failed before the fix.
+//
 // Review 63: a manifest someone else deleted between the apply's journal
 // record and its DELETE (the DELETE answered 404 at its first and only
 // try) stays in the journal as deleted by the apply, though the apply says
@@ -24,7 +26,7 @@ package registry
 // or store a withdrawal for it; keep it only when an earlier try may have
 // deleted it (earlierUnknown), as now.
 //
-// Reproduce: REVIEW63_UNSKIP=1 go test -count=1 -run TestReview63JournalKeepsWhatSomeoneElseDeleted ./internal/registry
+// Reproduce: go test -count=1 -run TestReview63JournalKeepsWhatSomeoneElseDeleted ./internal/registry
 // (distribution v3 in process, and 2.8).
 
 import (
@@ -37,7 +39,6 @@ import (
 )
 
 func TestReview63JournalKeepsWhatSomeoneElseDeleted(t *testing.T) {
-	reported63(t)
 	onBothRegistries(t, func(t *testing.T, reg *testregistry.Registry) {
 		const repo = "review63/someone-else"
 		ctx := context.Background()
