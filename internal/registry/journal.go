@@ -479,7 +479,7 @@ type journalChunk struct {
 // landed records that the registry holds chunk: its digests' deletion
 // entries stand, or no longer do (a withdrawal), unless a later chunk
 // said otherwise already. restoreAdvice names registry_restore only where
-// one stands (reviews 62, 63).
+// one stands (reviews 62, 63). Called with j.mu held.
 func (j *journal) landed(chunk journalChunk) {
 	for _, d := range chunk.digests {
 		if j.settled[d] > chunk.number {

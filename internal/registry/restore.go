@@ -418,7 +418,18 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 		defer mu.Unlock()
 		progress(s)
 	}
-	var written []string // what is back by digest, its tags not yet
+	var written []string // what is back by digest
+	// A restore that stops leaves what it wrote back without all its
+	// tags: untagged, what garbage collection removes. Said, whichever
+	// step failed (review 63).
+	stopped := func(err error) error {
+		if len(written) == 0 {
+			return err
+		}
+		slices.Sort(written)
+		return fmt.Errorf("%w\n\nBefore it stopped, the restore wrote back %d image(s) by digest, not all with their tags yet: %s. "+
+			"Apply again (the plan lists what is left, tags included) before garbage collection runs with delete_untagged", err, len(written), strings.Join(written, ", "))
+	}
 	for _, wave := range restoreWaves(planned.Images, bodies) {
 		_, err := mapParallel(ctx, c.concurrency, wave, func(ctx context.Context, img RestoreImage) (struct{}, error) {
 			e := bodies[img.key()]
@@ -438,13 +449,8 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 			}
 			return struct{}{}, nil
 		})
-		if err != nil && len(written) > 0 { // untagged, what garbage collection removes: said (review 63)
-			slices.Sort(written)
-			return fmt.Errorf("%w\n\nBefore it stopped, the restore wrote back %d image(s) by digest, without their tags yet: %s. "+
-				"Apply again (the plan lists what is left, tags included) before garbage collection runs with delete_untagged", err, len(written), strings.Join(written, ", "))
-		}
 		if err != nil {
-			return err
+			return stopped(err)
 		}
 	}
 	type tagStep struct {
@@ -473,7 +479,7 @@ func (c *Client) ExecuteRestore(ctx context.Context, planned Restore, progress f
 		return "", nil
 	})
 	if err != nil {
-		return err
+		return stopped(err)
 	}
 	problems := slices.DeleteFunc(left, func(p string) bool { return p == "" })
 	if len(problems) > 0 {
